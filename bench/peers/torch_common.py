@@ -1,0 +1,53 @@
+"""What the PyTorch peers share: the kernel launched by CuPy on a torch stream (so torch and
+tandem run the very same CUDA source), and the stages timed alone on torch's streams."""
+import common
+
+
+class TorchKernel:
+    def __init__(self, peer, config):
+        self.torch = common.import_torch(peer)
+        self.cupy = common.import_cupy(peer)
+        self.torch.cuda.set_device(int(config.get("device", 0)))
+        self.torch.cuda.init()
+        self.cupy.cuda.Device(int(config.get("device", 0))).use()
+        self.kernel = common.Kernel(self.cupy, config["kernel"])
+        self._streams = {}
+
+    def launch(self, stream, launch, tensor, index):
+        """Enqueues the kernel for chunk `index` writing `tensor` on the torch stream `stream`."""
+        ptr = stream.cuda_stream
+        ext = self._streams.get(ptr)
+        if ext is None:
+            # One CuPy view per torch stream, made once: the launch loop stays as cheap as CuPy's own.
+            ext = self._streams[ptr] = self.cupy.cuda.ExternalStream(ptr)
+        with ext:
+            self.kernel.launch(launch, tensor.data_ptr(), index)
+
+    def alone(self, cell, dev, host, warm):
+        """Compute alone (kernels back to back) and pinned D2H alone (copies back to back), ms of
+        GPU time between two timing events, as tandem measures its own stages alone."""
+        torch = self.torch
+        n, launch = cell["chunks"], cell["launch"]
+        s = torch.cuda.Stream()
+        for k in range(warm):
+            self.launch(s, launch, dev[0], k)
+        s.synchronize()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record(s)
+        for k in range(n):
+            self.launch(s, launch, dev[k % len(dev)], k)
+        end.record(s)
+        end.synchronize()
+        compute_ms = start.elapsed_time(end)
+        with torch.cuda.stream(s):
+            for k in range(warm):
+                host[0].copy_(dev[0], non_blocking=True)
+        s.synchronize()
+        start.record(s)
+        with torch.cuda.stream(s):
+            for k in range(n):
+                host[k % len(host)].copy_(dev[k % len(dev)], non_blocking=True)
+        end.record(s)
+        end.synchronize()
+        copy_ms = start.elapsed_time(end)
+        return compute_ms, copy_ms

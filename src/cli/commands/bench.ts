@@ -1,0 +1,307 @@
+// `tandem bench`: sweeps mode × depth × compute/copy ratio × chunk size, prints a table on stdout
+// (or the results JSON with --json), progress on stderr, and writes results.json, trace.json and
+// report.html into --out. --peers runs the PyTorch and CuPy peers on the same cells with the same
+// kernel; --fake runs everything on the fake device (CI, or trying it without a GPU).
+import type { CAC } from 'cac';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../../cuda/errors.js';
+import type { Device } from '../../core/types.js';
+import type { PipelineMode } from '../../pipeline/types.js';
+import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
+import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
+import { PEERS, pythonCommand, runPeer, writePeerConfig, type PeerCellConfig, type PeerOutcome } from '../../profile/peers.js';
+import { writeReport } from '../../profile/report.js';
+import { environment, RESULTS_SCHEMA, writeResults, type Environment, type PeerStatus, type Results } from '../../profile/results.js';
+import { runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
+import { resultsTable } from '../../profile/table.js';
+import { writeTraceRuns } from '../../profile/trace.js';
+
+export interface BenchOptions {
+  workload?: string;
+  modes?: string;
+  depths?: string | number;
+  ratios?: string | number;
+  sizes?: string | number;
+  chunks?: string | number;
+  device?: string | number;
+  peers?: boolean;
+  fake?: boolean;
+  json?: boolean;
+  out?: string;
+  trace?: boolean;
+}
+
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, KIB: 1024, M: 1024 ** 2, MB: 1024 ** 2, MIB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3, GIB: 1024 ** 3 };
+
+/** '64M', '4MiB', '512K', '1048576' → bytes (binary units: M = MiB). */
+export function parseSize(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;
+  if (!m || unit === undefined) throw new UsageError(`--sizes: cannot read '${text}'; write sizes like 64M, 4M, 512K or a byte count`);
+  const bytes = Math.round(Number(m[1]) * unit);
+  if (!(bytes >= 1024)) throw new UsageError(`--sizes: ${text} is too small; use at least 1K`);
+  if (bytes % 4 !== 0) throw new UsageError(`--sizes: ${text} is not a multiple of 4 bytes`);
+  return bytes;
+}
+
+function list(value: string | number | undefined, name: string): string[] {
+  if (value === undefined) return [];
+  const items = String(value).split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError(`--${name} is empty; give a comma-separated list`);
+  return items;
+}
+
+function positiveNumbers(value: string | number | undefined, name: string, integer: boolean): number[] {
+  return list(value, name).map((s) => {
+    const v = Number(s);
+    if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+      throw new UsageError(`--${name}: '${s}' is not a positive ${integer ? 'integer' : 'number'}`);
+    }
+    return v;
+  });
+}
+
+export interface ParsedBench {
+  workload: string;
+  modes: PipelineMode[];
+  depths: DepthSpec[];
+  ratios: number[];
+  sizes: number[];
+  chunks: number | null;
+  device: number;
+  peers: boolean;
+  fake: boolean;
+  json: boolean;
+  out: string;
+  trace: boolean;
+}
+
+export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBench {
+  const fake = !!o.fake;
+  const modes = list(o.modes ?? 'overlap,serial', 'modes').map((m) => {
+    if (m !== 'overlap' && m !== 'serial') throw new UsageError(`--modes: unknown mode '${m}'; use overlap and/or serial`);
+    return m as PipelineMode;
+  });
+  const depths: DepthSpec[] = list(o.depths ?? '2,3', 'depths').map((d) => {
+    if (d === 'auto') return 'auto';
+    const v = Number(d);
+    if (!Number.isInteger(v) || v < 1 || v > 16) throw new UsageError(`--depths: '${d}' is not a depth; use integers 1..16 or auto`);
+    return v;
+  });
+  const ratios = positiveNumbers(o.ratios ?? '0.5,1,2', 'ratios', false);
+  const sizes = list(o.sizes ?? (fake ? '256K,64K' : '64M,4M'), 'sizes').map(parseSize);
+  const chunks = o.chunks === undefined || o.chunks === 'auto' ? null : positiveNumbers(o.chunks, 'chunks', true)[0]!;
+  if (chunks !== null && chunks < 2) throw new UsageError('--chunks: use at least 2 chunks so there is something to overlap');
+  const device = Number(o.device ?? 0);
+  if (!Number.isInteger(device) || device < 0) throw new UsageError(`--device: '${o.device}' is not a device ordinal; \`tandem info\` lists them`);
+  const workload = String(o.workload ?? 'synthetic');
+  if (!BENCH_WORKLOADS.includes(workload)) throw new UsageError(`--workload: unknown workload '${workload}'; built in: ${BENCH_WORKLOADS.join(', ')}`);
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return {
+    workload,
+    modes,
+    depths,
+    ratios,
+    sizes,
+    chunks,
+    device,
+    peers: !!o.peers,
+    fake,
+    json: !!o.json,
+    out: path.resolve(o.out ?? `tandem-bench-${stamp}`),
+    trace: o.trace !== false,
+  };
+}
+
+/** Chunks per cell when --chunks is not given: enough that fill and drain are a small edge. */
+export function defaultChunks(chunkBytes: number, fake: boolean): number {
+  if (fake) return 24;
+  return Math.min(4096, Math.max(64, Math.ceil((16 * 1024 ** 3) / chunkBytes)));
+}
+
+async function openDevice(p: ParsedBench): Promise<{ device: Device; env: Partial<Environment> }> {
+  if (p.fake) {
+    const { FakeDevice } = await import('../../testing/index.js');
+    return { device: new FakeDevice({ ordinal: p.device, copyBytesPerMs: FAKE_COPY_BYTES_PER_MS }), env: {} };
+  }
+  const { open } = await import('../../core/open.js');
+  const device = await open(p.device);
+  const env: Partial<Environment> = {};
+  try {
+    const { driver } = await import('../../cuda/driver.js');
+    const v = [0];
+    if (driver().cuDriverGetVersion(v) === 0) env.driverVersion = v[0]!;
+  } catch {
+    // reported as unknown
+  }
+  try {
+    const { nvrtcVersion } = await import('../../cuda/nvrtc.js');
+    const v = nvrtcVersion();
+    env.nvrtcVersion = `${v.major}.${v.minor}`;
+  } catch {
+    // reported as unknown
+  }
+  return { device, env };
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+export async function runBench(p: ParsedBench, argv: string[] = process.argv.slice(2)): Promise<Results> {
+  await mkdir(p.out, { recursive: true });
+  const { device, env } = await openDevice(p);
+  const peerStatus: PeerStatus[] = [];
+  try {
+    const workload = await benchWorkload(p.workload, device.backend);
+    const utilization = device.backend === 'cuda' ? nvmlUtilizationReader(device.properties.pciBusId) : { read: null, reason: 'fake device' };
+    if (!utilization.read) log(`NVML utilization.gpu not sampled: ${utilization.reason}`);
+    const ratioNearOne = [...p.ratios].sort((a, b) => Math.abs(Math.log(a)) - Math.abs(Math.log(b)))[0] ?? null;
+    const showcaseSize = p.sizes[0]!;
+    const config: SweepConfig = {
+      modes: p.modes,
+      depths: p.depths,
+      ratios: p.ratios,
+      sizes: p.sizes,
+      chunks: (bytes) => p.chunks ?? defaultChunks(bytes, p.fake),
+      warmupChunks: 4,
+      traced: p.trace,
+      showcase: (c) => (c.chunkBytes === showcaseSize || workload.fixedChunkBytes !== undefined) && (c.ratio === null || c.ratio === ratioNearOne),
+      maxTimelineChunks: 1000,
+    };
+    log(`tandem bench on ${device.properties.name}${device.backend === 'fake' ? ' (fake device: virtual times, not GPU figures)' : ''}; results in ${p.out}`);
+    const sweep = await runSweep(device, workload, config, { log, utilization });
+
+    if (p.peers) {
+      if (device.backend === 'fake') {
+        for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
+      } else {
+        await runPeers(p, sweep, peerStatus);
+      }
+      for (const s of peerStatus) log(`peer ${s.name}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`);
+    }
+
+    const costs = sweep.cells.map((c) => c.traceCostPerChunkUs).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+    const traceCostUs = costs.length ? costs[costs.length >> 1]! : null;
+    if (traceCostUs !== null) log(`tracing cost: median ${traceCostUs.toFixed(2)} µs per chunk over ${costs.length} cells (traced wall − untraced wall, per chunk); headline figures are from the untraced runs`);
+    const results: Results = {
+      schema: RESULTS_SCHEMA,
+      title: `tandem bench — ${workload.name} on ${device.properties.name}`,
+      date: new Date().toISOString(),
+      command: ['tandem', ...argv],
+      environment: environment(device, env),
+      config: {
+        workload: p.workload,
+        modes: p.modes,
+        depths: p.depths,
+        ratios: p.ratios,
+        sizes: p.sizes,
+        chunks: p.chunks ?? 'auto',
+        warmupChunks: config.warmupChunks,
+        sink: 'none (the host stage only releases each slot)',
+        nvml: sweep.utilization,
+        traceCostMedianUsPerChunk: traceCostUs,
+      },
+      cells: sweep.cells,
+      peers: peerStatus,
+      timelines: sweep.timelines,
+      notes: [
+        'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, timed with two timing events, in the same process.',
+        'Busy fractions, strict kernel utilisation and idle gaps come from a second, traced run of the same cell (per-chunk timing events); the difference of the two walls per chunk is the tracing cost shown.',
+        'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',
+        'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own averaging window: it is the coarse figure, shown beside the strict one.',
+        ...(p.peers ? ['Peers run after tandem in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC); peer/tandem above 1 means tandem was faster.'] : []),
+        ...(device.backend === 'fake' ? ['Fake device: kernel and copy times are virtual; use these files to check the tooling, not for figures.'] : []),
+      ],
+      files: { results: path.join(p.out, 'results.json'), trace: path.join(p.out, 'trace.json'), report: path.join(p.out, 'report.html') },
+    };
+    await writeResults(results.files.results!, results);
+    await writeTraceRuns(
+      results.files.trace!,
+      sweep.timelines.map((t) => ({ label: t.label, timeline: t.timeline, depth: t.depth, utilization: t.utilization })),
+      { tandemVersion: results.environment.tandemVersion, device: device.properties.name, date: results.date },
+    );
+    await writeReport(results.files.report!, results);
+    return results;
+  } finally {
+    await device.synchronize().catch(() => undefined);
+    device.close();
+  }
+}
+
+async function runPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSweep>>, status: PeerStatus[]): Promise<void> {
+  const usable = sweep.peerCells.filter((c) => c.launch);
+  if (usable.length === 0) {
+    const reason = sweep.peerCells[0]?.reason ?? 'no cells';
+    for (const s of PEERS) status.push({ name: s.name, description: s.description, status: 'skipped', reason: `the workload's launches cannot be replayed: ${reason}` });
+    return;
+  }
+  const overlapDepths = [...new Set(sweep.cells.filter((c) => c.mode === 'overlap').map((c) => c.depth))].sort((a, b) => a - b);
+  const first = usable[0]!.launch!;
+  const cells: PeerCellConfig[] = usable
+    .filter((c) => c.launch!.kernel.source === first.kernel.source && c.launch!.kernel.name === first.kernel.name)
+    .map((c) => {
+      const { kernel: _kernel, ...launch } = c.launch!;
+      return { key: c.key, chunkBytes: c.chunkBytes, chunks: c.chunks, depths: overlapDepths.length ? overlapDepths : [2], launch };
+    });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-peers-'));
+  const configPath = path.join(dir, 'peers-config.json');
+  try {
+    await writePeerConfig(configPath, { device: p.device, warmupChunks: 3, kernel: first.kernel, cells });
+    log(`peers: ${pythonCommand()} bench/peers/*.py on ${cells.length} cells (same kernel '${first.kernel.name}')`);
+    for (const spec of PEERS) {
+      log(`peer ${spec.name}: running`);
+      const outcome: PeerOutcome = await runPeer(spec, configPath, { log });
+      if (outcome.status !== 'ok') {
+        status.push({ name: spec.name, description: spec.description, status: outcome.status, reason: outcome.reason });
+        continue;
+      }
+      status.push({ name: spec.name, description: spec.description, status: 'ok' });
+      for (const r of outcome.cells) {
+        for (const cell of sweep.cells) {
+          if (`${cell.id}`.startsWith(`${r.key}-`) === false) continue;
+          // The stream peers pair with the overlap cell of the same depth; the habit (no depth)
+          // pairs with every tandem cell of its size and ratio.
+          if (r.depth !== null && (cell.mode !== 'overlap' || cell.depth !== r.depth)) continue;
+          cell.peers[spec.name] = {
+            wallMs: r.wallMs,
+            efficiency: r.efficiency,
+            computeAloneMs: r.computeAloneMs,
+            copyAloneMs: r.copyAloneMs,
+            bytes: r.bytes,
+            tandemSpeedup: cell.stats.wallMs > 0 ? r.wallMs / cell.stats.wallMs : undefined,
+          };
+        }
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export function registerBench(cli: CAC): void {
+  cli
+    .command('bench', 'Sweep mode × depth × compute/copy ratio × chunk size; write results, trace and report')
+    .option('--workload <name>', `Workload to run (${BENCH_WORKLOADS.join(', ')})`, { default: 'synthetic' })
+    .option('--modes <list>', 'Pipeline modes: overlap,serial', { default: 'overlap,serial' })
+    .option('--depths <list>', 'Ring depths for overlap (1..16 or auto)', { default: '2,3' })
+    .option('--ratios <list>', 'Compute/copy time ratios for the synthetic kernel', { default: '0.5,1,2' })
+    .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
+    .option('--chunks <n>', 'Chunks per cell (default: enough for ~16 GiB, 64..4096)')
+    .option('--device <ordinal>', 'CUDA device', { default: 0 })
+    .option('--peers', 'Also run the PyTorch and CuPy peers (python3 or $TANDEM_PYTHON)')
+    .option('--fake', 'Run on the fake device (no GPU needed; virtual times)')
+    .option('--json', 'Print the results JSON on stdout instead of the table')
+    .option('--out <dir>', 'Directory for results.json, trace.json, report.html (default ./tandem-bench-<date>)')
+    .option('--no-trace', 'Skip the traced runs (no timeline, busy fractions or trace cost)')
+    .example('tandem bench --sizes 64M,4M,1M --depths 2,3 --peers')
+    .example('tandem bench --fake --out /tmp/bench')
+    .action(async (options: BenchOptions) => {
+      const parsed = parseBenchOptions(options);
+      const results = await runBench(parsed);
+      process.stdout.write(parsed.json ? `${JSON.stringify(results, null, 2)}\n` : `${resultsTable(results)}\n`);
+      log(`wrote ${results.files.results}, ${results.files.trace}, ${results.files.report}`);
+    });
+}

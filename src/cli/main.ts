@@ -1,0 +1,14 @@
+// The tandem CLI: data on stdout, progress and logs on stderr. Each command lives in its own file.
+import { cac } from 'cac';
+import { registerInfo } from './commands/info.js';
+import { registerBench } from './commands/bench.js';
+import { registerRender } from './commands/render.js';
+import { runCli } from './run-cli.js';
+
+const cli = cac('tandem');
+registerInfo(cli);
+registerBench(cli);
+registerRender(cli);
+cli.help();
+cli.version(process.env.npm_package_version ?? '0.1.0');
+await runCli(cli, process.argv);

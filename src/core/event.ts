@@ -1,0 +1,101 @@
+// A CUDA event: timing off by default (a timing record costs GPU time), record on a stream,
+// isDone (cuEventQuery, NOT_READY → false) and completion() through the device's waiter.
+import { check } from '../cuda/driver.js';
+import { CUDA_ERROR_NOT_READY, CU_EVENT_DEFAULT, CU_EVENT_DISABLE_TIMING } from '../cuda/constants.js';
+import { UsageError } from '../cuda/errors.js';
+import { awaitEvent } from './completion/index.js';
+import { closedError } from './closed.js';
+import { cudaHandle } from './handles.js';
+import type { DeviceContext } from './context.js';
+import { InFlight } from './deferred-destroy.js';
+import { unwatch, watch } from './finalizer.js';
+import type { Device, Event, EventOptions, Stream } from './types.js';
+
+let eventCount = 0;
+
+export class CudaEvent implements Event {
+  readonly label: string;
+  readonly timing: boolean;
+  readonly #handle: bigint;
+  readonly #inFlight = new InFlight();
+  #closed = false;
+
+  constructor(
+    private readonly owner: DeviceContext,
+    options: EventOptions = {},
+  ) {
+    this.label = options.label ?? `event${++eventCount}`;
+    this.timing = options.timing ?? false;
+    owner.makeCurrent();
+    const out: (bigint | null)[] = [null];
+    check(owner.driver.cuEventCreate(out, this.timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING), 'cuEventCreate', this.label);
+    this.#handle = out[0]!;
+    watch(this, { ctx: owner.ctx, handle: this.#handle, release: owner.driver.cuEventDestroy_v2 }, this);
+    owner.adopt(this);
+  }
+
+  get device(): Device {
+    return this.owner.device;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The CUevent; throws after close(). */
+  get handle(): bigint {
+    if (this.#closed) throw closedError('Event', this.label);
+    return this.#handle;
+  }
+
+  record(stream: Stream): void {
+    const h = this.handle;
+    const s = cudaHandle(stream, 'stream', this.owner.device, `event '${this.label}'.record`);
+    check(this.owner.driver.cuEventRecord(h, s), 'cuEventRecord', `event '${this.label}' on stream '${stream.label}'`);
+  }
+
+  isDone(): boolean {
+    const rc = this.owner.driver.cuEventQuery(this.handle) as number;
+    if (rc === CUDA_ERROR_NOT_READY) return false;
+    check(rc, 'cuEventQuery', this.label);
+    return true;
+  }
+
+  completion(): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError('Event', this.label));
+    return this.#inFlight.track(awaitEvent(this.owner.driver, this.owner.waiter, this.#handle), this);
+  }
+
+  elapsedMs(start: Event): number {
+    const end = this.handle;
+    if (!this.timing || !start.timing) {
+      throw new UsageError(`elapsedMs needs two timing events; create ${!this.timing ? `'${this.label}'` : `'${start.label}'`} with device.createEvent({ timing: true })`);
+    }
+    const s = cudaHandle(start, 'event', this.owner.device, `event '${this.label}'.elapsedMs`);
+    const ms = [0];
+    const rc = this.owner.driver.cuEventElapsedTime(ms, s, end) as number;
+    if (rc === CUDA_ERROR_NOT_READY) {
+      throw new UsageError(`events '${start.label}' → '${this.label}' have not both completed; await completion() before elapsedMs()`);
+    }
+    check(rc, 'cuEventElapsedTime', `'${start.label}' → '${this.label}'; both must have been recorded`);
+    return ms[0]!;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    unwatch(this);
+    this.owner.release(this);
+    const h = this.#handle;
+    this.#inFlight.whenDrained(() => {
+      // After device.close() the context, and every handle in it, is already gone.
+      if (this.owner.device.closed) return;
+      this.owner.makeCurrent();
+      this.owner.driver.cuEventDestroy_v2(h);
+    });
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,136 @@
+// Page-locked host memory: allocated by the driver (cuMemHostAlloc) or existing memory
+// registered with it (cuMemHostRegister_v2). Both give zero-copy views over the same bytes;
+// the copy engines DMA straight into them, which is what makes D2H async and fast.
+import koffi from 'koffi';
+import { check } from '../cuda/driver.js';
+import { CU_MEMHOSTALLOC_PORTABLE, CU_MEMHOSTREGISTER_PORTABLE } from '../cuda/constants.js';
+import { formatBytes } from '../cuda/errors.js';
+import { closedError } from './closed.js';
+import type { DeviceContext } from './context.js';
+import { unwatch, watch } from './finalizer.js';
+import type { Device, PinnedBuffer, TypedArrayConstructor } from './types.js';
+
+abstract class HostMemory implements PinnedBuffer {
+  readonly kind = 'pinned' as const;
+  #closed = false;
+  readonly #bytes: Uint8Array;
+
+  protected constructor(
+    protected readonly owner: DeviceContext,
+    readonly byteLength: number,
+    readonly label: string,
+    /** The host address, for the copy calls. */
+    readonly hostPtr: bigint,
+    bytes: Uint8Array,
+  ) {
+    this.#bytes = bytes;
+  }
+
+  protected abstract readonly kindName: string;
+  protected abstract free(): void;
+
+  get device(): Device {
+    return this.owner.device;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Views taken before close() must not be used after it: the memory goes back to the OS. */
+  get bytes(): Uint8Array {
+    if (this.#closed) throw closedError(this.kindName, this.label);
+    return this.#bytes;
+  }
+
+  asBuffer(): Buffer {
+    const b = this.bytes;
+    return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  }
+
+  view<T extends ArrayBufferView>(ctor: TypedArrayConstructor<T>, byteOffset = 0, length?: number): T {
+    const b = this.bytes;
+    const size = ctor.BYTES_PER_ELEMENT;
+    if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % size !== 0) {
+      throw new RangeError(`byteOffset ${byteOffset} must be a non-negative multiple of ${size} for a ${ctor.name ?? 'typed'} view`);
+    }
+    const n = length ?? Math.floor((this.byteLength - byteOffset) / size);
+    if (byteOffset + n * size > this.byteLength) {
+      throw new RangeError(`a view of ${n} × ${size} B at offset ${byteOffset} does not fit '${this.label}' (${formatBytes(this.byteLength)})`);
+    }
+    return new ctor(b.buffer, b.byteOffset + byteOffset, n);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    unwatch(this);
+    this.owner.release(this);
+    this.owner.makeCurrent();
+    this.free();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** cuMemHostAlloc, portable to every context. */
+export class CudaPinnedBuffer extends HostMemory {
+  protected readonly kindName = 'PinnedBuffer';
+
+  static allocate(owner: DeviceContext, byteLength: number, label: string): CudaPinnedBuffer {
+    owner.makeCurrent();
+    const out: (bigint | null)[] = [null];
+    check(owner.driver.cuMemHostAlloc(out, byteLength, CU_MEMHOSTALLOC_PORTABLE), 'cuMemHostAlloc', `${formatBytes(byteLength)} pinned${label ? ` for '${label}'` : ''}; page-locked memory is limited by RAM and ulimit -l`);
+    const ptr = out[0]!;
+    const bytes = new Uint8Array(koffi.view(ptr, byteLength));
+    return new CudaPinnedBuffer(owner, byteLength, label, ptr, bytes);
+  }
+
+  private constructor(owner: DeviceContext, byteLength: number, label: string, ptr: bigint, bytes: Uint8Array) {
+    super(owner, byteLength, label, ptr, bytes);
+    watch(this, { ctx: owner.ctx, handle: ptr, release: owner.driver.cuMemFreeHost }, this);
+    owner.adopt(this);
+  }
+
+  protected free(): void {
+    check(this.owner.driver.cuMemFreeHost(this.hostPtr), 'cuMemFreeHost', this.label);
+  }
+}
+
+/**
+ * Existing host memory (a Buffer, typed array) page-locked in place. Keeps `source` alive
+ * until close(), which unregisters it; the memory itself stays the caller's.
+ */
+export class RegisteredHostBuffer extends HostMemory {
+  protected readonly kindName = 'RegisteredHostBuffer';
+  #source: ArrayBufferView | null;
+
+  static register(owner: DeviceContext, source: ArrayBufferView, label: string): RegisteredHostBuffer {
+    if (source.byteLength === 0) throw new RangeError('cannot register an empty buffer');
+    owner.makeCurrent();
+    const ptr = koffi.address(source);
+    check(
+      owner.driver.cuMemHostRegister_v2(ptr, source.byteLength, CU_MEMHOSTREGISTER_PORTABLE),
+      'cuMemHostRegister_v2',
+      `${formatBytes(source.byteLength)}${label ? ` for '${label}'` : ''}`,
+    );
+    const bytes = new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+    return new RegisteredHostBuffer(owner, source, label, ptr, bytes);
+  }
+
+  private constructor(owner: DeviceContext, source: ArrayBufferView, label: string, ptr: bigint, bytes: Uint8Array) {
+    super(owner, source.byteLength, label, ptr, bytes);
+    this.#source = source;
+    // The registration must end before the memory is freed; GC frees `source` only after this
+    // object is unreachable, and the finalizer unregisters then.
+    watch(this, { ctx: owner.ctx, handle: ptr, release: owner.driver.cuMemHostUnregister }, this);
+    owner.adopt(this);
+  }
+
+  protected free(): void {
+    this.#source = null;
+    check(this.owner.driver.cuMemHostUnregister(this.hostPtr), 'cuMemHostUnregister', this.label);
+  }
+}

@@ -1,0 +1,178 @@
+// The object model's surface, as the pipeline, sinks, workloads, the hazard checker and the
+// fake device see it. The real CUDA implementation (src/core/*.ts over src/cuda/) and the fake
+// device (src/testing/) both implement these interfaces, so everything above the object model
+// runs unchanged on either. Names follow CUDA's vocabulary.
+
+/** A resource with an idempotent close(); using it after close() throws a clear error. */
+export interface Resource extends Disposable {
+  readonly closed: boolean;
+  close(): void;
+}
+
+export interface StreamOptions {
+  /** Non-blocking (does not synchronise with the legacy default stream). Default true. */
+  nonBlocking?: boolean;
+  /** Lower numbers are higher priority, as in CUDA; clamped to the device's range. Default 0. */
+  priority?: number;
+  /** A name for traces and error messages, e.g. "compute", "copy". */
+  label?: string;
+}
+
+export interface Stream extends Resource {
+  readonly device: Device;
+  readonly label: string;
+  readonly priority: number;
+  /** Work submitted to this stream after this call waits until `event`'s last record completes. */
+  waitEvent(event: Event): void;
+  /** Resolves once all work submitted so far has completed; never blocks the event loop. */
+  synchronize(): Promise<void>;
+}
+
+export interface EventOptions {
+  /** Record timestamps so elapsedMs() works. Costs GPU time per record: off by default. */
+  timing?: boolean;
+  label?: string;
+}
+
+export interface Event extends Resource {
+  readonly device: Device;
+  readonly label: string;
+  readonly timing: boolean;
+  /** Captures the work submitted to `stream` so far; completes when that work has. */
+  record(stream: Stream): void;
+  /** True once the last record has completed (true for a never-recorded event, as in CUDA). */
+  isDone(): boolean;
+  /**
+   * Resolves when the last record completes. Never blocks the event loop and does not occupy
+   * libuv's thread pool (which fs writes share). Rejects with a CudaError if the device faults.
+   */
+  completion(): Promise<void>;
+  /** Milliseconds between `start`'s record and this event's record (both timing events). */
+  elapsedMs(start: Event): number;
+}
+
+export interface DeviceBuffer extends Resource {
+  readonly kind: 'device';
+  readonly device: Device;
+  readonly byteLength: number;
+  /** The device address (CUdeviceptr) on a real device; an opaque id on the fake one. */
+  readonly ptr: bigint;
+  readonly label: string;
+}
+
+export interface PinnedBuffer extends Resource {
+  readonly kind: 'pinned';
+  readonly device: Device;
+  readonly byteLength: number;
+  readonly label: string;
+  /** Zero-copy view of the page-locked memory. Invalid after close(). */
+  readonly bytes: Uint8Array;
+  /** Zero-copy Buffer over the same memory. */
+  asBuffer(): Buffer;
+  /** Zero-copy typed view, e.g. view(Float32Array). */
+  view<T extends ArrayBufferView>(ctor: TypedArrayConstructor<T>, byteOffset?: number, length?: number): T;
+}
+
+export type TypedArrayConstructor<T> = {
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+export type HostOrDevice = DeviceBuffer | PinnedBuffer;
+
+export interface CopyOptions {
+  /** Bytes to copy; default: the whole source (which must then fit the destination). */
+  bytes?: number;
+  srcOffset?: number;
+  dstOffset?: number;
+  /** The pipeline chunk this copy belongs to: the hazard checker names it in its reports. */
+  chunk?: number;
+}
+
+/** Kernel argument types, as declared in a kernel signature. */
+export type ArgType = 'pointer' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64';
+export type KernelArg = DeviceBuffer | bigint | number;
+
+export type Dim = number | readonly [number] | readonly [number, number] | readonly [number, number, number];
+
+export interface LaunchOptions {
+  grid: Dim;
+  block: Dim;
+  sharedMemBytes?: number;
+  /**
+   * For the hazard checker: buffers the kernel only reads / only writes. Buffer arguments not
+   * listed in either count as read and written.
+   */
+  reads?: readonly DeviceBuffer[];
+  writes?: readonly DeviceBuffer[];
+  /** The pipeline chunk this launch belongs to: the hazard checker names it in its reports. */
+  chunk?: number;
+}
+
+export interface Kernel {
+  readonly name: string;
+  readonly signature: readonly ArgType[];
+  /** Enqueues the kernel on `stream`. Arguments are checked against the signature. */
+  launch(stream: Stream, options: LaunchOptions, ...args: KernelArg[]): void;
+}
+
+export interface CompileOptions {
+  /** Extra NVRTC options, e.g. ['-DN=4', '--use_fast_math']. */
+  options?: readonly string[];
+  /** Kernel name → signature. Names are looked up with getKernel(name). */
+  kernels?: Record<string, readonly ArgType[]>;
+  /** File name shown in compile errors. */
+  name?: string;
+}
+
+export interface Program extends Resource {
+  getKernel(name: string, signature?: readonly ArgType[]): Kernel;
+}
+
+export interface MemoryInfo {
+  free: number;
+  total: number;
+}
+
+export interface DeviceProperties {
+  ordinal: number;
+  name: string;
+  computeCapability: [number, number];
+  smCount: number;
+  asyncEngineCount: number;
+  totalMemory: number;
+  pciBusId: string;
+  /** From NVML when present, else null. */
+  pcie: { generation: number; width: number; maxGeneration: number; maxWidth: number } | null;
+}
+
+export interface Device extends Resource, AsyncDisposable {
+  readonly ordinal: number;
+  readonly properties: DeviceProperties;
+  /** 'cuda' for a real GPU, 'fake' for the test double. */
+  readonly backend: 'cuda' | 'fake';
+  memoryInfo(): MemoryInfo;
+  createStream(options?: StreamOptions): Stream;
+  createEvent(options?: EventOptions): Event;
+  allocDevice(bytes: number, label?: string): DeviceBuffer;
+  allocPinned(bytes: number, label?: string): PinnedBuffer;
+  /**
+   * Asynchronous copy on `stream`: host→device, device→host or device→device, chosen from the
+   * buffer kinds. Sizes and offsets are checked before the driver sees them.
+   */
+  copy(stream: Stream, dst: HostOrDevice, src: HostOrDevice, options?: CopyOptions): void;
+  /** Asynchronous memset of bytes on `stream`. */
+  memset(stream: Stream, dst: DeviceBuffer, value: number, options?: { bytes?: number; offset?: number }): void;
+  /** CUDA C++ → cubin for this device (cached on disk for real devices). */
+  compile(source: string, options?: CompileOptions): Program;
+  /** Waits for all work on the device; never blocks the event loop. */
+  synchronize(): Promise<void>;
+  /**
+   * Declares that host code reads or writes `buffer` now. A no-op on a plain device; the hazard
+   * checker (checked mode) orders it against stream work. The pipeline calls it when the host
+   * fills an upload slot and when the sink takes and releases an output slot. A label that
+   * contains "chunk N" lets the checker name the chunk (and catch a slot overwritten before
+   * the host read it).
+   */
+  hostAccess(buffer: PinnedBuffer, access: 'read' | 'write', label?: string): void;
+}

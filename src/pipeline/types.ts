@@ -1,0 +1,108 @@
+// The pipeline's public contract: options a user passes, the chunk the callbacks see, and the
+// statistics / timeline a run returns (the profile layer reads these, nothing else).
+import type { DeviceBuffer, PinnedBuffer, Stream } from '../core/types.js';
+
+export type PipelineMode = 'overlap' | 'serial';
+
+/** What compute() sees for chunk n. */
+export interface ComputeChunk<I = unknown> {
+  readonly index: number;
+  /** Ring slot, n mod depth. */
+  readonly slot: number;
+  /** The compute stream: launch everything for this chunk on it. */
+  readonly stream: Stream;
+  /** Device buffer the kernel writes (outputBytes). */
+  readonly output: DeviceBuffer;
+  /** Device buffer holding this chunk's uploaded input (only with inputBytes). */
+  readonly input: DeviceBuffer | null;
+  /** The item the input iterable produced (or the index when the input is a count). */
+  readonly item: I;
+}
+
+/** What the sink / chunks() consumer sees for chunk n. */
+export interface OutputChunk<I = unknown> {
+  readonly index: number;
+  readonly slot: number;
+  readonly item: I;
+  /** Zero-copy view of the pinned slot; valid until release() (the sink: until it settles). */
+  readonly data: Uint8Array;
+  readonly pinned: PinnedBuffer;
+  /** Frees the slot for chunk index + depth. Idempotent; the push-style sink calls it for you. */
+  release(): void;
+}
+
+/**
+ * An input item: with inputBytes, either bytes to upload (copied into the pinned staging slot)
+ * or a function that fills the pinned staging view in place (no extra host copy).
+ */
+export type UploadSource = ArrayBufferView | ((staging: Uint8Array, index: number) => void | Promise<void>);
+
+export interface PipelineOptions<I = unknown> {
+  /** Bytes each chunk's output occupies on the device and in pinned memory. */
+  outputBytes: number;
+  /** Bytes of input per chunk; enables the upload (H2D) stream. */
+  inputBytes?: number;
+  /** Ring slots: 1..16, or 'auto' (measured from stage times). Default 'auto'. */
+  depth?: number | 'auto';
+  /** 'overlap' (default) or 'serial': the naive one-stream baseline. */
+  mode?: PipelineMode;
+  /** Enqueue the chunk's kernels on chunk.stream. Must not block on the GPU. */
+  compute(chunk: ComputeChunk<I>): void | Promise<void>;
+  /** The host stage. The pinned slot is released when the returned promise settles. */
+  sink?: (chunk: OutputChunk<I>) => void | Promise<void>;
+  /** Chunks allowed in the host stage at once (they still start in order). Default 1. */
+  sinkConcurrency?: number;
+  /** Reject the run if a sink call has not settled after this many ms. Default: no limit. */
+  sinkTimeoutMs?: number;
+  /** Record per-chunk timing events (costs GPU time; off for headline figures). Default false. */
+  trace?: boolean;
+  /** Stream priorities: compute, copy, upload. */
+  priorities?: { compute?: number; copy?: number; upload?: number };
+  label?: string;
+}
+
+export type PipelineInput<I> = Iterable<I> | AsyncIterable<I> | number;
+
+export interface RunOptions {
+  signal?: AbortSignal;
+}
+
+export type StageName = 'input' | 'upload' | 'compute' | 'copy' | 'sink';
+
+/** One chunk's spans, all in milliseconds on the host's performance.now() clock. */
+export interface ChunkTiming {
+  index: number;
+  slot: number;
+  upload?: [number, number];
+  compute: [number, number];
+  copy: [number, number];
+  sink: [number, number];
+  /** When the host enqueued compute / copy (host clock). */
+  enqueuedCompute: number;
+  enqueuedCopy: number;
+}
+
+export interface StageStats {
+  /** Σ busy time of the stage (ms). GPU stages are null without trace (they need timing events). */
+  busyMs: number | null;
+}
+
+export interface PipelineStats {
+  mode: PipelineMode;
+  depth: number;
+  chunks: number;
+  bytesOut: number;
+  bytesIn: number;
+  wallMs: number;
+  stages: Record<'upload' | 'compute' | 'copy' | 'sink', StageStats>;
+  /** argmax of busy time, when known. */
+  bottleneck: 'upload' | 'compute' | 'copy' | 'sink' | null;
+  /** ideal / wall with ideal = max(Σ stage busy); null unless every stage's busy time is known. */
+  efficiency: number | null;
+  /** bytesOut / Σ copy busy, and bytesOut / wall (bytes per second). */
+  copyThroughput: { busy: number | null; wall: number };
+  /** Present with trace: true. */
+  timeline?: ChunkTiming[];
+  /** Why 'auto' chose the depth it did. */
+  depthReason?: string;
+}

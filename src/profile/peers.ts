@@ -1,0 +1,132 @@
+// Runs the Python peers of bench/peers/ (the code a user would write instead of tandem) on the
+// same cells, with the same CUDA kernel source and launch, and collects their JSON. A missing
+// python, torch or cupy is a skipped peer with the reason, never a failed bench.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { PeerLaunch } from './capture.js';
+
+export interface PeerSpec {
+  name: string;
+  script: string;
+  description: string;
+  /** Whether it runs once per depth (the stream peers) or once per cell (the habit). */
+  perDepth: boolean;
+}
+
+export const PEERS: readonly PeerSpec[] = [
+  { name: 'torch-sketch', script: 'torch_sketch.py', description: 'PyTorch dual-stream sketch (reference/dual-cuda-stream-overlap.txt) with barriers 1 and 3 added', perDepth: true },
+  { name: 'torch-habit', script: 'torch_habit.py', description: "PyTorch's usual habit: out.cpu() per chunk on one stream", perDepth: false },
+  { name: 'cupy-streams', script: 'cupy_streams.py', description: 'CuPy, compute and copy streams, pinned buffers, events both ways', perDepth: true },
+];
+
+export interface PeerCellConfig {
+  key: string;
+  chunkBytes: number;
+  chunks: number;
+  depths: number[];
+  launch: Omit<PeerLaunch, 'kernel'>;
+}
+
+export interface PeerConfig {
+  device: number;
+  warmupChunks: number;
+  kernel: PeerLaunch['kernel'];
+  cells: PeerCellConfig[];
+}
+
+export interface PeerCellResult {
+  key: string;
+  depth: number | null;
+  wallMs: number;
+  computeAloneMs: number | null;
+  copyAloneMs: number | null;
+  efficiency: number | null;
+  bytes: number;
+}
+
+export type PeerOutcome =
+  | { peer: string; status: 'ok'; cells: PeerCellResult[] }
+  | { peer: string; status: 'skipped' | 'failed'; reason: string };
+
+/** bench/peers/ next to the package (src/profile → ../../bench/peers; dist/src/profile → ../../../). */
+export function peersDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../../bench/peers', '../../../bench/peers']) {
+    const dir = path.resolve(here, up);
+    if (existsSync(path.join(dir, 'common.py'))) return dir;
+  }
+  return path.resolve(here, '../../bench/peers');
+}
+
+export function pythonCommand(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TANDEM_PYTHON || 'python3';
+}
+
+/** The last line of `stdout` that parses as a JSON object with a `peer` field. */
+export function parsePeerOutput(stdout: string): PeerOutcome | null {
+  const lines = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const v = JSON.parse(lines[i]!) as PeerOutcome;
+      if (v && typeof v === 'object' && typeof v.peer === 'string' && typeof v.status === 'string') return v;
+    } catch {
+      // not the result line
+    }
+  }
+  return null;
+}
+
+/** Runs one peer over the config; its stderr is passed through, prefixed, to `log`. */
+export async function runPeer(
+  spec: PeerSpec,
+  configPath: string,
+  options: { python?: string; dir?: string; timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<PeerOutcome> {
+  const python = options.python ?? pythonCommand();
+  const script = path.join(options.dir ?? peersDir(), spec.script);
+  const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  if (!existsSync(script)) return { peer: spec.name, status: 'skipped', reason: `${script} not found` };
+  return await new Promise<PeerOutcome>((resolve) => {
+    let stdout = '';
+    let stderrTail = '';
+    let partial = '';
+    let settled = false;
+    const done = (o: PeerOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(o);
+    };
+    const child = spawn(python, [script, configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      done({ peer: spec.name, status: 'failed', reason: `no result after ${Math.round((options.timeoutMs ?? 600_000) / 1000)} s; killed` });
+    }, options.timeoutMs ?? 600_000);
+    timer.unref();
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderrTail = (stderrTail + d).slice(-2000);
+      partial += d;
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) log(`  [${spec.name}] ${l}`);
+    });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      const reason = err.code === 'ENOENT' ? `${python} not found (set TANDEM_PYTHON to a Python 3 with torch and cupy)` : err.message;
+      done({ peer: spec.name, status: 'skipped', reason });
+    });
+    child.on('close', (code, signal) => {
+      const parsed = parsePeerOutput(stdout);
+      if (parsed) return done(parsed);
+      const tail = stderrTail.trim().split('\n').slice(-3).join(' | ');
+      done({ peer: spec.name, status: 'failed', reason: `exited with ${signal ?? `code ${code}`} without a result${tail ? `: ${tail}` : ''}` });
+    });
+  });
+}
+
+export async function writePeerConfig(file: string, config: PeerConfig): Promise<void> {
+  await writeFile(file, JSON.stringify(config, null, 1));
+}

@@ -1,0 +1,251 @@
+// The benchmark sweep behind `tandem bench`: mode × depth × compute/copy ratio × chunk size.
+// For each (size, ratio) the stages are first measured alone (the ideal), then each mode/depth
+// runs twice: untraced for the headline figures (wall, efficiency, NVML) and traced for the
+// timeline, the busy fractions, strict utilisation and gaps, and the tracing cost itself.
+import type { Device } from '../core/types.js';
+import { createPipeline } from '../pipeline/pipeline.js';
+import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
+import { formatBytes } from '../cuda/errors.js';
+import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
+import { calibrateCost } from './calibrate.js';
+import { LaunchRecorder, peerLaunch, type PeerLaunch, type RecordedLaunch } from './capture.js';
+import { computeMetrics, traceCostPerChunkMs } from './metrics.js';
+import { UtilizationSampler, summarizeUtilization } from './nvml-sampler.js';
+import type { Cell, TimelineRecord } from './results.js';
+import { timelineRecord, withoutTimeline } from './results.js';
+
+/** One prepared instance of a workload at one chunk size. */
+export interface BenchInstance {
+  compute: ComputeFn;
+  /** Sets the per-chunk cost (iters): present when the compute/copy ratio can be tuned. */
+  setCost?(cost: number): void;
+  params(): Record<string, unknown>;
+  close(): void;
+}
+
+export interface BenchWorkload {
+  name: string;
+  /** Whether the compute/copy ratio can be tuned (the instance then has setCost). */
+  tunable: boolean;
+  /** A first cost to try when calibrating a ratio. */
+  initialCost?: number;
+  maxCost?: number;
+  /** The chunk sizes it runs at when it decides them itself (frame workloads); else the sweep's. */
+  fixedChunkBytes?: number;
+  create(device: Device, chunkBytes: number): Promise<BenchInstance>;
+}
+
+export type DepthSpec = number | 'auto';
+
+export interface SweepConfig {
+  modes: PipelineMode[];
+  depths: DepthSpec[];
+  ratios: number[];
+  sizes: number[];
+  /** Chunks per cell; a function of the chunk size when not fixed. */
+  chunks: (chunkBytes: number) => number;
+  warmupChunks: number;
+  /** Whether to keep a traced run per cell (timeline metrics and trace cost). Default true. */
+  traced: boolean;
+  /** Keep full timelines for these cells in the results (report, trace). */
+  showcase: (cell: { chunkBytes: number; ratio: number | null }) => boolean;
+  maxTimelineChunks: number;
+}
+
+export interface PeerCellSpec {
+  key: string;
+  chunkBytes: number;
+  chunks: number;
+  launch: PeerLaunch | null;
+  reason?: string;
+}
+
+export interface SweepOutput {
+  cells: Cell[];
+  timelines: TimelineRecord[];
+  /** The launch rule per (size, ratio), for the peers. */
+  peerCells: PeerCellSpec[];
+  utilization: { available: boolean; reason?: string };
+}
+
+export interface SweepHooks {
+  log(line: string): void;
+  /** NVML reader for the device, or null with the reason. */
+  utilization?: { read: (() => { gpu: number; memory: number } | null) | null; reason?: string };
+  signal?: AbortSignal;
+}
+
+export function cellKey(chunkBytes: number, ratio: number | null): string {
+  return `${formatBytes(chunkBytes).replace(/\s+/g, '')}${ratio === null ? '' : `-r${ratio}`}`;
+}
+
+function modeDepths(config: SweepConfig): { mode: PipelineMode; depth: DepthSpec }[] {
+  const out: { mode: PipelineMode; depth: DepthSpec }[] = [];
+  for (const mode of config.modes) {
+    // Serial has no ring to deepen: one run stands for every depth.
+    if (mode === 'serial') out.push({ mode, depth: 1 });
+    else for (const depth of config.depths) out.push({ mode, depth });
+  }
+  return out;
+}
+
+/** The fake device's virtual clock (ms), or null on a real device. */
+function virtualNow(device: Device): number | null {
+  if (device.backend !== 'fake') return null;
+  const now = (device as unknown as { clock?: { now?: unknown } }).clock?.now;
+  return typeof now === 'number' ? now : null;
+}
+
+async function runPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; trace: boolean }): Promise<PipelineStats> {
+  const pipeline = createPipeline<number>(device, {
+    outputBytes: o.chunkBytes,
+    mode: o.mode,
+    depth: o.depth,
+    compute,
+    trace: o.trace,
+    label: `bench ${o.mode}`,
+  });
+  try {
+    if (o.warmup > 0) await pipeline.run(o.warmup);
+    const v0 = virtualNow(device);
+    const stats = await pipeline.run(o.chunks);
+    const v1 = virtualNow(device);
+    // The fake device's clock races ahead whenever the host waits, so its host-measured wall is
+    // shorter than the virtual work it ran: on the fake, walls are virtual like its stage times.
+    if (v0 !== null && v1 !== null && v1 > v0) {
+      const wallMs = v1 - v0;
+      return { ...stats, wallMs, copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) } };
+    }
+    return stats;
+  } finally {
+    pipeline.close();
+  }
+}
+
+/** Launches of chunks 0, 1, 2 recorded through the wrapped device, turned into a peer rule. */
+async function capture(device: Device, recorder: LaunchRecorder, compute: ComputeFn, chunkBytes: number): Promise<{ launch: PeerLaunch | null; reason?: string }> {
+  const stream = device.createStream({ label: 'capture' });
+  const bufs = [device.allocDevice(chunkBytes, 'capture[0]'), device.allocDevice(chunkBytes, 'capture[1]')];
+  const perChunk: { index: number; output: (typeof bufs)[number]; launches: RecordedLaunch[] }[] = [];
+  try {
+    for (let index = 0; index < 3; index++) {
+      const output = bufs[index % 2]!;
+      recorder.launches.length = 0;
+      recorder.recording = true;
+      try {
+        await compute({ index, slot: index % 2, stream, output, input: null, item: index });
+      } finally {
+        recorder.recording = false;
+      }
+      perChunk.push({ index, output, launches: [...recorder.launches] });
+    }
+    await stream.synchronize();
+  } finally {
+    recorder.launches.length = 0;
+    for (const b of bufs) b.close();
+    stream.close();
+  }
+  const r = peerLaunch(perChunk);
+  return r.ok ? { launch: r.launch } : { launch: null, reason: r.reason };
+}
+
+export async function runSweep(device: Device, workload: BenchWorkload, config: SweepConfig, hooks: SweepHooks): Promise<SweepOutput> {
+  const cells: Cell[] = [];
+  const timelines: TimelineRecord[] = [];
+  const peerCells: PeerCellSpec[] = [];
+  const recorder = new LaunchRecorder();
+  const wrapped = recorder.wrap(device);
+  const sampler = hooks.utilization?.read ? new UtilizationSampler(hooks.utilization.read).start() : null;
+  const sizes = workload.fixedChunkBytes ? [workload.fixedChunkBytes] : config.sizes;
+  const combos = modeDepths(config);
+  const total = sizes.length * (workload.tunable && config.ratios.length ? config.ratios.length : 1) * combos.length;
+  let done = 0;
+  try {
+    for (const chunkBytes of sizes) {
+      const chunks = config.chunks(chunkBytes);
+      const instance = await workload.create(wrapped, chunkBytes);
+      try {
+        const ratios: (number | null)[] = workload.tunable && instance.setCost && config.ratios.length ? config.ratios : [null];
+        hooks.log(`${workload.name}, ${formatBytes(chunkBytes)} chunks × ${chunks}: measuring D2H alone`);
+        const copyMs = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
+        const pinnedPeak = (chunkBytes * chunks) / (copyMs / 1000);
+        for (const ratio of ratios) {
+          hooks.signal?.throwIfAborted();
+          if (ratio !== null) {
+            const cal = await calibrateCost(device, { compute: instance.compute, setCost: instance.setCost! }, {
+              chunkBytes,
+              targetMsPerChunk: ratio * (copyMs / chunks),
+              initialCost: workload.initialCost ?? 1024,
+              maxCost: workload.maxCost,
+            });
+            hooks.log(`  ratio ${ratio}: cost ${cal.cost} → ${cal.computeMsPerChunk.toFixed(4)} ms/chunk (target ${cal.targetMsPerChunk.toFixed(4)})`);
+          }
+          const computeMs = await computeAloneMs(device, instance.compute, { chunkBytes, chunks, warmup: 2 });
+          const key = cellKey(chunkBytes, ratio);
+          const cap = await capture(device, recorder, instance.compute, chunkBytes);
+          peerCells.push({ key, chunkBytes, chunks, launch: cap.launch, ...(cap.reason ? { reason: cap.reason } : {}) });
+          const params = instance.params();
+          for (const { mode, depth } of combos) {
+            hooks.signal?.throwIfAborted();
+            const run = { mode, depth, chunkBytes, chunks, warmup: config.warmupChunks };
+            const t0 = performance.now();
+            const untraced = await runPipeline(device, instance.compute, { ...run, trace: false });
+            const t1 = performance.now();
+            const util = sampler ? summarizeUtilization(sampler.between(t0, t1)) : null;
+            let traced: PipelineStats | null = null;
+            let tracedSamples: ReturnType<UtilizationSampler['between']> = [];
+            if (config.traced) {
+              const t2 = performance.now();
+              traced = await runPipeline(device, instance.compute, { ...run, trace: true });
+              tracedSamples = sampler ? sampler.between(t2, performance.now()) : [];
+            }
+            const id = `${key}-${mode === 'serial' ? 'serial' : `d${depth}`}`;
+            const efficiency = untraced.wallMs > 0 ? Math.max(computeMs, copyMs) / untraced.wallMs : null;
+            const cell: Cell = {
+              id,
+              workload: workload.name,
+              mode,
+              depth: untraced.depth,
+              ratio,
+              measuredRatio: copyMs > 0 ? computeMs / copyMs : null,
+              chunkBytes,
+              chunks,
+              params: { ...params, ...(depth === 'auto' ? { depth: 'auto', depthReason: untraced.depthReason } : {}) },
+              alone: { computeMs, copyMs },
+              stats: withoutTimeline(untraced),
+              efficiency,
+              copyOfPeak: untraced.wallMs > 0 ? copyMs / untraced.wallMs : null,
+              traced: traced ? { wallMs: traced.wallMs, metrics: computeMetrics(traced, { pinnedPeak }) } : null,
+              traceCostPerChunkUs: traced ? (traceCostPerChunkMs(untraced, traced) ?? NaN) * 1000 : null,
+              nvml: util,
+              peers: {},
+            };
+            if (cell.traceCostPerChunkUs !== null && !Number.isFinite(cell.traceCostPerChunkUs)) cell.traceCostPerChunkUs = null;
+            cells.push(cell);
+            if (traced && config.showcase({ chunkBytes, ratio })) {
+              const label = `${mode === 'serial' ? 'serial' : `overlap, depth ${untraced.depth}`} — ${formatBytes(chunkBytes)}${ratio === null ? '' : `, compute/copy ${ratio}`}`;
+              const rec = timelineRecord(id, label, traced, tracedSamples, config.maxTimelineChunks);
+              if (rec) timelines.push(rec);
+            }
+            done++;
+            hooks.log(
+              `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${untraced.depth}`} ${key}: ${untraced.wallMs.toFixed(2)} ms, efficiency ${efficiency?.toFixed(4) ?? '–'}` +
+                (cell.traced?.metrics.kernelUtilization.strict != null ? `, kernel util ${(cell.traced.metrics.kernelUtilization.strict * 100).toFixed(1)}%` : '') +
+                (util?.mean != null ? `, NVML ${util.mean.toFixed(0)}%` : ''),
+            );
+          }
+        }
+      } finally {
+        instance.close();
+      }
+    }
+  } finally {
+    sampler?.stop();
+  }
+  return {
+    cells,
+    timelines,
+    peerCells,
+    utilization: sampler ? { available: true } : { available: false, reason: hooks.utilization?.reason ?? 'not sampled' },
+  };
+}

@@ -1,0 +1,39 @@
+// The plain-text table `tandem bench` prints on stdout: one row per cell, headline figures from
+// the untraced run, utilisation from the traced one, and tandem against each peer.
+import { formatBytes } from '../cuda/errors.js';
+import type { Results } from './results.js';
+
+const f = (v: number | null | undefined, digits: number, suffix = ''): string => (typeof v === 'number' && Number.isFinite(v) ? `${v.toFixed(digits)}${suffix}` : '–');
+const pct = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
+
+export function formatTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
+}
+
+export function resultsTable(results: Results): string {
+  const peers = results.peers.filter((p) => p.status === 'ok').map((p) => p.name);
+  const header = ['mode', 'size', 'ratio', 'chunks', 'wall ms', 'eff', 'c/c meas', 'kernel util', 'NVML', 'D2H GB/s', 'of peak', 'trace µs/ch', ...peers.map((p) => `${p}/tandem`)];
+  const rows = [header];
+  for (const c of results.cells) {
+    rows.push([
+      c.mode === 'serial' ? 'serial' : `overlap d${c.depth}`,
+      formatBytes(c.chunkBytes),
+      c.ratio === null ? '–' : String(c.ratio),
+      String(c.chunks),
+      f(c.stats.wallMs, 2),
+      f(c.efficiency, 4),
+      f(c.measuredRatio, 2),
+      pct(c.traced?.metrics.kernelUtilization.strict),
+      f(c.nvml?.mean, 0, '%'),
+      f(c.stats.copyThroughput.wall / 1e9, 2),
+      pct(c.copyOfPeak),
+      f(c.traceCostPerChunkUs, 2),
+      ...peers.map((p) => {
+        const pc = c.peers[p];
+        return pc?.tandemSpeedup !== undefined ? `${pc.tandemSpeedup.toFixed(3)}×` : '–';
+      }),
+    ]);
+  }
+  return formatTable(rows);
+}

@@ -1,0 +1,110 @@
+// PNG sequence: frames are copied out of the pinned slot (the slot goes back to the GPU at once),
+// encoded on worker threads, and written as frame_000001.png … in frame order, even while
+// several chunks are in the host stage at once.
+import { availableParallelism } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { OutputChunk } from '../pipeline/types.js';
+import { validateFrameFormat, type FrameFormat } from '../workloads/frame-format.js';
+import { chunkFrames } from './chunk-frames.js';
+import { SinkError, checkWritableDir, describeFsError } from './errors.js';
+import { PNG_WORKER_SOURCE, type PngTask } from './png-worker.js';
+import type { Sink, SinkResult } from './types.js';
+import { WorkerPool } from './worker-pool.js';
+
+export interface PngSinkOptions {
+  /** Output directory; created if its parent exists. */
+  dir: string;
+  format: FrameFormat;
+  /** Encoder threads. Default: cores − 1, 1..8. */
+  workers?: number;
+  /** zlib level 1..9. Default 3. */
+  level?: number;
+  /** Number of the first file (frame 0). Default 1, as ffmpeg's image2 muxer. */
+  startNumber?: number;
+  /** Chunks in the host stage at once. Default: enough to keep every worker busy. */
+  concurrency?: number;
+}
+
+export function pngFileName(frame: number, startNumber = 1): string {
+  return `frame_${String(frame + startNumber).padStart(6, '0')}.png`;
+}
+
+export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
+  validateFrameFormat(options.format);
+  const dir = resolve(options.dir);
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new SinkError('png', null, `cannot create ${dir}: its parent ${dirname(dir)} does not exist (mkdir -p ${dirname(dir)}) or choose another output`, { cause: err });
+    }
+    if (code !== 'EEXIST') throw new SinkError('png', null, describeFsError(err, dir), { cause: err });
+  }
+  await checkWritableDir('png', dir);
+  const { width, height, pixelFormat, framesPerChunk } = options.format;
+  const workers = options.workers ?? Math.max(1, Math.min(8, availableParallelism() - 1));
+  const level = options.level ?? 3;
+  const startNumber = options.startNumber ?? 1;
+  const pool = new WorkerPool(PNG_WORKER_SOURCE, workers, 'PNG encoder');
+  const result: SinkResult = { target: dir, bytes: 0, frames: 0, chunks: 0, busyMs: 0 };
+  /** Frame files are written one after another through this chain: names come out in order. */
+  let tail: Promise<void> = Promise.resolve();
+  let closed = false;
+
+  const write = async (chunk: OutputChunk<unknown>): Promise<void> => {
+    if (closed) throw new SinkError('png', chunk.index, 'write after close');
+    const t0 = performance.now();
+    const { firstFrame, frames } = chunkFrames(chunk, options.format);
+    // Copy each frame out (a transfer list cannot take pinned memory), then hand the slot back.
+    const copies = frames.map((f) => f.slice().buffer as ArrayBuffer);
+    chunk.release();
+    const encoded = copies.map((data) => pool.run<ArrayBuffer>({ data, width, height, pixelFormat, level } satisfies PngTask, [data]));
+    for (const p of encoded) p.catch(() => {}); // reported through the chain below
+    const done = encoded.map((p, k) => {
+      const path = join(dir, pngFileName(firstFrame + k, startNumber));
+      tail = tail.then(async () => {
+        let png: ArrayBuffer;
+        try {
+          png = await p;
+        } catch (err) {
+          throw new SinkError('png', chunk.index, `encoding frame ${firstFrame + k} failed: ${(err as Error).message}`, { cause: err });
+        }
+        try {
+          await writeFile(path, new Uint8Array(png));
+        } catch (err) {
+          throw new SinkError('png', chunk.index, describeFsError(err, path), { cause: err });
+        }
+        result.bytes += png.byteLength;
+        result.frames++;
+      });
+      return tail;
+    });
+    await Promise.all(done);
+    result.chunks++;
+    result.busyMs += performance.now() - t0;
+  };
+
+  const finish = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await tail.catch(() => {});
+    await pool.close();
+  };
+
+  return {
+    name: 'png',
+    concurrency: options.concurrency ?? Math.max(2, Math.ceil(workers / framesPerChunk) + 1),
+    write,
+    stats: () => ({ ...result }),
+    async close() {
+      await finish();
+      return { ...result };
+    },
+    async abort() {
+      await finish();
+    },
+  };
+}

@@ -1,0 +1,32 @@
+// Registers a workload's JS twin kernels on the fake device, so CI runs the same workload code
+// without a GPU. Typed structurally: workloads do not import the test double at runtime.
+import type { ArgType, Device } from '../core/types.js';
+
+/** A JS kernel: runs the whole launch; pointer arguments arrive as Uint8Array over the buffer. */
+export type FakeKernelFn = (ctx: unknown, ...args: any[]) => void;
+
+interface FakeKernelRegistry {
+  defineKernel(name: string, signature: readonly ArgType[], fn: FakeKernelFn, cost?: unknown): unknown;
+}
+
+export interface FakeKernelSpec {
+  name: string;
+  signature: readonly ArgType[];
+  fn: FakeKernelFn;
+}
+
+/** Defines the kernels on a fake device; a no-op on a real one. */
+export function defineFakeKernels(device: Device, kernels: readonly FakeKernelSpec[]): void {
+  if (device.backend !== 'fake') return;
+  const fake = device as unknown as FakeKernelRegistry;
+  if (typeof fake.defineKernel !== 'function') {
+    throw new TypeError('this fake device has no defineKernel(); it cannot run tandem workloads');
+  }
+  for (const k of kernels) fake.defineKernel(k.name, k.signature, k.fn);
+}
+
+/** A Float32Array over a buffer's bytes without copying (copies only if misaligned). */
+export function f32(bytes: Uint8Array): Float32Array {
+  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+  throw new RangeError('fake device buffer is not 4-byte aligned');
+}

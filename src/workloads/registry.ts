@@ -1,0 +1,66 @@
+// Workloads by name, for the CLI and users: 'fractal', 'decoder', and 'synthetic' (the hash
+// kernel of synthetic.ts, its output shown as frames: noise, but a compute cost set exactly).
+import { UsageError } from '../cuda/errors.js';
+import { decoder } from './decoder.js';
+import { fractal } from './fractal.js';
+import { chunkBytes, validateFrameFormat, type FrameFormat } from './frame-format.js';
+import { synthetic } from './synthetic.js';
+import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadOptions } from './types.js';
+
+/** Hash rounds per 32-bit word of the synthetic workload at --cost 1. */
+const SYNTHETIC_ITERS = 16;
+
+const syntheticFrames: FrameWorkloadFactory = {
+  name: 'synthetic',
+  summary: 'hash kernel with an exact cost knob (output is noise); --cost scales the hash rounds',
+  create(options: FrameWorkloadOptions): FrameWorkload {
+    const format: FrameFormat = {
+      width: options.width, height: options.height, pixelFormat: options.pixelFormat, framesPerChunk: options.framesPerChunk,
+    };
+    validateFrameFormat(format);
+    const cost = options.cost ?? 1;
+    if (!(cost >= 0) || !Number.isFinite(cost)) throw new UsageError(`--cost must be a number ≥ 0, got ${cost}`);
+    const outputBytes = chunkBytes(format);
+    if (outputBytes % 4 !== 0) throw new UsageError(`the synthetic workload writes 32-bit words: a chunk of ${outputBytes} bytes is not a multiple of 4; change --size or --frames-per-chunk`);
+    const iters = Math.round(SYNTHETIC_ITERS * cost);
+    const inner = synthetic({ outputBytes, iters });
+    return {
+      name: 'synthetic',
+      outputBytes,
+      format,
+      describe: `synthetic hash kernel, ${iters} rounds a word`,
+      setup(device) {
+        const inst = inner.setup(device);
+        return {
+          // The kernel seeds from chunk.index: the same chunking gives the same bytes.
+          compute: (chunk) => inst.compute(chunk),
+          reference: inst.reference
+            ? (first: number, frames: number) => {
+                if (first % format.framesPerChunk !== 0) throw new RangeError('synthetic reference: give a chunk-aligned first frame');
+                const index = first / format.framesPerChunk;
+                return inst.reference!(index).subarray(0, frames * (outputBytes / format.framesPerChunk));
+              }
+            : undefined,
+        };
+      },
+      close: () => inner.close(),
+    };
+  },
+};
+
+export const FRAME_WORKLOADS: Readonly<Record<string, FrameWorkloadFactory>> = {
+  fractal,
+  decoder,
+  synthetic: syntheticFrames,
+};
+
+export function workloadNames(): string[] {
+  return Object.keys(FRAME_WORKLOADS);
+}
+
+/** The named workload with its options checked; a UsageError lists the names otherwise. */
+export function createFrameWorkload(name: string, options: FrameWorkloadOptions): FrameWorkload {
+  const factory = FRAME_WORKLOADS[name];
+  if (!factory) throw new UsageError(`unknown workload '${name}': choose one of ${workloadNames().join(', ')}`);
+  return factory.create(options);
+}

@@ -1,0 +1,101 @@
+// One render: a frame workload through the pipeline into a sink, with progress callbacks and
+// the sink finalised whatever happens (closed after success, aborted after an error or an
+// interrupt, so an mp4 stays playable). Used by `tandem render` and bench/render.ts.
+import { performance } from 'node:perf_hooks';
+import type { Device } from '../core/types.js';
+import { createPipeline } from '../pipeline/index.js';
+import type { OutputChunk, PipelineMode, PipelineStats } from '../pipeline/types.js';
+import type { Sink, SinkResult } from '../sinks/types.js';
+import { frameRanges, framesInChunk, type FrameRange } from './frame-format.js';
+import type { FrameWorkload } from './types.js';
+
+export interface RenderProgress {
+  framesDone: number;
+  chunksDone: number;
+  elapsedMs: number;
+  /** Wall time during which at least one chunk was in the sink (ms). */
+  sinkActiveMs: number;
+  /** Chunks in the host stage right now. */
+  sinkInFlight: number;
+}
+
+export interface RenderOptions {
+  device: Device;
+  workload: FrameWorkload;
+  sink: Sink;
+  frames: number;
+  depth?: number | 'auto';
+  mode?: PipelineMode;
+  /** Per-chunk timing events (for --report); off for headline figures. */
+  trace?: boolean;
+  signal?: AbortSignal;
+  onChunk?: (progress: RenderProgress) => void;
+}
+
+export interface RenderOutcome {
+  stats: PipelineStats | null;
+  sink: SinkResult;
+  progress: RenderProgress;
+  /** The error that ended the run early (an AbortError after an interrupt), else null. */
+  error: unknown;
+  /** Whether the sink was finalised cleanly (close() succeeded, or abort() after an interrupt). */
+  finalized: boolean;
+}
+
+/**
+ * Runs the render; never throws for run failures — they come back in `error` with the sink
+ * already aborted — so the caller can still print what was written. Setup errors do throw.
+ */
+export async function runRender(options: RenderOptions): Promise<RenderOutcome> {
+  const { device, workload, sink, frames } = options;
+  const instance = workload.setup(device);
+  const t0 = performance.now();
+  const progress: RenderProgress = { framesDone: 0, chunksDone: 0, elapsedMs: 0, sinkActiveMs: 0, sinkInFlight: 0 };
+  let activeSince = 0;
+  const write = async (chunk: OutputChunk<FrameRange>): Promise<void> => {
+    if (progress.sinkInFlight++ === 0) activeSince = performance.now();
+    try {
+      await sink.write(chunk);
+    } finally {
+      const now = performance.now();
+      if (--progress.sinkInFlight === 0) progress.sinkActiveMs += now - activeSince;
+      progress.framesDone += framesInChunk(chunk.item, workload.format);
+      progress.chunksDone++;
+      progress.elapsedMs = now - t0;
+      options.onChunk?.({ ...progress, sinkActiveMs: progress.sinkActiveMs + (progress.sinkInFlight ? now - activeSince : 0) });
+    }
+  };
+  const pipeline = createPipeline<FrameRange>(device, {
+    outputBytes: workload.outputBytes,
+    depth: options.depth ?? 'auto',
+    mode: options.mode ?? 'overlap',
+    compute: (chunk) => instance.compute(chunk),
+    sink: write,
+    sinkConcurrency: sink.concurrency,
+    trace: options.trace ?? false,
+    label: `render ${workload.name}`,
+  });
+  let stats: PipelineStats | null = null;
+  let error: unknown = null;
+  try {
+    stats = await pipeline.run(frameRanges(frames, workload.format.framesPerChunk), { signal: options.signal });
+  } catch (err) {
+    error = err;
+  } finally {
+    pipeline.close();
+  }
+  progress.elapsedMs = performance.now() - t0;
+  let finalized = false;
+  if (error === null) {
+    try {
+      await sink.close();
+      finalized = true;
+    } catch (err) {
+      error = err;
+    }
+  } else {
+    await sink.abort(error).catch(() => {});
+    finalized = true;
+  }
+  return { stats, sink: sink.stats(), progress, error, finalized };
+}

@@ -1,0 +1,123 @@
+// AbortSignal at random points, pipeline.close() mid-run, and pull-style early exits: the run
+// stops within about a chunk, rejects with the signal's reason, and releases everything.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createPipeline, PipelineError } from '../src/pipeline/index.js';
+import { assertNoLeaks, inputBytesOf, prng, randomDelay, rig, tick, watchUnhandled } from './pipeline-helpers.js';
+
+const checkUnhandled = watchUnhandled();
+const OUT = 48;
+const IN = 16;
+
+test('abort at random points: rejects with the reason, stops within about a chunk, frees everything', async () => {
+  const rand = prng(42);
+  for (let trial = 0; trial < 60; trial++) {
+    const { fake, compute, reference } = rig(trial, OUT);
+    const depth = 1 + (trial % 6);
+    const mode = trial % 5 === 0 ? 'serial' : 'overlap';
+    const uploads = trial % 2 === 1;
+    const stopAt = Math.floor(rand() * 40);
+    const ac = new AbortController();
+    const reason = new Error(`stop at ${stopAt}`);
+    let after = 0;
+    let aborted = false;
+    const pipe = createPipeline<Uint8Array>(fake, {
+      outputBytes: OUT,
+      inputBytes: uploads ? IN : undefined,
+      depth,
+      mode,
+      compute(c) {
+        if (c.index === stopAt && rand() < 0.5) (ac.abort(reason), (aborted = true));
+        compute(c);
+      },
+      async sink(c) {
+        assert.deepEqual(c.data, reference(c.index, uploads ? c.item : undefined));
+        if (aborted) after++;
+        if (c.index === stopAt && !aborted) (ac.abort(reason), (aborted = true));
+        await randomDelay(rand);
+      },
+    });
+    const inputs = (async function* () {
+      for (let n = 0; n < 200; n++) {
+        await randomDelay(rand);
+        yield inputBytesOf(n, IN);
+      }
+    })();
+    const err = await pipe.run(inputs, { signal: ac.signal }).then(() => null, (e: unknown) => e);
+    assert.equal(err, reason, `trial ${trial}: rejects with the signal's reason`);
+    // Only chunks already in the host stage's hands may still finish after the abort.
+    assert.ok(after <= 1, `trial ${trial}: ${after} chunks reached the sink after the abort`);
+    assertNoLeaks(fake, `trial ${trial}`);
+  }
+});
+
+test('an abort without a reason rejects with an AbortError; an aborted signal never starts', async () => {
+  const { fake, compute } = rig(1, OUT);
+  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 2, compute, sink: () => tick().then(() => {}) });
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 5);
+  await assert.rejects(pipe.run(1e6, { signal: ac.signal }), { name: 'AbortError' });
+  assertNoLeaks(fake);
+  await assert.rejects(pipe.run(10, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  assertNoLeaks(fake);
+});
+
+test('close() during a run rejects it with an AbortError and refuses new runs', async () => {
+  const { fake, compute } = rig(2, OUT);
+  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, compute, sink: () => tick().then(() => {}) });
+  const running = pipe.run(1e6);
+  await tick();
+  pipe.close();
+  pipe.close();
+  await assert.rejects(running, { name: 'AbortError', message: /closed while running/ });
+  await assert.rejects(pipe.run(1), /after close\(\)/);
+  assertNoLeaks(fake);
+});
+
+test('pull style: breaking out early frees the ring; an error mid-iteration is thrown to the loop', async () => {
+  const { fake, compute } = rig(3, OUT);
+  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, compute });
+  let n = 0;
+  for await (const c of pipe.chunks(1000)) {
+    c.release();
+    if (++n === 10) break;
+  }
+  assertNoLeaks(fake, 'after break');
+  const failing = createPipeline(fake, {
+    outputBytes: OUT,
+    depth: 2,
+    compute(c) {
+      if (c.index === 7) throw new Error('bad chunk');
+      compute(c);
+    },
+  });
+  const got: number[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const c of failing.chunks(100)) {
+        got.push(c.index);
+        c.release();
+      }
+    })(),
+    (e: unknown) => e instanceof PipelineError && e.stage === 'compute' && e.chunk === 7,
+  );
+  assert.deepEqual(got, got.map((_, k) => k));
+  assert.ok(got.length <= 7);
+  assertNoLeaks(fake, 'after the error');
+  const ac = new AbortController();
+  await assert.rejects(
+    (async () => {
+      for await (const c of pipe.chunks(1000, { signal: ac.signal })) {
+        c.release();
+        if (c.index === 5) ac.abort();
+      }
+    })(),
+    { name: 'AbortError' },
+  );
+  assertNoLeaks(fake, 'after the abort');
+});
+
+test('no unhandled rejections', async () => {
+  await new Promise((r) => setTimeout(r, 50));
+  checkUnhandled();
+});

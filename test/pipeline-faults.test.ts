@@ -1,0 +1,145 @@
+// A fault at each stage (input, upload, compute, copy, sink) at the first, a middle and the last
+// chunk: run rejects with a PipelineError naming stage and chunk, everything is released, there
+// are no unhandled rejections, and the next run on the same device works.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CudaError } from '../src/cuda/errors.js';
+import { createPipeline, PipelineError, type PipelineOptions, type StageName } from '../src/pipeline/index.js';
+import { FakeDevice } from '../src/testing/index.js';
+import { assertNoLeaks, inputBytesOf, rig, tick, watchUnhandled } from './pipeline-helpers.js';
+
+const checkUnhandled = watchUnhandled();
+const N = 12;
+const OUT = 64;
+const IN = 16;
+const boom = (what: string) => new Error(`injected ${what} fault`);
+
+type Inject = (fake: FakeDevice, at: number) => { options?: Partial<PipelineOptions<Uint8Array>>; inputs?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> };
+
+const cases: Record<StageName, Record<string, Inject>> = {
+  input: {
+    'iterator throws': (_f, at) => ({
+      inputs: (function* () {
+        for (let n = 0; n < N; n++) {
+          if (n === at) throw boom('input');
+          yield inputBytesOf(n, IN);
+        }
+      })(),
+    }),
+    'async iterator rejects': (_f, at) => ({
+      inputs: (async function* () {
+        for (let n = 0; n < N; n++) {
+          await tick();
+          if (n === at) throw boom('input');
+          yield inputBytesOf(n, IN);
+        }
+      })(),
+    }),
+  },
+  upload: {
+    'H2D copy fails': (f, at) => (f.failNext('copyHtoD', undefined, { skip: at }), { options: { inputBytes: IN } }),
+    'input too large': (_f, at) => ({
+      options: { inputBytes: IN },
+      inputs: Array.from({ length: N }, (_, n) => inputBytesOf(n, n === at ? IN + 4 : IN)),
+    }),
+  },
+  compute: {
+    'callback throws': (_f, at) => ({ options: { compute: (c) => { if (c.index === at) throw boom('compute'); } } }),
+    'launch fails': (f, at) => (f.failNext('launch', undefined, { skip: at }), {}),
+  },
+  copy: {
+    'D2H copy fails': (f, at) => (f.failNext('copyDtoH', undefined, { skip: at }), {}),
+  },
+  sink: {
+    'sink rejects': (_f, at) => ({ options: { sink: async (c) => { await tick(); if (c.index === at) throw boom('sink'); } } }),
+    'sink throws synchronously': (_f, at) => ({ options: { sink: (c) => { if (c.index === at) throw boom('sink'); } } }),
+    'sink times out': (_f, at) => ({
+      options: { sinkTimeoutMs: 20, sink: (c) => (c.index === at ? new Promise<void>((r) => setTimeout(r, 60)) : undefined) },
+    }),
+  },
+};
+
+for (const [stage, kinds] of Object.entries(cases) as [StageName, Record<string, Inject>][]) {
+  for (const [kind, inject] of Object.entries(kinds)) {
+    for (const [where, at] of [['first', 0], ['middle', N >> 1], ['last', N - 1]] as const) {
+      for (const mode of ['overlap', 'serial'] as const) {
+        test(`${stage}: ${kind} at the ${where} chunk (${mode})`, async () => {
+          const { fake, compute } = rig(at * 31 + stage.length, OUT);
+          const { options = {}, inputs } = inject(fake, at);
+          const kernelCompute = compute;
+          const delivered: number[] = [];
+          const pipe = createPipeline<Uint8Array>(fake, {
+            outputBytes: OUT,
+            depth: 3,
+            mode,
+            sink: (c) => void delivered.push(c.index),
+            ...options,
+            compute: options.compute ? (c) => (options.compute!(c), kernelCompute(c)) : kernelCompute,
+          });
+          const items = inputs ?? Array.from({ length: N }, (_, n) => inputBytesOf(n, IN));
+          const err = await pipe.run(items).then(
+            () => assert.fail('the run should have failed'),
+            (e: unknown) => e,
+          );
+          assert.ok(err instanceof PipelineError, `a PipelineError, got ${String(err)}`);
+          assert.equal(err.stage, stage);
+          assert.equal(err.chunk, at);
+          assert.match(err.message, new RegExp(`stage '${stage}' failed at chunk ${at}`));
+          assert.ok(err.cause instanceof Error);
+          // Chunks before the fault were delivered in order; none after it reached the sink.
+          assert.deepEqual(delivered, delivered.map((_, k) => k));
+          assert.ok(delivered.length <= (stage === 'sink' ? at : N));
+          if (kind === 'sink times out') await new Promise((r) => setTimeout(r, 80)); // the late sink settles, then its slot is freed
+          assertNoLeaks(fake, `${stage} ${kind} ${where}`);
+          // The device still works: the same pipeline runs to completion.
+          const again = createPipeline(fake, { outputBytes: OUT, depth: 2, mode, compute: kernelCompute });
+          assert.equal((await again.run(5)).chunks, 5);
+          assertNoLeaks(fake, 'after the second run');
+        });
+      }
+    }
+  }
+}
+
+test('a kernel fault is sticky: the run rejects with the CUDA error, frees everything, the device stays faulted', async () => {
+  const fake = new FakeDevice();
+  fake.defineKernel('bad', ['pointer', 'u32'], (_c, _out, n) => {
+    if (n === 5) throw new Error('index out of range');
+  });
+  const k = fake.compile('').getKernel('bad');
+  const pipe = createPipeline(fake, { outputBytes: 16, depth: 2, compute: (c) => k.launch(c.stream, { grid: 1, block: 1 }, c.output, c.index) });
+  const err = await pipe.run(20).then(() => assert.fail('should fail'), (e: unknown) => e);
+  assert.ok(err instanceof PipelineError);
+  assert.ok(err.cause instanceof CudaError);
+  assert.equal((err.cause as CudaError).cudaName, 'CUDA_ERROR_ILLEGAL_ADDRESS');
+  assert.ok((err.cause as CudaError).sticky);
+  assert.match(err.message, /close the device and open it again/);
+  // Like a real GPU, the fault surfaces at whatever the host waits on next: chunk 5 or earlier.
+  assert.ok(err.chunk <= 5, `blamed chunk ${err.chunk}`);
+  assert.equal(fake.liveResources().deviceBuffers, 0);
+  assert.equal(fake.liveResources().streams, 0);
+  assert.throws(() => fake.createStream(), /CUDA_ERROR_ILLEGAL_ADDRESS/);
+});
+
+test('allocation failure at setup: the error says so and nothing leaks', async () => {
+  const { fake, compute } = rig(3, OUT);
+  fake.failNext('pinnedAlloc', undefined, { skip: 1 });
+  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, compute });
+  await assert.rejects(pipe.run(10), /CUDA_ERROR_OUT_OF_MEMORY/);
+  assertNoLeaks(fake);
+  assert.equal((await pipe.run(4)).chunks, 4);
+});
+
+test('options are validated with messages that say what to change', () => {
+  const fake = new FakeDevice();
+  const compute = () => {};
+  assert.throws(() => createPipeline(fake, { outputBytes: 0, compute }), /outputBytes must be a positive integer/);
+  assert.throws(() => createPipeline(fake, { outputBytes: 8, depth: 17, compute }), /depth must be 1..16/);
+  assert.throws(() => createPipeline(fake, { outputBytes: 8, sinkConcurrency: 0, compute }), /sinkConcurrency/);
+  assert.throws(() => createPipeline(fake, { outputBytes: 8 } as never), /compute\(chunk\) is required/);
+});
+
+test('no unhandled rejections', async () => {
+  await new Promise((r) => setTimeout(r, 100));
+  checkUnhandled();
+});

@@ -1,0 +1,120 @@
+// `tandem render` end to end through the built CLI (node bin/tandem.js) on the fake device, with
+// the real ffmpeg: an mp4 with the right frame count, PNG and raw outputs, option errors, and
+// Ctrl-C leaving a playable partial mp4 with exit code 130.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderFractalFrame } from '../src/workloads/fractal.js';
+import { frameBytes } from '../src/workloads/frame-format.js';
+
+// dist/test/x.js or test/x.ts: the repository root is where package.json is.
+function repoRoot(): string {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, 'package.json'))) d = dirname(d);
+  return d;
+}
+const ROOT = repoRoot();
+const BIN = join(ROOT, 'bin', 'tandem.js');
+const built = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'));
+const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
+const skipCli = built ? false : 'the CLI is not built (npm run build)';
+const skipFfmpeg = skipCli || (haveFfmpeg ? false : 'ffmpeg/ffprobe not installed (apt-get install ffmpeg)');
+
+function tandem(args: string[], cwd: string) {
+  return spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+}
+
+function probeFrames(path: string): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  return Number(out.trim());
+}
+
+const tmp = () => mkdtemp(join(tmpdir(), 'tandem-render-'));
+
+test('tandem render --fake → mp4 that ffprobe reads with the right frame count', { skip: skipFfmpeg }, async () => {
+  const dir = await tmp();
+  try {
+    const r = tandem(['render', '--fake', '--workload', 'fractal', '--size', '96x54', '--frames', '23', '--cost', '0.25', '--out', 'zoom.mp4'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '', 'nothing on stdout: progress and summary go to stderr');
+    assert.match(r.stderr, /tandem render done: fractal 96x54 yuv420p, 23\/23 frames/);
+    assert.equal(probeFrames(join(dir, 'zoom.mp4')), 23);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('tandem render --fake → PNG sequence and raw file with the reference bytes', { skip: skipCli }, async () => {
+  const dir = await tmp();
+  try {
+    let r = tandem(['render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '2', '--cost', '0.25', '--format', 'rgba', '--out', 'frames/'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((await readdir(join(dir, 'frames'))).sort(), ['frame_000001.png', 'frame_000002.png', 'frame_000003.png', 'frame_000004.png', 'frame_000005.png']);
+    r = tandem(['render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '2', '--cost', '0.25', '--out', 'v.yuv', '--mode', 'serial'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    const raw = await readFile(join(dir, 'v.yuv'));
+    const fmt = { width: 32, height: 18, pixelFormat: 'yuv420p' as const };
+    assert.equal(raw.length, 5 * frameBytes(fmt));
+    for (let f = 0; f < 5; f++) {
+      assert.ok(raw.subarray(f * frameBytes(fmt), (f + 1) * frameBytes(fmt)).equals(renderFractalFrame(fmt, f, 0.25)), `frame ${f}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('tandem render: bad options are one clear line and exit code 2', { skip: skipCli }, async () => {
+  const dir = await tmp();
+  try {
+    const cases: [string[], RegExp][] = [
+      [['--size', '1920by1080', '--out', 'x.mp4'], /--size '1920by1080' is not WIDTHxHEIGHT; write it like 1920x1080/],
+      [['--workload', 'nope', '--out', 'x.mp4'], /unknown workload 'nope': choose one of fractal, decoder, synthetic/],
+      [['--frames', '0', '--out', 'x.mp4'], /--frames must be a whole number ≥ 1, got '0'/],
+      [['--frames', '10'], /give --out/],
+      [['--format', 'nv12', '--out', 'x.mp4'], /--format 'nv12' is not supported: use rgba or yuv420p/],
+      [['--size', '33x17', '--out', 'x.mp4'], /yuv420p needs an even width and height/],
+      [['--out', 'noext'], /has no extension/],
+      [['--out', 'missing-dir/x.raw', '--frames', '1', '--size', '16x16'], /output directory .*missing-dir does not exist/],
+    ];
+    for (const [args, re] of cases) {
+      const r = tandem(['render', '--fake', ...args], dir);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130', { skip: skipFfmpeg }, async () => {
+  const dir = await tmp();
+  try {
+    const child = spawn(process.execPath, [BIN, 'render', '--fake', '--workload', 'fractal', '--size', '96x54', '--frames', '100000', '--cost', '0.25', '--out', 'part.mp4'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => (stderr += s));
+    // Wait until frames are flowing: the mp4 has grown past its header.
+    const path = join(dir, 'part.mp4');
+    for (let i = 0; i < 300; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const size = await stat(path).then((s) => s.size, () => 0);
+      if (size > 20_000) break;
+    }
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /tandem render interrupted: fractal 96x54 yuv420p, \d+\/100000 frames/);
+    const frames = probeFrames(path);
+    assert.ok(frames > 0 && frames < 100000, `partial mp4 has ${frames} frames`);
+    const m = /, (\d+)\/100000 frames/.exec(stderr);
+    assert.equal(frames, Number(m![1]), 'every frame the summary counts is in the file');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
