@@ -155,8 +155,8 @@ test('kernels: unknown names list the defined ones; arguments and shapes are che
   const buf = fake.allocDevice(4);
   assert.throws(() => fill.launch(s, { grid: 1, block: 1 }, buf), /takes 2 arguments/);
   assert.throws(() => fill.launch(s, { grid: 1, block: 1 }, buf, -1), /argument 1 is u32/);
-  assert.throws(() => fill.launch(s, { grid: 1, block: [2048] }, buf, 1), /has 2048 threads; this device allows 1024/);
-  assert.throws(() => fill.launch(s, { grid: 0, block: 1 }, buf, 1), /grid.x must be a positive integer/);
+  assert.throws(() => fill.launch(s, { grid: 1, block: [2048] }, buf, 1), /more than 1024 threads/);
+  assert.throws(() => fill.launch(s, { grid: 0, block: 1 }, buf, 1), /positive integers/);
   // A bigint address inside a buffer reaches the kernel as a view from that address.
   let seen = -1;
   fake.defineKernel('peek', ['pointer'], (_c, p) => void (seen = (p as Uint8Array).byteLength));

@@ -279,6 +279,16 @@ export function copyExtent(
   src: { byteLength: number; label: string; closed: boolean; kind: string },
   options: CopyOptions,
 ): { bytes: number; srcOffset: number; dstOffset: number } {
+  // A plain Uint8Array/Buffer is pageable memory: the driver would stage it through a bounce
+  // buffer and block the host, defeating the copy stream. Say so instead of failing obscurely.
+  for (const [role, b] of [['destination', dst], ['source', src]] as const) {
+    if (b === null || typeof b !== 'object' || (b.kind !== 'device' && b.kind !== 'pinned')) {
+      throw new UsageError(
+        `copy: the ${role} is not a tandem buffer (pageable host memory such as a Uint8Array or Buffer is not allowed: ` +
+          `async copies need pinned memory). Copy into device.allocPinned(bytes).bytes first, or pin it in place with device.registerHost(buffer)`,
+      );
+    }
+  }
   for (const b of [dst, src]) if (b.closed) throw closedError(b.kind === 'device' ? 'DeviceBuffer' : 'PinnedBuffer', b.label);
   const srcOffset = options.srcOffset ?? 0;
   const dstOffset = options.dstOffset ?? 0;

@@ -210,11 +210,14 @@ export class PipelineRun<I> {
     // Let the GPU finish what was enqueued before freeing what it reads and writes.
     const streams = new Set([this.computeStream, this.copyStream, this.uploadStream].filter(Boolean));
     await Promise.allSettled([...streams].map((s) => s.synchronize()));
-    for (const f of this.inFlight) {
-      if (!f.timedOut && this.host.kind === 'sink') continue;
-      if (this.host.kind === 'pull') continue; // the consumer left: its views end with the run
-      this.bag.detach(f.pinned);
-      void f.settled.promise.then(() => f.pinned.close());
+    // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
+    // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
+    if (this.host.kind === 'sink') {
+      for (const f of this.inFlight) {
+        if (!f.timedOut) continue;
+        this.bag.detach(f.pinned);
+        void f.settled.promise.then(() => f.pinned.close());
+      }
     }
     this.bag.close();
   }

@@ -96,7 +96,7 @@ function virtualNow(device: Device): number | null {
   return typeof now === 'number' ? now : null;
 }
 
-async function runPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; trace: boolean }): Promise<PipelineStats> {
+async function runPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; trace: boolean; signal?: AbortSignal }): Promise<PipelineStats> {
   const pipeline = createPipeline<number>(device, {
     outputBytes: o.chunkBytes,
     mode: o.mode,
@@ -106,9 +106,9 @@ async function runPipeline(device: Device, compute: ComputeFn, o: { mode: Pipeli
     label: `bench ${o.mode}`,
   });
   try {
-    if (o.warmup > 0) await pipeline.run(o.warmup);
+    if (o.warmup > 0) await pipeline.run(o.warmup, { signal: o.signal });
     const v0 = virtualNow(device);
-    const stats = await pipeline.run(o.chunks);
+    const stats = await pipeline.run(o.chunks, { signal: o.signal });
     const v1 = virtualNow(device);
     // The fake device's clock races ahead whenever the host waits, so its host-measured wall is
     // shorter than the virtual work it ran: on the fake, walls are virtual like its stage times.
@@ -187,7 +187,7 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
           const params = instance.params();
           for (const { mode, depth } of combos) {
             hooks.signal?.throwIfAborted();
-            const run = { mode, depth, chunkBytes, chunks, warmup: config.warmupChunks };
+            const run = { mode, depth, chunkBytes, chunks, warmup: config.warmupChunks, signal: hooks.signal };
             const t0 = performance.now();
             const untraced = await runPipeline(device, instance.compute, { ...run, trace: false });
             const t1 = performance.now();

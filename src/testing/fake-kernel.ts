@@ -1,10 +1,9 @@
 // Kernels of the fake device: JS functions over device memory, checked like real launches.
-import { normalizeLaunch, type Dim3 } from '../core/launch-config.js';
-import type { ArgType, Kernel, KernelArg, LaunchOptions, Program, Stream } from '../core/types.js';
+import type { ArgType, Dim, Kernel, KernelArg, LaunchOptions, Program, Stream } from '../core/types.js';
 import { UsageError } from '../cuda/errors.js';
 import { FakeDeviceBuffer, FakeStream } from './fake-resources.js';
 
-export type { Dim3 };
+export type Dim3 = [number, number, number];
 export type FakeKernelArg = Uint8Array | number | bigint;
 export interface FakeKernelContext {
   grid: Dim3;
@@ -25,6 +24,24 @@ export interface FakeKernelDef {
 export interface FakeLaunchHost {
   launch(kernel: FakeKernel, stream: FakeStream, grid: Dim3, block: Dim3, args: KernelArg[]): void;
   checkUsable(what: string): void;
+}
+
+export function toDim3(d: Dim, what: string): Dim3 {
+  const a: number[] = typeof d === 'number' ? [d] : [...d];
+  while (a.length < 3) a.push(1);
+  if (a.length > 3 || a.some((v) => !Number.isInteger(v) || v < 1)) {
+    throw new UsageError(`${what} must be 1 to 3 positive integers, got ${JSON.stringify(d)}`);
+  }
+  return a as Dim3;
+}
+
+export function checkLaunchShape(kernel: string, options: LaunchOptions): { grid: Dim3; block: Dim3 } {
+  const grid = toDim3(options.grid, `kernel ${kernel}: grid`);
+  const block = toDim3(options.block, `kernel ${kernel}: block`);
+  if (block[0] * block[1] * block[2] > 1024) throw new UsageError(`kernel ${kernel}: block ${block.join('×')} has more than 1024 threads; use a smaller block`);
+  if (block[2] > 64) throw new UsageError(`kernel ${kernel}: block z is at most 64`);
+  if (grid[0] > 2 ** 31 - 1 || grid[1] > 65535 || grid[2] > 65535) throw new UsageError(`kernel ${kernel}: grid ${grid.join('×')} is too large (x < 2^31, y and z ≤ 65535)`);
+  return { grid, block };
 }
 
 export function checkArgs(kernel: string, signature: readonly ArgType[], args: readonly KernelArg[]): void {
@@ -70,8 +87,7 @@ export class FakeKernel implements Kernel {
   launch(stream: Stream, options: LaunchOptions, ...args: KernelArg[]): void {
     this.host.checkUsable(`launch ${this.name}`);
     if (!(stream instanceof FakeStream)) throw new UsageError(`kernel ${this.name}: the stream belongs to another device`);
-    // The real device's normaliser, so the fake rejects exactly what a GPU launch would.
-    const { grid, block } = normalizeLaunch(options.grid, options.block, options.sharedMemBytes);
+    const { grid, block } = checkLaunchShape(this.name, options);
     checkArgs(this.name, this.signature, args);
     this.host.launch(this, stream, grid, block, args);
   }

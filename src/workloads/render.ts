@@ -53,6 +53,10 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
   const progress: RenderProgress = { framesDone: 0, chunksDone: 0, elapsedMs: 0, sinkActiveMs: 0, sinkInFlight: 0 };
   let activeSince = 0;
   const write = async (chunk: OutputChunk<FrameRange>): Promise<void> => {
+    // One macrotask turn per chunk: when every stage completes at once (the fake device, tiny
+    // frames, a pipe that takes every write) the run is an unbroken chain of microtasks and
+    // nothing else — timers, the progress line, SIGINT — would ever run. Costs ~µs a chunk.
+    await new Promise<void>((r) => setImmediate(r));
     if (progress.sinkInFlight++ === 0) activeSince = performance.now();
     try {
       await sink.write(chunk);

@@ -80,18 +80,18 @@ export interface ParsedBench {
 
 export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBench {
   const fake = !!o.fake;
-  const modes = list(o.modes ?? 'overlap,serial', 'modes').map((m) => {
+  const modes = [...new Set(list(o.modes ?? 'overlap,serial', 'modes'))].map((m) => {
     if (m !== 'overlap' && m !== 'serial') throw new UsageError(`--modes: unknown mode '${m}'; use overlap and/or serial`);
     return m as PipelineMode;
   });
-  const depths: DepthSpec[] = list(o.depths ?? '2,3', 'depths').map((d) => {
+  const depths: DepthSpec[] = [...new Set(list(o.depths ?? '2,3', 'depths'))].map((d) => {
     if (d === 'auto') return 'auto';
     const v = Number(d);
     if (!Number.isInteger(v) || v < 1 || v > 16) throw new UsageError(`--depths: '${d}' is not a depth; use integers 1..16 or auto`);
     return v;
   });
-  const ratios = positiveNumbers(o.ratios ?? '0.5,1,2', 'ratios', false);
-  const sizes = list(o.sizes ?? (fake ? '256K,64K' : '64M,4M'), 'sizes').map(parseSize);
+  const ratios = [...new Set(positiveNumbers(o.ratios ?? '0.5,1,2', 'ratios', false))];
+  const sizes = [...new Set(list(o.sizes ?? (fake ? '256K,64K' : '64M,4M'), 'sizes').map(parseSize))];
   const chunks = o.chunks === undefined || o.chunks === 'auto' ? null : positiveNumbers(o.chunks, 'chunks', true)[0]!;
   if (chunks !== null && chunks < 2) throw new UsageError('--chunks: use at least 2 chunks so there is something to overlap');
   const device = Number(o.device ?? 0);
@@ -150,7 +150,7 @@ const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-export async function runBench(p: ParsedBench, argv: string[] = process.argv.slice(2)): Promise<Results> {
+export async function runBench(p: ParsedBench, argv: string[] = process.argv.slice(2), signal?: AbortSignal): Promise<Results> {
   await mkdir(p.out, { recursive: true });
   const { device, env } = await openDevice(p);
   const peerStatus: PeerStatus[] = [];
@@ -172,7 +172,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       maxTimelineChunks: 1000,
     };
     log(`tandem bench on ${device.properties.name}${device.backend === 'fake' ? ' (fake device: virtual times, not GPU figures)' : ''}; results in ${p.out}`);
-    const sweep = await runSweep(device, workload, config, { log, utilization });
+    const sweep = await runSweep(device, workload, config, { log, utilization, signal });
 
     if (p.peers) {
       if (device.backend === 'fake') {
@@ -300,7 +300,20 @@ export function registerBench(cli: CAC): void {
     .example('tandem bench --fake --out /tmp/bench')
     .action(async (options: BenchOptions) => {
       const parsed = parseBenchOptions(options);
-      const results = await runBench(parsed);
+      // Ctrl-C stops the sweep within a chunk; the pipeline cleans up and run-cli exits 130.
+      const ac = new AbortController();
+      const onSigint = () => {
+        const e = new Error('interrupted: tandem bench stopped (Ctrl-C); nothing was written');
+        e.name = 'AbortError';
+        ac.abort(e);
+      };
+      process.once('SIGINT', onSigint);
+      let results: Results;
+      try {
+        results = await runBench(parsed, process.argv.slice(2), ac.signal);
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
       process.stdout.write(parsed.json ? `${JSON.stringify(results, null, 2)}\n` : `${resultsTable(results)}\n`);
       log(`wrote ${results.files.results}, ${results.files.trace}, ${results.files.report}`);
     });

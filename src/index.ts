@@ -1,0 +1,23 @@
+// tandem: keep an NVIDIA GPU computing while every chunk of its output streams to the host.
+// The layers, bottom up: raw bindings (cuda/) → object model (core/) → pipeline → sinks,
+// workloads, profile, check → cli. Tests without a GPU: `tandem/testing` (the fake device).
+
+// Object model
+export { open, listDevices, driverAvailable, type DriverAvailability } from './core/open.js';
+export { CudaDevice, type OpenOptions } from './core/device.js';
+export { EVENT_WAIT_STRATEGIES, type EventWaitStrategy } from './core/completion/index.js';
+export { normalizeLaunch, DEFAULT_LIMITS } from './core/launch-config.js';
+export type * from './core/types.js';
+
+// Errors
+export { CudaError, NvrtcError, LibraryNotFoundError, UsageError } from './cuda/errors.js';
+
+// Pipeline
+export { Pipeline, createPipeline, PipelineError, MAX_DEPTH } from './pipeline/index.js';
+export type * from './pipeline/types.js';
+
+// Host stages, workloads, profiling, checking
+export * from './sinks/index.js';
+export * from './workloads/index.js';
+export * from './profile/index.js';
+export * from './check/index.js';

@@ -1,0 +1,168 @@
+// The dealer: one shared input, one input iterable per device pipeline. A device's pipeline asks
+// for its next input when its produce loop is ready for one; the dealer answers once that device
+// holds fewer than `lookahead` chunks (dealt, not yet released by the ordered sink), so inputs go
+// to whichever device frees a slot first. Items get their GLOBAL index in the order they leave the
+// shared input; pulls from an async input are serialised, first come first served.
+import { UsageError } from '../cuda/errors.js';
+import { Deferred } from './async-tools.js';
+import type { PipelineInput } from './types.js';
+
+export interface Dealt<I> {
+  readonly global: number;
+  readonly item: I;
+}
+
+interface Source<I> {
+  readonly sync: boolean;
+  next(): IteratorResult<I> | Promise<IteratorResult<I>>;
+  close(): void;
+}
+
+function openSource<I>(inputs: PipelineInput<I>): Source<I> {
+  if (typeof inputs === 'number') {
+    if (!Number.isSafeInteger(inputs) || inputs < 0) throw new UsageError(`the input count must be a non-negative integer, got ${inputs}`);
+    let i = 0;
+    return { sync: true, next: () => (i < inputs ? { value: i++ as I, done: false } : { value: undefined, done: true }), close: () => {} };
+  }
+  let it: Iterator<I> | AsyncIterator<I>;
+  let sync: boolean;
+  if (inputs && typeof (inputs as AsyncIterable<I>)[Symbol.asyncIterator] === 'function') {
+    it = (inputs as AsyncIterable<I>)[Symbol.asyncIterator]();
+    sync = false;
+  } else if (inputs && typeof (inputs as Iterable<I>)[Symbol.iterator] === 'function') {
+    it = (inputs as Iterable<I>)[Symbol.iterator]();
+    sync = true;
+  } else {
+    throw new UsageError('inputs must be a count, an iterable or an async iterable');
+  }
+  let finished = false;
+  return {
+    sync,
+    next: () => it.next(),
+    close: () => {
+      if (finished) return;
+      finished = true;
+      try {
+        const r = it.return?.();
+        if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).catch(() => {});
+      } catch {
+        // The iterator's own clean-up failed; the run's outcome is already decided.
+      }
+    },
+  };
+}
+
+const DONE: IteratorResult<never> = { value: undefined, done: true };
+
+export class Dealer<I> {
+  /** Items dealt so far (the next global index). */
+  dealt = 0;
+  /** Σ time spent waiting for the shared input's next item (ms). */
+  inputWaitMs = 0;
+  readonly outstanding: number[];
+  private readonly source: Source<I>;
+  private exhausted = false;
+  private stopped = false;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly slotFreed: (Deferred | null)[];
+
+  constructor(
+    inputs: PipelineInput<I>,
+    devices: number,
+    private readonly lookahead: number,
+    /** The shared input threw while `device` asked for chunk `global`. */
+    private readonly onInputError: (global: number, device: number, err: unknown) => void,
+  ) {
+    this.source = openSource(inputs);
+    this.outstanding = new Array<number>(devices).fill(0);
+    this.slotFreed = new Array<Deferred | null>(devices).fill(null);
+  }
+
+  /**
+   * The input iterable of device `d`'s pipeline. `deal` turns a dealt item into what that
+   * pipeline receives (and records the device-local index → global index mapping).
+   */
+  inputFor(d: number, deal: (dealt: Dealt<I>) => unknown): AsyncIterable<unknown> {
+    const next = async (): Promise<IteratorResult<unknown>> => {
+      while (!this.stopped && !this.exhausted && this.outstanding[d]! >= this.lookahead) {
+        const w = (this.slotFreed[d] ??= new Deferred());
+        await w.promise;
+      }
+      if (this.stopped || this.exhausted) return DONE;
+      const dealt = this.source.sync ? this.takeSync(d) : await this.takeAsync(d);
+      if (!dealt) return DONE;
+      this.outstanding[d]!++;
+      return { value: deal(dealt), done: false };
+    };
+    return { [Symbol.asyncIterator]: () => ({ next }) };
+  }
+
+  /** The ordered sink released one of device d's chunks. */
+  released(d: number): void {
+    this.outstanding[d]!--;
+    this.wake(d);
+  }
+
+  /** Deals nothing more: every device's pending and later requests end its input. */
+  stop(): void {
+    this.stopped = true;
+    for (let d = 0; d < this.slotFreed.length; d++) this.wake(d);
+  }
+
+  close(): void {
+    this.source.close();
+  }
+
+  private wake(d: number): void {
+    const w = this.slotFreed[d];
+    if (!w) return;
+    this.slotFreed[d] = null;
+    w.resolve();
+  }
+
+  private takeSync(d: number): Dealt<I> | null {
+    const t = performance.now();
+    try {
+      const r = this.source.next() as IteratorResult<I>;
+      this.inputWaitMs += performance.now() - t;
+      return this.accept(r);
+    } catch (err) {
+      return this.inputFailed(d, err);
+    }
+  }
+
+  private async takeAsync(d: number): Promise<Dealt<I> | null> {
+    // One pull at a time, in request order: async iterators need not support overlapping next().
+    const prev = this.chain;
+    const turn = new Deferred();
+    this.chain = turn.promise;
+    await prev;
+    try {
+      if (this.stopped || this.exhausted) return null;
+      const t = performance.now();
+      try {
+        const r = await this.source.next();
+        this.inputWaitMs += performance.now() - t;
+        return this.stopped ? null : this.accept(r);
+      } catch (err) {
+        return this.inputFailed(d, err);
+      }
+    } finally {
+      turn.resolve();
+    }
+  }
+
+  private accept(r: IteratorResult<I>): Dealt<I> | null {
+    if (r.done) {
+      this.exhausted = true;
+      return null;
+    }
+    return { global: this.dealt++, item: r.value };
+  }
+
+  private inputFailed(d: number, err: unknown): null {
+    this.exhausted = true;
+    this.onInputError(this.dealt, d, err);
+    return null;
+  }
+}
