@@ -3,9 +3,9 @@
 // reporting a missing module, a missing python).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +13,9 @@ import { defaultChunks, parseBenchOptions, parseSize } from '../src/cli/commands
 import { UsageError } from '../src/cuda/errors.js';
 import { FakeDevice } from '../src/testing/index.js';
 import { LaunchRecorder, peerLaunch, type RecordedLaunch } from '../src/profile/capture.js';
-import { parsePeerOutput, PEERS, runPeer, writePeerConfig } from '../src/profile/peers.js';
+import { attachPeerResults, parsePeerOutput, PEERS, runPeer, writePeerConfig } from '../src/profile/peers.js';
 import { syntheticKernel, syntheticLauncher, SYNTHETIC_KERNEL, SYNTHETIC_SOURCE } from '../src/workloads/synthetic.js';
-import type { Results } from '../src/profile/results.js';
+import type { Cell, Results } from '../src/profile/results.js';
 import type { TraceDocument } from '../src/profile/trace.js';
 
 function repoRoot(): string {
@@ -91,6 +91,48 @@ test('bad bench options are usage errors (exit 2) that say what to change', { sk
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
 
+test('Ctrl-C stops the sweep: one line, exit code 130', { skip: builtCli ? false : 'dist/ not built', timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-bench-int-'));
+  try {
+    // Nine cells of 3000 chunks: the signal arrives once the first cell is done, mid-sweep.
+    const child = spawn(process.execPath, ['bin/tandem.js', 'bench', '--fake', '--sizes', '16K', '--chunks', '3000', '--out', dir], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        const first = !stderr.includes('[1/');
+        stderr += d;
+        if (first && stderr.includes('[1/')) child.kill('SIGINT');
+      });
+      child.on('close', (c) => resolve(c));
+    });
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /^tandem: interrupted: tandem bench stopped \(Ctrl-C\)/m);
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(stdout, '');
+    assert.equal(existsSync(path.join(dir, 'results.json')), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('without an NVIDIA driver, bench says so in one line and exits 2, writing nothing', { skip: builtCli ? false : 'dist/ not built' }, async (t) => {
+  const { driverAvailable } = await import('../src/core/open.js');
+  if (driverAvailable().ok) return t.skip('a driver is present here');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-bench-nodrv-'));
+  try {
+    const r = spawnSync(process.execPath, [path.join(root, 'bin/tandem.js'), 'bench'], { cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^tandem: No NVIDIA driver found/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.equal(r.stdout, '');
+    assert.deepEqual(await readdir(dir), [], 'no output directory was made');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('option parsing: sizes, lists, defaults and what each error says', () => {
   assert.equal(parseSize('64M'), 64 * 1024 ** 2);
   assert.equal(parseSize('4MiB'), 4 * 1024 ** 2);
@@ -127,7 +169,7 @@ test('option parsing: sizes, lists, defaults and what each error says', () => {
     assert.throws(() => parseBenchOptions(o), (e: Error) => e instanceof UsageError && msg.test(e.message), JSON.stringify(o));
   }
   // Enough chunks that fill and drain are a small edge, within bounds.
-  assert.equal(defaultChunks(64 * 1024 ** 2, false), 256);
+  assert.equal(defaultChunks(64 * 1024 ** 2, false), 512);
   assert.equal(defaultChunks(4 * 1024 ** 2, false), 4096);
   assert.equal(defaultChunks(1024 ** 3, false), 64);
 });
@@ -199,4 +241,18 @@ test('peer plumbing: result parsing, a missing python, a peer without its module
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('peer figures pair with the right tandem cells: stream peers by depth, the habit with all', () => {
+  const cell = (id: string, mode: 'overlap' | 'serial', depth: number, wallMs: number) => ({ id, mode, depth, stats: { wallMs }, peers: {} }) as unknown as Cell;
+  const cells = [cell('64MiB-r1-d2', 'overlap', 2, 100), cell('64MiB-r1-d3', 'overlap', 3, 90), cell('64MiB-r1-serial', 'serial', 1, 200), cell('4MiB-r1-d2', 'overlap', 2, 50), cell('64MiB-r1.5-d2', 'overlap', 2, 10)];
+  const r = (key: string, depth: number | null, wallMs: number) => ({ key, depth, wallMs, computeAloneMs: 1, copyAloneMs: 2, efficiency: 0.5, bytes: 3 });
+  attachPeerResults(cells, 'cupy-streams', [r('64MiB-r1', 2, 120), r('64MiB-r1', 3, 99)]);
+  attachPeerResults(cells, 'torch-habit', [r('64MiB-r1', null, 400)]);
+  assert.equal(cells[0]!.peers['cupy-streams']!.tandemSpeedup, 1.2);
+  assert.equal(cells[1]!.peers['cupy-streams']!.tandemSpeedup, 1.1);
+  assert.equal(cells[2]!.peers['cupy-streams'], undefined, 'no stream peer beside serial');
+  assert.deepEqual(cells.map((c) => c.peers['torch-habit']?.tandemSpeedup), [4, 400 / 90, 2, undefined, undefined]);
+  assert.deepEqual(cells[3]!.peers, {}, 'another size is not paired');
+  assert.deepEqual(cells[4]!.peers, {}, 'ratio 1.5 is not ratio 1');
 });

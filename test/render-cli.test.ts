@@ -63,6 +63,13 @@ test('tandem render --fake → PNG sequence and raw file with the reference byte
     for (let f = 0; f < 5; f++) {
       assert.ok(raw.subarray(f * frameBytes(fmt), (f + 1) * frameBytes(fmt)).equals(renderFractalFrame(fmt, f, 0.25)), `frame ${f}`);
     }
+    // The same frames as data on stdout, and the HTML report of the (traced) run.
+    const out = spawnSync(process.execPath, [BIN, 'render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '2', '--cost', '0.25', '--out', 'pipe:', '--report', 'r.html'], { cwd: dir, timeout: 120_000 });
+    assert.equal(out.status, 0, String(out.stderr));
+    assert.ok(Buffer.from(out.stdout).equals(raw), 'stdout carries exactly the raw frames');
+    const html = await readFile(join(dir, 'r.html'), 'utf8');
+    assert.match(html, /<title>tandem render: fractal 32x18 yuv420p/);
+    assert.match(html, /"schema":"tandem-results\/1"/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -99,16 +106,18 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => (stderr += s));
+    let exited = false;
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => { exited = true; r(c); }));
     // Wait until frames are flowing: the mp4 has grown past its header.
     const path = join(dir, 'part.mp4');
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 300 && !exited; i++) {
       await new Promise((r) => setTimeout(r, 100));
       const size = await stat(path).then((s) => s.size, () => 0);
       if (size > 20_000) break;
     }
+    assert.ok(!exited, `tandem render ended before the interrupt: ${stderr.slice(-2000)}`);
     child.kill('SIGINT');
     // It must stop by itself; a SIGKILL after 60 s turns a hang into a failure, not a stuck suite.
-    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     const code = await closed;
     clearTimeout(timer);

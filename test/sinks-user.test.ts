@@ -27,7 +27,7 @@ async function run(sink: Sink<any>, during?: Promise<void>): Promise<Uint8Array>
     await p.run(frameRanges(TOTAL, FORMAT.framesPerChunk));
     await sink.close();
     await during;
-    return inst.reference!(0, TOTAL);
+    return inst.referenceFrames!(0, TOTAL);
   } finally {
     w.close();
     await device[Symbol.asyncDispose]();

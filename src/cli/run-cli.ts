@@ -10,7 +10,9 @@ export const EXIT_INTERRUPTED = 130;
 
 export async function runCli(cli: CAC, argv: readonly string[]): Promise<void> {
   try {
-    cli.parse([...argv], { run: false });
+    const args = joinNegativeValues(argv);
+    cli.parse(args, { run: false });
+    restoreRawValues(cli.options, args);
     if (!cli.matchedCommand) {
       const first = cli.args[0];
       if (first !== undefined) throw new UsageError(`unknown command '${first}'; run 'tandem --help' for the commands`);
@@ -38,4 +40,43 @@ export function reportCliError(err: unknown): number {
   }
   if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return code;
+}
+
+/**
+ * `--frames -3` would reach the parser as an unknown option `-3`; no option name starts with a
+ * digit, so a negative number after `--name` is that option's value: rewrite it `--name=-3` and
+ * let the command's own validation say what is wrong with it.
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (/^--[^=]+$/.test(a) && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
+ * The parser turns anything Number() accepts into a number: `--size 0x10` arrives as 16 and
+ * `--workload ""` as 0, so a message would quote a value the user never typed. Put back the raw
+ * text wherever it is not simply the decimal spelling of the number.
+ */
+export function restoreRawValues(options: Record<string, unknown>, argv: readonly string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(argv[i]!);
+    if (!m) continue;
+    const raw = m[2] ?? argv[i + 1];
+    if (raw === undefined) continue;
+    const key = m[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const v = options[key];
+    if (typeof v === 'number' && String(v) !== raw) options[key] = raw;
+  }
 }

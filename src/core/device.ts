@@ -14,6 +14,8 @@ import { CudaPinnedBuffer, RegisteredHostBuffer } from './pinned-buffer.js';
 import { CudaProgram } from './program.js';
 import { readDeviceProperties, readLaunchLimits } from './properties.js';
 import { CudaStream } from './stream.js';
+import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import type { PipelineOptions } from '../pipeline/types.js';
 import type {
   CompileOptions,
   CopyOptions,
@@ -209,6 +211,11 @@ export class CudaDevice implements Device {
       if (c instanceof CudaStream && !c.closed) waits.push(c.synchronize());
     }
     return Promise.all(waits).then(() => undefined);
+  }
+
+  /** The overlap pipeline on this device: `createPipeline(this, options)`. */
+  pipeline<I = number>(options: PipelineOptions<I>): Pipeline<I> {
+    return createPipeline(this, options);
   }
 
   hostAccess(_buffer: PinnedBuffer, _access: 'read' | 'write', _label?: string): void {

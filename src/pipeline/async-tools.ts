@@ -130,3 +130,21 @@ export class StopSwitch {
     });
   }
 }
+
+/** A counter that only grows; until(v) resolves once it reached v (never rejects). */
+export class Watermark {
+  value = 0;
+  private waiters: { at: number; resolve: () => void }[] = [];
+  advance(v: number): void {
+    if (v <= this.value) return;
+    this.value = v;
+    if (this.waiters.length === 0) return;
+    const still: { at: number; resolve: () => void }[] = [];
+    for (const w of this.waiters) (w.at <= v ? w.resolve() : still.push(w));
+    this.waiters = still;
+  }
+  until(v: number): Promise<void> {
+    if (this.value >= v) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiters.push({ at: v, resolve }));
+  }
+}

@@ -2,11 +2,22 @@
 //
 // A slot is busy from the start of its chunk's upload/compute until the host releases it:
 // cycle = upload + compute + copy + host wake-up + sink. The bottleneck stage takes B per chunk,
-// so it never waits for a slot when depth × B ≥ cycle; one spare slot absorbs jitter.
-// The run starts at depth 2, times chunks 1..WARMUP-1 (chunk 0 pays first-launch costs), then
-// grows the ring once.
+// so it never waits for a slot when depth × B ≥ cycle + jitter; one spare slot absorbs the rest.
+//
+// Where the run starts: as many slots as AUTO_START_BYTES holds (2..16, no more than the chunks
+// of a counted input). Small slots are cheap and small chunks are where the host's latency
+// (its wake-up, a GC pause: tens to hundreds of µs) is long against a stage time of 10–100 µs;
+// growing mid-run is what costs, because allocating pinned memory blocks the host (and so the
+// copy engine) for milliseconds per 64 MiB. The run times chunks 1..WARMUP-1 (chunk 0 pays
+// first-launch costs) and grows the ring once if the measurement asks for more slots and the
+// allocation stall fits the GPU work already queued (see run.ts).
 
+/** The smallest depth 'auto' uses: double buffering. */
 export const AUTO_START_DEPTH = 2;
+/** Ring bytes (output + input per slot) that 'auto' allocates before anything was measured. */
+export const AUTO_START_BYTES = 256 * 1024 ** 2;
+/** Host hiccups the measured cycle does not show (a GC scavenge, a timer firing late). */
+export const AUTO_JITTER_MS = 0.5;
 /** Chunks timed before deciding (chunk 0 is timed but not used). */
 export const AUTO_WARMUP = 4;
 export const MAX_DEPTH = 16;
@@ -26,6 +37,18 @@ export interface StageSample {
 export interface DepthChoice {
   depth: number;
   reason: string;
+  /** The bottleneck stage's median time per chunk (ms). */
+  bottleneckMs: number;
+}
+
+/**
+ * The depth an 'auto' run starts with: what AUTO_START_BYTES holds, within AUTO_START_DEPTH..
+ * MAX_DEPTH, half the free device memory, and (when the input is a count) the chunk count.
+ */
+export function autoStartDepth(bytesPerSlot: number, freeDeviceBytes: number, chunks: number | null): number {
+  let d = Math.min(MAX_DEPTH, Math.floor(AUTO_START_BYTES / bytesPerSlot), Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot));
+  if (chunks !== null) d = Math.min(d, chunks);
+  return Math.max(AUTO_START_DEPTH, d);
 }
 
 function median(xs: number[]): number {
@@ -36,7 +59,8 @@ function median(xs: number[]): number {
 
 const ms = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)} ms`;
 
-export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDeviceBytes: number): DepthChoice {
+/** `jitterMs`: host hiccups to cover beyond the measured cycle (run.ts passes AUTO_JITTER_MS). */
+export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDeviceBytes: number, jitterMs = 0): DepthChoice {
   const m: StageSample = {
     upload: median(samples.map((s) => s.upload)),
     compute: median(samples.map((s) => s.compute)),
@@ -47,16 +71,17 @@ export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDe
   const stages = { upload: m.upload, compute: m.compute, copy: m.copy, sink: m.sink } as const;
   const [bottleneck, b] = Object.entries(stages).reduce((x, y) => (y[1] > x[1] ? y : x));
   const cycle = m.upload + m.compute + m.copy + m.wake + m.sink;
-  const need = Math.ceil(cycle / Math.max(b, 1e-6) - 1e-9) + 1;
+  const need = Math.ceil((cycle + jitterMs) / Math.max(b, 1e-6) - 1e-9) + 1;
   const memCap = Math.max(AUTO_START_DEPTH, Math.floor(Math.min((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot, PINNED_LIMIT / bytesPerSlot)));
   const depth = Math.max(AUTO_START_DEPTH, Math.min(MAX_DEPTH, need, memCap));
   const measured =
     `measured (median of ${samples.length} chunks): ` +
     (m.upload > 0 ? `upload ${ms(m.upload)}, ` : '') +
     `compute ${ms(m.compute)}, copy ${ms(m.copy)}, sink ${ms(m.sink)}, host wake-up ${ms(m.wake)}`;
-  let why = `a slot turns around in ${ms(cycle)} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, so ceil(${(cycle / Math.max(b, 1e-6)).toFixed(2)}) + 1 spare = ${need} slots`;
+  const turn = jitterMs > 0 ? `${ms(cycle)} (+ ${ms(jitterMs)} for host jitter)` : ms(cycle);
+  let why = `a slot turns around in ${turn} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, so ceil(${((cycle + jitterMs) / Math.max(b, 1e-6)).toFixed(2)}) + 1 spare = ${need} slots`;
   if (need > MAX_DEPTH) why += `, capped at ${MAX_DEPTH}`;
   if (memCap < Math.min(need, MAX_DEPTH)) why += `, capped at ${memCap} by memory (${DEVICE_MEMORY_SHARE * 100}% of free device memory, ${PINNED_LIMIT / 1024 ** 3} GiB pinned)`;
   if (need < AUTO_START_DEPTH) why += `; kept ${AUTO_START_DEPTH} (double buffering)`;
-  return { depth, reason: `auto depth ${depth}: ${measured}; ${why}` };
+  return { depth, reason: `auto depth ${depth}: ${measured}; ${why}`, bottleneckMs: b };
 }

@@ -60,6 +60,8 @@ export class Dealer<I> {
   /** Σ time spent waiting for the shared input's next item (ms). */
   inputWaitMs = 0;
   readonly outstanding: number[];
+  /** Per device: time its pipeline waited for a free lookahead slot (ms). */
+  readonly waitedForSlotMs: number[];
   private readonly source: Source<I>;
   private exhausted = false;
   private stopped = false;
@@ -75,6 +77,7 @@ export class Dealer<I> {
   ) {
     this.source = openSource(inputs);
     this.outstanding = new Array<number>(devices).fill(0);
+    this.waitedForSlotMs = new Array<number>(devices).fill(0);
     this.slotFreed = new Array<Deferred | null>(devices).fill(null);
   }
 
@@ -84,9 +87,13 @@ export class Dealer<I> {
    */
   inputFor(d: number, deal: (dealt: Dealt<I>) => unknown): AsyncIterable<unknown> {
     const next = async (): Promise<IteratorResult<unknown>> => {
-      while (!this.stopped && !this.exhausted && this.outstanding[d]! >= this.lookahead) {
-        const w = (this.slotFreed[d] ??= new Deferred());
-        await w.promise;
+      if (!this.stopped && !this.exhausted && this.outstanding[d]! >= this.lookahead) {
+        const t = performance.now();
+        while (!this.stopped && !this.exhausted && this.outstanding[d]! >= this.lookahead) {
+          const w = (this.slotFreed[d] ??= new Deferred());
+          await w.promise;
+        }
+        this.waitedForSlotMs[d]! += performance.now() - t;
       }
       if (this.stopped || this.exhausted) return DONE;
       const dealt = this.source.sync ? this.takeSync(d) : await this.takeAsync(d);

@@ -99,7 +99,7 @@ export class OrderedStage<I> {
       this.next++;
       const now = performance.now();
       if (this.idleSince >= 0) {
-        this.waitedOnMs[h.d]! += now - Math.max(this.idleSince, 0);
+        this.waitedOnMs[h.d]! += now - this.idleSince;
         this.idleSince = -1;
       }
       this.reorderWaitMs += now - h.arrived;
@@ -113,7 +113,7 @@ export class OrderedStage<I> {
     let finished = false;
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
-    const finish = (ok: boolean, err?: unknown) => {
+    const finish = (ok: boolean, err?: unknown, fromPump = false) => {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
@@ -124,11 +124,11 @@ export class OrderedStage<I> {
       if (ok && !timedOut) this.delivered++;
       if (!ok) this.o.onFail('sink', h.global, h.d, err);
       this.leave(h);
-      this.pump();
+      if (!fromPump) this.pump();
     };
     const sink = this.o.sink;
     if (!sink) {
-      finish(true);
+      finish(true, undefined, true); // pump()'s loop goes on to the next chunk
       return;
     }
     const c = h.chunk;

@@ -41,15 +41,26 @@ export interface DeviceShare {
   share: number;
   /**
    * The device pipeline's own statistics. Its 'sink' stage is the time its chunks spent in the
-   * shared ordered stage (waiting for their turn included), not the sink alone.
+   * shared ordered stage (waiting for their turn included), not the sink alone. Its timeline
+   * (with trace) is indexed by global chunk index.
    */
   stats: PipelineStats;
-  /** max(Σ upload, Σ compute, Σ copy busy) / the run's wall time; null without trace. */
+  /** The device pipeline's wall time (ms), from its start to its last chunk's release. */
+  wallMs: number;
+  /**
+   * max(Σ upload, Σ compute, Σ copy busy) / the device's wall time: its overlap efficiency with
+   * the shared sink left out (that stage's time includes waiting for other devices); null
+   * without trace.
+   */
+  efficiency: number | null;
+  /** The same busy time / the whole run's wall time; null without trace. */
   gpuBusyFraction: number | null;
   /** The device's busiest GPU stage (with trace). */
   busiestStage: 'upload' | 'compute' | 'copy' | null;
   /** Time the ordered output stood idle waiting for this device's next chunk (ms). */
   waitedOnMs: number;
+  /** Time this device waited for a free lookahead slot, its chunks held up behind others (ms). */
+  waitedForSlotMs: number;
 }
 
 export type MultiBottleneckStage = StageName | 'device' | null;

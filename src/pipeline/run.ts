@@ -4,20 +4,29 @@
 //   produce:  input → [host fills staging[i] → H2D(n)] → compute(n)
 //   copy:     D2H(n), once the host released the slot's previous chunk
 //   deliver:  waits for D2H(n)'s event, then hands the pinned slot to the host stage
-// The barriers (DESIGN.md numbering), for chunk n in slot i whose previous user is chunk p:
-//   1. compute(n) waits on copied[i] (D2H(p) finished reading out[i]); and compute(n) is
-//      enqueued only after D2H(p) was enqueued, else it would wait on a stale record.
-//   2. D2H(n) waits on computed[i] (compute(n) finished writing out[i]).
-//   3. D2H(n) is enqueued only after the host released chunk p (pinned[i] is free).
-//   4. The host reads pinned[i] only after copied[i]'s completion() for D2H(n).
+// The barriers (DESIGN.md numbering), for chunk n in slot i whose previous user is chunk p,
+// and which mechanism enforces each:
+//   1. compute(n) writes out[i] only after D2H(p) finished reading it. Host order when the host
+//      has already seen D2H(p) complete (copied[i]'s completion, barrier 4), and always at depth
+//      ≥ 3: the host enqueues compute(n) only after that, so no GPU-side wait is needed (it
+//      costs GPU time per chunk, which a compute-bound run at 0.999 cannot spare). At depth ≤ 2,
+//      a GPU-side event wait: compute stream waits on copied[i], enqueued only after D2H(p) was
+//      enqueued, else it would wait on a stale record.
+//   2. D2H(n) waits on computed[i] (compute(n) finished writing out[i]): a GPU-side event wait.
+//   3. D2H(n) is enqueued only after the host released chunk p (pinned[i] is free): host order.
+//   4. The host reads pinned[i] only after copied[i]'s completion() for D2H(n): host observation.
+//      The device's waiter polls from the event loop while completions keep coming (see
+//      core/completion/worker-waiter.ts), so the host turns a finished D2H(p) into an enqueued
+//      D2H(n) within microseconds; a deeper ring hides what latency is left.
 //   5. compute(n) waits on uploaded[i] (H2D(n)); H2D(n) waits on computed[i] (compute(p) no
-//      longer reads in[i]); and the host refills staging[i] only after H2D(p) completed.
+//      longer reads in[i]): GPU-side event waits; and the host refills staging[i] only after
+//      H2D(p) completed: host observation.
 // Keyed on the previous user rather than n - depth, so the ring can grow once ('auto').
 // Compute may run ahead of a slow host stage by up to 2 × depth chunks, never more.
 import type { Device, PinnedBuffer, Stream } from '../core/types.js';
 import { CudaError, UsageError } from '../cuda/errors.js';
-import { AsyncQueue, Deferred, Semaphore, StopSignal, StopSwitch } from './async-tools.js';
-import { AUTO_START_DEPTH, AUTO_WARMUP, chooseDepth, type StageSample } from './auto-depth.js';
+import { AsyncQueue, Deferred, Semaphore, StopSignal, StopSwitch, Watermark } from './async-tools.js';
+import { AUTO_JITTER_MS, AUTO_START_BYTES, AUTO_START_DEPTH, AUTO_WARMUP, autoStartDepth, chooseDepth, type StageSample } from './auto-depth.js';
 import { PipelineError, abortReason } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
 import { ResourceBag, allocateSlot, type Slot } from './ring.js';
@@ -46,6 +55,15 @@ interface InFlight {
   readonly settled: Deferred;
 }
 
+/**
+ * From this depth on, barrier 1 is kept by the host (see the header). With d slots the compute
+ * stream still has d - 1 chunks queued when the host sees D2H(n - d) complete, and the copy
+ * stream as many, so the host's turnaround hides behind them; at depth 2 one chunk is too thin
+ * (a round trip of ~10-20 µs at every chunk of a balanced run), so the GPU waits on the event.
+ */
+const HOST_BARRIER_1_DEPTH = 3;
+const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
+
 export type HostStageKind = { kind: 'sink' } | { kind: 'pull'; queue: AsyncQueue<OutputChunk<never>> };
 
 export class PipelineRun<I> {
@@ -67,7 +85,9 @@ export class PipelineRun<I> {
   private slots: Slot[] = [];
   private slotUsers: (ChunkState<I> | null)[] = [];
   private depth: number;
-  private readonly startDepth: number;
+  private startDepth: number;
+  /** Host time one slot's allocation took at setup ('auto' weighs growing mid-run against it). */
+  private allocMsPerSlot = 0;
   private growAt = Infinity;
   private pendingDepth: { depth: number; reason: string } | null = null;
   private depthReason: string | undefined;
@@ -86,7 +106,7 @@ export class PipelineRun<I> {
   private lastHostEnd = 0;
   private delivered = 0;
   /** Chunks whose D2H completion the host has seen (all their GPU work is done). */
-  private gpuSeen = 0;
+  private readonly seen = new Watermark();
   private bytesIn = 0;
   private sinkBusy = 0;
   private busy = { upload: 0, compute: 0, copy: 0 };
@@ -150,7 +170,7 @@ export class PipelineRun<I> {
     if (this.error) throw this.error;
     if (this.aborted) throw this.aborted.reason;
     if (this.auto && !this.depthReason) {
-      this.depthReason = `auto depth ${this.depth}: the run had ${this.delivered} chunks, too few to time (needs ${AUTO_WARMUP}); kept double buffering`;
+      this.depthReason = `auto depth ${this.depth}: the run had ${this.delivered} chunks, too few to time (needs ${AUTO_WARMUP}); kept the ${this.depth} slots it started with`;
     }
     return buildStats({
       mode: this.serial ? 'serial' : 'overlap',
@@ -181,7 +201,19 @@ export class PipelineRun<I> {
       this.copyStream = this.bag.add(d.createStream({ label: `${this.label} copy`, priority: p.copy }));
       this.uploadStream = this.uploads ? this.bag.add(d.createStream({ label: `${this.label} upload`, priority: p.upload })) : this.computeStream;
     }
+    if (this.auto) {
+      let free = Number.MAX_SAFE_INTEGER;
+      try {
+        free = d.memoryInfo().free;
+      } catch {
+        // The allocations below will report the problem.
+      }
+      const count = typeof this.inputs === 'number' ? this.inputs : null;
+      this.startDepth = this.depth = autoStartDepth(this.opts.outputBytes + (this.opts.inputBytes ?? 0), free, count);
+    }
+    const t = performance.now();
     for (let k = 0; k < this.depth; k++) this.addSlot();
+    this.allocMsPerSlot = (performance.now() - t) / this.depth;
     if (this.opts.trace || this.auto) {
       this.pool = new TimingPool(d, this.bag, this.uploads, this.label);
       this.hostClock = HostClockAlignment.start(d, this.bag, this.computeStream, this.label);
@@ -233,7 +265,7 @@ export class PipelineRun<I> {
     if (this.error || this.aborted || this.consumerLeft) return;
     // A sticky fault surfaces at whatever call comes next, often a later chunk's enqueue; the
     // work that faulted is at or after the first chunk whose GPU work was not seen complete.
-    if (cause instanceof CudaError && cause.sticky) chunk = Math.min(chunk, this.gpuSeen);
+    if (cause instanceof CudaError && cause.sticky) chunk = Math.min(chunk, this.seen.value);
     this.error = new PipelineError(stage, chunk, cause, this.label);
     this.stop();
   }
@@ -312,7 +344,7 @@ export class PipelineRun<I> {
           // Barrier 5: compute(p) no longer reads in[i].
           if (prev) up.waitEvent(slot.computed);
           t?.uploadStart!.record(up);
-          if (bytes > 0) this.device.copy(up, slot.in!, slot.staging!, { bytes });
+          if (bytes > 0) this.device.copy(up, slot.in!, slot.staging!, { bytes, chunk: n });
           t?.uploadEnd!.record(up);
           slot.uploaded!.record(up);
           this.bytesIn += bytes;
@@ -320,11 +352,17 @@ export class PipelineRun<I> {
 
         stage = 'compute';
         const cs = this.computeStream;
-        if (prev) {
-          // Barrier 1: copied[i] must hold D2H(p)'s record before compute(n) waits on it.
-          if (!prev.copyEnqueued.settled) await sw.until(prev.copyEnqueued.promise);
+        if (prev && this.seen.value <= prev.index) {
+          if (this.depth >= HOST_BARRIER_1_DEPTH) {
+            // Barrier 1 on the host: enqueue compute(n) once D2H(p) was seen complete.
+            await sw.until(this.seen.until(prev.index + 1));
+          } else {
+            // Barrier 1 on the GPU: copied[i] must hold D2H(p)'s record before compute(n) waits on it.
+            if (!prev.copyEnqueued.settled) await sw.until(prev.copyEnqueued.promise);
+            if (sw.stopped) return;
+            cs.waitEvent(slot.copied);
+          }
           if (sw.stopped) return;
-          cs.waitEvent(slot.copied);
         }
         if (this.uploads) cs.waitEvent(slot.uploaded!); // barrier 5
         t?.computeStart.record(cs);
@@ -379,7 +417,7 @@ export class PipelineRun<I> {
         cp.waitEvent(slot.computed); // barrier 2
         chunk.timing?.copyStart.record(cp);
         chunk.enqueuedCopy = performance.now();
-        this.device.copy(cp, slot.pinned, slot.out);
+        this.device.copy(cp, slot.pinned, slot.out, { chunk: chunk.index });
         chunk.timing?.copyEnd.record(cp);
         slot.copied.record(cp);
         chunk.prev = null;
@@ -404,7 +442,7 @@ export class PipelineRun<I> {
         const waitFrom = performance.now();
         const copied = chunk.slot.copied;
         if (!copied.isDone()) await sw.until(copied.completion()); // barrier 4
-        this.gpuSeen = chunk.index + 1;
+        this.seen.advance(chunk.index + 1);
         const seen = performance.now();
         if (chunk.timing) {
           chunk.spans = readSpans(chunk.timing, this.hostClock!);
@@ -533,6 +571,26 @@ export class PipelineRun<I> {
     return t;
   }
 
+  /**
+   * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB, measured at
+   * setup as allocMsPerSlot). While it runs nothing is enqueued, so the GPU lives on the work
+   * already queued, about (depth - 1) bottleneck periods: grow only if the stall fits in that.
+   * The ring never shrinks: slots allocated at the start stay in use.
+   */
+  private weighGrowth(choice: { depth: number; reason: string; bottleneckMs: number }): { depth: number; reason: string } {
+    const ms = (x: number) => `${x.toFixed(x < 1 ? 3 : 1)} ms`;
+    const kept = (why: string) => ({ depth: this.depth, reason: `${choice.reason.replace(/^auto depth \d+/, `auto depth ${this.depth}`)}; ${why}` });
+    if (choice.depth < this.depth) return kept(`kept the ${this.depth} slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`);
+    if (choice.depth === this.depth) return choice;
+    const stall = (choice.depth - this.depth) * this.allocMsPerSlot;
+    const queued = (this.depth - 1) * choice.bottleneckMs;
+    if (stall <= queued) return choice;
+    return kept(
+      `not grown to ${choice.depth}: allocating ${choice.depth - this.depth} more slots would block the host for ~${ms(stall)} (allocation time measured at setup) ` +
+        `with only ~${ms(queued)} of GPU work queued; kept ${this.depth}`,
+    );
+  }
+
   /** 'auto': collects warm-up samples and, once complete, asks for the ring to grow. */
   private sample(chunk: ChunkState<I>, sinkMs: number): void {
     if (!this.auto || !chunk.spans || chunk.index === 0 || chunk.index >= AUTO_WARMUP) return;
@@ -552,7 +610,7 @@ export class PipelineRun<I> {
       } catch {
         // The next device call will report the problem with its stage and chunk.
       }
-      this.pendingDepth = chooseDepth(this.samples, perSlot, free);
+      this.pendingDepth = this.weighGrowth(chooseDepth(this.samples, perSlot, free, AUTO_JITTER_MS));
     }
   }
 }

@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import type { PeerLaunch } from './capture.js';
+import type { Cell } from './results.js';
 
 export interface PeerSpec {
   name: string;
@@ -100,7 +101,7 @@ export async function runPeer(
       clearTimeout(timer);
       resolve(o);
     };
-    const child = spawn(python, [script, configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+    const child = spawn(python, [script, configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       done({ peer: spec.name, status: 'failed', reason: `no result after ${Math.round((options.timeoutMs ?? 600_000) / 1000)} s; killed` });
@@ -129,4 +130,26 @@ export async function runPeer(
 
 export async function writePeerConfig(file: string, config: PeerConfig): Promise<void> {
   await writeFile(file, JSON.stringify(config, null, 1));
+}
+
+/**
+ * Puts a peer's figures beside tandem's cells: a stream peer (with a depth) pairs with the
+ * overlap cell of the same size, ratio and depth; the habit (no depth) with every tandem cell of
+ * its size and ratio. Cells carry their peer key as the start of their id ("64MiB-r1-d2").
+ */
+export function attachPeerResults(cells: Cell[], peer: string, results: readonly PeerCellResult[]): void {
+  for (const r of results) {
+    for (const cell of cells) {
+      if (!cell.id.startsWith(`${r.key}-`)) continue;
+      if (r.depth !== null && (cell.mode !== 'overlap' || cell.depth !== r.depth)) continue;
+      cell.peers[peer] = {
+        wallMs: r.wallMs,
+        efficiency: r.efficiency,
+        computeAloneMs: r.computeAloneMs,
+        copyAloneMs: r.copyAloneMs,
+        bytes: r.bytes,
+        ...(cell.stats.wallMs > 0 ? { tandemSpeedup: r.wallMs / cell.stats.wallMs } : {}),
+      };
+    }
+  }
 }

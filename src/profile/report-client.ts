@@ -6,6 +6,8 @@ export const REPORT_CLIENT_JS = String.raw`
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('tandem-data').textContent);
+  ['cells', 'peers', 'timelines', 'notes'].forEach(function (k) { data[k] = data[k] || []; });
+  data.environment = data.environment || {};
   var COLORS = { upload: '#8e6bbf', compute: '#2f7d32', copy: '#1f6fb2', sink: '#c77c0e', gap: '#d32f2f', util: '#555' };
   var STAGES = ['upload', 'compute', 'copy', 'sink'];
   var STAGE_LABEL = { upload: 'upload (H2D)', compute: 'compute', copy: 'copy (D2H)', sink: 'host stage' };
@@ -276,16 +278,16 @@ export const REPORT_CLIENT_JS = String.raw`
     var W = 460, H = 260, L = 52, R = 130, T = 26, B = 36, PAD = 18;
     var ys = [];
     series.forEach(function (s) { s.points.forEach(function (p) { ys.push(p[1]); }); });
-    var ymin = Math.min(0.5, Math.floor((Math.min.apply(null, ys) - 0.02) * 20) / 20), ymax = Math.max(1.0, Math.max.apply(null, ys)) + 0.01;
+    var ymin = Math.min(0.5, Math.floor((Math.min.apply(null, ys) - 0.02) * 10) / 10), ymax = Math.max(1.0, Math.ceil(Math.max.apply(null, ys) * 20) / 20) + 0.02;
     var root = svg('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img' });
     var X = function (x) { var i = xs.indexOf(x); return L + PAD + (xs.length === 1 ? 0.5 : i / (xs.length - 1)) * (W - L - R - 2 * PAD); };
     var Y = function (y) { return T + (ymax - y) / (ymax - ymin) * (H - T - B); };
     var t = svg('text', { x: L, y: 16, class: 'ctitle' }); t.textContent = title; root.appendChild(t);
-    for (var k = 0; k <= 4; k++) {
-      var yv = ymin + (ymax - ymin) * k / 4;
+    var yt = ticks(ymin, ymax, 6), ydigits = Math.max(1, -Math.floor(Math.log10(yt.step)));
+    yt.list.forEach(function (yv) {
       root.appendChild(svg('line', { x1: L, x2: W - R, y1: Y(yv), y2: Y(yv), class: 'grid' }));
-      var lt = svg('text', { x: L - 6, y: Y(yv) + 4, 'text-anchor': 'end' }); lt.textContent = yv.toFixed(2); root.appendChild(lt);
-    }
+      var lt = svg('text', { x: L - 6, y: Y(yv) + 4, 'text-anchor': 'end' }); lt.textContent = yv.toFixed(ydigits); root.appendChild(lt);
+    });
     xs.forEach(function (x) { var xt = svg('text', { x: X(x), y: H - B + 16, 'text-anchor': 'middle' }); xt.textContent = xfmt(x); root.appendChild(xt); });
     var palette = ['#2f7d32', '#1f6fb2', '#c77c0e', '#8e6bbf', '#d32f2f', '#00838f', '#6d4c41', '#ad1457'];
     series.forEach(function (s, i) {

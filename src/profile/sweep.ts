@@ -10,7 +10,7 @@ import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
 import { calibrateCost } from './calibrate.js';
 import { LaunchRecorder, peerLaunch, type PeerLaunch, type RecordedLaunch } from './capture.js';
 import { computeMetrics, traceCostPerChunkMs } from './metrics.js';
-import { UtilizationSampler, summarizeUtilization } from './nvml-sampler.js';
+import { UtilizationSampler, summarizeUtilization, type UtilizationSample } from './nvml-sampler.js';
 import type { Cell, TimelineRecord } from './results.js';
 import { timelineRecord, withoutTimeline } from './results.js';
 
@@ -149,6 +149,66 @@ async function capture(device: Device, recorder: LaunchRecorder, compute: Comput
   return r.ok ? { launch: r.launch } : { launch: null, reason: r.reason };
 }
 
+/**
+ * One cell: the untraced run (headline wall, efficiency against the stages alone, NVML) and, when
+ * asked, the traced run of the same cell (timeline metrics, and the tracing cost as the walls'
+ * difference per chunk).
+ */
+async function measureCell(
+  device: Device,
+  compute: ComputeFn,
+  sampler: UtilizationSampler | null,
+  o: {
+    key: string;
+    workload: string;
+    mode: PipelineMode;
+    depth: DepthSpec;
+    ratio: number | null;
+    chunkBytes: number;
+    chunks: number;
+    params: Record<string, unknown>;
+    computeMs: number;
+    copyMs: number;
+    warmup: number;
+    trace: boolean;
+    signal?: AbortSignal;
+  },
+): Promise<{ cell: Cell; traced: PipelineStats | null; tracedSamples: UtilizationSample[] }> {
+  const run = { mode: o.mode, depth: o.depth, chunkBytes: o.chunkBytes, chunks: o.chunks, warmup: o.warmup, signal: o.signal };
+  const t0 = performance.now();
+  const untraced = await runPipeline(device, compute, { ...run, trace: false });
+  const util = sampler ? summarizeUtilization(sampler.between(t0, performance.now())) : null;
+  let traced: PipelineStats | null = null;
+  let tracedSamples: UtilizationSample[] = [];
+  if (o.trace) {
+    const t2 = performance.now();
+    traced = await runPipeline(device, compute, { ...run, trace: true });
+    tracedSamples = sampler ? sampler.between(t2, performance.now()) : [];
+  }
+  const cost = traced ? traceCostPerChunkMs(untraced, traced) : null;
+  const pinnedPeak = (o.chunkBytes * o.chunks) / (o.copyMs / 1000);
+  const cell: Cell = {
+    id: `${o.key}-${o.mode === 'serial' ? 'serial' : `d${o.depth}`}`,
+    workload: o.workload,
+    mode: o.mode,
+    depth: untraced.depth,
+    ratio: o.ratio,
+    measuredRatio: o.copyMs > 0 ? o.computeMs / o.copyMs : null,
+    chunkBytes: o.chunkBytes,
+    chunks: o.chunks,
+    params: { ...o.params, ...(o.depth === 'auto' ? { depth: 'auto', depthReason: untraced.depthReason } : {}) },
+    alone: { computeMs: o.computeMs, copyMs: o.copyMs },
+    stats: withoutTimeline(untraced),
+    efficiency: untraced.wallMs > 0 ? Math.max(o.computeMs, o.copyMs) / untraced.wallMs : null,
+    copyOfPeak: untraced.wallMs > 0 ? o.copyMs / untraced.wallMs : null,
+    traced: traced ? { wallMs: traced.wallMs, metrics: computeMetrics(traced, { pinnedPeak }) } : null,
+    traceCostPerChunkUs: cost === null ? null : cost * 1000,
+    nvml: util,
+    peers: {},
+  };
+  return { cell, traced, tracedSamples };
+}
+
 export async function runSweep(device: Device, workload: BenchWorkload, config: SweepConfig, hooks: SweepHooks): Promise<SweepOutput> {
   const cells: Cell[] = [];
   const timelines: TimelineRecord[] = [];
@@ -168,7 +228,6 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
         const ratios: (number | null)[] = workload.tunable && instance.setCost && config.ratios.length ? config.ratios : [null];
         hooks.log(`${workload.name}, ${formatBytes(chunkBytes)} chunks × ${chunks}: measuring D2H alone`);
         const copyMs = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
-        const pinnedPeak = (chunkBytes * chunks) / (copyMs / 1000);
         for (const ratio of ratios) {
           hooks.signal?.throwIfAborted();
           if (ratio !== null) {
@@ -187,51 +246,21 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
           const params = instance.params();
           for (const { mode, depth } of combos) {
             hooks.signal?.throwIfAborted();
-            const run = { mode, depth, chunkBytes, chunks, warmup: config.warmupChunks, signal: hooks.signal };
-            const t0 = performance.now();
-            const untraced = await runPipeline(device, instance.compute, { ...run, trace: false });
-            const t1 = performance.now();
-            const util = sampler ? summarizeUtilization(sampler.between(t0, t1)) : null;
-            let traced: PipelineStats | null = null;
-            let tracedSamples: ReturnType<UtilizationSampler['between']> = [];
-            if (config.traced) {
-              const t2 = performance.now();
-              traced = await runPipeline(device, instance.compute, { ...run, trace: true });
-              tracedSamples = sampler ? sampler.between(t2, performance.now()) : [];
-            }
-            const id = `${key}-${mode === 'serial' ? 'serial' : `d${depth}`}`;
-            const efficiency = untraced.wallMs > 0 ? Math.max(computeMs, copyMs) / untraced.wallMs : null;
-            const cell: Cell = {
-              id,
-              workload: workload.name,
-              mode,
-              depth: untraced.depth,
-              ratio,
-              measuredRatio: copyMs > 0 ? computeMs / copyMs : null,
-              chunkBytes,
-              chunks,
-              params: { ...params, ...(depth === 'auto' ? { depth: 'auto', depthReason: untraced.depthReason } : {}) },
-              alone: { computeMs, copyMs },
-              stats: withoutTimeline(untraced),
-              efficiency,
-              copyOfPeak: untraced.wallMs > 0 ? copyMs / untraced.wallMs : null,
-              traced: traced ? { wallMs: traced.wallMs, metrics: computeMetrics(traced, { pinnedPeak }) } : null,
-              traceCostPerChunkUs: traced ? (traceCostPerChunkMs(untraced, traced) ?? NaN) * 1000 : null,
-              nvml: util,
-              peers: {},
-            };
-            if (cell.traceCostPerChunkUs !== null && !Number.isFinite(cell.traceCostPerChunkUs)) cell.traceCostPerChunkUs = null;
+            const { cell, traced, tracedSamples } = await measureCell(device, instance.compute, sampler, {
+              key, workload: workload.name, mode, depth, ratio, chunkBytes, chunks, params, computeMs, copyMs,
+              warmup: config.warmupChunks, trace: config.traced, signal: hooks.signal,
+            });
             cells.push(cell);
             if (traced && config.showcase({ chunkBytes, ratio })) {
-              const label = `${mode === 'serial' ? 'serial' : `overlap, depth ${untraced.depth}`} — ${formatBytes(chunkBytes)}${ratio === null ? '' : `, compute/copy ${ratio}`}`;
-              const rec = timelineRecord(id, label, traced, tracedSamples, config.maxTimelineChunks);
+              const label = `${mode === 'serial' ? 'serial' : `overlap, depth ${cell.depth}`} — ${formatBytes(chunkBytes)}${ratio === null ? '' : `, compute/copy ${ratio}`}`;
+              const rec = timelineRecord(cell.id, label, traced, tracedSamples, config.maxTimelineChunks);
               if (rec) timelines.push(rec);
             }
             done++;
             hooks.log(
-              `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${untraced.depth}`} ${key}: ${untraced.wallMs.toFixed(2)} ms, efficiency ${efficiency?.toFixed(4) ?? '–'}` +
+              `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${cell.depth}`} ${key}: ${cell.stats.wallMs.toFixed(2)} ms, efficiency ${cell.efficiency?.toFixed(4) ?? '–'}` +
                 (cell.traced?.metrics.kernelUtilization.strict != null ? `, kernel util ${(cell.traced.metrics.kernelUtilization.strict * 100).toFixed(1)}%` : '') +
-                (util?.mean != null ? `, NVML ${util.mean.toFixed(0)}%` : ''),
+                (cell.nvml?.mean != null ? `, NVML ${cell.nvml.mean.toFixed(0)}%` : ''),
             );
           }
         }

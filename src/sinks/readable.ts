@@ -16,6 +16,7 @@ export function readableSink(options: { format?: FrameFormat; highWaterMark?: nu
   const result: SinkResult = { target: 'readable stream', bytes: 0, frames: 0, chunks: 0, busyMs: 0 };
   let wantMore: (() => void) | null = null;
   let ended = false;
+  let failure: Error | null = null;
   const readable = new Readable({
     highWaterMark: options.highWaterMark ?? 64 * 1024 * 1024,
     read() {
@@ -29,6 +30,7 @@ export function readableSink(options: { format?: FrameFormat; highWaterMark?: nu
     readable,
     concurrency: 1,
     write: async (chunk) => {
+      if (failure) throw new SinkError('readable', chunk.index, `the stream was aborted: ${failure.message}`, { cause: failure });
       if (ended) throw new SinkError('readable', chunk.index, 'write after close');
       if (readable.destroyed) throw new SinkError('readable', chunk.index, 'the readable stream was destroyed by its consumer');
       const t0 = performance.now();
@@ -57,7 +59,8 @@ export function readableSink(options: { format?: FrameFormat; highWaterMark?: nu
     async abort(reason) {
       if (ended) return;
       ended = true;
-      readable.destroy(reason instanceof Error ? reason : new Error(String(reason ?? 'aborted')));
+      failure = reason instanceof Error ? reason : new Error(String(reason ?? 'aborted'));
+      readable.destroy(failure);
     },
   };
 }

@@ -23,6 +23,8 @@ import { CudaError, UsageError, formatBytes } from '../cuda/errors.js';
 import { FakeClock } from './fake-clock.js';
 import { FakeKernel, FakeProgram, type Dim3, type FakeKernelArg, type FakeKernelCost, type FakeKernelDef, type FakeKernelFn } from './fake-kernel.js';
 import { FakeDeviceBuffer, FakeEvent, FakePinnedBuffer, FakeStream, type FakeHost } from './fake-resources.js';
+import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import type { PipelineOptions } from '../pipeline/types.js';
 
 export type CopyDirection = 'HtoD' | 'DtoH' | 'DtoD' | 'HtoH';
 export type FakeFaultOp = 'launch' | 'copy' | 'copyHtoD' | 'copyDtoH' | 'alloc' | 'pinnedAlloc';
@@ -248,6 +250,11 @@ export class FakeDevice implements Device, FakeHost {
     for (const t of this.closedTails) tails.push(t);
     this.closedTails = [];
     return this.clock.whenDone(tails);
+  }
+
+  /** The overlap pipeline on this device: `createPipeline(this, options)`. */
+  pipeline<I = number>(options: PipelineOptions<I>): Pipeline<I> {
+    return createPipeline(this, options);
   }
 
   hostAccess(buffer: PinnedBuffer, access: 'read' | 'write', label?: string): void {

@@ -458,7 +458,7 @@ export const decoder: FrameWorkloadFactory = {
                 reads: [src, weights], writes: [chunk.output],
               }, src, chunk.output, weights, p.offset, p.cin, width, height, pixelFormat === 'rgba' ? 0 : 1, fb, frames);
             },
-            reference: (first: number, frames: number) => renderDecoderFrames(format, first, frames, cost, seed),
+            referenceFrames: (first: number, frames: number) => renderDecoderFrames(format, first, frames, cost, seed),
           };
         } catch (err) {
           for (const r of mine.reverse()) {

@@ -226,7 +226,7 @@ export const fractal: FrameWorkloadFactory = {
               );
             }
           },
-          reference(first: number, frames: number): Uint8Array {
+          referenceFrames(first: number, frames: number): Uint8Array {
             const out = new Uint8Array(frames * fb);
             for (let k = 0; k < frames; k++) out.set(renderFractalFrame(format, first + k, cost), k * fb);
             return out;

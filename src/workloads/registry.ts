@@ -34,11 +34,16 @@ const syntheticFrames: FrameWorkloadFactory = {
         return {
           // The kernel seeds from chunk.index: the same chunking gives the same bytes.
           compute: (chunk) => inst.compute(chunk),
-          reference: inst.reference
+          referenceFrames: inst.reference
             ? (first: number, frames: number) => {
-                if (first % format.framesPerChunk !== 0) throw new RangeError('synthetic reference: give a chunk-aligned first frame');
-                const index = first / format.framesPerChunk;
-                return inst.reference!(index).subarray(0, frames * (outputBytes / format.framesPerChunk));
+                // The kernel seeds from the chunk index: build whole chunks, then cut the frames out.
+                const fb = outputBytes / format.framesPerChunk;
+                const c0 = Math.floor(first / format.framesPerChunk);
+                const c1 = Math.floor((first + frames - 1) / format.framesPerChunk);
+                const all = new Uint8Array((c1 - c0 + 1) * outputBytes);
+                for (let c = c0; c <= c1; c++) all.set(inst.reference!(c), (c - c0) * outputBytes);
+                const at = (first - c0 * format.framesPerChunk) * fb;
+                return all.subarray(at, at + frames * fb);
               }
             : undefined,
         };

@@ -23,7 +23,7 @@ export interface FrameWorkloadInstance {
   /** PipelineOptions.compute: enqueues chunk.item's frames on chunk.stream; never waits on the GPU. */
   compute(chunk: ComputeChunk<FrameRange>): void;
   /** Host-computed bytes of frames [first, first + frames), where the workload has a JS twin. */
-  reference?(first: number, frames: number): Uint8Array;
+  referenceFrames?(first: number, frames: number): Uint8Array;
 }
 
 export interface FrameWorkload {

@@ -85,7 +85,7 @@ for (const name of ['fractal', 'decoder'] as const) {
       const w = createFrameWorkload(name, { width: 64, height: 32, pixelFormat, framesPerChunk: 4, cost });
       const fake = new (await import('../../src/testing/index.js')).FakeDevice();
       try {
-        const ref = w.setup(fake).reference!(0, 7);
+        const ref = w.setup(fake).referenceFrames!(0, 7);
         const fb = frameBytes(w.format);
         for (let f = 0; f < 7; f++) {
           const want = ref.subarray(f * fb, (f + 1) * fb);

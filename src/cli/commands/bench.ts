@@ -3,15 +3,14 @@
 // report.html into --out. --peers runs the PyTorch and CuPy peers on the same cells with the same
 // kernel; --fake runs everything on the fake device (CI, or trying it without a GPU).
 import type { CAC } from 'cac';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../../cuda/errors.js';
 import type { Device } from '../../core/types.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
 import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
-import { PEERS, pythonCommand, runPeer, writePeerConfig, type PeerCellConfig, type PeerOutcome } from '../../profile/peers.js';
+import { attachPeerResults, PEERS, pythonCommand, runPeer, writePeerConfig, type PeerCellConfig, type PeerOutcome } from '../../profile/peers.js';
 import { writeReport } from '../../profile/report.js';
 import { environment, RESULTS_SCHEMA, writeResults, type Environment, type PeerStatus, type Results } from '../../profile/results.js';
 import { runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
@@ -115,10 +114,15 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
   };
 }
 
-/** Chunks per cell when --chunks is not given: enough that fill and drain are a small edge. */
+/**
+ * Chunks per cell when --chunks is not given. The fill and the drain cost about one chunk's
+ * non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at compute/copy ratio r:
+ * 512 chunks of 64 MiB (32 GiB, ~0.6 s of D2H on an H100) leave room for 0.999 at r = 2.
+ * Capped at 4096 chunks.
+ */
 export function defaultChunks(chunkBytes: number, fake: boolean): number {
   if (fake) return 24;
-  return Math.min(4096, Math.max(64, Math.ceil((16 * 1024 ** 3) / chunkBytes)));
+  return Math.min(4096, Math.max(64, Math.ceil((32 * 1024 ** 3) / chunkBytes)));
 }
 
 async function openDevice(p: ParsedBench): Promise<{ device: Device; env: Partial<Environment> }> {
@@ -151,10 +155,10 @@ const log = (line: string): void => {
 };
 
 export async function runBench(p: ParsedBench, argv: string[] = process.argv.slice(2), signal?: AbortSignal): Promise<Results> {
-  await mkdir(p.out, { recursive: true });
   const { device, env } = await openDevice(p);
   const peerStatus: PeerStatus[] = [];
   try {
+    await mkdir(p.out, { recursive: true });
     const workload = await benchWorkload(p.workload, device.backend);
     const utilization = device.backend === 'cuda' ? nvmlUtilizationReader(device.properties.pciBusId) : { read: null, reason: 'fake device' };
     if (!utilization.read) log(`NVML utilization.gpu not sampled: ${utilization.reason}`);
@@ -246,38 +250,19 @@ async function runPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSwee
       const { kernel: _kernel, ...launch } = c.launch!;
       return { key: c.key, chunkBytes: c.chunkBytes, chunks: c.chunks, depths: overlapDepths.length ? overlapDepths : [2], launch };
     });
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-peers-'));
-  const configPath = path.join(dir, 'peers-config.json');
-  try {
-    await writePeerConfig(configPath, { device: p.device, warmupChunks: 3, kernel: first.kernel, cells });
-    log(`peers: ${pythonCommand()} bench/peers/*.py on ${cells.length} cells (same kernel '${first.kernel.name}')`);
-    for (const spec of PEERS) {
-      log(`peer ${spec.name}: running`);
-      const outcome: PeerOutcome = await runPeer(spec, configPath, { log });
-      if (outcome.status !== 'ok') {
-        status.push({ name: spec.name, description: spec.description, status: outcome.status, reason: outcome.reason });
-        continue;
-      }
-      status.push({ name: spec.name, description: spec.description, status: 'ok' });
-      for (const r of outcome.cells) {
-        for (const cell of sweep.cells) {
-          if (`${cell.id}`.startsWith(`${r.key}-`) === false) continue;
-          // The stream peers pair with the overlap cell of the same depth; the habit (no depth)
-          // pairs with every tandem cell of its size and ratio.
-          if (r.depth !== null && (cell.mode !== 'overlap' || cell.depth !== r.depth)) continue;
-          cell.peers[spec.name] = {
-            wallMs: r.wallMs,
-            efficiency: r.efficiency,
-            computeAloneMs: r.computeAloneMs,
-            copyAloneMs: r.copyAloneMs,
-            bytes: r.bytes,
-            tandemSpeedup: cell.stats.wallMs > 0 ? r.wallMs / cell.stats.wallMs : undefined,
-          };
-        }
-      }
+  // Kept beside the results: `python3 bench/peers/<peer>.py OUT/peers-config.json` reruns a peer.
+  const configPath = path.join(p.out, 'peers-config.json');
+  await writePeerConfig(configPath, { device: p.device, warmupChunks: 3, kernel: first.kernel, cells });
+  log(`peers: ${pythonCommand()} bench/peers/*.py on ${cells.length} cells (same kernel '${first.kernel.name}')`);
+  for (const spec of PEERS) {
+    log(`peer ${spec.name}: running`);
+    const outcome: PeerOutcome = await runPeer(spec, configPath, { log });
+    if (outcome.status !== 'ok') {
+      status.push({ name: spec.name, description: spec.description, status: outcome.status, reason: outcome.reason });
+      continue;
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
+    status.push({ name: spec.name, description: spec.description, status: 'ok' });
+    attachPeerResults(sweep.cells, spec.name, outcome.cells);
   }
 }
 
@@ -289,7 +274,7 @@ export function registerBench(cli: CAC): void {
     .option('--depths <list>', 'Ring depths for overlap (1..16 or auto)', { default: '2,3' })
     .option('--ratios <list>', 'Compute/copy time ratios for the synthetic kernel', { default: '0.5,1,2' })
     .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
-    .option('--chunks <n>', 'Chunks per cell (default: enough for ~16 GiB, 64..4096)')
+    .option('--chunks <n>', 'Chunks per cell (default: enough for ~32 GiB, 64..4096)')
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
     .option('--peers', 'Also run the PyTorch and CuPy peers (python3 or $TANDEM_PYTHON)')
     .option('--fake', 'Run on the fake device (no GPU needed; virtual times)')
@@ -303,7 +288,7 @@ export function registerBench(cli: CAC): void {
       // Ctrl-C stops the sweep within a chunk; the pipeline cleans up and run-cli exits 130.
       const ac = new AbortController();
       const onSigint = () => {
-        const e = new Error('interrupted: tandem bench stopped (Ctrl-C); nothing was written');
+        const e = new Error('interrupted: tandem bench stopped (Ctrl-C) before writing results');
         e.name = 'AbortError';
         ac.abort(e);
       };

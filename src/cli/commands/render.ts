@@ -45,7 +45,7 @@ export type OutputKind = 'ffmpeg' | 'png' | 'raw' | 'stdout';
 
 /** What --out means: a directory (trailing slash or existing) → PNGs; .raw/.yuv → raw; '-' → stdout; else ffmpeg. */
 export async function outputKind(out: string): Promise<OutputKind> {
-  if (out === '-') return 'stdout';
+  if (out === '-' || out === 'pipe:' || out === 'pipe:1') return 'stdout';
   if (out.endsWith('/')) return 'png';
   const isDir = await stat(out).then((s) => s.isDirectory(), () => false);
   if (isDir) return 'png';
@@ -135,8 +135,10 @@ async function openSinkFor(plan: RenderPlan): Promise<Sink> {
       return openRawSink({ path: plan.out, format: plan.format });
     case 'stdout': {
       const s = readableSink({ format: plan.format });
+      s.readable.on('error', () => {}); // reported by the next write, with its chunk
       s.readable.pipe(process.stdout);
-      process.stdout.on('error', (err) => s.abort(err)); // EPIPE: the reader went away
+      // EPIPE: the reader went away (`| head`); the next write fails and the run stops.
+      process.stdout.on('error', (err) => void s.abort(err));
       return s;
     }
   }
@@ -246,7 +248,7 @@ export function registerRender(cli: CAC): void {
     .option('--workload <name>', `Frame workload: ${workloadNames().join(', ')}`, { default: 'fractal' })
     .option('--size <WxH>', 'Frame size, up to 7680x4320', { default: '1920x1080' })
     .option('--frames <n>', 'Frames to render', { default: 300 })
-    .option('--out <path>', 'x.mp4/.mkv/.mov/.webm → ffmpeg; dir/ → PNG sequence; x.raw/.yuv → raw frames; - → raw to stdout')
+    .option('--out <path>', 'x.mp4/.mkv/.mov/.webm → ffmpeg; dir/ → PNG sequence; x.raw/.yuv → raw frames; pipe: (or --out=-) → raw frames on stdout')
     .option('--format <fmt>', 'Pixel format made on the GPU: yuv420p (1.5 B/pixel) or rgba', { default: 'yuv420p' })
     .option('--frames-per-chunk <n>', 'Frames per pipeline chunk', { default: 4 })
     .option('--depth <n>', "Ring depth 1..16 or 'auto'", { default: 'auto' })
@@ -290,12 +292,10 @@ export async function render(options: RenderCliOptions): Promise<number> {
       if (u !== null) utilSamples.push(u);
       return u;
     } : null, options.progress !== false);
-    const ticker = setInterval(() => {
-      // Between chunks too: a slow chunk must not freeze the line.
-      progress.update({ ...lastProgress, elapsedMs: lastProgress.elapsedMs });
-    }, process.stderr.isTTY ? 500 : 5000);
-    ticker.unref();
     let lastProgress: RenderProgress = { framesDone: 0, chunksDone: 0, elapsedMs: 0, sinkActiveMs: 0, sinkInFlight: 0 };
+    // Between chunks too: a slow chunk must not freeze the line.
+    const ticker = setInterval(() => progress.update(lastProgress), process.stderr.isTTY ? 500 : 5000);
+    ticker.unref();
     let outcome;
     try {
       outcome = await runRender({

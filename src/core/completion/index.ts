@@ -15,7 +15,7 @@ export function createWaiter(driver: Driver, ctx: bigint, strategy?: EventWaitSt
     case 'poll':
       return new PollWaiter(driver);
     case 'worker':
-      return new WorkerWaiter(driver.libraryPath, ctx);
+      return new WorkerWaiter(driver, ctx);
   }
 }
 

@@ -27,7 +27,11 @@ export interface EventWaiter {
  * 'async' holds one libuv thread per pending event: with 8 in flight an fs read waited 95 ms,
  * and that read is exactly the sink stage's I/O. 'poll' has the best median but runs on the
  * event loop and its tail is its 1 ms back-off. The worker costs a message hop (~30–60 µs) and
- * keeps both the loop and the pool free, which is what the pipeline needs.
+ * keeps both the loop and the pool free. (Those 'worker' figures are of the worker thread alone.)
+ * Since then 'worker' first spins on the event loop, like 'poll' without the back-off, for as
+ * long as completions keep coming (worker-waiter.ts): a pipeline whose host waits on chunk
+ * n − depth to enqueue chunk n pays the worker's hop and its millisecond tail at every chunk,
+ * which left the copy engine idle at small chunks; an idle wait still goes to the thread.
  */
 export const DEFAULT_EVENT_WAIT: EventWaitStrategy = 'worker';
 
