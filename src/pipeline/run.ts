@@ -62,6 +62,7 @@ interface InFlight {
  * (a round trip of ~10-20 µs at every chunk of a balanced run), so the GPU waits on the event.
  */
 const HOST_BARRIER_1_DEPTH = 3;
+const EXPERIMENT_SKIP_DONE_WAITS = process.env.TANDEM_EXPERIMENT_SKIP_DONE_WAITS === '1';
 const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
 
 export type HostStageKind = { kind: 'sink' } | { kind: 'pull'; queue: AsyncQueue<OutputChunk<never>> };
@@ -414,7 +415,7 @@ export class PipelineRun<I> {
         if (sw.stopped) return;
         const slot = chunk.slot;
         const cp = this.copyStream;
-        cp.waitEvent(slot.computed); // barrier 2
+        if (!(EXPERIMENT_SKIP_DONE_WAITS && slot.computed.isDone())) cp.waitEvent(slot.computed); // barrier 2
         chunk.timing?.copyStart.record(cp);
         chunk.enqueuedCopy = performance.now();
         this.device.copy(cp, slot.pinned, slot.out, { chunk: chunk.index });

@@ -140,13 +140,15 @@ async function capture(device: Device, recorder: LaunchRecorder, compute: Comput
       perChunk.push({ index, output, launches: [...recorder.launches] });
     }
     await stream.synchronize();
+    // Before the buffers close: the rule compares arguments with each chunk's output buffer,
+    // and a closed CUDA buffer no longer gives its address.
+    const r = peerLaunch(perChunk);
+    return r.ok ? { launch: r.launch } : { launch: null, reason: r.reason };
   } finally {
     recorder.launches.length = 0;
     for (const b of bufs) b.close();
     stream.close();
   }
-  const r = peerLaunch(perChunk);
-  return r.ok ? { launch: r.launch } : { launch: null, reason: r.reason };
 }
 
 /**
