@@ -1,20 +1,22 @@
 // Render benchmark for the GPU host (no ffmpeg there): does the pipeline keep the host stage or
 // the GPU saturated?
 //  1. sink-bound: fractal frames into the PNG sink (and the raw sink); the sink's throughput
-//     measured alone, on the same frames with the same concurrency and no GPU, against the full
-//     run's. Target: run / alone >= 0.97.
+//     measured alone — the run's very frames, held in pinned memory, same worker count and
+//     concurrency, no GPU — against the full run's, alone / run / alone repeated (each run
+//     against the mean of the alone before and after it). Target: run / alone >= 0.97.
 //  2. GPU-bound: a heavy fractal and the decoder into a sink that only counts bytes; efficiency =
 //     max(compute alone, D2H alone) / wall, both stages measured alone in this run.
 //   bash .gpu-host/run.sh node --import tsx bench/render.ts [--size 1920x1080] [--frames 240] [--dir /tmp]
 //   node --import tsx bench/render.ts --fake --size 128x72 --frames 24     (smoke test, no GPU)
-// Prints a table on stdout; with OUT set, writes $OUT/render-bench.json.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Options: --depth auto|N (default auto), --fixed-depth N (sink-bound raw again at N, default 4),
+// --repeats N (default 3). Prints a table on stdout; with OUT set, writes $OUT/render-bench.json.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { Device } from '../src/core/types.js';
-import type { ComputeChunk, OutputChunk } from '../src/pipeline/types.js';
+import type { Device, PinnedBuffer } from '../src/core/types.js';
+import type { ComputeChunk } from '../src/pipeline/types.js';
 import { computeAloneMs, copyAloneMs } from '../src/profile/alone.js';
 import { callbackSink } from '../src/sinks/callback.js';
 import { openPngSink } from '../src/sinks/png.js';
@@ -32,12 +34,17 @@ const { values: args } = parseArgs({
     'frames-per-chunk': { type: 'string', default: '4' },
     dir: { type: 'string', default: tmpdir() },
     depth: { type: 'string', default: 'auto' },
+    // Sink-bound rows also run at this fixed depth: auto grows the ring during the run.
+    'fixed-depth': { type: 'string', default: '4' },
+    repeats: { type: 'string', default: '3' },
   },
 });
 const { width, height } = parseSize(args.size!);
 const FRAMES = Number(args.frames);
 const FPC = Number(args['frames-per-chunk']);
 const DEPTH = args.depth === 'auto' ? 'auto' as const : Number(args.depth);
+const FIXED_DEPTH = Number(args['fixed-depth']);
+const REPEATS = Math.max(1, Number(args.repeats));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function openDevice(): Promise<Device> {
@@ -48,21 +55,27 @@ async function openDevice(): Promise<Device> {
   return open(0);
 }
 
-/** Feeds `total` chunks (cycling through `frames`) to the sink with its concurrency, in order, as the pipeline would. */
-async function sinkAloneMs(sink: Sink, chunks: OutputChunk<FrameRange>[], total: number): Promise<number> {
+/**
+ * The sink alone: the run's own chunks (kept in pinned memory, as the ring's slots are) fed in
+ * order with the sink's concurrency, as the pipeline feeds them. Timed from the first write to
+ * the last write settling; close() (joining the PNG workers, closing the file) is not timed,
+ * as the run's wall does not include it either.
+ */
+async function sinkAloneMs(sink: Sink, chunks: PinnedBuffer[]): Promise<number> {
   const t0 = performance.now();
   const inFlight = new Set<Promise<void>>();
-  for (let i = 0; i < total; i++) {
-    const src = chunks[i % chunks.length]!;
+  for (let i = 0; i < chunks.length; i++) {
+    const pinned = chunks[i]!;
     const item: FrameRange = { firstFrame: i * FPC, frames: FPC };
-    const p = sink.write({ ...src, index: i, item, release() {} });
+    const p = sink.write({ index: i, slot: i, item, data: pinned.bytes, pinned, release() {} });
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p)).catch(() => {});
     if (inFlight.size >= sink.concurrency) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
+  const ms = performance.now() - t0;
   await sink.close();
-  return performance.now() - t0;
+  return ms;
 }
 
 interface Row {
@@ -77,46 +90,83 @@ interface Row {
   figureName: string;
   target: number;
   bottleneck: string | null;
+  /** Sink-bound rows: the sink's configuration (the same for alone and run) and every repeat. */
+  sink?: { concurrency: number; workers?: number; repeats: { aloneBeforeMs: number; runMs: number; aloneAfterMs: number; figure: number }[] };
 }
 
-async function sinkBound(device: Device, name: 'png' | 'raw', dir: string): Promise<Row> {
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+async function sinkBound(device: Device, name: 'png' | 'raw', dir: string, depth: number | 'auto'): Promise<Row> {
   const format: FrameFormat = { width, height, pixelFormat: 'yuv420p', framesPerChunk: FPC };
   const opts = { ...format, cost: 1 };
-  const chunks = FRAMES / FPC;
-  // The frames the sink will see, captured once from the GPU.
-  const captured: OutputChunk<FrameRange>[] = [];
+  // Every chunk the run makes, captured once from the GPU into pinned memory: the sink alone
+  // must see the same frames (PNG time depends on the content: the first frames of the zoom
+  // took 6× longer to encode than the run's average) from the same kind of memory.
+  const captured: PinnedBuffer[] = [];
   const w0 = createFrameWorkload('fractal', opts);
   const cap = callbackSink((_b, chunk) => {
-    if (captured.length < 8) captured.push({ ...(chunk as OutputChunk<FrameRange>), data: chunk.data.slice(), pinned: null as never });
+    const p = device.allocPinned(chunk.data.byteLength, `render bench capture ${chunk.index}`);
+    p.bytes.set(chunk.data);
+    captured[chunk.index] = p;
   }, { format });
-  await runRender({ device, workload: w0, sink: cap, frames: Math.min(FRAMES, 8 * FPC), depth: DEPTH });
+  const r0 = await runRender({ device, workload: w0, sink: cap, frames: FRAMES, depth });
   w0.close();
-  const open = async (tag: string): Promise<Sink> =>
-    name === 'png' ? openPngSink({ dir: join(dir, `${tag}-png`), format }) : openRawSink({ path: join(dir, `${tag}.yuv`), format });
-  // Sink alone, then the full run, then the sink alone again: the mean of the two brackets drift.
-  const alone1 = await sinkAloneMs(await open('alone1'), captured, chunks);
-  const w = createFrameWorkload('fractal', opts);
-  const sink = await open('run');
-  const r = await runRender({ device, workload: w, sink, frames: FRAMES, depth: DEPTH });
-  w.close();
-  if (r.error) throw r.error;
-  const alone2 = await sinkAloneMs(await open('alone2'), captured, chunks);
-  const sinkMs = (alone1 + alone2) / 2;
-  const { compute, copy } = await gpuAlone(device, 'fractal', 1);
-  const wall = r.stats!.wallMs;
-  const stages = { sink: sinkMs, compute, copy };
-  const [bottleneck, ideal] = Object.entries(stages).sort((a, b) => b[1] - a[1])[0]!;
-  // When the sink is the slowest stage alone, ideal / wall is the run's throughput over the
-  // sink's own: the >= 0.97 target. When it is not, the row is a GPU-bound run in disguise.
-  return {
-    case: `fractal ${width}x${height} yuv420p → ${name} sink`,
-    frames: FRAMES, wallMs: wall, fps: (FRAMES / wall) * 1000, depth: r.stats!.depth,
-    aloneMs: stages,
-    figure: ideal / wall,
-    figureName: bottleneck === 'sink' ? 'run / sink-alone throughput' : 'efficiency max(alone) / wall',
-    target: bottleneck === 'sink' ? 0.97 : 0.95,
-    bottleneck: `${bottleneck} (alone)`,
+  if (r0.error) throw r0.error;
+  // One configuration for alone and run: worker count and concurrency fixed here.
+  const workers = name === 'png' ? Math.max(1, Math.min(8, availableParallelism() - 1)) : undefined;
+  let concurrency = 0;
+  const open = async (tag: string): Promise<Sink> => {
+    const s = name === 'png'
+      ? await openPngSink({ dir: join(dir, `${tag}-png`), format, workers, ...(concurrency ? { concurrency } : {}) })
+      : await openRawSink({ path: join(dir, `${tag}.yuv`), format, ...(concurrency ? { concurrency } : {}) });
+    concurrency ||= s.concurrency;
+    return s;
   };
+  // Outputs are deleted after each phase so every phase writes into the same page-cache state.
+  const clean = () => {
+    for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true, force: true });
+  };
+  try {
+    const repeats: NonNullable<Row['sink']>['repeats'] = [];
+    let before = await sinkAloneMs(await open('alone'), captured);
+    clean();
+    let last: Awaited<ReturnType<typeof runRender>> | null = null;
+    for (let k = 0; k < REPEATS; k++) {
+      const w = createFrameWorkload('fractal', opts);
+      const sink = await open('run');
+      const r = await runRender({ device, workload: w, sink, frames: FRAMES, depth });
+      w.close();
+      if (r.error) throw r.error;
+      clean();
+      const after = await sinkAloneMs(await open('alone'), captured);
+      clean();
+      const runMs = r.stats!.wallMs;
+      repeats.push({ aloneBeforeMs: before, runMs, aloneAfterMs: after, figure: (before + after) / 2 / runMs });
+      log(`  ${name} depth ${depth}: sink alone ${before.toFixed(1)} ms, run ${runMs.toFixed(1)} ms (depth ${r.stats!.depth}), sink alone ${after.toFixed(1)} ms`);
+      before = after;
+      last = r;
+    }
+    const sinkMs = median(repeats.map((x) => (x.aloneBeforeMs + x.aloneAfterMs) / 2));
+    const wall = median(repeats.map((x) => x.runMs));
+    const { compute, copy } = await gpuAlone(device, 'fractal', 1);
+    const stages = { sink: sinkMs, compute, copy };
+    const [bottleneck, ideal] = Object.entries(stages).sort((a, b) => b[1] - a[1])[0]!;
+    // When the sink is the slowest stage alone, ideal / wall is the run's throughput over the
+    // sink's own: the >= 0.97 target. When it is not, the row is a GPU-bound run in disguise.
+    return {
+      case: `fractal ${width}x${height} yuv420p → ${name} sink, depth ${depth}`,
+      frames: FRAMES, wallMs: wall, fps: (FRAMES / wall) * 1000, depth: last!.stats!.depth,
+      aloneMs: stages,
+      figure: bottleneck === 'sink' ? median(repeats.map((x) => x.figure)) : ideal / wall,
+      figureName: bottleneck === 'sink' ? `run / sink-alone throughput (median of ${REPEATS})` : 'efficiency max(alone) / wall',
+      target: bottleneck === 'sink' ? 0.97 : 0.95,
+      bottleneck: `${bottleneck} (alone)`,
+      sink: { concurrency, ...(workers ? { workers } : {}), repeats },
+    };
+  } finally {
+    for (const p of captured) p?.close();
+    clean();
+  }
 }
 
 /** Compute alone and D2H alone over the run's chunks (item = chunk index: a full chunk each). */
@@ -161,8 +211,9 @@ async function main(): Promise<void> {
   try {
     log(`device: ${device.properties.name}; ${availableParallelism()} CPUs; output in ${dir}`);
     for (const [label, run] of [
-      ['png', () => sinkBound(device, 'png', dir)],
-      ['raw', () => sinkBound(device, 'raw', dir)],
+      ['png', () => sinkBound(device, 'png', dir, DEPTH)],
+      ['raw', () => sinkBound(device, 'raw', dir, DEPTH)],
+      ['raw, fixed depth', () => sinkBound(device, 'raw', dir, FIXED_DEPTH)],
       ['fractal heavy', () => gpuBound(device, 'fractal', args.fake ? 0.25 : 8)],
       ['decoder', () => gpuBound(device, 'decoder', args.fake ? 0.25 : 1)],
     ] as const) {

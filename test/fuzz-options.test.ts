@@ -10,17 +10,9 @@ import { CudaError, UsageError } from '../src/cuda/errors.js';
 import { normalizeLaunch } from '../src/core/launch-config.js';
 import { createPipeline, PipelineError } from '../src/pipeline/index.js';
 import { FakeDevice } from '../src/testing/index.js';
+import { mulberry32 as prng } from '../src/util/prng.js';
+export { prng };
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 

@@ -5,22 +5,12 @@ import assert from 'node:assert/strict';
 import { checked } from '../src/check/index.js';
 import { createPipeline, type PipelineMode } from '../src/pipeline/index.js';
 import { FakeDevice } from '../src/testing/index.js';
+import { mulberry32 as prng } from '../src/util/prng.js';
 
 const OUT = 256;
 const IN = 128;
 const CHUNKS = 23;
 
-/** A seeded PRNG (mulberry32): the same "random" delays on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function device(seed: number): FakeDevice {
   const rnd = prng(seed);

@@ -5,18 +5,9 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { FakeDevice, type FakeDeviceOptions } from '../src/testing/index.js';
 import { SYNTHETIC_KERNEL, SYNTHETIC_SIGNATURE, syntheticLauncher, syntheticWords, syntheticReference } from '../src/workloads/synthetic.js';
 import type { ComputeChunk } from '../src/pipeline/index.js';
+import { mulberry32 as prng } from '../src/util/prng.js';
+export { prng };
 
-/** mulberry32: small, seeded, good enough for test schedules. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A host-side delay drawn from: none, a microtask, a macrotask. Real time stays tiny. */
 export async function randomDelay(rand: () => number): Promise<void> {

@@ -1,6 +1,36 @@
 """What the PyTorch peers share: the kernel launched by CuPy on a torch stream (so torch and
 tandem run the very same CUDA source), and the stages timed alone on torch's streams."""
+import warnings
+
 import common
+
+
+class _StreamRef:
+    """A raw stream handle behind the CUDA stream protocol (what Stream.from_external reads)."""
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+
+    def __cuda_stream__(self):
+        return (0, self._ptr)
+
+
+def cupy_view_of(cupy, ptr, device_id):
+    """CuPy's view of an existing stream, made once per torch stream. CuPy 14 deprecates
+    cupy.cuda.ExternalStream for Stream.from_external (stream protocol); older CuPy has only the
+    former. Either way the view must name the very same handle, or the peer would measure
+    another stream's timing: checked below, falling back to ExternalStream (warning silenced)."""
+    from_external = getattr(cupy.cuda.Stream, "from_external", None)
+    if from_external is not None:
+        try:
+            s = from_external(_StreamRef(ptr))
+            if int(s.ptr) == int(ptr):
+                return s
+        except Exception:  # noqa: BLE001 - an older protocol or signature: use the fallback
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return cupy.cuda.ExternalStream(ptr, device_id)
 
 
 class TorchKernel:
@@ -9,7 +39,8 @@ class TorchKernel:
         self.cupy = common.import_cupy(peer)
         self.torch.cuda.set_device(int(config.get("device", 0)))
         self.torch.cuda.init()
-        self.cupy.cuda.Device(int(config.get("device", 0))).use()
+        self.device_id = int(config.get("device", 0))
+        self.cupy.cuda.Device(self.device_id).use()
         self.kernel = common.Kernel(self.cupy, config["kernel"])
         self._streams = {}
 
@@ -19,7 +50,7 @@ class TorchKernel:
         ext = self._streams.get(ptr)
         if ext is None:
             # One CuPy view per torch stream, made once: the launch loop stays as cheap as CuPy's own.
-            ext = self._streams[ptr] = self.cupy.cuda.ExternalStream(ptr)
+            ext = self._streams[ptr] = cupy_view_of(self.cupy, ptr, self.device_id)
         with ext:
             self.kernel.launch(launch, tensor.data_ptr(), index)
 

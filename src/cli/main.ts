@@ -9,6 +9,9 @@ const cli = cac('tandem');
 registerInfo(cli);
 registerBench(cli);
 registerRender(cli);
-cli.help();
+// cac prints negated flags as `--no-trace  … (default: true)`, which reads as if the flag were on.
+cli.help((sections) =>
+  sections.map((s) => ({ ...s, body: s.body.replace(/^(\s*--no-\S+.*?)\s*\(default: true\)/gm, '$1') })),
+);
 cli.version(process.env.npm_package_version ?? '0.1.0');
 await runCli(cli, process.argv);

@@ -1,6 +1,9 @@
 // Finds the workload cost (e.g. the synthetic kernel's iters) whose kernel time per chunk is a
-// given multiple of the chunk's D2H time, by measuring: kernel time is close to affine in the
-// cost (a launch floor plus work), so two measurements and one correction land it.
+// given multiple of the chunk's D2H time, by measuring. Kernel time is close to affine in the
+// cost (a fixed part plus work), so a line through two points lands near the target and a few
+// secant steps finish it. Each probe is timed as computeAloneMs times the cells: chunks queued
+// back to back behind a hold on a real GPU (alone.ts), so calibration and the cells' "compute
+// alone" agree — a probe that timed the host's launches instead missed ratio 0.5 at 4 MiB by 2×.
 import type { Device } from '../core/types.js';
 import { computeAloneMs, type ComputeFn } from './alone.js';
 
@@ -14,37 +17,51 @@ export interface Calibration {
   /** Kernel ms per chunk measured at `cost`. */
   computeMsPerChunk: number;
   targetMsPerChunk: number;
+  /** Probes measured. */
+  probes: number;
 }
+
+/** Relative miss accepted without another step. */
+const TOLERANCE = 0.01;
 
 export async function calibrateCost(
   device: Device,
   work: Tunable,
   options: { chunkBytes: number; targetMsPerChunk: number; initialCost: number; maxCost?: number; probeChunks?: number },
 ): Promise<Calibration> {
-  const probe = options.probeChunks ?? 6;
   const maxCost = options.maxCost ?? 2 ** 31 - 1;
   const target = options.targetMsPerChunk;
+  // Enough chunks per probe for ~2 ms of GPU time (timer resolution ~0.5 µs; noise averages out).
+  let probe = options.probeChunks ?? 16;
+  let probes = 0;
   const measure = async (cost: number): Promise<number> => {
     work.setCost(cost);
-    return (await computeAloneMs(device, work.compute, { chunkBytes: options.chunkBytes, chunks: probe, warmup: 1 })) / probe;
+    probes++;
+    const t = (await computeAloneMs(device, work.compute, { chunkBytes: options.chunkBytes, chunks: probe, warmup: 1 })) / probe;
+    if (options.probeChunks === undefined && t > 0) probe = Math.min(256, Math.max(8, Math.ceil(2 / t)));
+    return t;
   };
-  let c1 = Math.max(1, Math.round(options.initialCost));
+  const clamp = (c: number) => Math.min(maxCost, Math.max(1, Math.round(c)));
+  let c1 = clamp(options.initialCost);
   let t1 = await measure(c1);
-  // Grow until the work, not the launch floor, dominates what we measure.
-  for (let i = 0; i < 12 && t1 < target * 0.25 && c1 * 4 <= maxCost; i++) {
+  // Grow until the work, not the fixed part, dominates what we measure.
+  for (let i = 0; i < 16 && t1 < target * 0.25 && c1 * 4 <= maxCost; i++) {
     c1 *= 4;
     t1 = await measure(c1);
   }
-  const c2 = Math.min(maxCost, c1 * 2);
-  const t2 = await measure(c2);
-  const slope = (t2 - t1) / (c2 - c1);
-  let cost = slope > 0 ? c1 + (target - t1) / slope : c1 * (target / Math.max(t1, 1e-9));
-  cost = Math.min(maxCost, Math.max(1, Math.round(cost)));
-  let t = await measure(cost);
-  if (t > 0 && Math.abs(t / target - 1) > 0.03) {
-    cost = Math.min(maxCost, Math.max(1, Math.round(slope > 0 ? cost + (target - t) / slope : cost * (target / t))));
-    t = await measure(cost);
+  let c2 = clamp(t1 < target ? c1 * 2 : c1 / 2);
+  if (c2 === c1) c2 = clamp(c1 + 1);
+  let t2 = await measure(c2);
+  let best = Math.abs(t1 - target) <= Math.abs(t2 - target) ? { cost: c1, t: t1 } : { cost: c2, t: t2 };
+  for (let step = 0; step < 5 && Math.abs(best.t / target - 1) > TOLERANCE; step++) {
+    const slope = (t2 - t1) / (c2 - c1);
+    const next = clamp(slope > 0 ? c2 + (target - t2) / slope : c2 * (target / Math.max(t2, 1e-9)));
+    if (next === c2 || next === c1) break; // the cost's integer step is coarser than the tolerance
+    [c1, t1] = [c2, t2];
+    c2 = next;
+    t2 = await measure(c2);
+    if (Math.abs(t2 - target) < Math.abs(best.t - target)) best = { cost: c2, t: t2 };
   }
-  work.setCost(cost);
-  return { cost, computeMsPerChunk: t, targetMsPerChunk: target };
+  work.setCost(best.cost);
+  return { cost: best.cost, computeMsPerChunk: best.t, targetMsPerChunk: target, probes };
 }

@@ -4,7 +4,10 @@
 // timeline, the busy fractions, strict utilisation and gaps, and the tracing cost itself.
 import type { Device } from '../core/types.js';
 import { createPipeline } from '../pipeline/pipeline.js';
+import { createMultiPipeline } from '../pipeline/multi.js';
+import type { MultiComputeChunk } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
+import { deviceShares, multiAsPipelineStats } from './device-list.js';
 import { formatBytes } from '../cuda/errors.js';
 import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
 import { calibrateCost } from './calibrate.js';
@@ -73,7 +76,15 @@ export interface SweepHooks {
   /** NVML reader for the device, or null with the reason. */
   utilization?: { read: (() => { gpu: number; memory: number } | null) | null; reason?: string };
   signal?: AbortSignal;
+  /**
+   * One pipeline per entry (the first is `device`; a Device may repeat: two pipelines on one
+   * GPU). With more than one, each cell runs a multi-device pipeline, untraced.
+   */
+  devices?: readonly Device[];
 }
+
+/** The compute of a multi-device run: each chunk goes to its device's own instance. */
+type MultiCompute = (chunk: MultiComputeChunk<number>) => void | Promise<void>;
 
 export function cellKey(chunkBytes: number, ratio: number | null): string {
   return `${formatBytes(chunkBytes).replace(/\s+/g, '')}${ratio === null ? '' : `-r${ratio}`}`;
@@ -94,6 +105,26 @@ function virtualNow(device: Device): number | null {
   if (device.backend !== 'fake') return null;
   const now = (device as unknown as { clock?: { now?: unknown } }).clock?.now;
   return typeof now === 'number' ? now : null;
+}
+
+async function runMultiPipeline(devices: readonly Device[], compute: MultiCompute, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; signal?: AbortSignal }): Promise<{ stats: PipelineStats; shares: ReturnType<typeof deviceShares> }> {
+  const pipeline = createMultiPipeline<number>(devices, { outputBytes: o.chunkBytes, mode: o.mode, depth: o.depth, compute, label: `bench ${o.mode} ×${devices.length}` });
+  try {
+    if (o.warmup > 0) await pipeline.run(o.warmup * devices.length, { signal: o.signal });
+    const distinct = [...new Set(devices)];
+    const v0 = distinct.map(virtualNow);
+    const m = await pipeline.run(o.chunks, { signal: o.signal });
+    const stats = multiAsPipelineStats(m, o.mode);
+    // Fake devices: virtual walls as in runPipeline, the longest of the devices' clocks.
+    const advanced = distinct.map((d, k) => (v0[k] === null ? null : virtualNow(d)! - v0[k]!));
+    if (advanced.every((v) => v !== null && v > 0)) {
+      const wallMs = Math.max(...(advanced as number[]));
+      return { stats: { ...stats, wallMs, copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) } }, shares: deviceShares(m) };
+    }
+    return { stats, shares: deviceShares(m) };
+  } finally {
+    pipeline.close();
+  }
 }
 
 async function runPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; trace: boolean; signal?: AbortSignal }): Promise<PipelineStats> {
@@ -174,15 +205,27 @@ async function measureCell(
     warmup: number;
     trace: boolean;
     signal?: AbortSignal;
+    /** A multi-device run: its pipelines, their compute, and how many distinct GPUs share the work. */
+    multi?: { devices: readonly Device[]; compute: MultiCompute; gpus: number };
   },
 ): Promise<{ cell: Cell; traced: PipelineStats | null; tracedSamples: UtilizationSample[] }> {
   const run = { mode: o.mode, depth: o.depth, chunkBytes: o.chunkBytes, chunks: o.chunks, warmup: o.warmup, signal: o.signal };
   const t0 = performance.now();
-  const untraced = await runPipeline(device, compute, { ...run, trace: false });
+  let shares: ReturnType<typeof deviceShares> | null = null;
+  let untraced: PipelineStats;
+  if (o.multi) {
+    const r = await runMultiPipeline(o.multi.devices, o.multi.compute, run);
+    untraced = r.stats;
+    shares = r.shares;
+  } else {
+    untraced = await runPipeline(device, compute, { ...run, trace: false });
+  }
+  // N distinct GPUs share the chunks: the ideal is one GPU's slowest stage alone over N.
+  const gpus = o.multi?.gpus ?? 1;
   const util = sampler ? summarizeUtilization(sampler.between(t0, performance.now())) : null;
   let traced: PipelineStats | null = null;
   let tracedSamples: UtilizationSample[] = [];
-  if (o.trace) {
+  if (o.trace && !o.multi) {
     const t2 = performance.now();
     traced = await runPipeline(device, compute, { ...run, trace: true });
     tracedSamples = sampler ? sampler.between(t2, performance.now()) : [];
@@ -198,11 +241,15 @@ async function measureCell(
     measuredRatio: o.copyMs > 0 ? o.computeMs / o.copyMs : null,
     chunkBytes: o.chunkBytes,
     chunks: o.chunks,
-    params: { ...o.params, ...(o.depth === 'auto' ? { depth: 'auto', depthReason: untraced.depthReason } : {}) },
+    params: {
+      ...o.params,
+      ...(o.depth === 'auto' ? { depth: 'auto', depthReason: untraced.depthReason } : {}),
+      ...(o.multi ? { pipelines: o.multi.devices.length, gpus, perDevice: shares } : {}),
+    },
     alone: { computeMs: o.computeMs, copyMs: o.copyMs },
     stats: withoutTimeline(untraced),
-    efficiency: untraced.wallMs > 0 ? Math.max(o.computeMs, o.copyMs) / untraced.wallMs : null,
-    copyOfPeak: untraced.wallMs > 0 ? o.copyMs / untraced.wallMs : null,
+    efficiency: untraced.wallMs > 0 ? Math.max(o.computeMs, o.copyMs) / gpus / untraced.wallMs : null,
+    copyOfPeak: untraced.wallMs > 0 ? o.copyMs / gpus / untraced.wallMs : null,
     traced: traced ? { wallMs: traced.wallMs, metrics: computeMetrics(traced, { pinnedPeak }) } : null,
     traceCostPerChunkUs: cost === null ? null : cost * 1000,
     nvml: util,
@@ -219,6 +266,8 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
   const wrapped = recorder.wrap(device);
   const sampler = hooks.utilization?.read ? new UtilizationSampler(hooks.utilization.read).start() : null;
   const sizes = workload.fixedChunkBytes ? [workload.fixedChunkBytes] : config.sizes;
+  const pipelines = hooks.devices && hooks.devices.length > 1 ? [...hooks.devices] : null;
+  const others = pipelines ? [...new Set(pipelines)].filter((d) => d !== device) : [];
   const combos = modeDepths(config);
   const total = sizes.length * (workload.tunable && config.ratios.length ? config.ratios.length : 1) * combos.length;
   let done = 0;
@@ -226,7 +275,18 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
     for (const chunkBytes of sizes) {
       const chunks = config.chunks(chunkBytes);
       const instance = await workload.create(wrapped, chunkBytes);
+      // One instance per other distinct device (kernels are per context), same cost as the first.
+      const extra = new Map<Device, BenchInstance>();
+      let multi: { devices: readonly Device[]; compute: MultiCompute; gpus: number } | undefined;
       try {
+        for (const d of others) extra.set(d, await workload.create(d, chunkBytes));
+        if (pipelines) {
+          multi = {
+            devices: pipelines,
+            gpus: others.length + 1,
+            compute: (c) => (c.device === device ? instance : extra.get(c.device)!).compute(c),
+          };
+        }
         const ratios: (number | null)[] = workload.tunable && instance.setCost && config.ratios.length ? config.ratios : [null];
         hooks.log(`${workload.name}, ${formatBytes(chunkBytes)} chunks × ${chunks}: measuring D2H alone`);
         const copyMs = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
@@ -239,9 +299,11 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
               initialCost: workload.initialCost ?? 1024,
               maxCost: workload.maxCost,
             });
-            hooks.log(`  ratio ${ratio}: cost ${cal.cost} → ${cal.computeMsPerChunk.toFixed(4)} ms/chunk (target ${cal.targetMsPerChunk.toFixed(4)})`);
+            for (const e of extra.values()) e.setCost?.(cal.cost);
+            hooks.log(`  ratio ${ratio}: cost ${cal.cost} → ${cal.computeMsPerChunk.toFixed(4)} ms/chunk (target ${cal.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`);
           }
           const computeMs = await computeAloneMs(device, instance.compute, { chunkBytes, chunks, warmup: 2 });
+          if (ratio !== null) hooks.log(`  ratio ${ratio}: compute alone ${computeMs.toFixed(2)} ms / D2H alone ${copyMs.toFixed(2)} ms over ${chunks} chunks = ${(computeMs / copyMs).toFixed(3)}`);
           const key = cellKey(chunkBytes, ratio);
           const cap = await capture(device, recorder, instance.compute, chunkBytes);
           peerCells.push({ key, chunkBytes, chunks, launch: cap.launch, ...(cap.reason ? { reason: cap.reason } : {}) });
@@ -250,7 +312,7 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
             hooks.signal?.throwIfAborted();
             const { cell, traced, tracedSamples } = await measureCell(device, instance.compute, sampler, {
               key, workload: workload.name, mode, depth, ratio, chunkBytes, chunks, params, computeMs, copyMs,
-              warmup: config.warmupChunks, trace: config.traced, signal: hooks.signal,
+              warmup: config.warmupChunks, trace: config.traced, signal: hooks.signal, multi,
             });
             cells.push(cell);
             if (traced && config.showcase({ chunkBytes, ratio })) {
@@ -268,6 +330,7 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
         }
       } finally {
         instance.close();
+        for (const e of extra.values()) e.close();
       }
     }
   } finally {

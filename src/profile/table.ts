@@ -1,5 +1,6 @@
 // The plain-text table `tandem bench` prints on stdout: one row per cell, headline figures from
-// the untraced run, utilisation from the traced one, and tandem against each peer.
+// the untraced run, utilisation from the traced one, tandem against each peer (peer wall / tandem
+// wall: above 1 means tandem was faster) and, per cell, which of them was fastest.
 import { formatBytes } from '../cuda/errors.js';
 import type { Results } from './results.js';
 
@@ -13,11 +14,11 @@ export function formatTable(rows: string[][]): string {
 
 export function resultsTable(results: Results): string {
   const peers = results.peers.filter((p) => p.status === 'ok').map((p) => p.name);
-  const header = ['mode', 'size', 'ratio', 'chunks', 'wall ms', 'eff', 'c/c meas', 'kernel util', 'NVML', 'D2H GB/s', 'of peak', 'trace µs/ch', ...peers.map((p) => `${p}/tandem`)];
+  const header = ['mode', 'size', 'ratio', 'chunks', 'wall ms', 'eff', 'c/c meas', 'kernel util', 'NVML', 'D2H GB/s', 'of peak', 'trace µs/ch', ...peers.map((p) => `${p}/tandem`), ...(peers.length ? ['fastest'] : [])];
   const rows = [header];
   for (const c of results.cells) {
     rows.push([
-      c.mode === 'serial' ? 'serial' : `overlap d${c.depth}`,
+      (c.mode === 'serial' ? 'serial' : `overlap d${c.depth}`) + (typeof c.params.pipelines === 'number' && c.params.pipelines > 1 ? ` ×${c.params.pipelines}` : ''),
       formatBytes(c.chunkBytes),
       c.ratio === null ? '–' : String(c.ratio),
       String(c.chunks),
@@ -33,7 +34,23 @@ export function resultsTable(results: Results): string {
         const pc = c.peers[p];
         return pc?.tandemSpeedup !== undefined ? `${pc.tandemSpeedup.toFixed(3)}×` : '–';
       }),
+      ...(peers.length ? [fastest(c, peers)] : []),
     ]);
   }
   return formatTable(rows);
+}
+
+/**
+ * The fastest of tandem and the peers that ran this cell, with its lead over the runner-up
+ * ('tandem +1.6%': the next one took 1.6% longer); '–' when no peer ran the cell.
+ */
+export function fastest(cell: Results['cells'][number], peers: readonly string[]): string {
+  const walls: [string, number][] = [['tandem', cell.stats.wallMs]];
+  for (const p of peers) {
+    const w = cell.peers[p]?.wallMs;
+    if (typeof w === 'number' && w > 0) walls.push([p, w]);
+  }
+  if (walls.length < 2) return '–';
+  walls.sort((a, b) => a[1] - b[1]);
+  return `${walls[0]![0]} +${((walls[1]![1] / walls[0]![1] - 1) * 100).toFixed(1)}%`;
 }

@@ -10,6 +10,7 @@ import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
 import { defineFakeKernels, f32 } from './fake-kernels.js';
 import { chunkBytes, frameBytes, frameRangeOf, validateFrameFormat, type FrameFormat, type FrameRange } from './frame-format.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
+import { mulberry32 } from '../util/prng.js';
 
 const fround = Math.fround;
 
@@ -158,17 +159,6 @@ export interface DecoderPlan {
   macsPerFrame: number;
 }
 
-/** mulberry32: tiny, seeded, the same on every platform. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function decoderPlan(width: number, height: number, cost = 1, seed = 1): DecoderPlan {
   const hidden = HIDDEN_CHANNELS.map((c) => Math.max(2, Math.round(c * cost)));

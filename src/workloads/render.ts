@@ -4,7 +4,10 @@
 import { performance } from 'node:perf_hooks';
 import type { Device } from '../core/types.js';
 import { createPipeline } from '../pipeline/index.js';
+import { createMultiPipeline } from '../pipeline/multi.js';
+import type { MultiPipelineStats } from '../pipeline/multi-types.js';
 import type { OutputChunk, PipelineMode, PipelineStats } from '../pipeline/types.js';
+import { multiAsPipelineStats } from '../profile/device-list.js';
 import type { Sink, SinkResult } from '../sinks/types.js';
 import { frameRanges, framesInChunk, type FrameRange } from './frame-format.js';
 import type { FrameWorkload } from './types.js';
@@ -21,6 +24,12 @@ export interface RenderProgress {
 
 export interface RenderOptions {
   device: Device;
+  /**
+   * One pipeline per entry (the first should be `device`; a Device may repeat: two pipelines on
+   * one GPU). With more than one, chunks go to whichever frees a slot first and the sink still
+   * gets them in order. Default [device].
+   */
+  devices?: readonly Device[];
   workload: FrameWorkload;
   sink: Sink;
   frames: number;
@@ -33,7 +42,10 @@ export interface RenderOptions {
 }
 
 export interface RenderOutcome {
+  /** The run's statistics (a multi-device run's in the same shape: see multiAsPipelineStats). */
   stats: PipelineStats | null;
+  /** A multi-device run's own statistics (per device shares, the bottleneck named), else null. */
+  multi: MultiPipelineStats | null;
   sink: SinkResult;
   progress: RenderProgress;
   /** The error that ended the run early (an AbortError after an interrupt), else null. */
@@ -48,7 +60,11 @@ export interface RenderOutcome {
  */
 export async function runRender(options: RenderOptions): Promise<RenderOutcome> {
   const { device, workload, sink, frames } = options;
-  const instance = workload.setup(device);
+  const devices = options.devices && options.devices.length > 0 ? options.devices : [device];
+  // One instance per distinct device: kernels belong to a context.
+  const instances = new Map<Device, ReturnType<FrameWorkload['setup']>>();
+  for (const d of devices) if (!instances.has(d)) instances.set(d, workload.setup(d));
+  const instance = instances.get(devices[0]!)!;
   const t0 = performance.now();
   const progress: RenderProgress = { framesDone: 0, chunksDone: 0, elapsedMs: 0, sinkActiveMs: 0, sinkInFlight: 0 };
   let activeSince = 0;
@@ -69,24 +85,38 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
       options.onChunk?.({ ...progress, sinkActiveMs: progress.sinkActiveMs + (progress.sinkInFlight ? now - activeSince : 0) });
     }
   };
-  const pipeline = createPipeline<FrameRange>(device, {
+  const shared = {
     outputBytes: workload.outputBytes,
     depth: options.depth ?? 'auto',
     mode: options.mode ?? 'overlap',
-    compute: (chunk) => instance.compute(chunk),
     sink: write,
     sinkConcurrency: sink.concurrency,
     trace: options.trace ?? false,
     label: `render ${workload.name}`,
-  });
+  } as const;
+  const ranges = frameRanges(frames, workload.format.framesPerChunk);
   let stats: PipelineStats | null = null;
+  let multi: MultiPipelineStats | null = null;
   let error: unknown = null;
-  try {
-    stats = await pipeline.run(frameRanges(frames, workload.format.framesPerChunk), { signal: options.signal });
-  } catch (err) {
-    error = err;
-  } finally {
-    pipeline.close();
+  if (devices.length > 1) {
+    const pipeline = createMultiPipeline<FrameRange>(devices, { ...shared, compute: (chunk) => instances.get(chunk.device)!.compute(chunk) });
+    try {
+      multi = await pipeline.run(ranges, { signal: options.signal });
+      stats = multiAsPipelineStats(multi, shared.mode);
+    } catch (err) {
+      error = err;
+    } finally {
+      pipeline.close();
+    }
+  } else {
+    const pipeline = createPipeline<FrameRange>(device, { ...shared, compute: (chunk) => instance.compute(chunk) });
+    try {
+      stats = await pipeline.run(ranges, { signal: options.signal });
+    } catch (err) {
+      error = err;
+    } finally {
+      pipeline.close();
+    }
   }
   progress.elapsedMs = performance.now() - t0;
   let finalized = false;
@@ -101,5 +131,5 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
     await sink.abort(error).catch(() => {});
     finalized = true;
   }
-  return { stats, sink: sink.stats(), progress, error, finalized };
+  return { stats, multi, sink: sink.stats(), progress, error, finalized };
 }

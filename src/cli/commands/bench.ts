@@ -1,14 +1,16 @@
 // `tandem bench`: sweeps mode × depth × compute/copy ratio × chunk size, prints a table on stdout
 // (or the results JSON with --json), progress on stderr, and writes results.json, trace.json and
-// report.html into --out. --peers runs the PyTorch and CuPy peers on the same cells with the same
-// kernel; --fake runs everything on the fake device (CI, or trying it without a GPU).
+// report.html into --out. The PyTorch and CuPy peers run on the same cells with the same kernel
+// (--no-peers skips them); --fake runs everything on the fake device (CI, or trying it without a GPU).
 import type { CAC } from 'cac';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { UsageError } from '../../cuda/errors.js';
 import type { Device } from '../../core/types.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
+import { parseDeviceList, openDeviceList, type DeviceList } from '../../profile/device-list.js';
 import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
 import { attachPeerResults, PEERS, pythonCommand, runPeer, writePeerConfig, type PeerCellConfig, type PeerOutcome } from '../../profile/peers.js';
 import { writeReport } from '../../profile/report.js';
@@ -25,6 +27,7 @@ export interface BenchOptions {
   sizes?: string | number;
   chunks?: string | number;
   device?: string | number;
+  devices?: string | number;
   peers?: boolean;
   fake?: boolean;
   json?: boolean;
@@ -70,6 +73,8 @@ export interface ParsedBench {
   sizes: number[];
   chunks: number | null;
   device: number;
+  /** --devices: the ordinals of one pipeline each (a GPU may repeat), or null for --device alone. */
+  devices: DeviceList | null;
   peers: boolean;
   fake: boolean;
   json: boolean;
@@ -106,7 +111,9 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
     sizes,
     chunks,
     device,
-    peers: !!o.peers,
+    devices: o.devices === undefined ? null : parseDeviceList(o.devices),
+    // The peers run unless --no-peers (on the fake device they are listed as skipped).
+    peers: o.peers !== false,
     fake,
     json: !!o.json,
     out: path.resolve(o.out ?? `tandem-bench-${stamp}`),
@@ -115,14 +122,15 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
 }
 
 /**
- * Chunks per cell when --chunks is not given. The fill and the drain cost about one chunk's
- * non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at compute/copy ratio r:
- * 512 chunks of 64 MiB (32 GiB, ~0.6 s of D2H on an H100) leave room for 0.999 at r = 2.
- * Capped at 4096 chunks.
+ * Chunks per cell when --chunks is not given: 8 GiB a cell (~0.16 s of D2H on an H100), so the
+ * default sweep with its peers ends within a minute. The fill and the drain cost about one
+ * chunk's non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at compute/copy
+ * ratio r: 0.996 for 128 chunks of 64 MiB at r = 2 or 0.5, 0.992 at r = 1 (a run that measures
+ * the 0.999 target needs --chunks 1024 or more). 64..4096 chunks.
  */
 export function defaultChunks(chunkBytes: number, fake: boolean): number {
   if (fake) return 24;
-  return Math.min(4096, Math.max(64, Math.ceil((32 * 1024 ** 3) / chunkBytes)));
+  return Math.min(4096, Math.max(64, Math.ceil((8 * 1024 ** 3) / chunkBytes)));
 }
 
 async function openDevice(p: ParsedBench): Promise<{ device: Device; env: Partial<Environment> }> {
@@ -154,8 +162,35 @@ const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/** The devices of the run: --device alone, or --devices (one pipeline per entry). */
+async function openBenchDevices(p: ParsedBench): Promise<{ device: Device; devices: Device[]; ordinals: number[]; env: Partial<Environment>; close(): Promise<void> }> {
+  if (p.devices === null) {
+    const { device, env } = await openDevice(p);
+    return {
+      device, devices: [device], ordinals: [p.device], env,
+      async close() {
+        await device.synchronize().catch(() => undefined);
+        device.close();
+      },
+    };
+  }
+  const opened = await openDeviceList(p.devices, { fake: p.fake, fakeOptions: { copyBytesPerMs: FAKE_COPY_BYTES_PER_MS } });
+  const env: Partial<Environment> = {};
+  if (!p.fake) {
+    // Driver and NVRTC versions as the single-device path reports them.
+    const single = await openDevice({ ...p, device: opened.ordinals[0]! }).catch(() => null);
+    if (single) {
+      Object.assign(env, single.env);
+      single.device.close();
+    }
+  }
+  return { device: opened.devices[0]!, devices: opened.devices, ordinals: opened.ordinals, env, close: opened.close };
+}
+
 export async function runBench(p: ParsedBench, argv: string[] = process.argv.slice(2), signal?: AbortSignal): Promise<Results> {
-  const { device, env } = await openDevice(p);
+  const started = performance.now();
+  const { device, devices, ordinals, env, close } = await openBenchDevices(p);
+  const multi = devices.length > 1;
   const peerStatus: PeerStatus[] = [];
   try {
     await mkdir(p.out, { recursive: true });
@@ -176,10 +211,13 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       maxTimelineChunks: 1000,
     };
     log(`tandem bench on ${device.properties.name}${device.backend === 'fake' ? ' (fake device: virtual times, not GPU figures)' : ''}; results in ${p.out}`);
-    const sweep = await runSweep(device, workload, config, { log, utilization, signal });
+    if (multi) log(`--devices ${ordinals.join(',')}: ${devices.length} pipelines on ${new Set(devices).size} device(s); chunks dealt to whichever frees a slot first`);
+    const sweep = await runSweep(device, workload, config, { log, utilization, signal, devices });
 
     if (p.peers) {
-      if (device.backend === 'fake') {
+      if (multi) {
+        for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers drive one GPU; run without --devices to compare' });
+      } else if (device.backend === 'fake') {
         for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
       } else {
         await runPeers(p, sweep, peerStatus);
@@ -203,6 +241,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         ratios: p.ratios,
         sizes: p.sizes,
         chunks: p.chunks ?? 'auto',
+        devices: ordinals,
         warmupChunks: config.warmupChunks,
         sink: 'none (the host stage only releases each slot)',
         nvml: sweep.utilization,
@@ -212,7 +251,8 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       peers: peerStatus,
       timelines: sweep.timelines,
       notes: [
-        'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, timed with two timing events, in the same process.',
+        'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, queued behind a hold kernel so the two timing events bracket GPU time only (no host launch cost), in the same process. The ratio calibration measures the same way.',
+        ...(multi ? [`--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.`] : []),
         'Busy fractions, strict kernel utilisation and idle gaps come from a second, traced run of the same cell (per-chunk timing events); the difference of the two walls per chunk is the tracing cost shown.',
         'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',
         'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own averaging window: it is the coarse figure, shown beside the strict one.',
@@ -228,10 +268,10 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       { tandemVersion: results.environment.tandemVersion, device: device.properties.name, date: results.date },
     );
     await writeReport(results.files.report!, results);
+    log(`tandem bench: ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
     return results;
   } finally {
-    await device.synchronize().catch(() => undefined);
-    device.close();
+    await close();
   }
 }
 
@@ -276,13 +316,15 @@ export function registerBench(cli: CAC): void {
     .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
     .option('--chunks <n>', 'Chunks per cell (default: enough for ~32 GiB, 64..4096)')
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
-    .option('--peers', 'Also run the PyTorch and CuPy peers (python3 or $TANDEM_PYTHON)')
+    .option('--devices <spec>', "One pipeline per device, chunks dealt to whichever frees a slot first: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices")
+    .option('--no-peers', 'Skip the PyTorch and CuPy peers (run by default: python3 or $TANDEM_PYTHON; skipped with a reason if missing)')
     .option('--fake', 'Run on the fake device (no GPU needed; virtual times)')
     .option('--json', 'Print the results JSON on stdout instead of the table')
     .option('--out <dir>', 'Directory for results.json, trace.json, report.html (default ./tandem-bench-<date>)')
     .option('--no-trace', 'Skip the traced runs (no timeline, busy fractions or trace cost)')
-    .example('tandem bench --sizes 64M,4M,1M --depths 2,3 --peers')
+    .example('tandem bench --sizes 64M,4M,1M --depths 2,3')
     .example('tandem bench --fake --out /tmp/bench')
+    .example('tandem bench --devices 0,0 --sizes 4M --no-peers   # two pipelines on one GPU')
     .action(async (options: BenchOptions) => {
       const parsed = parseBenchOptions(options);
       // Ctrl-C stops the sweep within a chunk; the pipeline cleans up and run-cli exits 130.
