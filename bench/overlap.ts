@@ -125,8 +125,9 @@ const hostProbe: Record<string, number> = {};
   log(`per-chunk floor (64 KiB chunks, iters 0, ${n} chunks, median of ${REPEATS}): ${Object.entries(hostProbe).map(([k, v]) => `${k} ${v.toFixed(2)} µs`).join(', ')}`);
 }
 
-// PROBE=1: only the host probe above and D2H bandwidth per pinned buffer (is the spread of
-// 'copy alone' between repeats the buffer's placement or the moment?), then exit.
+// PROBE=1: only the floor probe above, D2H bandwidth per pinned buffer (is the spread of
+// 'copy alone' between repeats the buffer's placement or the moment?) and D2H bandwidth from
+// data in and out of L2, then exit.
 if (process.env.PROBE) {
   const bytes = 64 * MiB;
   using s = device.createStream({ label: 'probe' });
@@ -145,6 +146,28 @@ if (process.env.PROBE) {
       gbs.push(((10 * bytes) / (b.elapsedMs(a) / 1000) / 1e9).toFixed(1));
     }
     log(`D2H GB/s per pinned buffer (64 MiB × 10), round ${round}: ${gbs.join(' ')}`);
+  }
+  // Does a D2H of data long out of L2 (the ring's device buffers written `depth` chunks ago)
+  // run slower than one of a buffer just read (what 'copy alone' measures)? 4 MiB copies, round
+  // robin over k device buffers: k × 4 MiB against the GPU's L2.
+  {
+    const b4 = 4 * MiB;
+    const devs = Array.from({ length: 16 }, (_, k) => device.allocDevice(b4, `probe dev ${k}`));
+    const pin = device.allocPinned(b4, 'probe pinned 4');
+    for (const k of [1, 3, 8, 16]) {
+      const t: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        for (let j = 0; j < 16; j++) device.copy(s, pin, devs[j % k]!);
+        a.record(s);
+        for (let j = 0; j < 400; j++) device.copy(s, pin, devs[j % k]!);
+        b.record(s);
+        await b.completion();
+        t.push(b.elapsedMs(a));
+      }
+      log(`D2H 4 MiB × 400 round robin over ${k} device buffers: ${t.map((x) => `${((400 * b4) / (x / 1000) / 1e9).toFixed(2)} GB/s`).join(', ')}`);
+    }
+    for (const x of devs) x.close();
+    pin.close();
   }
   for (const p of bufs) p.close();
   program.close();

@@ -140,7 +140,8 @@ async function sinkBound(device: Device, name: 'png' | 'raw', dir: string, depth
       clean();
       const after = await sinkAloneMs(await open('alone'), captured);
       clean();
-      const runMs = r.stats!.wallMs;
+      // To the last frame written: a PNG sink releases each slot before it encodes the frames.
+      const runMs = r.outputWallMs!;
       repeats.push({ aloneBeforeMs: before, runMs, aloneAfterMs: after, figure: (before + after) / 2 / runMs });
       log(`  ${name} depth ${depth}: sink alone ${before.toFixed(1)} ms, run ${runMs.toFixed(1)} ms (depth ${r.stats!.depth}), sink alone ${after.toFixed(1)} ms`);
       before = after;

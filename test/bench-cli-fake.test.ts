@@ -169,8 +169,9 @@ test('option parsing: sizes, lists, defaults and what each error says', () => {
     assert.throws(() => parseBenchOptions(o), (e: Error) => e instanceof UsageError && msg.test(e.message), JSON.stringify(o));
   }
   // Enough chunks that fill and drain are a small edge, within bounds.
-  assert.equal(defaultChunks(64 * 1024 ** 2, false), 512);
-  assert.equal(defaultChunks(4 * 1024 ** 2, false), 4096);
+  assert.equal(defaultChunks(64 * 1024 ** 2, false), 128);
+  assert.equal(defaultChunks(4 * 1024 ** 2, false), 2048);
+  assert.equal(defaultChunks(1024 ** 2, false), 4096);
   assert.equal(defaultChunks(1024 ** 3, false), 64);
 });
 

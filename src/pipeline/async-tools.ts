@@ -31,10 +31,6 @@ export class AsyncQueue<T> {
     this.closed = true;
     this.waiter?.resolve();
   }
-  /** The next item without taking it (undefined if none is waiting). */
-  peek(): T | undefined {
-    return this.head < this.items.length ? this.items[this.head] : undefined;
-  }
   /** The next item if one is waiting (no promise made): the loops' fast path. */
   tryShift(): T | undefined {
     if (this.head >= this.items.length) return undefined;

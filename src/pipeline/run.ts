@@ -62,12 +62,6 @@ interface InFlight {
  * (a round trip of ~10-20 µs at every chunk of a balanced run), so the GPU waits on the event.
  */
 const HOST_BARRIER_1_DEPTH = 3;
-/**
- * From this depth on, D2H copies go in runs of up to depth / 4 back-to-back copies with one event
- * wait before and the records after (see copyLoop): an event record between two copies makes
- * the copy engine finish one before it starts the next.
- */
-const COPY_RUN_DEPTH = process.env.TANDEM_EXPERIMENT_COPY_RUNS === '0' ? Infinity : 8;
 const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
 
 export type HostStageKind = { kind: 'sink' } | { kind: 'pull'; queue: AsyncQueue<OutputChunk<never>> };
@@ -114,8 +108,6 @@ export class PipelineRun<I> {
   /** Chunks whose D2H completion the host has seen (all their GPU work is done). */
   private readonly seen = new Watermark();
   private bytesIn = 0;
-  /** D2H copies enqueued so far (copies in flight = this - seen). */
-  private copiesEnqueued = 0;
   private sinkBusy = 0;
   private busy = { upload: 0, compute: 0, copy: 0 };
   private timeline: ChunkTiming[] | null;
@@ -414,45 +406,23 @@ export class PipelineRun<I> {
   private async copyLoop(): Promise<void> {
     let chunk: ChunkState<I> | undefined;
     const sw = this.sw;
-    const run: ChunkState<I>[] = [];
     try {
       while ((chunk = this.copyQ.tryShift() ?? (await this.copyQ.shift())) !== undefined) {
         if (sw.stopped) return;
         // Barrier 3: pinned[i] is free only once the host released the slot's previous chunk.
         if (chunk.prev && !chunk.prev.released.settled) await sw.until(chunk.prev.released.promise);
         if (sw.stopped) return;
-        run.length = 0;
-        run.push(chunk);
-        const most = this.depth >= COPY_RUN_DEPTH && !chunk.timing ? this.depth >> 2 : 1;
-        if (most > 1) {
-          // Hold back while the copy stream still has half the ring queued, so the chunks that
-          // become ready meanwhile go as one run of back-to-back copies.
-          const target = this.copiesEnqueued - (this.depth >> 1);
-          if (this.seen.value < target) await sw.until(this.seen.until(target));
-          if (sw.stopped) return;
-          for (let next = this.copyQ.peek(); run.length < most && next && !next.timing && (!next.prev || next.prev.released.settled); next = this.copyQ.peek()) {
-            run.push(this.copyQ.tryShift()!);
-          }
-        }
+        const slot = chunk.slot;
         const cp = this.copyStream;
-        // Barrier 2 for the whole run: the compute stream runs in order, so compute(last) done
-        // means every compute of the run is done.
-        cp.waitEvent(run[run.length - 1]!.slot.computed);
-        for (const c of run) {
-          chunk = c;
-          c.timing?.copyStart.record(cp);
-          c.enqueuedCopy = performance.now();
-          this.device.copy(cp, c.slot.pinned, c.slot.out, { chunk: c.index });
-          c.timing?.copyEnd.record(cp);
-        }
-        for (const c of run) {
-          chunk = c;
-          c.slot.copied.record(cp);
-          c.prev = null;
-          this.copiesEnqueued++;
-          c.copyEnqueued.resolve();
-          this.deliverQ.push(c);
-        }
+        cp.waitEvent(slot.computed); // barrier 2
+        chunk.timing?.copyStart.record(cp);
+        chunk.enqueuedCopy = performance.now();
+        this.device.copy(cp, slot.pinned, slot.out, { chunk: chunk.index });
+        chunk.timing?.copyEnd.record(cp);
+        slot.copied.record(cp);
+        chunk.prev = null;
+        chunk.copyEnqueued.resolve();
+        this.deliverQ.push(chunk);
       }
     } catch (err) {
       if (!(err instanceof StopSignal)) this.fail('copy', chunk?.index ?? 0, err);

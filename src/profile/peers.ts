@@ -34,6 +34,8 @@ export interface PeerCellConfig {
 export interface PeerConfig {
   device: number;
   warmupChunks: number;
+  /** torch-habit runs at most this many bytes of a cell's chunks (≥ 8) and scales its wall. */
+  habitMaxBytes?: number;
   kernel: PeerLaunch['kernel'];
   cells: PeerCellConfig[];
 }
@@ -46,6 +48,8 @@ export interface PeerCellResult {
   copyAloneMs: number | null;
   efficiency: number | null;
   bytes: number;
+  /** Chunks the peer really ran when fewer than the cell's (its wall is scaled to the cell). */
+  chunksRun?: number;
 }
 
 export type PeerOutcome =
@@ -148,6 +152,7 @@ export function attachPeerResults(cells: Cell[], peer: string, results: readonly
         computeAloneMs: r.computeAloneMs,
         copyAloneMs: r.copyAloneMs,
         bytes: r.bytes,
+        ...(r.chunksRun !== undefined && r.chunksRun !== cell.chunks ? { chunksRun: r.chunksRun } : {}),
         ...(cell.stats.wallMs > 0 ? { tandemSpeedup: r.wallMs / cell.stats.wallMs } : {}),
       };
     }

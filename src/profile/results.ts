@@ -33,6 +33,8 @@ export interface PeerCell {
   computeAloneMs: number | null;
   copyAloneMs: number | null;
   bytes: number;
+  /** Chunks the peer really ran, when fewer than the cell's: its wall is scaled to the cell. */
+  chunksRun?: number;
   /** Peer wall / tandem wall: above 1 means tandem was faster. */
   tandemSpeedup?: number;
 }

@@ -1,6 +1,10 @@
 // PNG sequence: frames are copied out of the pinned slot (the slot goes back to the GPU at once),
 // encoded on worker threads, and written as frame_000001.png … in frame order, even while
-// several chunks are in the host stage at once.
+// several chunks are in the host stage at once. Returning the slot early frees the pipeline's
+// sink permit, so the sink bounds its own backlog: a chunk is copied out only once fewer than
+// `concurrency` chunks are still encoding; until then it keeps its slot and the pipeline waits.
+// (Without that bound every chunk was copied out at once, encoding piled up in memory behind
+// the workers, and the pipeline's wall ended long before the last PNG was written.)
 import { availableParallelism } from 'node:os';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -53,10 +57,27 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
   /** Frame files are written one after another through this chain: names come out in order. */
   let tail: Promise<void> = Promise.resolve();
   let closed = false;
+  const concurrency = options.concurrency ?? Math.max(2, Math.ceil(workers / framesPerChunk) + 1);
+  /** Chunks copied out and not yet written, and writers waiting for room among them. */
+  let encoding = 0;
+  const room: Array<() => void> = [];
 
   const write = async (chunk: OutputChunk<unknown>): Promise<void> => {
     if (closed) throw new SinkError('png', chunk.index, 'write after close');
     const t0 = performance.now();
+    while (encoding >= concurrency) await new Promise<void>((r) => room.push(r));
+    encoding++;
+    try {
+      await encodeChunk(chunk);
+    } finally {
+      encoding--;
+      room.shift()?.();
+    }
+    result.chunks++;
+    result.busyMs += performance.now() - t0;
+  };
+
+  const encodeChunk = async (chunk: OutputChunk<unknown>): Promise<void> => {
     const { firstFrame, frames } = chunkFrames(chunk, options.format);
     // Copy each frame out (a transfer list cannot take pinned memory), then hand the slot back.
     const copies = frames.map((f) => f.slice().buffer as ArrayBuffer);
@@ -83,8 +104,6 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
       return tail;
     });
     await Promise.all(done);
-    result.chunks++;
-    result.busyMs += performance.now() - t0;
   };
 
   const finish = async (): Promise<void> => {
@@ -96,7 +115,7 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
 
   return {
     name: 'png',
-    concurrency: options.concurrency ?? Math.max(2, Math.ceil(workers / framesPerChunk) + 1),
+    concurrency,
     write,
     stats: () => ({ ...result }),
     async close() {

@@ -52,6 +52,12 @@ export interface RenderOutcome {
   error: unknown;
   /** Whether the sink was finalised cleanly (close() succeeded, or abort() after an interrupt). */
   finalized: boolean;
+  /**
+   * From the pipeline's start to the sink's last write settling (ms): stats.wallMs ends when the
+   * last slot was released, and a sink that releases its slot early (PNG: frames copied out, then
+   * encoded) is still working then. The output's real wall; null without stats.
+   */
+  outputWallMs: number | null;
 }
 
 /**
@@ -68,16 +74,30 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
   const t0 = performance.now();
   const progress: RenderProgress = { framesDone: 0, chunksDone: 0, elapsedMs: 0, sinkActiveMs: 0, sinkInFlight: 0 };
   let activeSince = 0;
+  // When the pipeline last saw a slot released (the sink's own release() or its write settling,
+  // whichever came first, as the pipeline counts it) and when the last write settled.
+  let lastRelease = 0;
+  let lastSettle = 0;
   const write = async (chunk: OutputChunk<FrameRange>): Promise<void> => {
     // One macrotask turn per chunk: when every stage completes at once (the fake device, tiny
     // frames, a pipe that takes every write) the run is an unbroken chain of microtasks and
     // nothing else — timers, the progress line, SIGINT — would ever run. Costs ~µs a chunk.
     await new Promise<void>((r) => setImmediate(r));
     if (progress.sinkInFlight++ === 0) activeSince = performance.now();
+    let releasedAt = 0;
+    const tracked: OutputChunk<FrameRange> = {
+      ...chunk,
+      release: () => {
+        if (!releasedAt) releasedAt = performance.now();
+        chunk.release();
+      },
+    };
     try {
-      await sink.write(chunk);
+      await sink.write(tracked);
     } finally {
       const now = performance.now();
+      lastRelease = Math.max(lastRelease, releasedAt || now);
+      lastSettle = Math.max(lastSettle, now);
       if (--progress.sinkInFlight === 0) progress.sinkActiveMs += now - activeSince;
       progress.framesDone += framesInChunk(chunk.item, workload.format);
       progress.chunksDone++;
@@ -131,5 +151,6 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
     await sink.abort(error).catch(() => {});
     finalized = true;
   }
-  return { stats, multi, sink: sink.stats(), progress, error, finalized };
+  const outputWallMs = stats ? stats.wallMs + Math.max(0, lastSettle - lastRelease) : null;
+  return { stats, multi, sink: sink.stats(), progress, error, finalized, outputWallMs };
 }

@@ -256,7 +256,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         'Busy fractions, strict kernel utilisation and idle gaps come from a second, traced run of the same cell (per-chunk timing events); the difference of the two walls per chunk is the tracing cost shown.',
         'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',
         'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own averaging window: it is the coarse figure, shown beside the strict one.',
-        ...(p.peers ? ['Peers run after tandem in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC); peer/tandem above 1 means tandem was faster.'] : []),
+        ...(p.peers ? ['Peers run after tandem in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC); peer/tandem above 1 means tandem was faster; "fastest" names the quickest of tandem and the peers in that cell and its lead over the next.', `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 3} GiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks.`] : []),
         ...(device.backend === 'fake' ? ['Fake device: kernel and copy times are virtual; use these files to check the tooling, not for figures.'] : []),
       ],
       files: { results: path.join(p.out, 'results.json'), trace: path.join(p.out, 'trace.json'), report: path.join(p.out, 'report.html') },
@@ -275,6 +275,12 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
   }
 }
 
+/**
+ * torch-habit (out.cpu() per chunk, ~45× slower than a pipeline at 64 MiB) runs at most 2 GiB
+ * of a cell and scales its wall to the cell's chunks: it carries nothing between chunks.
+ */
+const HABIT_MAX_BYTES = 2 * 1024 ** 3;
+
 async function runPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSweep>>, status: PeerStatus[]): Promise<void> {
   const usable = sweep.peerCells.filter((c) => c.launch);
   if (usable.length === 0) {
@@ -292,7 +298,7 @@ async function runPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSwee
     });
   // Kept beside the results: `python3 bench/peers/<peer>.py OUT/peers-config.json` reruns a peer.
   const configPath = path.join(p.out, 'peers-config.json');
-  await writePeerConfig(configPath, { device: p.device, warmupChunks: 3, kernel: first.kernel, cells });
+  await writePeerConfig(configPath, { device: p.device, warmupChunks: 3, habitMaxBytes: HABIT_MAX_BYTES, kernel: first.kernel, cells });
   log(`peers: ${pythonCommand()} bench/peers/*.py on ${cells.length} cells (same kernel '${first.kernel.name}')`);
   for (const spec of PEERS) {
     log(`peer ${spec.name}: running`);

@@ -18,6 +18,7 @@ import type { Sink } from '../../sinks/types.js';
 import { PIXEL_FORMATS, frameBytes, parseSize, type FrameFormat, type PixelFormat } from '../../workloads/frame-format.js';
 import { createFrameWorkload, workloadNames } from '../../workloads/registry.js';
 import { runRender, type RenderProgress } from '../../workloads/render.js';
+import { openDeviceList, parseDeviceList, type DeviceList } from '../../profile/device-list.js';
 import type { FrameWorkload } from '../../workloads/types.js';
 import { EXIT_INTERRUPTED } from '../run-cli.js';
 
@@ -31,6 +32,7 @@ interface RenderCliOptions {
   depth: number | string;
   mode: string;
   device: number | string;
+  devices?: number | string;
   fps: number | string;
   cost: number | string;
   report?: string | boolean;
@@ -78,6 +80,8 @@ export interface RenderPlan {
   depth: number | 'auto';
   mode: 'overlap' | 'serial';
   device: number;
+  /** --devices: one pipeline per entry (a GPU may repeat), or null for --device alone. */
+  devices: DeviceList | null;
   fps: number;
   cost: number;
   report: string | null;
@@ -107,6 +111,7 @@ export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
     depth,
     mode: o.mode,
     device: integer('device', o.device, 0),
+    devices: o.devices === undefined ? null : parseDeviceList(o.devices),
     fps: positive('fps', o.fps),
     cost: positive('cost', o.cost),
     report,
@@ -151,6 +156,16 @@ async function openDevice(plan: RenderPlan): Promise<Device> {
   }
   const { open } = await import('../../core/open.js');
   return open(plan.device);
+}
+
+/** The run's devices: --device alone, or one pipeline per --devices entry. */
+async function openRenderDevices(plan: RenderPlan): Promise<{ device: Device; devices: Device[]; close(): Promise<void> }> {
+  if (plan.devices === null) {
+    const device = await openDevice(plan);
+    return { device, devices: [device], close: async () => void (await Promise.resolve(device[Symbol.asyncDispose]()).catch(() => {})) };
+  }
+  const opened = await openDeviceList(plan.devices, { fake: plan.fake, fakeOptions: { name: 'tandem fake device (--fake)' } });
+  return { device: opened.devices[0]!, devices: opened.devices, close: opened.close };
 }
 
 /** utilization.gpu from NVML, or null where there is none (the fake device, no NVML). */
@@ -225,12 +240,14 @@ class ProgressLine {
 function summary(plan: RenderPlan, device: Device, workload: FrameWorkload, stats: PipelineStats | null, outcome: Awaited<ReturnType<typeof runRender>>, utilSamples: number[], interrupted: boolean): string {
   const p = outcome.progress;
   const fb = frameBytes(plan.format);
-  const wall = stats?.wallMs ?? p.elapsedMs;
+  // To the last frame written (a PNG sink encodes after it has handed the slot back).
+  const wall = outcome.outputWallMs ?? stats?.wallMs ?? p.elapsedMs;
   const fps = wall > 0 ? (p.framesDone / wall) * 1000 : 0;
   const busy = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'n/a' : `${seconds(ms)} (${((ms / wall) * 100).toFixed(0)}%)`);
   const lines = [
     `tandem render ${interrupted ? 'interrupted' : 'done'}: ${workload.name} ${plan.format.width}x${plan.format.height} ${plan.format.pixelFormat}, ${p.framesDone}/${plan.frames} frames → ${plan.out} (${plan.kind})`,
     `  device       ${device.properties.name} (${device.backend})`,
+    ...(outcome.multi ? [`  devices      ${outcome.multi.devices} pipelines: ${outcome.multi.perDevice.map((d) => `#${d.deviceIndex} (GPU ${d.ordinal}) ${d.chunks} chunks`).join(', ')}; limited by ${outcome.multi.bottleneck.stage ?? 'nothing in particular'} (${outcome.multi.bottleneck.reason})`] : []),
     `  workload     ${workload.describe}`,
     `  pipeline     ${stats?.mode ?? plan.mode}, depth ${stats?.depth ?? plan.depth}${stats?.depthReason ? ` (${stats.depthReason})` : ''}, ${plan.format.framesPerChunk} frames a chunk (${formatBytes(fb * plan.format.framesPerChunk)})`,
     `  wall         ${seconds(wall)}, ${fps.toFixed(1)} frames/s, ${formatBytes((p.framesDone * fb) / Math.max(wall / 1000, 1e-9))}/s off the GPU`,
@@ -254,6 +271,7 @@ export function registerRender(cli: CAC): void {
     .option('--depth <n>', "Ring depth 1..16 or 'auto'", { default: 'auto' })
     .option('--mode <mode>', 'overlap or serial (the one-stream baseline)', { default: 'overlap' })
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
+    .option('--devices <spec>', "One pipeline per device, frames still written in order: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices")
     .option('--fps <n>', 'Frame rate written into the video', { default: 30 })
     .option('--cost <x>', 'Per-frame GPU cost multiplier (fractal iterations, decoder channels)', { default: 1 })
     .option('--report [file]', 'Write the HTML report (traced run) to file (default tandem-render-report.html)')
@@ -262,6 +280,7 @@ export function registerRender(cli: CAC): void {
     .option('--no-progress', 'No progress line on stderr')
     .example('tandem render --workload fractal --size 1920x1080 --frames 600 --out zoom.mp4')
     .example('tandem render --workload decoder --size 1280x720 --frames 120 --out frames/')
+    .example('tandem render --devices all --frames 2400 --out zoom.mp4')
     .action(async (options: RenderCliOptions) => {
       process.exitCode = await render(options);
     });
@@ -271,7 +290,7 @@ export function registerRender(cli: CAC): void {
 export async function render(options: RenderCliOptions): Promise<number> {
   const plan = await planRender(options);
   const workload = createFrameWorkload(plan.workloadName, { ...plan.format, cost: plan.cost });
-  const device = await openDevice(plan);
+  const { device, devices, close: closeDevices } = await openRenderDevices(plan);
   const ac = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -299,7 +318,7 @@ export async function render(options: RenderCliOptions): Promise<number> {
     let outcome;
     try {
       outcome = await runRender({
-        device, workload, sink, frames: plan.frames, depth: plan.depth, mode: plan.mode,
+        device, devices, workload, sink, frames: plan.frames, depth: plan.depth, mode: plan.mode,
         trace: plan.report !== null, signal: ac.signal,
         onChunk: (p) => {
           lastProgress = p;
@@ -322,7 +341,7 @@ export async function render(options: RenderCliOptions): Promise<number> {
   } finally {
     process.off('SIGINT', onSigint);
     workload.close();
-    await Promise.resolve(device[Symbol.asyncDispose]()).catch(() => {});
+    await closeDevices();
   }
 }
 
