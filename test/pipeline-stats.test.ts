@@ -48,8 +48,9 @@ for (const depth of [1, 2, 3]) {
         assert.ok(t.enqueuedCopy >= p.sink[1] - eps, `barrier 3 at chunk ${t.index}`);
       }
     }
-    assert.equal(stats.stages.compute.busyMs, 60);
-    assert.equal(stats.stages.copy.busyMs, 30);
+    // Sums of spans on a clock that also tracks performance.now(): equal up to float rounding.
+    assert.ok(Math.abs(stats.stages.compute.busyMs! - 60) < 1e-6, `compute busy ${stats.stages.compute.busyMs}`);
+    assert.ok(Math.abs(stats.stages.copy.busyMs! - 30) < 1e-6, `copy busy ${stats.stages.copy.busyMs}`);
     // Known with trace (on the fake it mixes virtual GPU time with real wall time: not a figure).
     assert.ok(stats.efficiency! > 0);
     assert.ok(stats.bottleneck !== null);

@@ -25,12 +25,23 @@ def cupy_view_of(cupy, ptr, device_id):
         try:
             s = from_external(_StreamRef(ptr))
             if int(s.ptr) == int(ptr):
+                _say_once("cupy.cuda.Stream.from_external (CUDA stream protocol)")
                 return s
         except Exception:  # noqa: BLE001 - an older protocol or signature: use the fallback
             pass
+    _say_once("cupy.cuda.ExternalStream (fallback; its DeprecationWarning silenced)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return cupy.cuda.ExternalStream(ptr, device_id)
+
+
+_said = set()
+
+
+def _say_once(how):
+    if how not in _said:
+        _said.add(how)
+        common.log("torch streams seen by CuPy through %s" % how)
 
 
 class TorchKernel:

@@ -10,5 +10,11 @@ export { environment, singleRunResults, timelineRecord, withoutTimeline, writeRe
 export type { Results, Cell, Environment, PeerCell, PeerStatus, TimelineRecord } from './results.js';
 export { renderReport, writeReport } from './report.js';
 export { computeAloneMs, copyAloneMs } from './alone.js';
+export { gatedGpuMs } from './hold.js';
+export type { GatedTiming } from './hold.js';
+export { calibrateCost } from './calibrate.js';
+export type { Calibration as CostCalibration, Tunable } from './calibrate.js';
+export { openDeviceList, parseDeviceList, multiAsPipelineStats } from './device-list.js';
+export type { DeviceList, OpenedDevices } from './device-list.js';
 export { runSweep } from './sweep.js';
 export type { BenchWorkload, BenchInstance, SweepConfig, SweepOutput } from './sweep.js';

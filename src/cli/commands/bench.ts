@@ -252,6 +252,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       timelines: sweep.timelines,
       notes: [
         'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, queued behind a hold kernel so the two timing events bracket GPU time only (no host launch cost), in the same process. The ratio calibration measures the same way.',
+        'Where the copy can bound a cell (D2H alone ≥ 0.8 × compute alone), D2H alone is measured again right after the cell’s untraced run and the cell’s copy ideal is the fastest D2H alone measured at that size so far (the pinned peak): copy bandwidth into fresh pinned memory drifts by up to ~10% on the H100 host.',
         ...(multi ? [`--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.`] : []),
         'Busy fractions, strict kernel utilisation and idle gaps come from a second, traced run of the same cell (per-chunk timing events); the difference of the two walls per chunk is the tracing cost shown.',
         'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',

@@ -207,8 +207,15 @@ class ProgressLine {
   ) {}
 
   update(p: RenderProgress, force = false): void {
-    if (!this.enabled) return;
     const now = performance.now();
+    if (!this.enabled) {
+      // No line to print, but the summary still reports NVML's utilisation: sample it.
+      if (force || now - this.lastPrint >= 500) {
+        this.readUtil?.();
+        this.lastPrint = now;
+      }
+      return;
+    }
     const interval = this.tty ? 200 : 5000;
     if (!force && now - this.lastPrint < interval) return;
     const dt = p.elapsedMs - this.lastWindow.t;
