@@ -321,7 +321,7 @@ export function registerBench(cli: CAC): void {
     .option('--depths <list>', 'Ring depths for overlap (1..16 or auto)', { default: '2,3' })
     .option('--ratios <list>', 'Compute/copy time ratios for the synthetic kernel', { default: '0.5,1,2' })
     .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
-    .option('--chunks <n>', 'Chunks per cell (default: enough for ~32 GiB, 64..4096)')
+    .option('--chunks <n>', 'Chunks per cell (default: enough for 8 GiB, 64..4096; the 0.999 target needs 1024+ at 64M)')
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
     .option('--devices <spec>', "One pipeline per device, chunks dealt to whichever frees a slot first: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices")
     .option('--no-peers', 'Skip the PyTorch and CuPy peers (run by default: python3 or $TANDEM_PYTHON; skipped with a reason if missing)')
