@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPipeline, PipelineError } from '../src/pipeline/index.js';
+import { createFakeDevice } from '../src/testing/index.js';
+import type { DeviceBuffer, Stream } from '../src/core/types.js';
 import { assertNoLeaks, inputBytesOf, prng, randomDelay, rig, tick, watchUnhandled } from './pipeline-helpers.js';
 
 const checkUnhandled = watchUnhandled();
@@ -119,5 +121,27 @@ test('pull style: breaking out early frees the ring; an error mid-iteration is t
 
 test('no unhandled rejections', async () => {
   await new Promise((r) => setTimeout(r, 50));
+  checkUnhandled();
+});
+
+test('a run whose stages all complete at once still lets timers fire: AbortSignal.timeout stops it', async () => {
+  // Synchronous sink on the fake device: without the producer's yield the run chains on promises
+  // alone, the 20 ms timer never fires and all 200,000 chunks are delivered (seen before the fix).
+  const fake = createFakeDevice();
+  fake.defineKernel('touch', ['pointer'], () => {}, 0.001);
+  const touch = fake.compile('').getKernel('touch');
+  const compute = (c: { stream: Stream; output: DeviceBuffer }) => touch.launch(c.stream, { grid: 1, block: 1 }, c.output);
+  let delivered = 0;
+  let ticks = 0;
+  const interval = setInterval(() => ticks++, 1);
+  try {
+    const pipe = createPipeline(fake, { outputBytes: OUT, depth: 4, compute, sink: () => void delivered++ });
+    await assert.rejects(pipe.run(200_000, { signal: AbortSignal.timeout(20) }), (e: Error) => e.name === 'TimeoutError' || e.name === 'AbortError');
+  } finally {
+    clearInterval(interval);
+  }
+  assert.ok(delivered < 200_000, `the run was not stopped: ${delivered} chunks delivered`);
+  assert.ok(ticks > 0, 'a 1 ms interval never ran during the run');
+  assertNoLeaks(fake);
   checkUnhandled();
 });

@@ -34,6 +34,9 @@ import { buildStats } from './stats.js';
 import { HostClockAlignment, TimingPool, readSpans, type MeasuredSpans, type TimingSet } from './timing.js';
 import type { ChunkTiming, ComputeChunk, OutputChunk, PipelineInput, PipelineOptions, PipelineStats, StageName } from './types.js';
 
+
+/** Longest stretch the loops may run without letting the event loop turn (ms). */
+const STARVE_MS = 4;
 interface ChunkState<I> {
   readonly index: number;
   readonly item: I;
@@ -301,6 +304,27 @@ export class PipelineRun<I> {
 
   // ---- loop 1: input, upload, compute -------------------------------------------------------
 
+  // When every stage completes at once (the fake device, a sink that settles synchronously) the
+  // three loops can chain on promises alone for a whole run, and timers, I/O and signals
+  // (AbortSignal.timeout, SIGINT) never get a turn. A marker immediate notes each turn the event
+  // loop does take; after STARVE_MS without one, the producer yields once. One setImmediate per
+  // turn and one clock read per chunk: nothing on the real device, where completions come from
+  // the event loop anyway.
+  private lastTurn = performance.now();
+  private turnMarked = false;
+  private readonly markTurn = (): void => {
+    this.turnMarked = false;
+    this.lastTurn = performance.now();
+  };
+
+  private starving(): boolean {
+    if (!this.turnMarked) {
+      this.turnMarked = true;
+      setImmediate(this.markTurn);
+    }
+    return performance.now() - this.lastTurn > STARVE_MS;
+  }
+
   private async produce(): Promise<void> {
     let stage: StageName = 'input';
     let n = 0;
@@ -308,6 +332,7 @@ export class PipelineRun<I> {
     try {
       for (; ; n++) {
         stage = 'input';
+        if (this.starving()) await new Promise<void>((resolve) => setImmediate(resolve));
         const r = this.input.nextSync ? this.input.nextSync() : await sw.until(this.input.next());
         if (r.done || sw.stopped) return;
         const item = r.value;

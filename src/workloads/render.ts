@@ -79,10 +79,6 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
   let lastRelease = 0;
   let lastSettle = 0;
   const write = async (chunk: OutputChunk<FrameRange>): Promise<void> => {
-    // One macrotask turn per chunk: when every stage completes at once (the fake device, tiny
-    // frames, a pipe that takes every write) the run is an unbroken chain of microtasks and
-    // nothing else — timers, the progress line, SIGINT — would ever run. Costs ~µs a chunk.
-    await new Promise<void>((r) => setImmediate(r));
     if (progress.sinkInFlight++ === 0) activeSince = performance.now();
     let releasedAt = 0;
     const tracked: OutputChunk<FrameRange> = {
