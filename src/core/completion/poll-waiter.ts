@@ -3,8 +3,7 @@
 // then 1 ms timers so an idle wait for a long kernel does not spin the loop. Costs the loop a
 // little every round and a millisecond of latency after the back-off; kept for comparison.
 import type { Driver } from '../../cuda/driver.js';
-import { cudaError } from '../../cuda/driver.js';
-import { CUDA_ERROR_NOT_READY, CUDA_SUCCESS } from '../../cuda/constants.js';
+import { sweepEvents } from './sweep.js';
 import type { EventWaiter } from './waiter.js';
 
 interface Pending {
@@ -56,18 +55,7 @@ export class PollWaiter implements EventWaiter {
 
   readonly #tick = (): void => {
     this.#scheduled = false;
-    const query = this.driver.cuEventQuery;
-    const still: Pending[] = [];
-    let done = 0;
-    for (const p of this.#entries) {
-      const rc = query(p.event) as number;
-      if (rc === CUDA_ERROR_NOT_READY) still.push(p);
-      else {
-        done++;
-        if (rc === CUDA_SUCCESS) p.resolve();
-        else p.reject(cudaError(rc, 'cuEventQuery'));
-      }
-    }
+    const { still, done } = sweepEvents(this.driver.cuEventQuery, this.#entries);
     this.#entries = still;
     this.#idleRounds = done > 0 ? 0 : this.#idleRounds + 1;
     this.#schedule();

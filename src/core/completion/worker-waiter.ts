@@ -12,8 +12,9 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { cudaError, type Driver } from '../../cuda/driver.js';
-import { CUDA_ERROR_NOT_READY, CUDA_SUCCESS } from '../../cuda/constants.js';
+import { CUDA_SUCCESS } from '../../cuda/constants.js';
 import { COMPLETION_WORKER_SOURCE } from './completion-worker.js';
+import { sweepEvents } from './sweep.js';
 import type { EventWaiter } from './waiter.js';
 
 interface Pending {
@@ -104,19 +105,7 @@ export class WorkerWaiter implements EventWaiter {
   readonly #tick = (): void => {
     this.#scheduled = false;
     if (this.#closed) return;
-    const query = this.driver.cuEventQuery;
-    const all = this.#spinning;
-    const still: Spinning[] = [];
-    let done = 0;
-    for (const p of all) {
-      const rc = query(p.event) as number;
-      if (rc === CUDA_ERROR_NOT_READY) still.push(p);
-      else {
-        done++;
-        if (rc === CUDA_SUCCESS) p.resolve();
-        else p.reject(cudaError(rc, 'cuEventQuery'));
-      }
-    }
+    const { still, done } = sweepEvents(this.driver.cuEventQuery, this.#spinning);
     // Waits started by the callbacks above (they run later, as microtasks) push onto #spinning.
     this.#spinning = still;
     if (still.length === 0) return;
