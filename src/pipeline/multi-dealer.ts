@@ -3,53 +3,13 @@
 // holds fewer than `lookahead` chunks (dealt, not yet released by the ordered sink), so inputs go
 // to whichever device frees a slot first. Items get their GLOBAL index in the order they leave the
 // shared input; pulls from an async input are serialised, first come first served.
-import { UsageError } from '../cuda/errors.js';
 import { Deferred } from './async-tools.js';
+import { openInput, type InputCursor } from './input.js';
 import type { PipelineInput } from './types.js';
 
 export interface Dealt<I> {
   readonly global: number;
   readonly item: I;
-}
-
-interface Source<I> {
-  readonly sync: boolean;
-  next(): IteratorResult<I> | Promise<IteratorResult<I>>;
-  close(): void;
-}
-
-function openSource<I>(inputs: PipelineInput<I>): Source<I> {
-  if (typeof inputs === 'number') {
-    if (!Number.isSafeInteger(inputs) || inputs < 0) throw new UsageError(`the input count must be a non-negative integer, got ${inputs}`);
-    let i = 0;
-    return { sync: true, next: () => (i < inputs ? { value: i++ as I, done: false } : { value: undefined, done: true }), close: () => {} };
-  }
-  let it: Iterator<I> | AsyncIterator<I>;
-  let sync: boolean;
-  if (inputs && typeof (inputs as AsyncIterable<I>)[Symbol.asyncIterator] === 'function') {
-    it = (inputs as AsyncIterable<I>)[Symbol.asyncIterator]();
-    sync = false;
-  } else if (inputs && typeof (inputs as Iterable<I>)[Symbol.iterator] === 'function') {
-    it = (inputs as Iterable<I>)[Symbol.iterator]();
-    sync = true;
-  } else {
-    throw new UsageError('inputs must be a count, an iterable or an async iterable');
-  }
-  let finished = false;
-  return {
-    sync,
-    next: () => it.next(),
-    close: () => {
-      if (finished) return;
-      finished = true;
-      try {
-        const r = it.return?.();
-        if (r && typeof (r as Promise<unknown>).then === 'function') (r as Promise<unknown>).catch(() => {});
-      } catch {
-        // The iterator's own clean-up failed; the run's outcome is already decided.
-      }
-    },
-  };
 }
 
 const DONE: IteratorResult<never> = { value: undefined, done: true };
@@ -62,7 +22,7 @@ export class Dealer<I> {
   readonly outstanding: number[];
   /** Per device: time its pipeline waited for a free lookahead slot (ms). */
   readonly waitedForSlotMs: number[];
-  private readonly source: Source<I>;
+  private readonly source: InputCursor<I>;
   private exhausted = false;
   private stopped = false;
   private chain: Promise<void> = Promise.resolve();
@@ -75,7 +35,7 @@ export class Dealer<I> {
     /** The shared input threw while `device` asked for chunk `global`. */
     private readonly onInputError: (global: number, device: number, err: unknown) => void,
   ) {
-    this.source = openSource(inputs);
+    this.source = openInput(inputs);
     this.outstanding = new Array<number>(devices).fill(0);
     this.waitedForSlotMs = new Array<number>(devices).fill(0);
     this.slotFreed = new Array<Deferred | null>(devices).fill(null);
@@ -96,7 +56,7 @@ export class Dealer<I> {
         this.waitedForSlotMs[d]! += performance.now() - t;
       }
       if (this.stopped || this.exhausted) return DONE;
-      const dealt = this.source.sync ? this.takeSync(d) : await this.takeAsync(d);
+      const dealt = this.source.nextSync ? this.takeSync(d, this.source.nextSync) : await this.takeAsync(d);
       if (!dealt) return DONE;
       this.outstanding[d]!++;
       return { value: deal(dealt), done: false };
@@ -127,10 +87,10 @@ export class Dealer<I> {
     w.resolve();
   }
 
-  private takeSync(d: number): Dealt<I> | null {
+  private takeSync(d: number, nextSync: () => IteratorResult<I>): Dealt<I> | null {
     const t = performance.now();
     try {
-      const r = this.source.next() as IteratorResult<I>;
+      const r = nextSync();
       this.inputWaitMs += performance.now() - t;
       return this.accept(r);
     } catch (err) {

@@ -6,6 +6,7 @@
 // It cannot deadlock: the device holding the smallest undelivered chunk g got all its earlier
 // chunks before g (each device sees its inputs in global order), so they are all < g, were all
 // handed to the sink and are released once the sink settles; its ring then frees and g arrives.
+import { callSink } from './sink-call.js';
 import type { Device } from '../core/types.js';
 import { Deferred } from './async-tools.js';
 import type { MultiOutputChunk } from './multi-types.js';
@@ -112,11 +113,9 @@ export class OrderedStage<I> {
     this.inSink++;
     let finished = false;
     let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
     const finish = (ok: boolean, err?: unknown, fromPump = false) => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
       const end = performance.now();
       this.inSink--;
       this.busyMs += end - start;
@@ -143,21 +142,11 @@ export class OrderedStage<I> {
       // Frees the device slot early; the stage still counts the sink call until it settles.
       release: () => c.release(),
     };
-    const limit = this.o.timeoutMs;
-    if (limit !== undefined) {
-      timer = setTimeout(() => {
-        timedOut = true;
-        this.o.onFail('sink', h.global, h.d, new Error(`the sink did not settle within ${limit} ms (sinkTimeoutMs); make it faster or raise the limit`));
-        this.timedOut[h.d]!.resolve();
-      }, limit);
-    }
-    let p: Promise<void>;
-    try {
-      p = Promise.resolve(sink(out));
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
+    callSink(sink, out, this.o.timeoutMs, (err) => {
+      timedOut = true;
+      this.o.onFail('sink', h.global, h.d, err);
+      this.timedOut[h.d]!.resolve();
+    }).then(
       () => finish(true),
       (err: unknown) => finish(false, err),
     );

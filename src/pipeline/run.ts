@@ -30,6 +30,7 @@ import { AUTO_JITTER_MS, AUTO_START_BYTES, AUTO_START_DEPTH, AUTO_WARMUP, autoSt
 import { PipelineError, abortReason } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
 import { ResourceBag, allocateSlot, type Slot } from './ring.js';
+import { callSink } from './sink-call.js';
 import { buildStats } from './stats.js';
 import { HostClockAlignment, TimingPool, readSpans, type MeasuredSpans, type TimingSet } from './timing.js';
 import type { ChunkTiming, ComputeChunk, OutputChunk, PipelineInput, PipelineOptions, PipelineStats, StageName } from './types.js';
@@ -548,23 +549,11 @@ export class PipelineRun<I> {
       release();
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    const limit = this.opts.sinkTimeoutMs;
-    if (limit !== undefined) {
-      timer = setTimeout(() => {
-        flight.timedOut = true;
-        this.fail('sink', n, new Error(`the sink did not settle within ${limit} ms (sinkTimeoutMs); make it faster or raise the limit`));
-      }, limit);
-    }
-    let p: Promise<void>;
-    try {
-      p = Promise.resolve(sink(out));
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
+    callSink(sink, out, this.opts.sinkTimeoutMs, (err) => {
+      flight.timedOut = true;
+      this.fail('sink', n, err);
+    }).then(
       () => {
-        clearTimeout(timer);
         if (flight.timedOut) {
           this.inFlight.delete(flight);
           flight.settled.resolve();
@@ -573,7 +562,6 @@ export class PipelineRun<I> {
         release();
       },
       (err: unknown) => {
-        clearTimeout(timer);
         this.inFlight.delete(flight);
         flight.settled.resolve();
         this.fail('sink', n, err);
