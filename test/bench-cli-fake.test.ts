@@ -145,7 +145,7 @@ test('option parsing: sizes, lists, defaults and what each error says', () => {
   const now = new Date('2026-11-25T12:34:56.789Z');
   const d = parseBenchOptions({}, now);
   assert.deepEqual(d.modes, ['overlap', 'serial']);
-  assert.deepEqual(d.depths, [2, 3]);
+  assert.deepEqual(d.depths, [2, 'auto']);
   assert.deepEqual(d.ratios, [0.5, 1, 2]);
   assert.deepEqual(d.sizes, [64 * 1024 ** 2, 4 * 1024 ** 2]);
   assert.equal(d.chunks, null);

@@ -97,7 +97,7 @@ test('no hazard in pull style (chunks()) with a consumer that holds chunks for a
   }
 });
 
-test("depth 'auto' under the checker: no hazard", { timeout: 60_000 }, async () => {
+test("depth 'auto' under the checker, switching to fewer slots mid-run: no hazard", { timeout: 60_000 }, async () => {
   const fake = device(99);
   const dev = checked(fake);
   const produce = dev.compile('', { kernels: { produce: ['pointer', 'u32'] } }).getKernel('produce');
@@ -110,5 +110,9 @@ test("depth 'auto' under the checker: no hazard", { timeout: 60_000 }, async () 
   const stats = await pipeline.run(40);
   pipeline.close();
   assert.equal(stats.chunks, 40);
+  // Sub-millisecond stages: 'auto' switches from the 16 slots it starts with to fewer mid-run,
+  // and no barrier breaks across the switch.
+  assert.ok(stats.depth < 16, stats.depthReason);
+  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 slots`));
   assert.deepEqual(dev.hazards, []);
 });

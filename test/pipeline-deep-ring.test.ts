@@ -1,12 +1,12 @@
 // Deep rings and the 'auto' start: the ring sizes 'auto' starts from, the jitter allowance in
-// chooseDepth, the Watermark the host-side barrier 1 waits on, and runs at depths 8 and 16
-// (barrier 1 kept by host order from depth 3 on) under the hazard checker with uploads, slow
+// chooseDepth, the pump's stage queue (Fifo), and runs at depths 8 and 16
+// (barrier 1 a GPU-side wait at every depth) under the hazard checker with uploads, slow
 // sinks and random copy times: every chunk in order, exactly once, intact, no hazard.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checked } from '../src/check/index.js';
 import { AUTO_START_BYTES, autoStartDepth, chooseDepth } from '../src/pipeline/auto-depth.js';
-import { Watermark } from '../src/pipeline/async-tools.js';
+import { Fifo } from '../src/pipeline/async-tools.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import { FakeDevice } from '../src/testing/index.js';
 import { mulberry32 as prng } from '../src/util/prng.js';
@@ -34,21 +34,45 @@ test('chooseDepth: a jitter allowance asks for more slots when stages are short,
   assert.equal(chooseDepth(long, MiB, 1e12).bottleneckMs, 2);
 });
 
-test('Watermark: until(v) resolves once advance reaches v, in any order, never before', async () => {
-  const w = new Watermark();
-  const got: number[] = [];
-  const waits = [3, 1, 2, 5].map((v) => w.until(v).then(() => got.push(v)));
-  w.advance(1);
-  await Promise.resolve();
-  assert.deepEqual(got, [1]);
-  w.advance(0); // never goes back
-  w.advance(3);
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(got.sort(), [1, 2, 3]);
-  w.advance(5);
-  await Promise.all(waits);
-  assert.deepEqual(got.sort(), [1, 2, 3, 5]);
-  await w.until(4); // already reached
+test('chooseDepth: the ring stays within half the L2 cache where the measured cycle allows it', () => {
+  const L2 = 50 * MiB;
+  const s = (compute: number, copy: number, wake = 0.003) => [{ upload: 0, compute, copy, sink: 0, wake }];
+  // 4 MiB on an H100: the jitter allowance asks for 9; half the L2 holds 6.
+  const four = chooseDepth(s(0.048, 0.08), 4 * MiB, 1e12, 0.5, L2);
+  assert.equal(chooseDepth(s(0.048, 0.08), 4 * MiB, 1e12, 0.5).depth, 9);
+  assert.equal(four.depth, 6);
+  assert.match(four.reason, /capped at 6 so the ring \(6 × 4 MiB\) stays within 50% of the 50 MiB L2 cache/);
+  // 1 MiB: 16 slots fit; 64 MiB: the bare need, which the cap does not cut.
+  assert.equal(chooseDepth(s(0.015, 0.022), 1 * MiB, 1e12, 0.5, L2).depth, 16);
+  assert.equal(chooseDepth(s(0.61, 1.23, 0.032), 64 * MiB, 1e12, 0.5, L2).depth, 3);
+  assert.equal(chooseDepth(s(1.23, 1.22, 0.032), 64 * MiB, 1e12, 0.5, L2).depth, 4);
+  // 16 MiB: the cap (1 slot) is below the bare need (4): the need wins, without the allowance.
+  const sixteen = chooseDepth(s(0.3, 0.3, 0.01), 16 * MiB, 1e12, 0.5, L2);
+  assert.equal(chooseDepth(s(0.3, 0.3, 0.01), 16 * MiB, 1e12, 0.5).depth, 5);
+  assert.equal(sixteen.depth, 4);
+  assert.match(sixteen.reason, /4 slots, what the cycle needs without the jitter allowance/);
+});
+
+test('Fifo: first in, first out across compaction; peek does not take; empty gives undefined', () => {
+  const q = new Fifo<number>();
+  assert.equal(q.peek(), undefined);
+  assert.equal(q.shift(), undefined);
+  let next = 0;
+  let want = 0;
+  // Interleave pushes and shifts past the compaction threshold, with the queue never empty.
+  for (let round = 0; round < 3000; round++) {
+    q.push(next++);
+    q.push(next++);
+    assert.equal(q.peek(), want);
+    assert.equal(q.shift(), want++);
+  }
+  assert.equal(q.size, next - want);
+  while (q.size > 0) assert.equal(q.shift(), want++);
+  assert.equal(want, next);
+  assert.equal(q.shift(), undefined);
+  q.push(7);
+  assert.equal(q.size, 1);
+  assert.equal(q.shift(), 7);
 });
 
 const OUT = 512;

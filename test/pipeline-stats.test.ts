@@ -75,6 +75,24 @@ test('auto depth grows the ring when the host stage is slow and explains why', a
   assert.match(few.depthReason!, /too few to time/);
 });
 
+test('auto depth uses fewer slots than it allocated at the start when stages are long, and delivers intact', async () => {
+  // 1000-byte slots: 'auto' starts with 16; 2 ms stages need about 4.
+  const { fake, compute } = device(2, 500);
+  const seen: number[] = [];
+  const stats = await createPipeline(fake, {
+    outputBytes: 1000,
+    compute,
+    sink: (c) => {
+      assert.ok(c.data.every((b) => b === (c.index & 255)), `chunk ${c.index} intact`);
+      seen.push(c.index);
+    },
+  }).run(40);
+  assert.deepEqual(seen, Array.from({ length: 40 }, (_, n) => n));
+  assert.ok(stats.depth >= 3 && stats.depth <= 6, `depth ${stats.depth}`);
+  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 slots allocated at the start`));
+  assertNoLeaks(fake);
+});
+
 test('chooseDepth: balanced stages need more slots than a dominant one; bounded by 16 and memory', () => {
   const s = (compute: number, copy: number, sink = 0, wake = 0.05) => ({ upload: 0, compute, copy, sink, wake });
   const balanced = chooseDepth([s(1, 1), s(1, 1), s(1, 1)], 1 << 20, 1e12).depth;

@@ -13,14 +13,23 @@ export class InFlight {
     this.#count++;
     const done = () => {
       void owner;
-      if (--this.#count === 0 && this.#onDrained) {
-        const f = this.#onDrained;
-        this.#onDrained = null;
-        runQuietly(f);
-      }
+      this.leave();
     };
     p.then(done, done);
     return p;
+  }
+
+  /** track() without a promise: the caller calls leave() exactly once when its wait settles. */
+  enter(): void {
+    this.#count++;
+  }
+
+  leave(): void {
+    if (--this.#count === 0 && this.#onDrained) {
+      const f = this.#onDrained;
+      this.#onDrained = null;
+      runQuietly(f);
+    }
   }
 
   /** Runs `destroy` now, or once the in-flight waits have settled. */

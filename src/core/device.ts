@@ -154,22 +154,29 @@ export class CudaDevice implements Device {
 
   copy(stream: Stream, dst: HostOrDevice, src: HostOrDevice, options: CopyOptions = {}): void {
     const s = this.#streamHandle(stream, 'copy');
-    const { bytes, srcOffset, dstOffset } = copyExtent(dst, src, options);
+    // The whole-buffer copy of a pipeline runs per chunk: no extent object, no offset BigInts.
+    const plain = options.bytes === undefined && options.srcOffset === undefined && options.dstOffset === undefined;
+    let bytes: number;
+    let srcOffset = 0;
+    let dstOffset = 0;
+    if (plain && isBuffer(dst) && isBuffer(src) && !dst.closed && !src.closed && src.byteLength <= dst.byteLength) {
+      bytes = src.byteLength;
+    } else {
+      ({ bytes, srcOffset, dstOffset } = copyExtent(dst, src, options));
+    }
     if (bytes === 0) return;
     const d = this.#driver;
-    const dstAt = (p: bigint) => p + BigInt(dstOffset);
-    const srcAt = (p: bigint) => p + BigInt(srcOffset);
     let call: string;
     let rc: number;
     if (src.kind === 'pinned' && dst.kind === 'device') {
       call = 'cuMemcpyHtoDAsync_v2';
-      rc = d.cuMemcpyHtoDAsync_v2(dstAt(devicePtr(dst)), srcAt(hostPtr(src)), bytes, s);
+      rc = d.cuMemcpyHtoDAsync_v2(at(devicePtr(dst), dstOffset), at(hostPtr(src), srcOffset), bytes, s);
     } else if (src.kind === 'device' && dst.kind === 'pinned') {
       call = 'cuMemcpyDtoHAsync_v2';
-      rc = d.cuMemcpyDtoHAsync_v2(dstAt(hostPtr(dst)), srcAt(devicePtr(src)), bytes, s);
+      rc = d.cuMemcpyDtoHAsync_v2(at(hostPtr(dst), dstOffset), at(devicePtr(src), srcOffset), bytes, s);
     } else if (src.kind === 'device' && dst.kind === 'device') {
       call = 'cuMemcpyDtoDAsync_v2';
-      rc = d.cuMemcpyDtoDAsync_v2(dstAt(devicePtr(dst)), srcAt(devicePtr(src)), bytes, s);
+      rc = d.cuMemcpyDtoDAsync_v2(at(devicePtr(dst), dstOffset), at(devicePtr(src), srcOffset), bytes, s);
     } else {
       throw new UsageError(`copy from pinned '${src.label}' to pinned '${dst.label}' is a host copy: use dst.bytes.set(src.bytes)`);
     }
@@ -280,6 +287,16 @@ function checkSize(bytes: number, what: string): void {
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${what}: size must be a positive integer number of bytes; got ${bytes}`);
 }
 
+/** ptr + offset, without a BigInt for the usual offset 0. */
+function at(ptr: bigint, offset: number): bigint {
+  return offset === 0 ? ptr : ptr + BigInt(offset);
+}
+
+/** A tandem device or pinned buffer (not pageable memory such as a Uint8Array). */
+function isBuffer(b: { kind: string } | null): boolean {
+  return b !== null && typeof b === 'object' && (b.kind === 'device' || b.kind === 'pinned');
+}
+
 /** Bytes and offsets of a copy, checked against both buffers. */
 export function copyExtent(
   dst: { byteLength: number; label: string; closed: boolean; kind: string },
@@ -289,7 +306,7 @@ export function copyExtent(
   // A plain Uint8Array/Buffer is pageable memory: the driver would stage it through a bounce
   // buffer and block the host, defeating the copy stream. Say so instead of failing obscurely.
   for (const [role, b] of [['destination', dst], ['source', src]] as const) {
-    if (b === null || typeof b !== 'object' || (b.kind !== 'device' && b.kind !== 'pinned')) {
+    if (!isBuffer(b)) {
       throw new UsageError(
         `copy: the ${role} is not a tandem buffer (pageable host memory such as a Uint8Array or Buffer is not allowed: ` +
           `async copies need pinned memory). Copy into device.allocPinned(bytes).bytes first, or pin it in place with device.registerHost(buffer)`,

@@ -1,7 +1,7 @@
 // A CUDA event: timing off by default (a timing record costs GPU time), record on a stream,
 // isDone (cuEventQuery, NOT_READY → false) and completion() through the device's waiter.
-import { check } from '../cuda/driver.js';
-import { CUDA_ERROR_NOT_READY, CU_EVENT_DEFAULT, CU_EVENT_DISABLE_TIMING } from '../cuda/constants.js';
+import { check, cudaError } from '../cuda/driver.js';
+import { CUDA_ERROR_NOT_READY, CUDA_SUCCESS, CU_EVENT_DEFAULT, CU_EVENT_DISABLE_TIMING } from '../cuda/constants.js';
 import { UsageError } from '../cuda/errors.js';
 import { awaitEvent } from './completion/index.js';
 import { closedError } from './closed.js';
@@ -17,7 +17,11 @@ export class CudaEvent implements Event {
   readonly label: string;
   readonly timing: boolean;
   readonly #handle: bigint;
+  /** How error messages name this event (made once: record() runs per chunk). */
+  readonly #what: string;
   readonly #inFlight = new InFlight();
+  /** The reusable record whenComplete() hands the waiter. */
+  #watch: EventWatch | null = null;
   #closed = false;
 
   constructor(
@@ -25,6 +29,7 @@ export class CudaEvent implements Event {
     options: EventOptions = {},
   ) {
     this.label = options.label ?? `event${++eventCount}`;
+    this.#what = `event '${this.label}'`;
     this.timing = options.timing ?? false;
     owner.makeCurrent();
     const out: (bigint | null)[] = [null];
@@ -50,8 +55,9 @@ export class CudaEvent implements Event {
 
   record(stream: Stream): void {
     const h = this.handle;
-    const s = cudaHandle(stream, 'stream', this.owner.device, `event '${this.label}'.record`);
-    check(this.owner.driver.cuEventRecord(h, s), 'cuEventRecord', `event '${this.label}' on stream '${stream.label}'`);
+    const s = cudaHandle(stream, 'stream', this.owner.device, this.#what, '.record');
+    const rc = this.owner.driver.cuEventRecord(h, s) as number;
+    if (rc !== 0) check(rc, 'cuEventRecord', `event '${this.label}' on stream '${stream.label}'`);
   }
 
   isDone(): boolean {
@@ -59,6 +65,30 @@ export class CudaEvent implements Event {
     if (rc === CUDA_ERROR_NOT_READY) return false;
     check(rc, 'cuEventQuery', this.label);
     return true;
+  }
+
+  whenComplete(onDone: () => void, onError: (err: unknown) => void): void {
+    if (this.#closed) {
+      onError(closedError('Event', this.label));
+      return;
+    }
+    const rc = this.owner.driver.cuEventQuery(this.#handle) as number;
+    if (rc === CUDA_SUCCESS) {
+      onDone();
+      return;
+    }
+    if (rc !== CUDA_ERROR_NOT_READY) {
+      onError(cudaError(rc, 'cuEventQuery'));
+      return;
+    }
+    const w = (this.#watch ??= new EventWatch(this.#handle, this.#inFlight, this));
+    if (w.busy) {
+      this.completion().then(onDone, onError);
+      return;
+    }
+    w.arm(onDone, onError);
+    this.#inFlight.enter();
+    this.owner.waiter.watch(w);
   }
 
   completion(): Promise<void> {
@@ -71,7 +101,7 @@ export class CudaEvent implements Event {
     if (!this.timing || !start.timing) {
       throw new UsageError(`elapsedMs needs two timing events; create ${!this.timing ? `'${this.label}'` : `'${start.label}'`} with device.createEvent({ timing: true })`);
     }
-    const s = cudaHandle(start, 'event', this.owner.device, `event '${this.label}'.elapsedMs`);
+    const s = cudaHandle(start, 'event', this.owner.device, this.#what, '.elapsedMs');
     const ms = [0];
     const rc = this.owner.driver.cuEventElapsedTime(ms, s, end) as number;
     if (rc === CUDA_ERROR_NOT_READY) {
@@ -97,5 +127,45 @@ export class CudaEvent implements Event {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+const noop = (): void => {};
+
+/**
+ * One whenComplete() wait, reused for every wait on its event: the waiter calls resolve() or
+ * reject() once; the record disarms itself, lets the event's handle go (InFlight) and calls
+ * back. It holds the event itself, so a pending wait keeps the event from being finalized.
+ */
+class EventWatch {
+  busy = false;
+  #onDone: () => void = noop;
+  #onError: (err: unknown) => void = noop;
+  constructor(
+    readonly event: bigint,
+    private readonly inFlight: InFlight,
+    private readonly owner: object,
+  ) {}
+  arm(onDone: () => void, onError: (err: unknown) => void): void {
+    this.busy = true;
+    this.#onDone = onDone;
+    this.#onError = onError;
+  }
+  readonly resolve = (): void => {
+    const f = this.#onDone;
+    this.#disarm();
+    f();
+  };
+  readonly reject = (err: Error): void => {
+    const f = this.#onError;
+    this.#disarm();
+    f(err);
+  };
+  #disarm(): void {
+    this.busy = false;
+    this.#onDone = noop;
+    this.#onError = noop;
+    void this.owner;
+    this.inFlight.leave();
   }
 }

@@ -17,6 +17,7 @@ export class CudaKernel implements Kernel {
   #lastBlock: unknown = undefined;
   #lastShared: unknown = undefined;
   #last: NormalizedLaunch | null = null;
+  readonly #what: string;
 
   constructor(
     private readonly owner: DeviceContext,
@@ -27,11 +28,12 @@ export class CudaKernel implements Kernel {
     readonly handle: bigint,
   ) {
     this.#args = new KernelArgs(name, signature);
+    this.#what = `kernel '${name}'`;
   }
 
   launch(stream: Stream, options: LaunchOptions, ...args: KernelArg[]): void {
     if (this.program.closed) throw closedError('Program', this.program.name);
-    const s = cudaHandle(stream, 'stream', this.owner.device, `kernel '${this.name}'`);
+    const s = cudaHandle(stream, 'stream', this.owner.device, this.#what);
     const { grid, block, sharedMemBytes } = this.#shape(options);
     this.#args.pack(args);
     this.owner.makeCurrent();

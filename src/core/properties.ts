@@ -33,6 +33,7 @@ export function readDeviceProperties(d: Driver, ordinal: number, dev: number): D
     ],
     smCount: attribute(d, dev, C.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, 'MULTIPROCESSOR_COUNT'),
     asyncEngineCount: attribute(d, dev, C.CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT, 'ASYNC_ENGINE_COUNT'),
+    l2CacheBytes: attribute(d, dev, C.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, 'L2_CACHE_SIZE'),
     totalMemory: Number(total[0]),
     pciBusId,
     pcie: nvmlDeviceState(pciBusId).pcie,

@@ -14,6 +14,8 @@ import type { Device, Event, Stream, StreamOptions } from './types.js';
 let streamCount = 0;
 
 export class CudaStream implements Stream {
+  /** How error messages name this stream (made once: waitEvent() runs per chunk). */
+  readonly #what: string;
   readonly label: string;
   readonly priority: number;
   readonly nonBlocking: boolean;
@@ -30,6 +32,7 @@ export class CudaStream implements Stream {
     range: { least: number; greatest: number },
   ) {
     this.label = options.label ?? `stream${++streamCount}`;
+    this.#what = `stream '${this.label}'`;
     this.nonBlocking = options.nonBlocking ?? true;
     const asked = options.priority ?? 0;
     if (!Number.isInteger(asked)) throw new UsageError(`stream priority must be an integer; got ${asked}`);
@@ -63,8 +66,9 @@ export class CudaStream implements Stream {
 
   waitEvent(event: Event): void {
     const h = this.handle;
-    const ev = cudaHandle(event, 'event', this.owner.device, `stream '${this.label}'.waitEvent`);
-    check(this.owner.driver.cuStreamWaitEvent(h, ev, 0), 'cuStreamWaitEvent', `stream '${this.label}' waits on event '${event.label}'`);
+    const ev = cudaHandle(event, 'event', this.owner.device, this.#what, '.waitEvent');
+    const rc = this.owner.driver.cuStreamWaitEvent(h, ev, 0) as number;
+    if (rc !== 0) check(rc, 'cuStreamWaitEvent', `stream '${this.label}' waits on event '${event.label}'`);
   }
 
   /** True when all work submitted so far has completed (cuStreamQuery). */

@@ -47,6 +47,13 @@ export interface Event extends Resource {
    * libuv's thread pool (which fs writes share). Rejects with a CudaError if the device faults.
    */
   completion(): Promise<void>;
+  /**
+   * completion() for hot loops, without a promise: calls onDone() once the last record
+   * completes, or onError(err) on a fault; at once (synchronously) if it already has. Optional:
+   * callers fall back to completion() where a backend lacks it. A CUDA event keeps one such
+   * wait allocation-free; a second one at the same time goes through completion().
+   */
+  whenComplete?(onDone: () => void, onError: (err: unknown) => void): void;
   /** Milliseconds between `start`'s record and this event's record (both timing events). */
   elapsedMs(start: Event): number;
 }
@@ -140,6 +147,8 @@ export interface DeviceProperties {
   computeCapability: [number, number];
   smCount: number;
   asyncEngineCount: number;
+  /** L2 cache size in bytes ('auto' depth keeps the ring within half of it where it can). */
+  l2CacheBytes: number;
   totalMemory: number;
   pciBusId: string;
   /** From NVML when present, else null. */

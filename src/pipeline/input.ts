@@ -14,8 +14,19 @@ export function openInput<I>(inputs: PipelineInput<I>): InputCursor<I> {
   if (typeof inputs === 'number') {
     if (!Number.isSafeInteger(inputs) || inputs < 0) throw new UsageError(`the input count must be a non-negative integer, got ${inputs}`);
     let i = 0;
+    // One result object, refilled per chunk: the run reads it at once and keeps only the value.
+    const r = { value: 0 as I, done: false } as IteratorResult<I>;
     return {
-      nextSync: () => (i < inputs ? { value: i++ as I, done: false } : { value: undefined, done: true }),
+      nextSync: () => {
+        if (i < inputs) {
+          r.value = i++ as I;
+          r.done = false;
+        } else {
+          r.value = undefined as I;
+          r.done = true;
+        }
+        return r;
+      },
       next: () => Promise.resolve(i < inputs ? { value: i++ as I, done: false } : { value: undefined, done: true }),
       close: () => {},
     };

@@ -15,6 +15,8 @@ export interface Slot {
   readonly copied: Event;
   /** Recorded on the upload stream after H2D(n): compute(n) waits on it. */
   readonly uploaded: Event | null;
+  /** The D2H's options, re-tagged with the chunk index per copy (no object per chunk). */
+  readonly copyTag: { chunk: number };
 }
 
 /** Everything a run allocates, closed in reverse order; close() never throws. */
@@ -56,5 +58,6 @@ export function allocateSlot(device: Device, bag: ResourceBag, index: number, ou
     computed: bag.add(device.createEvent({ label: `${label} computed[${index}]` })),
     copied: bag.add(device.createEvent({ label: `${label} copied[${index}]` })),
     uploaded: inputBytes > 0 ? bag.add(device.createEvent({ label: `${label} uploaded[${index}]` })) : null,
+    copyTag: { chunk: -1 },
   };
 }

@@ -1,17 +1,28 @@
-// One run of a pipeline: the ring, the five barriers, three host loops, drain, errors, stats.
+// One run of a pipeline: the ring, the five barriers, the pump that drives three stages, drain,
+// errors, stats.
 //
-// Three loops, each strictly in chunk order, none ever blocking the event loop:
+// Three stages, each strictly in chunk order, none ever blocking the event loop:
 //   produce:  input → [host fills staging[i] → H2D(n)] → compute(n)
 //   copy:     D2H(n), once the host released the slot's previous chunk
 //   deliver:  waits for D2H(n)'s event, then hands the pinned slot to the host stage
+// One function, pump(), advances all three as far as they can go and returns; whatever unblocks
+// a stage (an event completing, the host releasing a slot, an input or a compute promise
+// settling) calls pump() again. There is no promise per chunk and no async function resumed per
+// chunk: V8's young-generation collections pause the thread for 0.5–2 ms, and on an H100 a copy
+// engine fed 4 MiB chunks (78 µs each) through a ring of 3–16 slots has only 0.15–1.2 ms of work
+// queued; the earlier promise-chained loops allocated ~4 KiB per chunk and lost 2–4 % of a
+// copy-bound run to those pauses (bench/probe-ring.ts, bench/probe-alloc.ts).
+//
 // The barriers (DESIGN.md numbering), for chunk n in slot i whose previous user is chunk p,
 // and which mechanism enforces each:
-//   1. compute(n) writes out[i] only after D2H(p) finished reading it. Host order when the host
-//      has already seen D2H(p) complete (copied[i]'s completion, barrier 4), and always at depth
-//      ≥ 3: the host enqueues compute(n) only after that, so no GPU-side wait is needed (it
-//      costs GPU time per chunk, which a compute-bound run at 0.999 cannot spare). At depth ≤ 2,
-//      a GPU-side event wait: compute stream waits on copied[i], enqueued only after D2H(p) was
-//      enqueued, else it would wait on a stale record.
+//   1. compute(n) writes out[i] only after D2H(p) finished reading it. A GPU-side event wait:
+//      the compute stream waits on copied[i], enqueued only after D2H(p) was enqueued (else it
+//      would wait on a stale record); skipped when the host has already seen D2H(p) complete
+//      (barrier 4). The host can so queue compute up to 2 × depth chunks ahead, which a compute-
+//      bound run needs to ride out a host pause (a GC scavenge: 0.4–1 ms). The wait itself is
+//      free on the GPU: bench/probe-gpu-only.ts, every chunk enqueued up front with both waits,
+//      reached 0.9997 of the kernels alone at 4 MiB, depth 3. (An earlier version kept barrier 1
+//      by host order from depth 3 on; its compute queue was only depth − 1 chunks deep.)
 //   2. D2H(n) waits on computed[i] (compute(n) finished writing out[i]): a GPU-side event wait.
 //   3. D2H(n) is enqueued only after the host released chunk p (pinned[i] is free): host order.
 //   4. The host reads pinned[i] only after copied[i]'s completion() for D2H(n): host observation.
@@ -25,48 +36,53 @@
 // Compute may run ahead of a slow host stage by up to 2 × depth chunks, never more.
 import type { Device, PinnedBuffer, Stream } from '../core/types.js';
 import { CudaError, UsageError } from '../cuda/errors.js';
-import { AsyncQueue, Deferred, Semaphore, StopSignal, StopSwitch, Watermark } from './async-tools.js';
+import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
 import { AUTO_JITTER_MS, AUTO_START_BYTES, AUTO_START_DEPTH, AUTO_WARMUP, autoStartDepth, chooseDepth, type StageSample } from './auto-depth.js';
 import { PipelineError, abortReason } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
 import { ResourceBag, allocateSlot, type Slot } from './ring.js';
-import { callSink } from './sink-call.js';
+import { startSink } from './sink-call.js';
 import { buildStats } from './stats.js';
 import { HostClockAlignment, TimingPool, readSpans, type MeasuredSpans, type TimingSet } from './timing.js';
 import type { ChunkTiming, ComputeChunk, OutputChunk, PipelineInput, PipelineOptions, PipelineStats, StageName } from './types.js';
 
-
-/** Longest stretch the loops may run without letting the event loop turn (ms). */
+/** Longest stretch the pump may run without letting the event loop turn (ms). */
 const STARVE_MS = 4;
+
+const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
+
+// Where the chunk being produced stands (the producer's state between pump calls).
+const P_SERIAL = 0; // took its input; serial mode waits for the previous chunk's release
+const P_UPLOAD = 1; // barrier 5 (host side), then fill the staging buffer
+const P_UPLOAD_ENQUEUE = 2; // staging filled: enqueue H2D
+const P_BARRIER_1 = 3; // barrier 1, then call compute()
+const P_COMPUTED = 4; // compute() returned (or its promise settled): record, hand to the copy stage
+
 interface ChunkState<I> {
   readonly index: number;
   readonly item: I;
-  readonly slot: Slot;
+  slot: Slot;
   /** The slot's previous user; dropped once D2H(n) is enqueued so chains do not pile up. */
   prev: ChunkState<I> | null;
-  readonly copyEnqueued: Deferred;
-  readonly released: Deferred;
-  readonly timing: TimingSet | null;
+  /** D2H(n) is enqueued (copied[i] holds its record). */
+  copyEnqueued: boolean;
+  /** The host stage let go of pinned[i] (barrier 3 for the slot's next user). */
+  released: boolean;
+  /** D2H(n) was seen complete and its spans read (done once, even if the permit waits). */
+  seenDone: boolean;
+  timing: TimingSet | null;
   enqueuedCompute: number;
   enqueuedCopy: number;
+  waitFrom: number;
   spans: MeasuredSpans | null;
   wake: number;
-}
-
-interface InFlight {
+  uploadBytes: number;
+  // Host stage.
+  hostStart: number;
   timedOut: boolean;
-  readonly pinned: PinnedBuffer;
-  readonly settled: Deferred;
+  /** Called once the host stage settles (a timed-out sink whose slot teardown left open). */
+  onSettled: (() => void) | null;
 }
-
-/**
- * From this depth on, barrier 1 is kept by the host (see the header). With d slots the compute
- * stream still has d - 1 chunks queued when the host sees D2H(n - d) complete, and the copy
- * stream as many, so the host's turnaround hides behind them; at depth 2 one chunk is too thin
- * (a round trip of ~10-20 µs at every chunk of a balanced run), so the GPU waits on the event.
- */
-const HOST_BARRIER_1_DEPTH = 3;
-const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
 
 export type HostStageKind = { kind: 'sink' } | { kind: 'pull'; queue: AsyncQueue<OutputChunk<never>> };
 
@@ -75,7 +91,7 @@ export class PipelineRun<I> {
   private readonly serial: boolean;
   private readonly uploads: boolean;
   private readonly auto: boolean;
-  private readonly sw = new StopSwitch();
+  private stopFlag = false;
   private readonly bag = new ResourceBag();
   private error: PipelineError | null = null;
   private aborted: { reason: unknown } | null = null;
@@ -99,10 +115,34 @@ export class PipelineRun<I> {
   private pool: TimingPool | null = null;
   private hostClock: HostClockAlignment | null = null;
 
-  private readonly copyQ = new AsyncQueue<ChunkState<I>>();
-  private readonly deliverQ = new AsyncQueue<ChunkState<I>>();
-  private readonly permits: Semaphore;
-  private readonly inFlight = new Set<InFlight>();
+  // The pump's state.
+  private pumping = false;
+  private again = false;
+  private yielding = false;
+  private readonly finished = new Deferred();
+  private inputDone = false;
+  private nextIndex = 0;
+  /** The chunk being produced, and where it stands (P_*). */
+  private cur: ChunkState<I> | null = null;
+  private curItem: I | undefined;
+  private hasItem = false;
+  private phase = P_SERIAL;
+  /** The producer waits for a callback (input, barrier 5's event, fill, compute promise). */
+  private producerWaiting = false;
+  /** ...one that must settle before teardown frees what it may touch (fill, compute). */
+  private producerMustSettle = false;
+  /** The delivery stage waits for the head chunk's copied[i] completion. */
+  private deliverWaiting = false;
+  /** completion() resolved for the head chunk's D2H (trusted as is: no second query). */
+  private headCopied = false;
+  /** The producer's last wait resolved (barrier 5's completion, trusted likewise). */
+  private producerResumed = false;
+  private readonly copyQ = new Fifo<ChunkState<I>>();
+  private readonly deliverQ = new Fifo<ChunkState<I>>();
+  private readonly hostLimit: number;
+  private hostActive = 0;
+  private readonly inHost = new Set<ChunkState<I>>();
+  private hostIdle: Deferred | null = null;
   private lastChunk: ChunkState<I> | null = null;
   private readonly dataViews = new Map<Slot, Uint8Array>();
 
@@ -110,7 +150,7 @@ export class PipelineRun<I> {
   private lastHostEnd = 0;
   private delivered = 0;
   /** Chunks whose D2H completion the host has seen (all their GPU work is done). */
-  private readonly seen = new Watermark();
+  private seen = 0;
   private bytesIn = 0;
   private sinkBusy = 0;
   private busy = { upload: 0, compute: 0, copy: 0 };
@@ -129,12 +169,12 @@ export class PipelineRun<I> {
     this.auto = !this.serial && (opts.depth ?? 'auto') === 'auto';
     this.startDepth = this.serial ? 1 : this.auto ? AUTO_START_DEPTH : (opts.depth as number);
     this.depth = this.startDepth;
-    this.permits = new Semaphore(host.kind === 'pull' ? Number.MAX_SAFE_INTEGER : (opts.sinkConcurrency ?? 1));
+    this.hostLimit = host.kind === 'pull' ? Number.MAX_SAFE_INTEGER : (opts.sinkConcurrency ?? 1);
     this.timeline = opts.trace ? [] : null;
   }
 
   get stopped(): boolean {
-    return this.sw.stopped;
+    return this.stopFlag;
   }
 
   /** Stops without an error: the pull consumer left the loop. */
@@ -165,7 +205,8 @@ export class PipelineRun<I> {
     this.t0 = performance.now();
     this.lastHostEnd = this.t0;
     try {
-      await Promise.all([this.produce(), this.copyLoop(), this.deliverLoop()]);
+      this.pump();
+      await this.finished.promise;
       await this.waitHostStages();
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
@@ -230,15 +271,19 @@ export class PipelineRun<I> {
     this.slotUsers.push(null);
   }
 
+  /** No host stage left that the run must wait for (a timed-out sink may never settle). */
+  private hostQuiet(): boolean {
+    if (this.host.kind === 'pull') return this.inHost.size === 0;
+    for (const c of this.inHost) if (!c.timedOut) return false;
+    return true;
+  }
+
   private async waitHostStages(): Promise<void> {
-    if (this.host.kind === 'pull') {
-      // The consumer holds the last chunks until it releases them or leaves the loop.
-      const all = Promise.all([...this.inFlight].map((f) => f.settled.promise));
-      await Promise.race([all, this.consumerDone.promise]);
-      return;
-    }
-    // A sink that timed out may never settle: do not wait for it (its slot is freed when it does).
-    await Promise.all([...this.inFlight].filter((f) => !f.timedOut).map((f) => f.settled.promise));
+    if (this.hostQuiet()) return;
+    this.hostIdle = new Deferred();
+    // The pull consumer holds the last chunks until it releases them or leaves the loop.
+    if (this.host.kind === 'pull') await Promise.race([this.hostIdle.promise, this.consumerDone.promise]);
+    else await this.hostIdle.promise;
   }
 
   private async teardown(): Promise<void> {
@@ -249,29 +294,44 @@ export class PipelineRun<I> {
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
     if (this.host.kind === 'sink') {
-      for (const f of this.inFlight) {
-        if (!f.timedOut) continue;
-        this.bag.detach(f.pinned);
-        void f.settled.promise.then(() => f.pinned.close());
+      for (const c of this.inHost) {
+        if (!c.timedOut) continue;
+        const pinned = c.slot.pinned;
+        this.bag.detach(pinned);
+        c.onSettled = () => pinned.close();
       }
     }
     this.bag.close();
   }
 
   private stop(): void {
-    this.sw.stop();
-    this.copyQ.close();
-    this.deliverQ.close();
+    if (this.stopFlag) return;
+    this.stopFlag = true;
     if (this.host.kind === 'pull') this.host.queue.close();
+    this.checkFinished();
   }
 
   private fail(stage: StageName, chunk: number, cause: unknown): void {
     if (this.error || this.aborted || this.consumerLeft) return;
     // A sticky fault surfaces at whatever call comes next, often a later chunk's enqueue; the
     // work that faulted is at or after the first chunk whose GPU work was not seen complete.
-    if (cause instanceof CudaError && cause.sticky) chunk = Math.min(chunk, this.seen.value);
+    if (cause instanceof CudaError && cause.sticky) chunk = Math.min(chunk, this.seen);
     this.error = new PipelineError(stage, chunk, cause, this.label);
     this.stop();
+  }
+
+  /** Resolves `finished` once the stages have nothing left to do (or stopped and may let go). */
+  private checkFinished(): void {
+    if (this.finished.settled) return;
+    if (this.stopFlag) {
+      // A fill or compute() promise still running may touch the ring: teardown waits for it.
+      if (this.producerMustSettle) return;
+    } else if (!(this.inputDone && this.cur === null && !this.hasItem && !this.producerWaiting && this.copyQ.size === 0 && this.deliverQ.size === 0)) {
+      return;
+    }
+    // Pull style: the consumer's loop ends once it has taken the last chunk.
+    if (this.host.kind === 'pull') this.host.queue.close();
+    this.finished.resolve();
   }
 
   // ---- the ring ----------------------------------------------------------------------------------
@@ -281,13 +341,25 @@ export class PipelineRun<I> {
     return this.slots[k]!;
   }
 
-  /** Grows the ring once, at the first chunk after the warm-up measurements came in. */
+  /**
+   * Resizes the ring once, at the first chunk after the warm-up measurements came in: grows it,
+   * or uses only the first `depth` of the slots allocated at the start (the others finish the
+   * chunks they hold and stay idle until the run ends: freeing them mid-run would wait for the
+   * GPU). Fewer slots is faster on the GPU too: at 4 MiB, 16 slots ran 0.5 % slower than 3
+   * copy-bound with no host in the loop at all (bench/probe-gpu-only.ts: the ring's buffers no
+   * longer fit the L2 cache).
+   */
   private maybeGrow(n: number): void {
     const want = this.pendingDepth;
     if (!want) return;
     this.pendingDepth = null;
     this.depthReason = want.reason;
-    if (want.depth <= this.depth) return;
+    if (want.depth === this.depth) return;
+    if (want.depth < this.depth) {
+      this.depth = want.depth;
+      this.growAt = n;
+      return;
+    }
     try {
       while (this.slots.length < want.depth) this.addSlot();
     } catch (err) {
@@ -303,14 +375,12 @@ export class PipelineRun<I> {
     return !!this.opts.trace || (this.auto && n < AUTO_WARMUP);
   }
 
-  // ---- loop 1: input, upload, compute -------------------------------------------------------
+  // ---- the pump ---------------------------------------------------------------------------------
 
   // When every stage completes at once (the fake device, a sink that settles synchronously) the
-  // three loops can chain on promises alone for a whole run, and timers, I/O and signals
+  // pump would be re-entered from promise reactions for a whole run, and timers, I/O and signals
   // (AbortSignal.timeout, SIGINT) never get a turn. A marker immediate notes each turn the event
-  // loop does take; after STARVE_MS without one, the producer yields once. One setImmediate per
-  // turn and one clock read per chunk: nothing on the real device, where completions come from
-  // the event loop anyway.
+  // loop does take; after STARVE_MS without one, the pump yields once.
   private lastTurn = performance.now();
   private turnMarked = false;
   private readonly markTurn = (): void => {
@@ -319,179 +389,336 @@ export class PipelineRun<I> {
   };
 
   private starving(): boolean {
-    if (!this.turnMarked) {
+    const now = performance.now();
+    // At most one marker per millisecond: an immediate is garbage, and one per chunk adds up.
+    if (!this.turnMarked && now - this.lastTurn > 1) {
       this.turnMarked = true;
       setImmediate(this.markTurn);
     }
-    return performance.now() - this.lastTurn > STARVE_MS;
+    return now - this.lastTurn > STARVE_MS;
   }
 
-  private async produce(): Promise<void> {
-    let stage: StageName = 'input';
-    let n = 0;
-    const sw = this.sw;
+  private readonly resume = (): void => {
+    this.yielding = false;
+    this.pump();
+  };
+
+  /** Advances every stage as far as it can go; re-entrant calls just ask for another round. */
+  private readonly pump = (): void => {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    if (this.yielding) return;
+    this.pumping = true;
     try {
-      for (; ; n++) {
-        stage = 'input';
-        if (this.starving()) await new Promise<void>((resolve) => setImmediate(resolve));
-        const r = this.input.nextSync ? this.input.nextSync() : await sw.until(this.input.next());
-        if (r.done || sw.stopped) return;
-        const item = r.value;
+      for (;;) {
+        this.again = false;
+        if (this.stopFlag) break;
+        const delivered = this.stepDeliver();
+        const copied = this.stepCopy();
+        const produced = this.stepProduce();
+        if (!delivered && !copied && !produced && !this.again) break;
+        if (this.starving()) {
+          this.yielding = true;
+          setImmediate(this.resume);
+          break;
+        }
+      }
+    } finally {
+      this.pumping = false;
+    }
+    this.checkFinished();
+  };
+
+  // ---- stage 1: input, upload, compute ------------------------------------------------------
+
+  private readonly onInput = (r: IteratorResult<I>): void => {
+    this.producerWaiting = false;
+    if (!this.stopFlag) this.takeInput(r);
+    this.pump();
+  };
+
+  private readonly onInputError = (err: unknown): void => {
+    this.producerWaiting = false;
+    this.fail('input', this.nextIndex, err);
+  };
+
+  /** The producer's callback settled (barrier 5's event, fill, compute): carry on. */
+  private readonly onProducerStep = (): void => {
+    this.producerWaiting = false;
+    this.producerResumed = true;
+    this.producerMustSettle = false;
+    this.checkFinished();
+    this.pump();
+  };
+
+  private readonly onProducerError = (err: unknown): void => {
+    this.producerWaiting = false;
+    this.producerMustSettle = false;
+    this.fail(this.phase === P_UPLOAD || this.phase === P_UPLOAD_ENQUEUE ? 'upload' : 'compute', this.cur?.index ?? this.nextIndex, err);
+    this.checkFinished();
+  };
+
+  private takeInput(r: IteratorResult<I>): void {
+    if (r.done) {
+      this.inputDone = true;
+      return;
+    }
+    this.curItem = r.value;
+    this.hasItem = true;
+    this.phase = P_SERIAL;
+  }
+
+  /** Produces chunks until one has to wait; true if anything moved. */
+  private stepProduce(): boolean {
+    let moved = false;
+    while (!this.stopFlag && !this.producerWaiting && !this.inputDone) {
+      if (!this.hasItem) {
+        const nextSync = this.input.nextSync;
+        if (nextSync) {
+          let r: IteratorResult<I>;
+          try {
+            r = nextSync();
+          } catch (err) {
+            this.fail('input', this.nextIndex, err);
+            return moved;
+          }
+          this.takeInput(r);
+          if (this.inputDone) return true;
+        } else {
+          this.producerWaiting = true;
+          this.input.next().then(this.onInput, this.onInputError);
+          return moved;
+        }
+      }
+      const before = this.phase;
+      const done = this.advanceProducer();
+      if (this.phase !== before || done) moved = true;
+      if (!done) return moved;
+    }
+    return moved;
+  }
+
+  /** Runs the current chunk through its phases; true once it was handed to the copy stage. */
+  private advanceProducer(): boolean {
+    const n = this.nextIndex;
+    let stage: StageName = 'compute';
+    const resumed = this.producerResumed;
+    this.producerResumed = false;
+    try {
+      if (this.phase === P_SERIAL) {
         // Serial: the naive baseline finishes chunk n - 1 entirely before starting chunk n.
-        if (this.serial && this.lastChunk && !this.lastChunk.released.settled) await sw.until(this.lastChunk.released.promise);
-        if (sw.stopped) return;
+        if (this.serial && this.lastChunk && !this.lastChunk.released) return false;
         this.maybeGrow(n);
         const slot = this.slotFor(n);
-        const prev = this.slotUsers[slot.index]!;
         const t = this.wantTiming(n) ? this.pool!.acquire() : null;
-        const chunk: ChunkState<I> = {
+        this.cur = {
           index: n,
-          item,
+          item: this.curItem as I,
           slot,
-          prev,
-          copyEnqueued: new Deferred(),
-          released: new Deferred(),
+          prev: this.slotUsers[slot.index]!,
+          copyEnqueued: false,
+          released: false,
+          seenDone: false,
           timing: t,
           enqueuedCompute: 0,
           enqueuedCopy: 0,
+          waitFrom: 0,
           spans: null,
           wake: 0,
+          uploadBytes: 0,
+          hostStart: 0,
+          timedOut: false,
+          onSettled: null,
         };
-
-        if (this.uploads) {
-          stage = 'upload';
-          const up = this.uploadStream;
-          // Barrier 5, host side: H2D(p) must have finished reading staging[i].
-          if (prev && !slot.uploaded!.isDone()) await sw.until(slot.uploaded!.completion());
-          if (sw.stopped) return;
-          this.device.hostAccess(slot.staging!, 'write', `${this.label}: host fills input of chunk ${n}`);
-          const bytes = await this.fill(slot.staging!, item, n);
-          if (sw.stopped) return;
-          // Barrier 5: compute(p) no longer reads in[i].
-          if (prev) up.waitEvent(slot.computed);
-          t?.uploadStart!.record(up);
-          if (bytes > 0) this.device.copy(up, slot.in!, slot.staging!, { bytes, chunk: n });
-          t?.uploadEnd!.record(up);
-          slot.uploaded!.record(up);
-          this.bytesIn += bytes;
-        }
-
+        this.curItem = undefined;
+        this.phase = this.uploads ? P_UPLOAD : P_BARRIER_1;
+      }
+      const chunk = this.cur!;
+      const slot = chunk.slot;
+      const prev = chunk.prev;
+      if (this.phase === P_UPLOAD) {
+        stage = 'upload';
+        // Barrier 5, host side: H2D(p) must have finished reading staging[i].
+        if (prev && !resumed && !slot.uploaded!.isDone()) return this.waitProducer(slot.uploaded!.completion(), false);
+        this.device.hostAccess(slot.staging!, 'write', `${this.label}: host fills input of chunk ${n}`);
+        this.phase = P_UPLOAD_ENQUEUE;
+        const filled = this.fill(chunk, slot.staging!);
+        if (filled) return this.waitProducer(filled, true);
+      }
+      if (this.phase === P_UPLOAD_ENQUEUE) {
+        stage = 'upload';
+        const up = this.uploadStream;
+        // Barrier 5: compute(p) no longer reads in[i].
+        if (prev) up.waitEvent(slot.computed);
+        chunk.timing?.uploadStart!.record(up);
+        if (chunk.uploadBytes > 0) this.device.copy(up, slot.in!, slot.staging!, { bytes: chunk.uploadBytes, chunk: n });
+        chunk.timing?.uploadEnd!.record(up);
+        slot.uploaded!.record(up);
+        this.bytesIn += chunk.uploadBytes;
+        this.phase = P_BARRIER_1;
+      }
+      if (this.phase === P_BARRIER_1) {
         stage = 'compute';
         const cs = this.computeStream;
-        if (prev && this.seen.value <= prev.index) {
-          if (this.depth >= HOST_BARRIER_1_DEPTH) {
-            // Barrier 1 on the host: enqueue compute(n) once D2H(p) was seen complete.
-            await sw.until(this.seen.until(prev.index + 1));
-          } else {
-            // Barrier 1 on the GPU: copied[i] must hold D2H(p)'s record before compute(n) waits on it.
-            if (!prev.copyEnqueued.settled) await sw.until(prev.copyEnqueued.promise);
-            if (sw.stopped) return;
-            cs.waitEvent(slot.copied);
-          }
-          if (sw.stopped) return;
+        if (prev && this.seen <= prev.index) {
+          // Barrier 1 on the GPU: copied[i] must hold D2H(p)'s record before compute(n) waits
+          // on it (the copy stage pumps once it enqueued D2H(p)).
+          if (!prev.copyEnqueued) return false;
+          cs.waitEvent(slot.copied);
         }
         if (this.uploads) cs.waitEvent(slot.uploaded!); // barrier 5
-        t?.computeStart.record(cs);
+        chunk.timing?.computeStart.record(cs);
         chunk.enqueuedCompute = performance.now();
-        const view: ComputeChunk<I> = { index: n, slot: slot.index, stream: cs, output: slot.out, input: slot.in, item };
+        this.phase = P_COMPUTED;
+        const view: ComputeChunk<I> = { index: n, slot: slot.index, stream: cs, output: slot.out, input: slot.in, item: chunk.item };
         const ret = this.opts.compute(view);
-        if (ret && typeof (ret as Promise<void>).then === 'function') await ret;
-        if (sw.stopped) return;
-        t?.computeEnd.record(cs);
-        slot.computed.record(cs);
-        this.slotUsers[slot.index] = chunk;
-        this.lastChunk = chunk;
-        this.copyQ.push(chunk);
+        if (ret && typeof (ret as Promise<void>).then === 'function') return this.waitProducer(ret as Promise<void>, true);
       }
+      // P_COMPUTED
+      const cs = this.computeStream;
+      chunk.timing?.computeEnd.record(cs);
+      slot.computed.record(cs);
+      this.slotUsers[slot.index] = chunk;
+      this.lastChunk = chunk;
+      this.copyQ.push(chunk);
+      this.cur = null;
+      this.hasItem = false;
+      this.nextIndex = n + 1;
+      return true;
     } catch (err) {
-      if (!(err instanceof StopSignal)) this.fail(stage, n, err);
-    } finally {
-      this.copyQ.close();
+      this.fail(stage, n, err);
+      return false;
     }
   }
 
-  private async fill(staging: PinnedBuffer, item: I, n: number): Promise<number> {
+  /** Parks the producer on `p` (false: not done with the chunk yet). */
+  private waitProducer(p: PromiseLike<unknown>, mustSettle: boolean): false {
+    this.producerWaiting = true;
+    this.producerMustSettle = mustSettle;
+    Promise.resolve(p).then(this.onProducerStep, this.onProducerError);
+    return false;
+  }
+
+  /** Fills staging[i] from the chunk's item; a promise when the item's filler is async. */
+  private fill(chunk: ChunkState<I>, staging: PinnedBuffer): Promise<unknown> | null {
     const size = this.opts.inputBytes!;
+    const item = chunk.item;
+    const n = chunk.index;
     if (typeof item === 'function') {
-      await (item as (s: Uint8Array, i: number) => void | Promise<void>)(staging.bytes, n);
-      return size;
+      chunk.uploadBytes = size;
+      const r = (item as (s: Uint8Array, i: number) => void | Promise<void>)(staging.bytes, n);
+      return r && typeof (r as Promise<void>).then === 'function' ? (r as Promise<void>) : null;
     }
     if (ArrayBuffer.isView(item)) {
       const src = new Uint8Array(item.buffer, item.byteOffset, item.byteLength);
       if (src.byteLength > size) throw new UsageError(`input of chunk ${n} has ${src.byteLength} bytes but inputBytes is ${size}; raise inputBytes or split the input`);
       staging.bytes.set(src);
-      return src.byteLength;
+      chunk.uploadBytes = src.byteLength;
+      return null;
     }
     throw new UsageError(
       `with inputBytes set, each input must be bytes (an ArrayBufferView) or a function (staging, index) that fills the staging view; chunk ${n} got ${typeof item}`,
     );
   }
 
-  // ---- loop 2: D2H ----------------------------------------------------------------------------
+  // ---- stage 2: D2H -----------------------------------------------------------------------------
 
-  private async copyLoop(): Promise<void> {
+  private stepCopy(): boolean {
+    let moved = false;
     let chunk: ChunkState<I> | undefined;
-    const sw = this.sw;
-    try {
-      while ((chunk = this.copyQ.tryShift() ?? (await this.copyQ.shift())) !== undefined) {
-        if (sw.stopped) return;
-        // Barrier 3: pinned[i] is free only once the host released the slot's previous chunk.
-        if (chunk.prev && !chunk.prev.released.settled) await sw.until(chunk.prev.released.promise);
-        if (sw.stopped) return;
+    while (!this.stopFlag && (chunk = this.copyQ.peek()) !== undefined) {
+      // Barrier 3: pinned[i] is free only once the host released the slot's previous chunk.
+      if (chunk.prev && !chunk.prev.released) break;
+      this.copyQ.shift();
+      try {
         const slot = chunk.slot;
         const cp = this.copyStream;
         cp.waitEvent(slot.computed); // barrier 2
         chunk.timing?.copyStart.record(cp);
         chunk.enqueuedCopy = performance.now();
-        this.device.copy(cp, slot.pinned, slot.out, { chunk: chunk.index });
+        slot.copyTag.chunk = chunk.index;
+        this.device.copy(cp, slot.pinned, slot.out, slot.copyTag);
         chunk.timing?.copyEnd.record(cp);
         slot.copied.record(cp);
-        chunk.prev = null;
-        chunk.copyEnqueued.resolve();
-        this.deliverQ.push(chunk);
+      } catch (err) {
+        this.fail('copy', chunk.index, err);
+        return moved;
       }
-    } catch (err) {
-      if (!(err instanceof StopSignal)) this.fail('copy', chunk?.index ?? 0, err);
-    } finally {
-      this.deliverQ.close();
+      chunk.prev = null;
+      chunk.copyEnqueued = true;
+      this.deliverQ.push(chunk);
+      moved = true;
     }
+    return moved;
   }
 
-  // ---- loop 3: delivery to the host stage -----------------------------------------------------
+  // ---- stage 3: delivery to the host stage ------------------------------------------------------
 
-  private async deliverLoop(): Promise<void> {
+  private readonly onCopied = (): void => {
+    this.deliverWaiting = false;
+    this.headCopied = true;
+    this.pump();
+  };
+
+  private readonly onCopiedError = (err: unknown): void => {
+    this.deliverWaiting = false;
+    this.fail('copy', this.deliverQ.peek()?.index ?? this.seen, err);
+  };
+
+  private stepDeliver(): boolean {
+    let moved = false;
     let chunk: ChunkState<I> | undefined;
-    const sw = this.sw;
-    try {
-      while ((chunk = this.deliverQ.tryShift() ?? (await this.deliverQ.shift())) !== undefined) {
-        if (sw.stopped) return;
-        const waitFrom = performance.now();
+    while (!this.stopFlag && !this.deliverWaiting && (chunk = this.deliverQ.peek()) !== undefined) {
+      if (!chunk.seenDone) {
+        if (chunk.waitFrom === 0) chunk.waitFrom = performance.now();
         const copied = chunk.slot.copied;
-        if (!copied.isDone()) await sw.until(copied.completion()); // barrier 4
-        this.seen.advance(chunk.index + 1);
-        const seen = performance.now();
+        const resolved = this.headCopied;
+        this.headCopied = false;
+        try {
+          if (!resolved && !copied.isDone()) {
+            // Barrier 4: wait for D2H(n); onCopied pumps again.
+            this.deliverWaiting = true;
+            if (copied.whenComplete) copied.whenComplete(this.onCopied, this.onCopiedError);
+            else copied.completion().then(this.onCopied, this.onCopiedError);
+            return moved;
+          }
+        } catch (err) {
+          this.fail('copy', chunk.index, err);
+          return moved;
+        }
+        chunk.seenDone = true;
+        this.seen = chunk.index + 1;
+        moved = true;
         if (chunk.timing) {
-          chunk.spans = readSpans(chunk.timing, this.hostClock!);
-          this.pool!.release(chunk.timing);
-          chunk.wake = Math.max(0, seen - Math.max(chunk.spans.copy[1], waitFrom));
-          if (this.opts.trace) {
-            this.busy.compute += chunk.spans.compute[1] - chunk.spans.compute[0];
-            this.busy.copy += chunk.spans.copy[1] - chunk.spans.copy[0];
-            if (chunk.spans.upload) this.busy.upload += chunk.spans.upload[1] - chunk.spans.upload[0];
+          try {
+            this.readTiming(chunk, chunk.timing);
+          } catch (err) {
+            this.fail('copy', chunk.index, err);
+            return moved;
           }
         }
-        if (!this.permits.tryAcquire()) await sw.until(this.permits.acquire());
-        if (sw.stopped) {
-          this.permits.release();
-          return;
-        }
-        this.startHostStage(chunk);
       }
-    } catch (err) {
-      if (!(err instanceof StopSignal)) this.fail('copy', chunk?.index ?? 0, err);
-    } finally {
-      // Pull style: the consumer's loop ends once it has taken the last chunk.
-      if (this.host.kind === 'pull') this.host.queue.close();
+      if (this.hostActive >= this.hostLimit) break; // a release pumps again
+      this.deliverQ.shift();
+      this.hostActive++;
+      moved = true;
+      this.startHostStage(chunk);
+    }
+    return moved;
+  }
+
+  /** The chunk's GPU spans from its timing events (trace and 'auto' warm-up only). */
+  private readTiming(chunk: ChunkState<I>, timing: TimingSet): void {
+    const seen = performance.now();
+    const spans = (chunk.spans = readSpans(timing, this.hostClock!));
+    this.pool!.release(timing);
+    chunk.wake = Math.max(0, seen - Math.max(spans.copy[1], chunk.waitFrom));
+    if (this.opts.trace) {
+      this.busy.compute += spans.compute[1] - spans.compute[0];
+      this.busy.copy += spans.copy[1] - spans.copy[0];
+      if (spans.upload) this.busy.upload += spans.upload[1] - spans.upload[0];
     }
   }
 
@@ -504,69 +731,91 @@ export class PipelineRun<I> {
   private startHostStage(chunk: ChunkState<I>): void {
     const n = chunk.index;
     const slot = chunk.slot;
-    const flight: InFlight = { timedOut: false, pinned: slot.pinned, settled: new Deferred() };
-    this.inFlight.add(flight);
-    let start = 0;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      const end = performance.now();
-      this.sinkBusy += end - start;
-      if (end > this.lastHostEnd) this.lastHostEnd = end;
-      this.inFlight.delete(flight);
-      flight.settled.resolve();
-      if (this.sw.stopped && !this.consumerLeft && this.host.kind === 'pull') return;
-      try {
-        if (!slot.pinned.closed) this.device.hostAccess(slot.pinned, 'read', `${this.label}: host releases chunk ${n}`);
-      } catch (err) {
-        this.fail('sink', n, err);
-      }
-      if (this.host.kind === 'sink') this.delivered++;
-      this.timeline?.push(this.timingOf(chunk, start, end));
-      this.sample(chunk, end - start);
-      chunk.released.resolve();
-      this.permits.release();
-    };
+    this.inHost.add(chunk);
     try {
       this.device.hostAccess(slot.pinned, 'read', `${this.label}: host takes chunk ${n}`);
     } catch (err) {
-      this.inFlight.delete(flight);
-      flight.settled.resolve();
+      this.settle(chunk);
       this.fail('sink', n, err);
       return;
     }
-    const out: OutputChunk<I> = { index: n, slot: slot.index, item: chunk.item, data: this.dataOf(slot), pinned: slot.pinned, release };
-    start = performance.now();
+    chunk.hostStart = performance.now();
+    const sink = this.opts.sink;
+    if (this.host.kind === 'sink' && !sink) {
+      this.release(chunk);
+      return;
+    }
+    const out: OutputChunk<I> = { index: n, slot: slot.index, item: chunk.item, data: this.dataOf(slot), pinned: slot.pinned, release: () => this.release(chunk) };
     if (this.host.kind === 'pull') {
       // Pull style counts a chunk delivered when handed over: the last ones may never be released.
       this.delivered++;
       this.host.queue.push(out as OutputChunk<never>);
       return;
     }
-    const sink = this.opts.sink;
-    if (!sink) {
-      release();
+    let pending: Promise<void> | null;
+    try {
+      pending = startSink(sink!, out, this.opts.sinkTimeoutMs, (err) => {
+        chunk.timedOut = true;
+        this.fail('sink', n, err);
+        this.checkHostIdle();
+      });
+    } catch (err) {
+      this.settle(chunk);
+      this.fail('sink', n, err);
       return;
     }
-    callSink(sink, out, this.opts.sinkTimeoutMs, (err) => {
-      flight.timedOut = true;
-      this.fail('sink', n, err);
-    }).then(
+    if (pending === null) {
+      this.release(chunk);
+      return;
+    }
+    pending.then(
       () => {
-        if (flight.timedOut) {
-          this.inFlight.delete(flight);
-          flight.settled.resolve();
-          return;
-        }
-        release();
+        if (chunk.timedOut) this.settle(chunk);
+        else this.release(chunk);
       },
       (err: unknown) => {
-        this.inFlight.delete(flight);
-        flight.settled.resolve();
+        this.settle(chunk);
         this.fail('sink', n, err);
       },
     );
+  }
+
+  /** The host stage of `chunk` is over (released, failed or a timed-out sink settling late). */
+  private settle(chunk: ChunkState<I>): void {
+    if (!this.inHost.delete(chunk)) return;
+    if (chunk.onSettled) {
+      const f = chunk.onSettled;
+      chunk.onSettled = null;
+      f();
+    }
+    this.checkHostIdle();
+  }
+
+  private checkHostIdle(): void {
+    if (this.hostIdle && !this.hostIdle.settled && this.hostQuiet()) this.hostIdle.resolve();
+  }
+
+  /** The host let go of the chunk's pinned slot: the sink settled, or the consumer released it. */
+  private release(chunk: ChunkState<I>): void {
+    if (chunk.released || !this.inHost.has(chunk)) return;
+    const end = performance.now();
+    this.sinkBusy += end - chunk.hostStart;
+    if (end > this.lastHostEnd) this.lastHostEnd = end;
+    this.settle(chunk);
+    if (this.stopFlag && !this.consumerLeft && this.host.kind === 'pull') return;
+    const n = chunk.index;
+    const slot = chunk.slot;
+    try {
+      if (!slot.pinned.closed) this.device.hostAccess(slot.pinned, 'read', `${this.label}: host releases chunk ${n}`);
+    } catch (err) {
+      this.fail('sink', n, err);
+    }
+    if (this.host.kind === 'sink') this.delivered++;
+    this.timeline?.push(this.timingOf(chunk, chunk.hostStart, end));
+    this.sample(chunk, end - chunk.hostStart);
+    chunk.released = true;
+    this.hostActive--;
+    this.pump();
   }
 
   private timingOf(chunk: ChunkState<I>, start: number, end: number): ChunkTiming {
@@ -588,12 +837,14 @@ export class PipelineRun<I> {
    * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB, measured at
    * setup as allocMsPerSlot). While it runs nothing is enqueued, so the GPU lives on the work
    * already queued, about (depth - 1) bottleneck periods: grow only if the stall fits in that.
-   * The ring never shrinks: slots allocated at the start stay in use.
+   * Asked for fewer slots than allocated, the run uses that many (see maybeGrow).
    */
   private weighGrowth(choice: { depth: number; reason: string; bottleneckMs: number }): { depth: number; reason: string } {
     const ms = (x: number) => `${x.toFixed(x < 1 ? 3 : 1)} ms`;
     const kept = (why: string) => ({ depth: this.depth, reason: `${choice.reason.replace(/^auto depth \d+/, `auto depth ${this.depth}`)}; ${why}` });
-    if (choice.depth < this.depth) return kept(`kept the ${this.depth} slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`);
+    if (choice.depth < this.depth) {
+      return { depth: choice.depth, reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)` };
+    }
     if (choice.depth === this.depth) return choice;
     const stall = (choice.depth - this.depth) * this.allocMsPerSlot;
     const queued = (this.depth - 1) * choice.bottleneckMs;
@@ -623,7 +874,7 @@ export class PipelineRun<I> {
       } catch {
         // The next device call will report the problem with its stage and chunk.
       }
-      this.pendingDepth = this.weighGrowth(chooseDepth(this.samples, perSlot, free, AUTO_JITTER_MS));
+      this.pendingDepth = this.weighGrowth(chooseDepth(this.samples, perSlot, free, AUTO_JITTER_MS, this.device.properties.l2CacheBytes ?? 0));
     }
   }
 }

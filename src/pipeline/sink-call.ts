@@ -2,24 +2,38 @@
 // throws synchronously rejects like one that returns a rejected promise, and a sink that has not
 // settled after sinkTimeoutMs reports once through onTimeout (its promise may still settle later).
 
+/**
+ * Calls the sink. null when it returned without a promise (it is done: nothing to wait for and
+ * nothing allocated); else its promise, with the sinkTimeoutMs timer attached. Throws what a
+ * synchronous sink throws.
+ */
+export function startSink<C>(
+  sink: (chunk: C) => void | Promise<void>,
+  chunk: C,
+  timeoutMs: number | undefined,
+  onTimeout: (err: Error) => void,
+): Promise<void> | null {
+  const r = sink(chunk);
+  if (!r || typeof (r as Promise<void>).then !== 'function') return null;
+  const p = Promise.resolve(r);
+  if (timeoutMs === undefined) return p;
+  const timer = setTimeout(
+    () => onTimeout(new Error(`the sink did not settle within ${timeoutMs} ms (sinkTimeoutMs); make it faster or raise the limit`)),
+    timeoutMs,
+  );
+  return p.finally(() => clearTimeout(timer));
+}
+
+/** startSink as one promise, for callers that always wait. */
 export function callSink<C>(
   sink: (chunk: C) => void | Promise<void>,
   chunk: C,
   timeoutMs: number | undefined,
   onTimeout: (err: Error) => void,
 ): Promise<void> {
-  const timer =
-    timeoutMs === undefined
-      ? undefined
-      : setTimeout(
-          () => onTimeout(new Error(`the sink did not settle within ${timeoutMs} ms (sinkTimeoutMs); make it faster or raise the limit`)),
-          timeoutMs,
-        );
-  let p: Promise<void>;
   try {
-    p = Promise.resolve(sink(chunk));
+    return startSink(sink, chunk, timeoutMs, onTimeout) ?? Promise.resolve();
   } catch (err) {
-    p = Promise.reject(err);
+    return Promise.reject(err);
   }
-  return timer === undefined ? p : p.finally(() => clearTimeout(timer));
 }

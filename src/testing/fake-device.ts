@@ -89,6 +89,7 @@ export class FakeDevice implements Device, FakeHost {
       computeCapability: [9, 0],
       smCount: 132,
       asyncEngineCount: copyEngines,
+      l2CacheBytes: 50 * 1024 * 1024, // an H100's, like the rest of these figures
       totalMemory: this.opts.totalMemory,
       pciBusId: '0000:00:00.0',
       pcie: null,

@@ -204,6 +204,27 @@ for (const strategy of EVENT_WAIT_STRATEGIES) {
     const order: string[] = [];
     await Promise.all([long.completion().then(() => order.push('long')), short.completion().then(() => order.push('short'))]);
     assert.deepEqual(order, ['short', 'long']);
+    // whenComplete(): the callback form, once per wait; reused for the next wait on the event;
+    // a second wait at the same time still completes; synchronous once done; closed → onError.
+    const calls: string[] = [];
+    const waited2 = (e: typeof ev) => new Promise<void>((resolve, reject) => e.whenComplete(resolve, reject));
+    for (let round = 0; round < 3; round++) {
+      program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 20_000_000n, 0n, 0); // 20 ms
+      ev.record(s);
+      assert.equal(ev.isDone(), false);
+      await Promise.all([waited2(ev).then(() => calls.push(`a${round}`)), waited2(ev).then(() => calls.push(`b${round}`))]);
+      assert.ok(ev.isDone());
+    }
+    assert.deepEqual(calls.sort(), ['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
+    let now = false;
+    ev.whenComplete(() => (now = true), () => {});
+    assert.equal(now, true, 'already complete: called back at once');
+    {
+      const closed = dev.createEvent({ label: 'gone' });
+      closed.close();
+      const err = await new Promise<unknown>((resolve) => closed.whenComplete(() => resolve(null), resolve));
+      assert.ok(err instanceof UsageError && /Event 'gone' was closed/.test(err.message));
+    }
     if (strategy !== 'async') {
       // Waiting must leave libuv's thread pool to fs: a read finishes while 8 kernels are awaited.
       const streams = Array.from({ length: 8 }, () => dev.createStream());

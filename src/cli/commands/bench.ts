@@ -15,7 +15,7 @@ import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
 import { attachPeerResults, PEERS, pythonCommand, runPeer, writePeerConfig, type PeerCellConfig, type PeerOutcome } from '../../profile/peers.js';
 import { writeReport } from '../../profile/report.js';
 import { environment, RESULTS_SCHEMA, writeResults, type Environment, type PeerStatus, type Results } from '../../profile/results.js';
-import { runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
+import { cellKey, runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
 import { resultsTable } from '../../profile/table.js';
 import { writeTraceRuns } from '../../profile/trace.js';
 
@@ -88,7 +88,7 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
     if (m !== 'overlap' && m !== 'serial') throw new UsageError(`--modes: unknown mode '${m}'; use overlap and/or serial`);
     return m as PipelineMode;
   });
-  const depths: DepthSpec[] = [...new Set(list(o.depths ?? '2,3', 'depths'))].map((d) => {
+  const depths: DepthSpec[] = [...new Set(list(o.depths ?? '2,auto', 'depths'))].map((d) => {
     if (d === 'auto') return 'auto';
     const v = Number(d);
     if (!Number.isInteger(v) || v < 1 || v > 16) throw new UsageError(`--depths: '${d}' is not a depth; use integers 1..16 or auto`);
@@ -289,13 +289,15 @@ async function runPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSwee
     for (const s of PEERS) status.push({ name: s.name, description: s.description, status: 'skipped', reason: `the workload's launches cannot be replayed: ${reason}` });
     return;
   }
-  const overlapDepths = [...new Set(sweep.cells.filter((c) => c.mode === 'overlap').map((c) => c.depth))].sort((a, b) => a - b);
+  // Each peer runs, in each cell, the depths tandem ran there ('auto' resolved per cell).
+  const depthsOf = (key: string) => [...new Set(sweep.cells.filter((c) => c.mode === 'overlap' && cellKey(c.chunkBytes, c.ratio) === key).map((c) => c.depth))].sort((a, b) => a - b);
   const first = usable[0]!.launch!;
   const cells: PeerCellConfig[] = usable
     .filter((c) => c.launch!.kernel.source === first.kernel.source && c.launch!.kernel.name === first.kernel.name)
     .map((c) => {
       const { kernel: _kernel, ...launch } = c.launch!;
-      return { key: c.key, chunkBytes: c.chunkBytes, chunks: c.chunks, depths: overlapDepths.length ? overlapDepths : [2], launch };
+      const depths = depthsOf(c.key);
+      return { key: c.key, chunkBytes: c.chunkBytes, chunks: c.chunks, depths: depths.length ? depths : [2], launch };
     });
   // Kept beside the results: `python3 bench/peers/<peer>.py OUT/peers-config.json` reruns a peer.
   const configPath = path.join(p.out, 'peers-config.json');
@@ -318,7 +320,7 @@ export function registerBench(cli: CAC): void {
     .command('bench', 'Sweep mode × depth × compute/copy ratio × chunk size; write results, trace and report')
     .option('--workload <name>', `Workload to run (${BENCH_WORKLOADS.join(', ')})`, { default: 'synthetic' })
     .option('--modes <list>', 'Pipeline modes: overlap,serial', { default: 'overlap,serial' })
-    .option('--depths <list>', 'Ring depths for overlap (1..16 or auto)', { default: '2,3' })
+    .option('--depths <list>', "Ring depths for overlap (1..16 or auto: the depth tandem picks, resolved per cell)", { default: '2,auto' })
     .option('--ratios <list>', 'Compute/copy time ratios for the synthetic kernel', { default: '0.5,1,2' })
     .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
     .option('--chunks <n>', 'Chunks per cell (default: enough for 8 GiB, 64..4096; the 0.999 target needs 1024+ at 64M)')
@@ -329,7 +331,7 @@ export function registerBench(cli: CAC): void {
     .option('--json', 'Print the results JSON on stdout instead of the table')
     .option('--out <dir>', 'Directory for results.json, trace.json, report.html (default ./tandem-bench-<date>)')
     .option('--no-trace', 'Skip the traced runs (no timeline, busy fractions or trace cost)')
-    .example('tandem bench --sizes 64M,4M,1M --depths 2,3')
+    .example('tandem bench --sizes 64M,4M,1M --depths 2,3,auto')
     .example('tandem bench --fake --out /tmp/bench')
     .example('tandem bench --devices 0,0 --sizes 4M --no-peers   # two pipelines on one GPU')
     .action(async (options: BenchOptions) => {

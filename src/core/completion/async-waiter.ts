@@ -4,6 +4,7 @@
 // Kept for comparison in bench/event-latency.ts.
 import type { Driver } from '../../cuda/driver.js';
 import { cudaError } from '../../cuda/driver.js';
+import type { PendingWait } from './sweep.js';
 import type { EventWaiter } from './waiter.js';
 
 export class AsyncWaiter implements EventWaiter {
@@ -28,6 +29,13 @@ export class AsyncWaiter implements EventWaiter {
         else resolve();
       });
     });
+  }
+
+  watch(w: PendingWait): void {
+    this.wait(w.event).then(
+      () => w.resolve(),
+      (err: Error) => w.reject(err),
+    );
   }
 
   close(reason: Error): void {

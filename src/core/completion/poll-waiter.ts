@@ -3,14 +3,10 @@
 // then 1 ms timers so an idle wait for a long kernel does not spin the loop. Costs the loop a
 // little every round and a millisecond of latency after the back-off; kept for comparison.
 import type { Driver } from '../../cuda/driver.js';
-import { sweepEvents } from './sweep.js';
+import { rejectLater, sweepEvents, type PendingWait } from './sweep.js';
 import type { EventWaiter } from './waiter.js';
 
-interface Pending {
-  event: bigint;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
+type Pending = PendingWait;
 
 /** Empty setImmediate rounds before backing off to timers (~1 ms of spinning on an idle loop). */
 const SPIN_ROUNDS = 512;
@@ -38,6 +34,13 @@ export class PollWaiter implements EventWaiter {
     });
   }
 
+  watch(w: PendingWait): void {
+    if (this.#closed) return rejectLater(w, this.#closed);
+    this.#entries.push(w);
+    this.#idleRounds = 0;
+    this.#schedule();
+  }
+
   close(reason: Error): void {
     if (this.#closed) return;
     this.#closed = reason;
@@ -55,8 +58,7 @@ export class PollWaiter implements EventWaiter {
 
   readonly #tick = (): void => {
     this.#scheduled = false;
-    const { still, done } = sweepEvents(this.driver.cuEventQuery, this.#entries);
-    this.#entries = still;
+    const done = sweepEvents(this.driver.cuEventQuery, this.#entries);
     this.#idleRounds = done > 0 ? 0 : this.#idleRounds + 1;
     this.#schedule();
   };

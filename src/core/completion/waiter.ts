@@ -2,6 +2,7 @@
 // (`open(ordinal, { eventWait })`) or by TANDEM_EVENT_WAIT, so bench/event-latency.ts can
 // measure each on the same GPU.
 import { UsageError } from '../../cuda/errors.js';
+import type { PendingWait } from './sweep.js';
 
 export type EventWaitStrategy = 'worker' | 'poll' | 'async';
 
@@ -11,6 +12,11 @@ export interface EventWaiter {
   readonly strategy: EventWaitStrategy;
   /** Resolves when the event's last record completes; rejects with a CudaError on a fault. */
   wait(event: bigint): Promise<void>;
+  /**
+   * wait() without a promise: calls w.resolve() or w.reject(err) once, from a later turn. The
+   * caller may reuse `w` once it was called back (a pipeline's hot path allocates nothing).
+   */
+  watch(w: PendingWait): void;
   /** Events being waited on now. */
   readonly pending: number;
   /** Rejects everything pending with `reason` and stops; idempotent. */
