@@ -18,7 +18,7 @@
 //   1. compute(n) writes out[i] only after D2H(p) finished reading it. A GPU-side event wait:
 //      the compute stream waits on copied[i], enqueued only after D2H(p) was enqueued (else it
 //      would wait on a stale record); skipped when the host has already seen D2H(p) complete
-//      (barrier 4). The host can so queue compute up to 2 × depth chunks ahead, which a compute-
+//      (barrier 4). So the host can queue compute up to 2 × depth chunks ahead, which a compute-
 //      bound run needs to ride out a host pause (a GC scavenge: 0.4–1 ms). The wait itself is
 //      free on the GPU: bench/probe-gpu-only.ts, every chunk enqueued up front with both waits,
 //      reached 0.9997 of the kernels alone at 4 MiB, depth 3. (An earlier version kept barrier 1
@@ -61,7 +61,7 @@ const P_COMPUTED = 4; // compute() returned (or its promise settled): record, ha
 interface ChunkState<I> {
   readonly index: number;
   readonly item: I;
-  slot: Slot;
+  readonly slot: Slot;
   /** The slot's previous user; dropped once D2H(n) is enqueued so chains do not pile up. */
   prev: ChunkState<I> | null;
   /** D2H(n) is enqueued (copied[i] holds its record). */
