@@ -56,6 +56,11 @@ test('tandem bench --fake writes results.json, trace.json and report.html and pr
       assert.ok(c.measuredRatio! > 0);
     }
     assert.deepEqual([...new Set(results.cells.map((c) => c.mode))].sort(), ['overlap', 'serial']);
+    // D2H alone per size, and no drift warning on the fake device's steady virtual copies.
+    const drift = results.config.copyDrift as { chunkBytes: number; samplesMs: number[]; spread: number }[];
+    assert.deepEqual(drift.map((d) => d.chunkBytes), [65536, 16384]);
+    for (const d of drift) assert.ok(d.samplesMs.length >= 1 && d.spread === 0);
+    assert.ok(!results.notes.some((n) => /drifted/.test(n)));
     // Showcase timelines: the first size at the ratio nearest 1, serial and overlap.
     assert.deepEqual(results.timelines.map((t) => t.mode).sort(), ['overlap', 'serial']);
 

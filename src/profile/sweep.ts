@@ -11,6 +11,7 @@ import type { MultiComputeChunk } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
 import { deviceShares, multiAsPipelineStats } from './device-list.js';
 import { formatBytes } from '../cuda/errors.js';
+import { copyDrift, type CopyDrift } from './drift.js';
 import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
 import { calibrateCost } from './calibrate.js';
 import { LaunchRecorder, peerLaunch, type PeerLaunch, type RecordedLaunch } from './capture.js';
@@ -71,6 +72,8 @@ export interface SweepOutput {
   /** The launch rule per (size, ratio), for the peers. */
   peerCells: PeerCellSpec[];
   utilization: { available: boolean; reason?: string };
+  /** Every D2H-alone measurement per chunk size, and how far they spread. */
+  copyDrift: CopyDrift[];
 }
 
 export interface SweepHooks {
@@ -271,6 +274,7 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
   const cells: Cell[] = [];
   const timelines: TimelineRecord[] = [];
   const peerCells: PeerCellSpec[] = [];
+  const drifts: { chunkBytes: number; samples: number[] }[] = [];
   const recorder = new LaunchRecorder();
   const wrapped = recorder.wrap(device);
   const sampler = hooks.utilization?.read ? new UtilizationSampler(hooks.utilization.read).start() : null;
@@ -304,7 +308,13 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
         // minute on the H100 host (48-55 GB/s at 64 MiB): against a single early measurement, a
         // cell once scored 1.07; against the best seen, the ideal is never the slow outlier.
         let copyMs = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
-        const copyAgain = () => copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
+        const copySamples = [copyMs];
+        const copyAgain = async () => {
+          const ms = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
+          copySamples.push(ms);
+          return ms;
+        };
+        drifts.push({ chunkBytes, samples: copySamples });
         for (const ratio of ratios) {
           hooks.signal?.throwIfAborted();
           if (ratio !== null) {
@@ -358,6 +368,7 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
     cells,
     timelines,
     peerCells,
+    copyDrift: drifts.map((d) => copyDrift(d.chunkBytes, d.samples)),
     utilization: sampler ? { available: true } : { available: false, reason: hooks.utilization?.reason ?? 'not sampled' },
   };
 }

@@ -15,6 +15,7 @@ import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
 import { attachPeerResults, PEERS, pythonCommand, runPeer, writePeerConfig, type PeerCellConfig, type PeerOutcome } from '../../profile/peers.js';
 import { writeReport } from '../../profile/report.js';
 import { environment, RESULTS_SCHEMA, writeResults, type Environment, type PeerStatus, type Results } from '../../profile/results.js';
+import { copyDriftNote } from '../../profile/drift.js';
 import { cellKey, runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
 import { resultsTable } from '../../profile/table.js';
 import { writeTraceRuns } from '../../profile/trace.js';
@@ -225,6 +226,8 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       for (const s of peerStatus) log(`peer ${s.name}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`);
     }
 
+    const driftNote = copyDriftNote(sweep.copyDrift);
+    if (driftNote) log(`warning: ${driftNote}`);
     const costs = sweep.cells.map((c) => c.traceCostPerChunkUs).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
     const traceCostUs = costs.length ? costs[costs.length >> 1]! : null;
     if (traceCostUs !== null) log(`tracing cost: median ${traceCostUs.toFixed(2)} µs per chunk over ${costs.length} cells (traced wall − untraced wall, per chunk); headline figures are from the untraced runs`);
@@ -246,11 +249,13 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         sink: 'none (the host stage only releases each slot)',
         nvml: sweep.utilization,
         traceCostMedianUsPerChunk: traceCostUs,
+        copyDrift: sweep.copyDrift,
       },
       cells: sweep.cells,
       peers: peerStatus,
       timelines: sweep.timelines,
       notes: [
+        ...(driftNote ? [driftNote] : []),
         'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, queued behind a hold kernel so the two timing events bracket GPU time only (no host launch cost), in the same process. The ratio calibration measures the same way.',
         'Where the copy can bound a cell (D2H alone ≥ 0.8 × compute alone), D2H alone is measured again right after the cell’s untraced run and the cell’s copy ideal is the fastest D2H alone measured at that size so far (the pinned peak): copy bandwidth into fresh pinned memory drifts by up to ~10% on the H100 host.',
         ...(multi ? [`--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.`] : []),
