@@ -90,6 +90,8 @@ class CheckedDeviceImpl implements CheckedDevice {
   get properties(): DeviceProperties {
     return this.inner.properties;
   }
+  readonly readsHostAccessLabels = true;
+
   get backend(): 'cuda' | 'fake' {
     return this.inner.backend;
   }

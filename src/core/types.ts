@@ -184,4 +184,9 @@ export interface Device extends Resource, AsyncDisposable {
    * the host read it).
    */
   hostAccess(buffer: PinnedBuffer, access: 'read' | 'write', label?: string): void;
+  /**
+   * True where hostAccess() labels are read (the hazard checker): a caller in a hot loop builds
+   * its label only then.
+   */
+  readonly readsHostAccessLabels?: boolean;
 }

@@ -140,6 +140,8 @@ export class PipelineRun<I> {
   private readonly copyQ = new Fifo<ChunkState<I>>();
   private readonly deliverQ = new Fifo<ChunkState<I>>();
   private readonly hostLimit: number;
+  /** Build hostAccess() labels only for a device that reads them (three strings per chunk). */
+  private readonly hostLabels: boolean;
   private hostActive = 0;
   private readonly inHost = new Set<ChunkState<I>>();
   private hostIdle: Deferred | null = null;
@@ -170,6 +172,7 @@ export class PipelineRun<I> {
     this.startDepth = this.serial ? 1 : this.auto ? AUTO_START_DEPTH : (opts.depth as number);
     this.depth = this.startDepth;
     this.hostLimit = host.kind === 'pull' ? Number.MAX_SAFE_INTEGER : (opts.sinkConcurrency ?? 1);
+    this.hostLabels = device.readsHostAccessLabels === true;
     this.timeline = opts.trace ? [] : null;
   }
 
@@ -542,7 +545,7 @@ export class PipelineRun<I> {
         stage = 'upload';
         // Barrier 5, host side: H2D(p) must have finished reading staging[i].
         if (prev && !resumed && !slot.uploaded!.isDone()) return this.waitProducer(slot.uploaded!.completion(), false);
-        this.device.hostAccess(slot.staging!, 'write', `${this.label}: host fills input of chunk ${n}`);
+        this.device.hostAccess(slot.staging!, 'write', this.hostLabels ? `${this.label}: host fills input of chunk ${n}` : undefined);
         this.phase = P_UPLOAD_ENQUEUE;
         const filled = this.fill(chunk, slot.staging!);
         if (filled) return this.waitProducer(filled, true);
@@ -733,7 +736,7 @@ export class PipelineRun<I> {
     const slot = chunk.slot;
     this.inHost.add(chunk);
     try {
-      this.device.hostAccess(slot.pinned, 'read', `${this.label}: host takes chunk ${n}`);
+      this.device.hostAccess(slot.pinned, 'read', this.hostLabels ? `${this.label}: host takes chunk ${n}` : undefined);
     } catch (err) {
       this.settle(chunk);
       this.fail('sink', n, err);
@@ -806,7 +809,7 @@ export class PipelineRun<I> {
     const n = chunk.index;
     const slot = chunk.slot;
     try {
-      if (!slot.pinned.closed) this.device.hostAccess(slot.pinned, 'read', `${this.label}: host releases chunk ${n}`);
+      if (!slot.pinned.closed) this.device.hostAccess(slot.pinned, 'read', this.hostLabels ? `${this.label}: host releases chunk ${n}` : undefined);
     } catch (err) {
       this.fail('sink', n, err);
     }
