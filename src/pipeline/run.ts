@@ -7,10 +7,10 @@
 //   deliver:  waits for D2H(n)'s event, then hands the pinned slot to the host stage
 // One function, pump(), advances all three as far as they can go and returns; whatever unblocks
 // a stage (an event completing, the host releasing a slot, an input or a compute promise
-// settling) calls pump() again. There is no promise per chunk and no async function resumed per
-// chunk: V8's young-generation collections pause the thread for 0.5–2 ms, and on an H100 a copy
+// settling) calls pump() again. On a CUDA device (event.whenComplete) with a synchronous sink
+// there is no promise per chunk and no async function resumed per chunk: V8's young-generation collections pause the thread for 0.5–2 ms, and on an H100 a copy
 // engine fed 4 MiB chunks (78 µs each) through a ring of 3–16 slots has only 0.15–1.2 ms of work
-// queued; the earlier promise-chained loops allocated ~4 KiB per chunk and lost 2–4 % of a
+// queued; the earlier promise-chained loops allocated ~4 KiB per chunk and lost 2–3 % of a
 // copy-bound run to those pauses (bench/probe-ring.ts, bench/probe-alloc.ts).
 //
 // The barriers (DESIGN.md numbering), for chunk n in slot i whose previous user is chunk p,
