@@ -85,10 +85,13 @@ export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDe
   const stages = { upload: m.upload, compute: m.compute, copy: m.copy, sink: m.sink } as const;
   const [bottleneck, b] = Object.entries(stages).reduce((x, y) => (y[1] > x[1] ? y : x));
   const cycle = m.upload + m.compute + m.copy + m.wake + m.sink;
-  const need = Math.ceil((cycle + jitterMs) / Math.max(b, 1e-6) - 1e-9) + 1;
+  // Slots that keep the bottleneck busy while a slot turns around in `turnMs`: ceil(turn / B) + 1 spare.
+  const perB = (turnMs: number) => turnMs / Math.max(b, 1e-6);
+  const slotsFor = (turnMs: number) => Math.ceil(perB(turnMs) - 1e-9) + 1;
+  const need = slotsFor(cycle + jitterMs);
   const memCap = Math.max(AUTO_START_DEPTH, Math.floor(Math.min((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot, PINNED_LIMIT / bytesPerSlot)));
   let depth = Math.max(AUTO_START_DEPTH, Math.min(MAX_DEPTH, need, memCap));
-  const bare = Math.ceil(cycle / Math.max(b, 1e-6) - 1e-9) + 1;
+  const bare = slotsFor(cycle);
   const l2Cap = l2Bytes > 0 ? Math.floor((l2Bytes * L2_SHARE) / bytesPerSlot) : Infinity;
   const l2Depth = Math.max(AUTO_START_DEPTH, Math.min(depth, Math.max(bare, l2Cap)));
   const l2Capped = l2Depth < depth;
@@ -98,7 +101,7 @@ export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDe
     (m.upload > 0 ? `upload ${ms(m.upload)}, ` : '') +
     `compute ${ms(m.compute)}, copy ${ms(m.copy)}, sink ${ms(m.sink)}, host wake-up ${ms(m.wake)}`;
   const turn = jitterMs > 0 ? `${ms(cycle)} (+ ${ms(jitterMs)} for host jitter)` : ms(cycle);
-  let why = `a slot turns around in ${turn} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, so ceil(${((cycle + jitterMs) / Math.max(b, 1e-6)).toFixed(2)}) + 1 spare = ${need} slots`;
+  let why = `a slot turns around in ${turn} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, so ceil(${perB(cycle + jitterMs).toFixed(2)}) + 1 spare = ${need} slots`;
   if (need > MAX_DEPTH) why += `, capped at ${MAX_DEPTH}`;
   if (memCap < Math.min(need, MAX_DEPTH)) why += `, capped at ${memCap} by memory (${DEVICE_MEMORY_SHARE * 100}% of free device memory, ${PINNED_LIMIT / 1024 ** 3} GiB pinned)`;
   if (l2Capped) {

@@ -50,7 +50,8 @@ export class WorkerWaiter implements EventWaiter {
   readonly #signal = new Int32Array(new SharedArrayBuffer(4));
   readonly #pending = new Map<number, Pending>();
   #spinning: Spinning[] = [];
-  #spinUntil = 0;
+  /** When the last wait started or completion was seen (performance.now()). */
+  #lastActivity = 0;
   #scheduled = false;
   #nextId = 1;
   #closed: Error | null = null;
@@ -85,7 +86,7 @@ export class WorkerWaiter implements EventWaiter {
     if (this.#closed) return Promise.reject(this.#closed);
     return new Promise<void>((resolve, reject) => {
       this.#spinning.push({ event, resolve, reject });
-      this.#spinUntil = performance.now() + SPIN_MS;
+      this.#lastActivity = performance.now();
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(this.#tick);
@@ -96,7 +97,7 @@ export class WorkerWaiter implements EventWaiter {
   watch(w: PendingWait): void {
     if (this.#closed) return rejectLater(w, this.#closed);
     this.#spinning.push(w);
-    this.#spinUntil = performance.now() + SPIN_MS;
+    this.#lastActivity = performance.now();
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#tick);
@@ -131,8 +132,7 @@ export class WorkerWaiter implements EventWaiter {
     const query = this.driver.cuEventQuery;
     let done = sweepEvents(query, this.#spinning);
     let now = performance.now();
-    // #spinUntil - SPIN_MS: the last completion seen or wait started.
-    if (done === 0 && now - (this.#spinUntil - SPIN_MS) < HOT_MS) {
+    if (done === 0 && now - this.#lastActivity < HOT_MS) {
       // performance.now() allocates (an hrtime array per call): read the clock every 16 rounds.
       const until = now + BUSY_MS;
       for (let round = 1; done === 0 && this.#spinning.length > 0; round++) {
@@ -147,8 +147,8 @@ export class WorkerWaiter implements EventWaiter {
       this.#scheduled = false;
       return;
     }
-    if (done > 0) this.#spinUntil = now + SPIN_MS;
-    if (now < this.#spinUntil) {
+    if (done > 0) this.#lastActivity = now;
+    if (now - this.#lastActivity < SPIN_MS) {
       setImmediate(this.#tick);
       return;
     }
