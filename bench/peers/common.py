@@ -12,8 +12,21 @@ Config (JSON, path in argv[1]):
 Output (one JSON object on stdout):
   {"peer": name, "status": "ok", "cells": [{"key", "depth", "wallMs", "computeAloneMs",
    "copyAloneMs", "efficiency", "bytes"}]}   or   {"peer": name, "status": "skipped", "reason": ...}
+
+Serve mode (`python3 PEER.py --serve DEVICE`, the stream peers; how `tandem bench` interleaves
+them with its own runs, cell by cell): after its imports the peer prints {"peer": name, "ready":
+true} (or the skipped object above, and exits 3), then answers one JSON line per JSON line read:
+  {"op": "cell", "kernel": {...}, "cell": {...}, "warmupChunks": 3, "alone": true}
+      -> {"ok": true, "computeAloneMs": ..., "copyAloneMs": ...}   (buffers made, warmed up, and
+         with "alone" the stages timed alone; without it both are null)
+  {"op": "run", "depth": 3}  -> {"ok": true, "wallMs": ...}         (one run of the prepared cell)
+  any failure                -> {"ok": false, "error": "..."}
+It exits at the end of its input.
+torch-habit's serve mode is one batch: after "ready" it reads one config line and answers with
+the batch output above.
 """
 import json
+import statistics
 import sys
 import time
 
@@ -127,3 +140,106 @@ def main(peer, run):
         emit({"peer": peer, "status": "failed", "reason": "%s: %s" % (type(e).__name__, e)})
         sys.exit(1)
     emit({"peer": peer, "status": "ok", "cells": cells})
+
+
+class KernelCache:
+    """Kernels compiled once per (source, name, options): a serving peer gets the spec per cell."""
+
+    def __init__(self, cupy):
+        self.cupy = cupy
+        self._kernels = {}
+
+    def get(self, spec):
+        key = json.dumps(spec, sort_keys=True)
+        k = self._kernels.get(key)
+        if k is None:
+            k = self._kernels[key] = Kernel(self.cupy, spec)
+        return k
+
+
+def run_stream_peer(peer, setup, prepare):
+    """The entry point of a stream peer (one that runs at a ring depth).
+
+    setup(device) -> ctx: the imports (skip() when missing), the device made current.
+    prepare(ctx, kernel_spec, cell, warm, alone) -> an object with compute_ms, copy_ms (the
+    stages timed alone when `alone`, else None after a warm-up), run(depth) -> wall ms of one
+    run of the cell, and close().
+    Batch (CONFIG.json): every cell at each of its depths, one result line. Serve: see above.
+    """
+    if len(sys.argv) >= 2 and sys.argv[1] == "--serve":
+        serve(peer, setup, prepare, int(sys.argv[2]) if len(sys.argv) >= 3 else 0)
+        return
+
+    def batch(config):
+        ctx = setup(int(config.get("device", 0)))
+        warm = int(config.get("warmupChunks", 3))
+        repeats = max(1, int(config.get("repeats", 1)))
+        out = []
+        for cell in config["cells"]:
+            pc = prepare(ctx, config["kernel"], cell, warm, True)
+            try:
+                for depth in cell["depths"]:
+                    wall = statistics.median(pc.run(depth) for _ in range(repeats))
+                    out.append(result(cell, depth, wall, pc.compute_ms, pc.copy_ms))
+                    log("%s %s depth %d: %.2f ms, efficiency %.4f" % (peer, cell["key"], depth, wall, out[-1]["efficiency"] or 0))
+            finally:
+                pc.close()
+        return out
+
+    main(peer, batch)
+
+
+def main_or_serve_once(peer, setup, run):
+    """Batch (CONFIG.json), or --serve DEVICE: setup(device) first, say ready, then run(config,
+    ctx) on the one config line read from stdin and print the batch output."""
+    if len(sys.argv) >= 2 and sys.argv[1] == "--serve":
+        ctx = setup(int(sys.argv[2]) if len(sys.argv) >= 3 else 0)
+        emit({"peer": peer, "ready": True})
+        line = sys.stdin.readline()
+        if not line.strip():
+            return
+        try:
+            cells = run(json.loads(line), ctx)
+        except Exception as e:  # noqa: BLE001 - reported as the peer's failure
+            emit({"peer": peer, "status": "failed", "reason": "%s: %s" % (type(e).__name__, e)})
+            sys.exit(1)
+        emit({"peer": peer, "status": "ok", "cells": cells})
+        return
+    main(peer, run)
+
+
+def serve(peer, setup, prepare, device):
+    ctx = setup(device)
+    emit({"peer": peer, "ready": True})
+    pc = None
+    key = None
+    try:
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                msg = json.loads(line)
+                op = msg.get("op")
+                if op == "cell":
+                    if pc is not None:
+                        pc.close()
+                        pc = None
+                    cell = msg["cell"]
+                    key = cell["key"]
+                    pc = prepare(ctx, msg["kernel"], cell, int(msg.get("warmupChunks", 3)), bool(msg.get("alone", True)))
+                    emit({"ok": True, "computeAloneMs": pc.compute_ms, "copyAloneMs": pc.copy_ms})
+                elif op == "run":
+                    if pc is None:
+                        raise ValueError("'run' before any 'cell'")
+                    depth = int(msg["depth"])
+                    wall = pc.run(depth)
+                    log("%s %s depth %d: %.2f ms, efficiency %.4f" % (peer, key, depth, wall, efficiency(wall, pc.compute_ms, pc.copy_ms) or 0))
+                    emit({"ok": True, "wallMs": wall})
+                else:
+                    raise ValueError("unknown op %r" % (op,))
+            except Exception as e:  # a CUDA error, out of memory, a bad line: say so, keep serving
+                emit({"ok": False, "error": "%s: %s" % (type(e).__name__, e)})
+    finally:
+        if pc is not None:
+            pc.close()

@@ -45,39 +45,53 @@ def _say_once(how):
 
 
 class TorchKernel:
-    def __init__(self, peer, config):
+    """torch and CuPy on one device, the kernels compiled by CuPy (from the config's spec)."""
+
+    def __init__(self, peer, device):
         self.torch = common.import_torch(peer)
         self.cupy = common.import_cupy(peer)
-        self.torch.cuda.set_device(int(config.get("device", 0)))
+        self.torch.cuda.set_device(device)
         self.torch.cuda.init()
-        self.device_id = int(config.get("device", 0))
-        self.cupy.cuda.Device(self.device_id).use()
-        self.kernel = common.Kernel(self.cupy, config["kernel"])
+        self.device_id = device
+        self.cupy.cuda.Device(device).use()
+        self.kernels = common.KernelCache(self.cupy)
         self._streams = {}
 
-    def launch(self, stream, launch, tensor, index):
-        """Enqueues the kernel for chunk `index` writing `tensor` on the torch stream `stream`."""
+    def launch(self, kernel, stream, launch, tensor, index):
+        """Enqueues `kernel` for chunk `index` writing `tensor` on the torch stream `stream`."""
         ptr = stream.cuda_stream
         ext = self._streams.get(ptr)
         if ext is None:
             # One CuPy view per torch stream, made once: the launch loop stays as cheap as CuPy's own.
             ext = self._streams[ptr] = cupy_view_of(self.cupy, ptr, self.device_id)
         with ext:
-            self.kernel.launch(launch, tensor.data_ptr(), index)
+            kernel.launch(launch, tensor.data_ptr(), index)
 
-    def alone(self, cell, dev, host, warm):
+    def warm(self, kernel, cell, dev, host, warm):
+        """The first launches and copies (module load, first-use costs) off the timed runs."""
+        torch = self.torch
+        s = torch.cuda.Stream()
+        for k in range(warm):
+            self.launch(kernel, s, cell["launch"], dev[0], k)
+        with torch.cuda.stream(s):
+            for k in range(warm):
+                host[0].copy_(dev[0], non_blocking=True)
+        s.synchronize()
+        return None, None
+
+    def alone(self, kernel, cell, dev, host, warm):
         """Compute alone (kernels back to back) and pinned D2H alone (copies back to back), ms of
         GPU time between two timing events, as tandem measures its own stages alone."""
         torch = self.torch
         n, launch = cell["chunks"], cell["launch"]
         s = torch.cuda.Stream()
         for k in range(warm):
-            self.launch(s, launch, dev[0], k)
+            self.launch(kernel, s, launch, dev[0], k)
         s.synchronize()
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record(s)
         for k in range(n):
-            self.launch(s, launch, dev[k % len(dev)], k)
+            self.launch(kernel, s, launch, dev[k % len(dev)], k)
         end.record(s)
         end.synchronize()
         compute_ms = start.elapsed_time(end)

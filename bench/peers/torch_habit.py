@@ -17,8 +17,9 @@ from torch_common import TorchKernel  # noqa: E402
 PEER = "torch-habit"
 
 
-def run(config):
-    tk = TorchKernel(PEER, config)
+def run(config, tk=None):
+    tk = tk or TorchKernel(PEER, int(config.get("device", 0)))
+    kernel = tk.kernels.get(config["kernel"])
     torch = tk.torch
     warm = int(config.get("warmupChunks", 3))
     out = []
@@ -26,17 +27,17 @@ def run(config):
         nbytes, n, launch = cell["chunkBytes"], cell["chunks"], cell["launch"]
         dev = [torch.empty(nbytes, dtype=torch.uint8, device="cuda")]
         pinned = [torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)]
-        compute_ms, copy_ms = tk.alone(cell, dev, pinned, warm)
+        compute_ms, copy_ms = tk.alone(kernel, cell, dev, pinned, warm)
         stream = torch.cuda.current_stream()
         for k in range(warm):
-            tk.launch(stream, launch, dev[0], k)
+            tk.launch(kernel, stream, launch, dev[0], k)
             dev[0].cpu()
         torch.cuda.synchronize()
         cap = config.get("habitMaxBytes")
         m = n if not cap else min(n, max(8, int(cap) // nbytes))
         t0 = time.perf_counter()
         for k in range(m):
-            tk.launch(stream, launch, dev[0], k)
+            tk.launch(kernel, stream, launch, dev[0], k)
             host = dev[0].cpu()  # the habit: blocks until the kernel and the copy are done
             del host
         torch.cuda.synchronize()
@@ -50,4 +51,6 @@ def run(config):
 
 
 if __name__ == "__main__":
-    common.main(PEER, run)
+    # --serve DEVICE: import and initialise first (tandem bench starts this beside the stream
+    # peers, before its sweep), then run the config read as one line on stdin.
+    common.main_or_serve_once(PEER, lambda device: TorchKernel(PEER, device), run)

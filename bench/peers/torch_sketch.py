@@ -17,70 +17,81 @@ from torch_common import TorchKernel  # noqa: E402
 PEER = "torch-sketch"
 
 
-def run(config):
-    tk = TorchKernel(PEER, config)
-    torch = tk.torch
-    warm = int(config.get("warmupChunks", 3))
-    out = []
-    for cell in config["cells"]:
-        nbytes, n, launch = cell["chunkBytes"], cell["chunks"], cell["launch"]
-        max_depth = max(cell["depths"])
-        vram_buf = [torch.empty(nbytes, dtype=torch.uint8, device="cuda") for _ in range(max_depth)]
-        host_buf = [torch.empty(nbytes, dtype=torch.uint8, pin_memory=True) for _ in range(max_depth)]
-        compute_ms, copy_ms = tk.alone(cell, vram_buf, host_buf, warm)
-        for depth in cell["depths"]:
-            compute_stream = torch.cuda.default_stream()
-            copy_stream = torch.cuda.Stream()
-            done_decode = [torch.cuda.Event() for _ in range(depth)]
-            done_d2h = [torch.cuda.Event() for _ in range(depth)]
-            released = threading.Semaphore(depth)
-            queue = []
-            cv = threading.Condition()
-            finished = [False]
+class SketchCell:
+    """One cell's buffers (grown to the deepest ring asked for), its stages timed alone."""
 
-            def worker():
-                # "worker thread waits on done_d2h[i] before writing host_buf[i] to disk" (here the
-                # write is a no-op, as tandem's bench has no sink), then releases the buffer.
-                while True:
-                    with cv:
-                        while not queue and not finished[0]:
-                            cv.wait()
-                        if not queue:
-                            return
-                        i = queue.pop(0)
-                    done_d2h[i].synchronize()
-                    released.release()
+    def __init__(self, tk, kernel_spec, cell, warm, alone):
+        self.tk, self.torch = tk, tk.torch
+        self.kernel = tk.kernels.get(kernel_spec)
+        self.nbytes, self.n, self.launch = cell["chunkBytes"], cell["chunks"], cell["launch"]
+        self.vram_buf, self.host_buf = [], []
+        self.ensure(max(cell.get("depths") or [2]))
+        if alone:
+            self.compute_ms, self.copy_ms = tk.alone(self.kernel, cell, self.vram_buf, self.host_buf, warm)
+        else:
+            self.compute_ms, self.copy_ms = tk.warm(self.kernel, cell, self.vram_buf, self.host_buf, warm)
 
-            th = threading.Thread(target=worker, daemon=True)
-            th.start()
-            torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for k in range(n):
-                i = k % depth
-                if k >= depth:
-                    compute_stream.wait_event(done_d2h[i])  # added barrier 1
-                tk.launch(compute_stream, launch, vram_buf[i], k)  # decode(latent, out=vram_buf[i])
-                done_decode[i].record(stream=compute_stream)
-                released.acquire()  # added barrier 3: host_buf[i] was released by the worker
-                with torch.cuda.stream(copy_stream):
-                    copy_stream.wait_event(done_decode[i])
-                    host_buf[i].copy_(vram_buf[i], non_blocking=True)
-                    done_d2h[i].record(stream=copy_stream)
+    def ensure(self, depth):
+        torch = self.torch
+        while len(self.vram_buf) < depth:
+            self.vram_buf.append(torch.empty(self.nbytes, dtype=torch.uint8, device="cuda"))
+            self.host_buf.append(torch.empty(self.nbytes, dtype=torch.uint8, pin_memory=True))
+
+    def run(self, depth):
+        tk, torch, n, launch = self.tk, self.torch, self.n, self.launch
+        self.ensure(depth)
+        vram_buf, host_buf = self.vram_buf, self.host_buf
+        compute_stream = torch.cuda.default_stream()
+        copy_stream = torch.cuda.Stream()
+        done_decode = [torch.cuda.Event() for _ in range(depth)]
+        done_d2h = [torch.cuda.Event() for _ in range(depth)]
+        released = threading.Semaphore(depth)
+        queue = []
+        cv = threading.Condition()
+        finished = [False]
+
+        def worker():
+            # "worker thread waits on done_d2h[i] before writing host_buf[i] to disk" (here the
+            # write is a no-op, as tandem's bench has no sink), then releases the buffer.
+            while True:
                 with cv:
-                    queue.append(i)
-                    cv.notify()
+                    while not queue and not finished[0]:
+                        cv.wait()
+                    if not queue:
+                        return
+                    i = queue.pop(0)
+                done_d2h[i].synchronize()
+                released.release()
+
+        th = threading.Thread(target=worker, daemon=True)
+        th.start()
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for k in range(n):
+            i = k % depth
+            if k >= depth:
+                compute_stream.wait_event(done_d2h[i])  # added barrier 1
+            tk.launch(self.kernel, compute_stream, launch, vram_buf[i], k)  # decode(latent, out=vram_buf[i])
+            done_decode[i].record(stream=compute_stream)
+            released.acquire()  # added barrier 3: host_buf[i] was released by the worker
+            with torch.cuda.stream(copy_stream):
+                copy_stream.wait_event(done_decode[i])
+                host_buf[i].copy_(vram_buf[i], non_blocking=True)
+                done_d2h[i].record(stream=copy_stream)
             with cv:
-                finished[0] = True
+                queue.append(i)
                 cv.notify()
-            th.join()
-            torch.cuda.synchronize()
-            wall = common.ms_since(t0)
-            out.append(common.result(cell, depth, wall, compute_ms, copy_ms))
-            common.log("%s %s depth %d: %.2f ms, efficiency %.4f" % (PEER, cell["key"], depth, wall, out[-1]["efficiency"] or 0))
-        del vram_buf, host_buf
-        torch.cuda.empty_cache()
-    return out
+        with cv:
+            finished[0] = True
+            cv.notify()
+        th.join()
+        torch.cuda.synchronize()
+        return common.ms_since(t0)
+
+    def close(self):
+        self.vram_buf, self.host_buf = [], []
+        self.torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":
-    common.main(PEER, run)
+    common.run_stream_peer(PEER, lambda device: TorchKernel(PEER, device), SketchCell)

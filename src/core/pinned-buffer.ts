@@ -13,7 +13,7 @@ import type { Device, PinnedBuffer, TypedArrayConstructor } from './types.js';
 abstract class HostMemory implements PinnedBuffer {
   readonly kind = 'pinned' as const;
   #closed = false;
-  readonly #bytes: Uint8Array;
+  #bytes: Uint8Array | null;
 
   protected constructor(
     protected readonly owner: DeviceContext,
@@ -21,7 +21,8 @@ abstract class HostMemory implements PinnedBuffer {
     readonly label: string,
     /** The host address, for the copy calls. */
     readonly hostPtr: bigint,
-    bytes: Uint8Array,
+    /** The view, or null to make it on first use (see CudaPinnedBuffer). */
+    bytes: Uint8Array | null,
   ) {
     this.#bytes = bytes;
   }
@@ -40,7 +41,7 @@ abstract class HostMemory implements PinnedBuffer {
   /** Views taken before close() must not be used after it: the memory goes back to the OS. */
   get bytes(): Uint8Array {
     if (this.#closed) throw closedError(this.kindName, this.label);
-    return this.#bytes;
+    return (this.#bytes ??= new Uint8Array(koffi.view(this.hostPtr, this.byteLength)));
   }
 
   asBuffer(): Buffer {
@@ -83,13 +84,17 @@ export class CudaPinnedBuffer extends HostMemory {
     owner.makeCurrent();
     const out: (bigint | null)[] = [null];
     check(owner.driver.cuMemHostAlloc(out, byteLength, CU_MEMHOSTALLOC_PORTABLE), 'cuMemHostAlloc', `${formatBytes(byteLength)} pinned${label ? ` for '${label}'` : ''}; page-locked memory is limited by RAM and ulimit -l`);
-    const ptr = out[0]!;
-    const bytes = new Uint8Array(koffi.view(ptr, byteLength));
-    return new CudaPinnedBuffer(owner, byteLength, label, ptr, bytes);
+    // No view yet: V8 counts an external ArrayBuffer's bytes toward its GC heuristics, and making
+    // three 64 MiB views started a full mark-compact (1-4 ms on a small heap) within the next few
+    // milliseconds every time (measured: bench/probe-start.ts on the GPU host, and a malloc'd
+    // koffi.view on any machine). Memory that is only a copy target, never read from JS (a ring
+    // whose host stage just releases, as in tandem bench), never pays it: the first `.bytes`,
+    // `view()` or `asBuffer()` makes the view.
+    return new CudaPinnedBuffer(owner, byteLength, label, out[0]!);
   }
 
-  private constructor(owner: DeviceContext, byteLength: number, label: string, ptr: bigint, bytes: Uint8Array) {
-    super(owner, byteLength, label, ptr, bytes);
+  private constructor(owner: DeviceContext, byteLength: number, label: string, ptr: bigint) {
+    super(owner, byteLength, label, ptr, null);
     watch(this, { ctx: owner.ctx, handle: ptr, release: owner.driver.cuMemFreeHost }, this);
     owner.adopt(this);
   }

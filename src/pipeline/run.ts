@@ -207,6 +207,10 @@ export class PipelineRun<I> {
     this.signal?.addEventListener('abort', onAbort, { once: true });
     this.t0 = performance.now();
     this.lastHostEnd = this.t0;
+    // The loop's last turn is now, not when the run was constructed: setup() pins the ring
+    // (milliseconds at 64 MiB), and a stale mark made the first pump yield after chunk 0's
+    // compute, leaving its D2H unqueued for 0.4-2 ms (tandem bench's 64 MiB traced timelines).
+    this.lastTurn = this.t0;
     try {
       this.pump();
       await this.finished.promise;

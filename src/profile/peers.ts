@@ -36,6 +36,8 @@ export interface PeerConfig {
   warmupChunks: number;
   /** torch-habit runs at most this many bytes of a cell's chunks (≥ 8) and scales its wall. */
   habitMaxBytes?: number;
+  /** Batch mode: runs of each cell at each depth; the median is reported. Default 1. */
+  repeats?: number;
   kernel: PeerLaunch['kernel'];
   cells: PeerCellConfig[];
 }

@@ -28,15 +28,24 @@ export interface Environment {
 /** A peer's figure for one cell, as its script printed it. */
 export interface PeerCell {
   wallMs: number;
-  /** max(compute alone, copy alone) / wall, both measured in the peer's own process. */
+  /**
+   * max(compute alone, copy alone) / wall: the stages alone measured in the peer's own process
+   * (batch peers), or tandem's for the cell (interleaved peers, whose alone figures are null).
+   */
   efficiency: number | null;
   computeAloneMs: number | null;
   copyAloneMs: number | null;
   bytes: number;
   /** Chunks the peer really ran, when fewer than the cell's: its wall is scaled to the cell. */
   chunksRun?: number;
-  /** Peer wall / tandem wall: above 1 means tandem was faster. */
+  /** Peer wall / tandem wall: above 1 means tandem was faster (medians when repeated). */
   tandemSpeedup?: number;
+  /** Run right after each of tandem's runs of the cell (tandem bench), not in a batch at the end. */
+  interleaved?: boolean;
+  /** Every wall when the cell was repeated; wallMs is their median. */
+  walls?: number[];
+  /** Lowest and highest per-round ratio (each peer run / the tandem run just before it). */
+  ratioRange?: [number, number];
 }
 
 export interface Cell {
@@ -66,6 +75,8 @@ export interface Cell {
   traceCostPerChunkUs: number | null;
   /** NVML utilization.gpu during the untraced run. */
   nvml: UtilizationSummary | null;
+  /** Every untraced wall when the cell was repeated (--repeats); stats is the median run's. */
+  walls?: number[];
   peers: Record<string, PeerCell>;
 }
 

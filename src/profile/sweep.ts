@@ -1,7 +1,9 @@
 // The benchmark sweep behind `tandem bench`: mode × depth × compute/copy ratio × chunk size.
 // For each (size, ratio) the stages are first measured alone (the ideal), then each mode/depth
-// runs twice: untraced for the headline figures (wall, efficiency, NVML) and traced for the
-// timeline, the busy fractions, strict utilisation and gaps, and the tracing cost itself.
+// runs untraced for the headline figures (wall, efficiency, NVML; overlap cells `repeats` times,
+// each run followed by the stream peers' runs of the same cell, the median run reported) and
+// once traced for the timeline, the busy fractions, strict utilisation and gaps, and the tracing
+// cost itself.
 // Stages alone are GPU time of chunks queued back to back behind a hold (alone.ts); where the
 // copy can bound a cell, D2H alone is re-measured after each run and the fastest so far is kept.
 import type { Device } from '../core/types.js';
@@ -51,6 +53,11 @@ export interface SweepConfig {
   /** Chunks per cell; a function of the chunk size when not fixed. */
   chunks: (chunkBytes: number) => number;
   warmupChunks: number;
+  /**
+   * Untraced runs per overlap cell (serial runs once). The cell's headline figures come from the
+   * run with the median wall; the stream peers run right after each of them (hooks.peers).
+   */
+  repeats: number;
   /** Whether to keep a traced run per cell (timeline metrics and trace cost). Default true. */
   traced: boolean;
   /** Keep full timelines for these cells in the results (report, trace). */
@@ -76,6 +83,18 @@ export interface SweepOutput {
   copyDrift: CopyDrift[];
 }
 
+/**
+ * The stream peers, run interleaved with tandem: prepared once per (size, ratio) cell, then one
+ * run each right after every untraced tandem run of an overlap cell, at the depth tandem ran.
+ */
+export interface SweepPeers {
+  prepare(cell: PeerCellSpec & { launch: PeerLaunch }): Promise<void>;
+  /** One run of each peer that is still usable; walls (ms) by peer name. */
+  run(depth: number): Promise<Record<string, number>>;
+  /** The prepared cell's stages alone in that peer's process. */
+  alone(peer: string): { computeAloneMs: number | null; copyAloneMs: number | null } | undefined;
+}
+
 export interface SweepHooks {
   log(line: string): void;
   /** NVML reader for the device, or null with the reason. */
@@ -86,6 +105,7 @@ export interface SweepHooks {
    * GPU). With more than one, each cell runs a multi-device pipeline, untraced.
    */
   devices?: readonly Device[];
+  peers?: SweepPeers;
 }
 
 /** The compute of a multi-device run: each chunk goes to its device's own instance. */
@@ -132,7 +152,8 @@ async function runMultiPipeline(devices: readonly Device[], compute: MultiComput
   }
 }
 
-async function runPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; trace: boolean; signal?: AbortSignal }): Promise<PipelineStats> {
+/** A pipeline past its warm-up run: measure() runs the cell once more (repeats share the warm-up). */
+async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; trace: boolean; signal?: AbortSignal }): Promise<{ measure(): Promise<PipelineStats>; close(): void }> {
   const pipeline = createPipeline<number>(device, {
     outputBytes: o.chunkBytes,
     mode: o.mode,
@@ -143,18 +164,33 @@ async function runPipeline(device: Device, compute: ComputeFn, o: { mode: Pipeli
   });
   try {
     if (o.warmup > 0) await pipeline.run(o.warmup, { signal: o.signal });
-    const v0 = virtualNow(device);
-    const stats = await pipeline.run(o.chunks, { signal: o.signal });
-    const v1 = virtualNow(device);
-    // The fake device's clock races ahead whenever the host waits, so its host-measured wall is
-    // shorter than the virtual work it ran: on the fake, walls are virtual like its stage times.
-    if (v0 !== null && v1 !== null && v1 > v0) {
-      const wallMs = v1 - v0;
-      return { ...stats, wallMs, copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) } };
-    }
-    return stats;
-  } finally {
+  } catch (err) {
     pipeline.close();
+    throw err;
+  }
+  return {
+    async measure() {
+      const v0 = virtualNow(device);
+      const stats = await pipeline.run(o.chunks, { signal: o.signal });
+      const v1 = virtualNow(device);
+      // The fake device's clock races ahead whenever the host waits, so its host-measured wall is
+      // shorter than the virtual work it ran: on the fake, walls are virtual like its stage times.
+      if (v0 !== null && v1 !== null && v1 > v0) {
+        const wallMs = v1 - v0;
+        return { ...stats, wallMs, copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) } };
+      }
+      return stats;
+    },
+    close: () => pipeline.close(),
+  };
+}
+
+async function runPipeline(device: Device, compute: ComputeFn, o: Parameters<typeof warmPipeline>[2]): Promise<PipelineStats> {
+  const p = await warmPipeline(device, compute, o);
+  try {
+    return await p.measure();
+  } finally {
+    p.close();
   }
 }
 
@@ -217,22 +253,43 @@ async function measureCell(
      * stage: the cell's copy ideal is then the faster of the best so far (copyMs) and this one.
      */
     copyAfter?: () => Promise<number>;
+    repeats: number;
+    peers?: SweepPeers;
   },
 ): Promise<{ cell: Cell; traced: PipelineStats | null; tracedSamples: UtilizationSample[]; copyAfterMs: number | null }> {
   const run = { mode: o.mode, depth: o.depth, chunkBytes: o.chunkBytes, chunks: o.chunks, warmup: o.warmup, signal: o.signal };
-  const t0 = performance.now();
   let shares: ReturnType<typeof deviceShares> | null = null;
-  let untraced: PipelineStats;
-  if (o.multi) {
-    const r = await runMultiPipeline(o.multi.devices, o.multi.compute, run);
-    untraced = r.stats;
-    shares = r.shares;
-  } else {
-    untraced = await runPipeline(device, compute, { ...run, trace: false });
+  const interleave = o.mode === 'overlap' && !o.multi;
+  const repeats = interleave ? o.repeats : 1;
+  const runs: { stats: PipelineStats; t0: number; t1: number; peers: Record<string, number> }[] = [];
+  const session = o.multi ? null : await warmPipeline(device, compute, { ...run, trace: false });
+  try {
+    for (let r = 0; r < repeats; r++) {
+      o.signal?.throwIfAborted();
+      const t0 = performance.now();
+      let stats: PipelineStats;
+      if (o.multi) {
+        const m = await runMultiPipeline(o.multi.devices, o.multi.compute, run);
+        stats = m.stats;
+        shares = m.shares;
+      } else {
+        stats = await session!.measure();
+      }
+      const t1 = performance.now();
+      // The peers right after, at the depth this run used ('auto' resolved): same host, same minute.
+      const peers = interleave && o.peers ? await o.peers.run(stats.depth) : {};
+      runs.push({ stats, t0, t1, peers });
+    }
+  } finally {
+    session?.close();
   }
+  // The headline run: the median wall (the lower one of the middle two for an even count).
+  const byWall = [...runs].sort((a, b) => a.stats.wallMs - b.stats.wallMs);
+  const mid = byWall[(byWall.length - 1) >> 1]!;
+  const untraced = mid.stats;
   // N distinct GPUs share the chunks: the ideal is one GPU's slowest stage alone over N.
   const gpus = o.multi?.gpus ?? 1;
-  const util = sampler ? summarizeUtilization(sampler.between(t0, performance.now())) : null;
+  const util = sampler ? summarizeUtilization(sampler.between(mid.t0, mid.t1)) : null;
   const copyAfterMs = o.copyAfter ? await o.copyAfter() : null;
   const copyMs = copyAfterMs === null ? o.copyMs : Math.min(o.copyMs, copyAfterMs);
   let traced: PipelineStats | null = null;
@@ -256,6 +313,7 @@ async function measureCell(
     params: {
       ...o.params,
       ...(o.depth === 'auto' ? { depth: 'auto', depthReason: untraced.depthReason } : {}),
+      ...(o.depth === 'auto' && new Set(runs.map((r) => r.stats.depth)).size > 1 ? { depthsRun: runs.map((r) => r.stats.depth) } : {}),
       ...(o.multi ? { pipelines: o.multi.devices.length, gpus, perDevice: shares } : {}),
     },
     alone: { computeMs: o.computeMs, copyMs },
@@ -265,9 +323,47 @@ async function measureCell(
     traced: traced ? { wallMs: traced.wallMs, metrics: computeMetrics(traced, { pinnedPeak }) } : null,
     traceCostPerChunkUs: cost === null ? null : cost * 1000,
     nvml: util,
+    ...(runs.length > 1 ? { walls: runs.map((r) => r.stats.wallMs) } : {}),
     peers: {},
   };
+  if (o.peers) attachInterleaved(cell, runs, o.peers);
   return { cell, traced, tracedSamples, copyAfterMs };
+}
+
+const median = (v: readonly number[]): number => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/**
+ * Each interleaved peer's figure for the cell: the median of its walls against tandem's median,
+ * and the spread of the per-round ratios (each peer run against the tandem run just before it).
+ */
+function attachInterleaved(cell: Cell, runs: readonly { stats: PipelineStats; peers: Record<string, number> }[], peers: SweepPeers): void {
+  const names = new Set(runs.flatMap((r) => Object.keys(r.peers)));
+  const tandem = median(runs.map((r) => r.stats.wallMs));
+  for (const name of names) {
+    const rounds = runs.filter((r) => name in r.peers);
+    const walls = rounds.map((r) => r.peers[name]!);
+    const ratios = rounds.map((r) => r.peers[name]! / r.stats.wallMs);
+    const wallMs = median(walls);
+    // The peer's own stages alone when it timed them, else tandem's of this cell (the same kernel
+    // and copies on the same GPU in the same minute; the copy ideal is the best D2H seen so far).
+    const alone = peers.alone(name);
+    const own = Math.max(alone?.computeAloneMs ?? 0, alone?.copyAloneMs ?? 0);
+    const ideal = own > 0 ? own : Math.max(cell.alone?.computeMs ?? 0, cell.alone?.copyMs ?? 0);
+    cell.peers[name] = {
+      wallMs,
+      efficiency: ideal > 0 ? ideal / wallMs : null,
+      computeAloneMs: alone?.computeAloneMs ?? null,
+      copyAloneMs: alone?.copyAloneMs ?? null,
+      bytes: cell.chunkBytes * cell.chunks,
+      tandemSpeedup: wallMs / tandem,
+      interleaved: true,
+      ...(walls.length > 1 ? { walls, ratioRange: [Math.min(...ratios), Math.max(...ratios)] as [number, number] } : {}),
+    };
+  }
 }
 
 export async function runSweep(device: Device, workload: BenchWorkload, config: SweepConfig, hooks: SweepHooks): Promise<SweepOutput> {
@@ -332,13 +428,15 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
           const key = cellKey(chunkBytes, ratio);
           const cap = await capture(device, recorder, instance.compute, chunkBytes);
           peerCells.push({ key, chunkBytes, chunks, launch: cap.launch, ...(cap.reason ? { reason: cap.reason } : {}) });
+          const peers = cap.launch && !multi ? hooks.peers : undefined;
+          if (peers) await peers.prepare({ key, chunkBytes, chunks, launch: cap.launch! });
           const params = instance.params();
           for (const { mode, depth } of combos) {
             hooks.signal?.throwIfAborted();
             const copyMatters = copyMs >= 0.8 * computeMs;
             const { cell, traced, tracedSamples, copyAfterMs } = await measureCell(device, instance.compute, sampler, {
               key, workload: workload.name, mode, depth, ratio, chunkBytes, chunks, params, computeMs, copyMs,
-              warmup: config.warmupChunks, trace: config.traced, signal: hooks.signal, multi,
+              warmup: config.warmupChunks, trace: config.traced, signal: hooks.signal, multi, repeats: config.repeats, peers,
               ...(copyMatters && device.backend === 'cuda' ? { copyAfter: copyAgain } : {}),
             });
             if (copyAfterMs !== null) copyMs = Math.min(copyMs, copyAfterMs);

@@ -1,6 +1,7 @@
 // The plain-text table `tandem bench` prints on stdout: one row per cell, headline figures from
 // the untraced run, utilisation from the traced one, tandem against each peer (peer wall / tandem
-// wall: above 1 means tandem was faster) and, per cell, which of them was fastest.
+// wall: above 1 means tandem was faster; with --repeats the ratio of the medians, and in brackets
+// the lowest and highest ratio of single rounds) and, per cell, which of them was fastest.
 import { formatBytes } from '../cuda/errors.js';
 import type { Results } from './results.js';
 
@@ -32,7 +33,10 @@ export function resultsTable(results: Results): string {
       f(c.traceCostPerChunkUs, 2),
       ...peers.map((p) => {
         const pc = c.peers[p];
-        return pc?.tandemSpeedup !== undefined ? `${pc.tandemSpeedup.toFixed(3)}×` : '–';
+        if (pc?.tandemSpeedup === undefined) return '–';
+        // Repeated cells: the median ratio, then the lowest and highest of the rounds.
+        const range = pc.ratioRange ? ` [${pc.ratioRange[0].toFixed(3)}–${pc.ratioRange[1].toFixed(3)}]` : '';
+        return `${pc.tandemSpeedup.toFixed(3)}×${range}`;
       }),
       ...(peers.length ? [fastest(c, peers)] : []),
     ]);

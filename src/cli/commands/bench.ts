@@ -12,7 +12,8 @@ import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
 import { parseDeviceList, openDeviceList, type DeviceList } from '../../profile/device-list.js';
 import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
-import { attachPeerResults, PEERS, pythonCommand, runPeer, writePeerConfig, type PeerCellConfig, type PeerOutcome } from '../../profile/peers.js';
+import { attachPeerResults, PEERS, pythonCommand, writePeerConfig, type PeerCellConfig, type PeerConfig } from '../../profile/peers.js';
+import { startPeers, type InterleavedPeers } from '../../profile/peer-interleave.js';
 import { writeReport } from '../../profile/report.js';
 import { environment, RESULTS_SCHEMA, writeResults, type Environment, type PeerStatus, type Results } from '../../profile/results.js';
 import { copyDriftNote } from '../../profile/drift.js';
@@ -27,6 +28,7 @@ export interface BenchOptions {
   ratios?: string | number;
   sizes?: string | number;
   chunks?: string | number;
+  repeats?: string | number;
   device?: string | number;
   devices?: string | number;
   peers?: boolean;
@@ -73,6 +75,8 @@ export interface ParsedBench {
   ratios: number[];
   sizes: number[];
   chunks: number | null;
+  /** Untraced runs per overlap cell, each followed by the stream peers' runs; median reported. */
+  repeats: number;
   device: number;
   /** --devices: the ordinals of one pipeline each (a GPU may repeat), or null for --device alone. */
   devices: DeviceList | null;
@@ -99,6 +103,8 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
   const sizes = [...new Set(list(o.sizes ?? (fake ? '256K,64K' : '64M,4M'), 'sizes').map(parseSize))];
   const chunks = o.chunks === undefined || o.chunks === 'auto' ? null : positiveNumbers(o.chunks, 'chunks', true)[0]!;
   if (chunks !== null && chunks < 2) throw new UsageError('--chunks: use at least 2 chunks so there is something to overlap');
+  const repeats = positiveNumbers(o.repeats ?? DEFAULT_REPEATS, 'repeats', true)[0]!;
+  if (repeats > 99) throw new UsageError(`--repeats: ${repeats} is more than 99; 5 already puts the median within the spread of a steady host`);
   const device = Number(o.device ?? 0);
   if (!Number.isInteger(device) || device < 0) throw new UsageError(`--device: '${o.device}' is not a device ordinal; \`tandem info\` lists them`);
   const workload = String(o.workload ?? 'synthetic');
@@ -111,6 +117,7 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
     ratios,
     sizes,
     chunks,
+    repeats,
     device,
     devices: o.devices === undefined ? null : parseDeviceList(o.devices),
     // The peers run unless --no-peers (on the fake device they are listed as skipped).
@@ -121,6 +128,9 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
     trace: o.trace !== false,
   };
 }
+
+/** Untraced runs per overlap cell by default: the median of 3 with the peers interleaved. */
+export const DEFAULT_REPEATS = 3;
 
 /**
  * Chunks per cell when --chunks is not given: 8 GiB a cell (~0.16 s of D2H on an H100), so the
@@ -193,6 +203,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
   const { device, devices, ordinals, env, close } = await openBenchDevices(p);
   const multi = devices.length > 1;
   const peerStatus: PeerStatus[] = [];
+  let interleaved: InterleavedPeers | null = null;
   try {
     await mkdir(p.out, { recursive: true });
     const workload = await benchWorkload(p.workload, device.backend);
@@ -207,13 +218,19 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       sizes: p.sizes,
       chunks: (bytes) => p.chunks ?? defaultChunks(bytes, p.fake),
       warmupChunks: 4,
+      repeats: p.repeats,
       traced: p.trace,
       showcase: (c) => (c.chunkBytes === showcaseSize || workload.fixedChunkBytes !== undefined) && (c.ratio === null || c.ratio === ratioNearOne),
       maxTimelineChunks: 1000,
     };
     log(`tandem bench on ${device.properties.name}${device.backend === 'fake' ? ' (fake device: virtual times, not GPU figures)' : ''}; results in ${p.out}`);
     if (multi) log(`--devices ${ordinals.join(',')}: ${devices.length} pipelines on ${new Set(devices).size} device(s); chunks dealt to whichever frees a slot first`);
-    const sweep = await runSweep(device, workload, config, { log, utilization, signal, devices });
+    const peersHere = p.peers && !multi && device.backend === 'cuda';
+    if (peersHere) {
+      log(`peers: ${pythonCommand()} bench/peers/*.py; the stream peers run right after each of tandem's runs, the habit after the sweep`);
+      interleaved = await startPeers(p.device, { warmupChunks: PEER_WARMUP, log });
+    }
+    const sweep = await runSweep(device, workload, config, { log, utilization, signal, devices, ...(interleaved ? { peers: interleaved } : {}) });
 
     if (p.peers) {
       if (multi) {
@@ -221,7 +238,11 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       } else if (device.backend === 'fake') {
         for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
       } else {
-        await runPeers(p, sweep, peerStatus);
+        peerStatus.push(...interleaved!.status());
+        await runBatchPeers(p, sweep, interleaved!, peerStatus);
+        await interleaved!.close();
+        // The table's columns in the PEERS order.
+        peerStatus.sort((a, b) => PEERS.findIndex((s) => s.name === a.name) - PEERS.findIndex((s) => s.name === b.name));
       }
       for (const s of peerStatus) log(`peer ${s.name}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`);
     }
@@ -244,6 +265,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         ratios: p.ratios,
         sizes: p.sizes,
         chunks: p.chunks ?? 'auto',
+        repeats: p.repeats,
         devices: ordinals,
         warmupChunks: config.warmupChunks,
         sink: 'none (the host stage only releases each slot)',
@@ -262,7 +284,8 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         'Busy fractions, strict kernel utilisation and idle gaps come from a second, traced run of the same cell (per-chunk timing events); the difference of the two walls per chunk is the tracing cost shown.',
         'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',
         'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own averaging window: it is the coarse figure, shown beside the strict one.',
-        ...(p.peers ? ['Peers run after tandem in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC); peer/tandem above 1 means tandem was faster; "fastest" names the quickest of tandem and the peers in that cell and its lead over the next.', `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 3} GiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks.`] : []),
+        ...(p.repeats > 1 ? [`Each overlap cell ran ${p.repeats} times untraced; its figures are from the run with the median wall (all walls in results.json: walls), and each peer's wall is the median of its ${p.repeats} runs.`] : []),
+        ...(p.peers ? ['Peers run in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC). The stream peers (torch-sketch, cupy-streams) each run in one process started before the sweep, right after each of tandem’s untraced runs of a cell and at the depth tandem ran, so both see the same host and the same copy bandwidth; their efficiency is against tandem’s stages alone for the cell; peer/tandem above 1 means tandem was faster (medians; ratioRange in results.json: each peer run against the tandem run just before it); "fastest" names the quickest of tandem and the peers in that cell and its lead over the next.', `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 2} MiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks.`] : []),
         ...(device.backend === 'fake' ? ['Fake device: kernel and copy times are virtual; use these files to check the tooling, not for figures.'] : []),
       ],
       files: { results: path.join(p.out, 'results.json'), trace: path.join(p.out, 'trace.json'), report: path.join(p.out, 'report.html') },
@@ -277,21 +300,34 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
     log(`tandem bench: ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
     return results;
   } finally {
+    await interleaved?.close();
     await close();
   }
 }
 
 /**
- * torch-habit (out.cpu() per chunk, ~45× slower than a pipeline at 64 MiB) runs at most 2 GiB
+ * torch-habit (out.cpu() per chunk, ~45× slower than a pipeline at 64 MiB) runs at most 512 MiB
  * of a cell and scales its wall to the cell's chunks: it carries nothing between chunks.
  */
-const HABIT_MAX_BYTES = 2 * 1024 ** 3;
+const HABIT_MAX_BYTES = 512 * 1024 ** 2;
 
-async function runPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSweep>>, status: PeerStatus[]): Promise<void> {
+/** Chunks each peer launches before timing a cell's stages alone. */
+const PEER_WARMUP = 3;
+
+/**
+ * The peers that run once per cell after the sweep (torch-habit), and peers-config.json for
+ * rerunning any peer by hand in batch mode.
+ */
+async function runBatchPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSweep>>, peers: InterleavedPeers, status: PeerStatus[]): Promise<void> {
   const usable = sweep.peerCells.filter((c) => c.launch);
   if (usable.length === 0) {
     const reason = sweep.peerCells[0]?.reason ?? 'no cells';
-    for (const s of PEERS) status.push({ name: s.name, description: s.description, status: 'skipped', reason: `the workload's launches cannot be replayed: ${reason}` });
+    for (const s of PEERS) {
+      const why = `the workload's launches cannot be replayed: ${reason}`;
+      const known = status.find((x) => x.name === s.name);
+      if (known) Object.assign(known, { status: 'skipped', reason: why });
+      else status.push({ name: s.name, description: s.description, status: 'skipped', reason: why });
+    }
     return;
   }
   // Each peer runs, in each cell, the depths tandem ran there ('auto' resolved per cell).
@@ -305,12 +341,9 @@ async function runPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSwee
       return { key: c.key, chunkBytes: c.chunkBytes, chunks: c.chunks, depths: depths.length ? depths : [2], launch };
     });
   // Kept beside the results: `python3 bench/peers/<peer>.py OUT/peers-config.json` reruns a peer.
-  const configPath = path.join(p.out, 'peers-config.json');
-  await writePeerConfig(configPath, { device: p.device, warmupChunks: 3, habitMaxBytes: HABIT_MAX_BYTES, kernel: first.kernel, cells });
-  log(`peers: ${pythonCommand()} bench/peers/*.py on ${cells.length} cells (same kernel '${first.kernel.name}')`);
-  for (const spec of PEERS) {
-    log(`peer ${spec.name}: running`);
-    const outcome: PeerOutcome = await runPeer(spec, configPath, { log });
+  const config: PeerConfig = { device: p.device, warmupChunks: PEER_WARMUP, habitMaxBytes: HABIT_MAX_BYTES, kernel: first.kernel, cells };
+  await writePeerConfig(path.join(p.out, 'peers-config.json'), config);
+  for (const { spec, outcome } of await peers.batch(config)) {
     if (outcome.status !== 'ok') {
       status.push({ name: spec.name, description: spec.description, status: outcome.status, reason: outcome.reason });
       continue;
@@ -329,6 +362,7 @@ export function registerBench(cli: CAC): void {
     .option('--ratios <list>', 'Compute/copy time ratios for the synthetic kernel', { default: '0.5,1,2' })
     .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
     .option('--chunks <n>', 'Chunks per cell (default: enough for 8 GiB, 64..4096; the 0.999 target needs 1024+ at 64M)')
+    .option('--repeats <n>', 'Untraced runs per overlap cell, each followed by the stream peers; the median is reported', { default: DEFAULT_REPEATS })
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
     .option('--devices <spec>', "One pipeline per device, chunks dealt to whichever frees a slot first: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices")
     .option('--no-peers', 'Skip the PyTorch and CuPy peers (run by default: python3 or $TANDEM_PYTHON; skipped with a reason if missing)')
