@@ -5,10 +5,9 @@
 // protocol (JSON lines) is described in bench/peers/common.py.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PeerLaunch } from './capture.js';
-import { peersDir, pythonCommand, type PeerCellConfig, type PeerConfig, type PeerOutcome, type PeerSpec } from './peers.js';
+import { peerProcess, type PeerCellConfig, type PeerConfig, type PeerOutcome, type PeerProcessOptions, type PeerSpec } from './peers.js';
 
 export interface PeerAlone {
   computeAloneMs: number | null;
@@ -39,23 +38,17 @@ export class PeerServer {
    * Starts the peer and waits for its imports: resolves with a server whose `failure` says why it
    * cannot run (python or a module missing, no GPU) when it cannot; never rejects.
    */
-  static async start(
-    spec: PeerSpec,
-    device: number,
-    options: { python?: string; dir?: string; timeoutMs?: number; log?: (line: string) => void } = {},
-  ): Promise<PeerServer> {
-    const python = options.python ?? pythonCommand();
-    const script = path.join(options.dir ?? peersDir(), spec.script);
-    const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  static async start(spec: PeerSpec, device: number, options: PeerProcessOptions = {}): Promise<PeerServer> {
+    const { python, script, log, env, spawnFailure } = peerProcess(spec, options);
     const timeoutMs = options.timeoutMs ?? 300_000;
     if (!existsSync(script)) {
       const s = new PeerServer(spec, null, timeoutMs);
       s.failure = { status: 'skipped', reason: `${script} not found` };
       return s;
     }
-    const child = spawn(python, [script, '--serve', String(device)], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } });
+    const child = spawn(python, [script, '--serve', String(device)], { stdio: ['pipe', 'pipe', 'pipe'], env });
     const server = new PeerServer(spec, child, timeoutMs);
-    server.attach(python, log);
+    server.attach(spawnFailure, log);
     const first = await server.next();
     if (first.ready === true) return server;
     if (server.failure) return server;
@@ -65,7 +58,7 @@ export class PeerServer {
     return server;
   }
 
-  private attach(python: string, log: (line: string) => void): void {
+  private attach(spawnFailure: (err: NodeJS.ErrnoException) => string, log: (line: string) => void): void {
     const child = this.child!;
     createInterface({ input: child.stdout }).on('line', (line) => {
       let msg: Reply;
@@ -84,7 +77,7 @@ export class PeerServer {
     });
     child.stdin.on('error', () => {}); // a peer that died: reported by 'close' below
     child.on('error', (err: NodeJS.ErrnoException) => {
-      this.fail('skipped', err.code === 'ENOENT' ? `${python} not found (set TANDEM_PYTHON to a Python 3 with torch and cupy)` : err.message);
+      this.fail('skipped', spawnFailure(err));
     });
     child.on('close', (code, signal) => {
       this.exited = true;

@@ -86,15 +86,29 @@ export function parsePeerOutput(stdout: string): PeerOutcome | null {
   return null;
 }
 
-/** Runs one peer over the config; its stderr is passed through, prefixed, to `log`. */
-export async function runPeer(
-  spec: PeerSpec,
-  configPath: string,
-  options: { python?: string; dir?: string; timeoutMs?: number; log?: (line: string) => void } = {},
-): Promise<PeerOutcome> {
+export interface PeerProcessOptions {
+  python?: string;
+  dir?: string;
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/** How a peer is started, batch or serving: the python, its script, where its stderr goes. */
+export function peerProcess(spec: PeerSpec, options: PeerProcessOptions) {
   const python = options.python ?? pythonCommand();
-  const script = path.join(options.dir ?? peersDir(), spec.script);
-  const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  return {
+    python,
+    script: path.join(options.dir ?? peersDir(), spec.script),
+    log: options.log ?? ((l: string) => process.stderr.write(`${l}\n`)),
+    env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    /** Why spawning failed, said so that the user knows what to set. */
+    spawnFailure: (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? `${python} not found (set TANDEM_PYTHON to a Python 3 with torch and cupy)` : err.message),
+  };
+}
+
+/** Runs one peer over the config; its stderr is passed through, prefixed, to `log`. */
+export async function runPeer(spec: PeerSpec, configPath: string, options: PeerProcessOptions = {}): Promise<PeerOutcome> {
+  const { python, script, log, env, spawnFailure } = peerProcess(spec, options);
   if (!existsSync(script)) return { peer: spec.name, status: 'skipped', reason: `${script} not found` };
   return await new Promise<PeerOutcome>((resolve) => {
     let stdout = '';
@@ -107,7 +121,7 @@ export async function runPeer(
       clearTimeout(timer);
       resolve(o);
     };
-    const child = spawn(python, [script, configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' } });
+    const child = spawn(python, [script, configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       done({ peer: spec.name, status: 'failed', reason: `no result after ${Math.round((options.timeoutMs ?? 600_000) / 1000)} s; killed` });
@@ -122,8 +136,7 @@ export async function runPeer(
       for (const l of lines) if (l.trim()) log(`  [${spec.name}] ${l}`);
     });
     child.on('error', (err: NodeJS.ErrnoException) => {
-      const reason = err.code === 'ENOENT' ? `${python} not found (set TANDEM_PYTHON to a Python 3 with torch and cupy)` : err.message;
-      done({ peer: spec.name, status: 'skipped', reason });
+      done({ peer: spec.name, status: 'skipped', reason: spawnFailure(err) });
     });
     child.on('close', (code, signal) => {
       const parsed = parsePeerOutput(stdout);
