@@ -20,6 +20,7 @@ import { createPipeline } from '../src/pipeline/index.js';
 import { closeDevices, createMultiPipeline, openDevices, parseDevicesSpec, type MultiPipelineStats } from '../src/pipeline/multi.js';
 import { FakeDevice } from '../src/testing/index.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
+import { median } from '../src/util/median.js';
 
 const MiB = 1024 * 1024;
 const SIZE = Math.round(Number(process.env.SIZE_MIB ?? 16) * MiB);
@@ -52,10 +53,6 @@ for (const d of devices) {
   launchers.set(d, syntheticLauncher(d, kernel, SIZE));
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function single(iters: number, n: number): Promise<number> {
   const d = devices[0]!;

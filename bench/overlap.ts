@@ -28,6 +28,7 @@ import { driverAvailable, open } from '../src/core/open.js';
 import type { Device } from '../src/core/types.js';
 import { createPipeline, type PipelineStats } from '../src/pipeline/index.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
+import { median } from '../src/util/median.js';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.SIZES ?? '64,4,1').split(',').map((s) => Math.round(Number(s) * MiB));
@@ -61,10 +62,6 @@ interface Cell {
   runs: Record<string, { wallMs: number; efficiency: number; depth: number; depthReason?: string; all: number[] }>;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 await using device = await open(0);
 const props = device.properties;

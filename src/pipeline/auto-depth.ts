@@ -21,6 +21,8 @@
 // first-launch costs) and grows the ring once if the measurement asks for more slots and the
 // allocation stall fits the GPU work already queued (see run.ts).
 
+import { median } from '../util/median.js';
+
 /** The smallest depth 'auto' uses: double buffering. */
 export const AUTO_START_DEPTH = 2;
 /** Ring bytes (output + input per slot) that 'auto' allocates before anything was measured. */
@@ -60,12 +62,6 @@ export function autoStartDepth(bytesPerSlot: number, freeDeviceBytes: number, ch
   let d = Math.min(MAX_DEPTH, Math.floor(AUTO_START_BYTES / bytesPerSlot), Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot));
   if (chunks !== null) d = Math.min(d, chunks);
   return Math.max(AUTO_START_DEPTH, d);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const ms = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)} ms`;

@@ -13,6 +13,7 @@ import type { MultiComputeChunk } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
 import { deviceShares, multiAsPipelineStats } from './device-list.js';
 import { formatBytes } from '../cuda/errors.js';
+import { median } from '../util/median.js';
 import { copyDrift, type CopyDrift } from './drift.js';
 import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
 import { calibrateCost } from './calibrate.js';
@@ -329,12 +330,6 @@ async function measureCell(
   if (o.peers) attachInterleaved(cell, runs, o.peers);
   return { cell, traced, tracedSamples, copyAfterMs };
 }
-
-const median = (v: readonly number[]): number => {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /**
  * Each interleaved peer's figure for the cell: the median of its walls against tandem's median,

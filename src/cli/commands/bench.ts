@@ -237,10 +237,9 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers drive one GPU; run without --devices to compare' });
       } else if (device.backend === 'fake') {
         for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
-      } else {
-        peerStatus.push(...interleaved!.status());
-        await runBatchPeers(p, sweep, interleaved!, peerStatus);
-        await interleaved!.close();
+      } else if (interleaved) {
+        peerStatus.push(...interleaved.status());
+        await runBatchPeers(p, sweep, interleaved, peerStatus);
         // The table's columns in the PEERS order.
         peerStatus.sort((a, b) => PEERS.findIndex((s) => s.name === a.name) - PEERS.findIndex((s) => s.name === b.name));
       }
