@@ -83,6 +83,28 @@ test('sink throws at chunk 4: PipelineError(sink, 4), chunks 0–3 intact, all r
   released();
 });
 
+test('two sinks in flight fail out of order: the error names the earlier chunk, chunks before it intact', { timeout: 20_000 }, async () => {
+  const { dev, released } = setup();
+  const delivered: Array<{ index: number; bytes: Uint8Array }> = [];
+  const p = pipelineOn(dev, {
+    sinkConcurrency: 2,
+    sink: async (c) => {
+      // Chunk 3 fails at once, chunk 2 (started first, still writing) fails 30 ms later: a full
+      // disk does this, and which write comes back first is up to the thread pool.
+      if (c.index === 2) {
+        await new Promise((r) => setTimeout(r, 30));
+        throw new Error('disk full at 2');
+      }
+      if (c.index === 3) throw new Error('disk full at 3');
+      delivered.push({ index: c.index, bytes: c.data.slice() });
+    },
+  }, delivered);
+  await rejectsWith(p.run(CHUNKS), 'sink', 2, /disk full at 2/);
+  assert.equal(intactPrefix(delivered), 2);
+  p.close();
+  released();
+});
+
 test('sink never settles: sinkTimeoutMs rejects with PipelineError(sink, n) instead of hanging', { timeout: 20_000 }, async () => {
   const { dev, released } = setup();
   const delivered: Array<{ index: number; bytes: Uint8Array }> = [];

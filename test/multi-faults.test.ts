@@ -195,6 +195,31 @@ for (const at of [0, 1, 45, N - 1]) {
   });
 }
 
+test('two sinks in flight fail out of order: the error names the earlier global chunk', async () => {
+  const h = harness(97);
+  const err = await expectFailure(
+    createMultiPipeline(h.devices, {
+      outputBytes: OUT,
+      depth: 2,
+      sinkConcurrency: 2,
+      compute: h.compute,
+      sink: async (c) => {
+        // Chunk 7 fails at once, chunk 6 (started first, still writing) 30 ms later.
+        if (c.index === 6) {
+          await new Promise((r) => setTimeout(r, 30));
+          throw new Error('disk full at 6');
+        }
+        if (c.index === 7) throw new Error('disk full at 7');
+        h.sink(c);
+      },
+    }).run(N),
+  );
+  assert.equal(err.stage, 'sink');
+  assert.equal(err.chunk, 6);
+  assert.match(err.message, /failed at chunk 6: disk full at 6/);
+  await afterwards(h);
+});
+
 test('the async input rejects: stage input, and the iterator is closed', async () => {
   const h = harness(200);
   let closed = false;

@@ -186,6 +186,12 @@ export class MultiRun<I> {
   }
 
   private fail(stage: StageName, global: number, d: number, cause: unknown): void {
+    // Several sinks in flight may fail out of order: report the earliest chunk (as Run.fail does).
+    const prev = this.error;
+    if (this.failed && stage === 'sink' && prev instanceof MultiPipelineError && prev.stage === 'sink' && global < prev.chunk) {
+      this.error = new MultiPipelineError(stage, global, cause, this.label, this.devices[d]!.ordinal, d);
+      return;
+    }
     if (this.failed) return;
     const dev = this.devices[d]!;
     this.stop(new MultiPipelineError(stage, global, cause, this.label, dev.ordinal, d));

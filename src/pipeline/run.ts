@@ -319,6 +319,14 @@ export class PipelineRun<I> {
   }
 
   private fail(stage: StageName, chunk: number, cause: unknown): void {
+    // Sinks run several chunks at once (sinkConcurrency): when more than one fails, the run
+    // reports the earliest chunk, whatever order the failures arrived in, so the error's "the
+    // chunks after it were not delivered" holds and the output is intact up to that chunk
+    // (a full disk fails chunks 0 and 1 both, and either write may come back first).
+    if (this.error && stage === 'sink' && this.error.stage === 'sink' && chunk < this.error.chunk && !this.aborted && !this.consumerLeft) {
+      this.error = new PipelineError(stage, chunk, cause, this.label);
+      return;
+    }
     if (this.error || this.aborted || this.consumerLeft) return;
     // A sticky fault surfaces at whatever call comes next, often a later chunk's enqueue; the
     // work that faulted is at or after the first chunk whose GPU work was not seen complete.
