@@ -96,6 +96,7 @@ for (const pt of cal.points) {
         const ideal = Math.max(copyIdeal + Math.min(pt.kernelMs, copyIdeal / N), computeAlone + copyIdeal / N);
         if (!trace || !st.timeline) {
           out(`ratio ${pt.ratio} d${depth} untraced: wall ${f(st.wallMs)} ms, ideal ${f(ideal)} (+${f(st.wallMs - ideal)}), ${gc}`);
+          pipe.close();
           continue;
         }
         const tl = st.timeline;

@@ -31,6 +31,7 @@ function randomOptions(rnd: () => number, kernel: { launch: (...a: never[]) => v
   maybe('outputBytes', [1, 64, 4096, 4096, 2 ** 40, Number.MAX_SAFE_INTEGER], 0.97);
   maybe('inputBytes', [0, 16, 64, 2 ** 53], 0.3);
   maybe('depth', [1, 2, 3, 6, 16, 17, 'auto', 0]);
+  maybe('deviceSlots', [1, 2, 3, 16, 'auto', 0, 17], 0.3);
   maybe('mode', ['overlap', 'serial', 'OVERLAP'], 0.5);
   maybe('sinkConcurrency', [1, 2, 4], 0.4);
   maybe('sinkTimeoutMs', [1000, 1e-9, -5], 0.3);

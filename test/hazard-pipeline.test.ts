@@ -1,5 +1,6 @@
-// tandem's own pipeline under the hazard checker: every mode × depth 1–6 × uploads on/off, push
-// and pull style, fast and slow sinks, on the fake device. Not one hazard, every chunk intact.
+// tandem's own pipeline under the hazard checker: every mode × depth 1–6 × uploads on/off, rings
+// with fewer device slots than pinned slots, push and pull style, fast and slow sinks, on the
+// fake device. Not one hazard, every chunk intact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checked } from '../src/check/index.js';
@@ -74,6 +75,44 @@ for (const mode of ['overlap', 'serial'] as PipelineMode[]) {
   }
 }
 
+for (const uploads of [false, true]) {
+  test(`no hazard with fewer device slots than pinned slots, uploads ${uploads ? 'on' : 'off'}`, { timeout: 60_000 }, async () => {
+    for (const [depth, deviceSlots] of [[2, 1], [3, 1], [4, 2], [6, 2], [6, 5], [9, 3]] as const) {
+      const what = `depth ${depth}, ${deviceSlots} device slots`;
+      const fake = device(depth * 13 + deviceSlots + (uploads ? 5 : 0));
+      const dev = checked(fake);
+      const base = fake.liveResources();
+      const rnd = prng(depth + deviceSlots);
+      const prog = dev.compile('', { kernels: { produce: ['pointer', 'u32'], transform: ['pointer', 'pointer', 'u32'] } });
+      const bad: number[] = [];
+      const pipeline = createPipeline<number>(dev, {
+        outputBytes: OUT,
+        inputBytes: uploads ? IN : undefined,
+        depth,
+        deviceSlots,
+        sinkConcurrency: 2,
+        compute: (c) => {
+          if (uploads) prog.getKernel('transform').launch(c.stream, { grid: 1, block: 32, reads: [c.input!], writes: [c.output] }, c.output, c.input!, c.index);
+          else prog.getKernel('produce').launch(c.stream, { grid: 1, block: 32, writes: [c.output] }, c.output, c.index);
+        },
+        sink: async (c) => {
+          if (!c.data.every((b) => b === expected(c.index, uploads))) bad.push(c.index);
+          if (rnd() < 0.3) await new Promise((r) => setTimeout(r, rnd() * 2));
+        },
+      });
+      const inputs = uploads
+        ? Array.from({ length: CHUNKS }, (_, n) => ((staging: Uint8Array) => void staging.fill(n & 255)) as unknown as number)
+        : CHUNKS;
+      const stats = await pipeline.run(inputs as never);
+      pipeline.close();
+      assert.equal(stats.deviceSlots, deviceSlots);
+      assert.deepEqual(dev.hazards.map((h) => h.message), [], what);
+      assert.deepEqual(bad, [], `${what}: chunks intact`);
+      assert.deepEqual(fake.liveResources(), base, `${what}: resources released`);
+    }
+  });
+}
+
 test('no hazard in pull style (chunks()) with a consumer that holds chunks for a while', { timeout: 60_000 }, async () => {
   for (const depth of [1, 2, 3, 5]) {
     const fake = device(depth);
@@ -112,7 +151,10 @@ test("depth 'auto' under the checker, switching to fewer slots mid-run: no hazar
   assert.equal(stats.chunks, 40);
   // Sub-millisecond stages: 'auto' switches from the 16 slots it starts with to fewer mid-run,
   // and no barrier breaks across the switch.
+  // Fewer device slots than host slots too: compute(n) waits on the copy of its device slot's
+  // previous user, which sits in another host slot.
   assert.ok(stats.depth < 16, stats.depthReason);
-  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 slots`));
+  assert.ok(stats.deviceSlots < stats.depth, stats.depthReason);
+  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots`));
   assert.deepEqual(dev.hazards, []);
 });

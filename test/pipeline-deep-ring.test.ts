@@ -34,23 +34,33 @@ test('chooseDepth: a jitter allowance asks for more slots when stages are short,
   assert.equal(chooseDepth(long, MiB, 1e12).bottleneckMs, 2);
 });
 
-test('chooseDepth: the ring stays within half the L2 cache where the measured cycle allows it', () => {
-  const L2 = 50 * MiB;
-  const s = (compute: number, copy: number, wake = 0.003) => [{ upload: 0, compute, copy, sink: 0, wake }];
-  // 4 MiB on an H100: the jitter allowance asks for 9; half the L2 holds 6.
-  const four = chooseDepth(s(0.048, 0.08), 4 * MiB, 1e12, 0.5, L2);
-  assert.equal(chooseDepth(s(0.048, 0.08), 4 * MiB, 1e12, 0.5).depth, 9);
-  assert.equal(four.depth, 6);
-  assert.match(four.reason, /capped at 6 so the ring \(6 × 4 MiB\) stays within 50% of the 50 MiB L2 cache/);
-  // 1 MiB: 16 slots fit; 64 MiB: the bare need, which the cap does not cut.
-  assert.equal(chooseDepth(s(0.015, 0.022), 1 * MiB, 1e12, 0.5, L2).depth, 16);
-  assert.equal(chooseDepth(s(0.61, 1.23, 0.032), 64 * MiB, 1e12, 0.5, L2).depth, 3);
-  assert.equal(chooseDepth(s(1.23, 1.22, 0.032), 64 * MiB, 1e12, 0.5, L2).depth, 4);
-  // 16 MiB: the cap (1 slot) is below the bare need (4): the need wins, without the allowance.
-  const sixteen = chooseDepth(s(0.3, 0.3, 0.01), 16 * MiB, 1e12, 0.5, L2);
-  assert.equal(chooseDepth(s(0.3, 0.3, 0.01), 16 * MiB, 1e12, 0.5).depth, 5);
-  assert.equal(sixteen.depth, 4);
-  assert.match(sixteen.reason, /4 slots, what the cycle needs without the jitter allowance/);
+test('chooseDepth: the host ring covers host jitter, the device ring only the GPU-side cycle', () => {
+  const s = (compute: number, copy: number, wake = 0.003, upload = 0) => [{ upload, compute, copy, sink: 0, wake }];
+  // 4 MiB on an H100, copy-bound: 1 ms of host jitter asks for 16 pinned slots, the GPU for 3.
+  const four = chooseDepth(s(0.048, 0.08), 4 * MiB, 1e12, 1);
+  assert.equal(four.depth, 16);
+  assert.equal(four.deviceSlots, 3);
+  assert.match(four.reason, /^auto depth 16, 3 on the device: /);
+  assert.match(four.reason, /the GPU-side cycle \(compute \+ copy\) takes 0\.13 ms, ceil\(1\.60\) \+ 1 spare = 3/);
+  assert.match(four.reason, /the host still enqueues copies 16 chunks ahead/);
+  // 64 MiB: a few of each.
+  const big = chooseDepth(s(0.61, 1.23, 0.032), 64 * MiB, 1e12, 1);
+  assert.deepEqual([big.depth, big.deviceSlots], [4, 3]);
+  const balanced = chooseDepth(s(1.23, 1.22, 0.032), 64 * MiB, 1e12, 1);
+  assert.deepEqual([balanced.depth, balanced.deviceSlots], [4, 3]);
+  // Without a jitter allowance the two rings are the same size when nothing but the GPU turns slots around.
+  const same = chooseDepth(s(1.23, 1.22, 0), 64 * MiB, 1e12, 0);
+  assert.deepEqual([same.depth, same.deviceSlots], [3, 3]);
+  assert.doesNotMatch(same.reason, /fewer device buffers/);
+  // An upload is part of the GPU-side cycle.
+  const up = chooseDepth(s(0.05, 0.08, 0.003, 0.08), 4 * MiB, 1e12, 1, 4 * MiB);
+  assert.equal(up.deviceSlots, 4);
+  assert.match(up.reason, /upload \+ compute \+ copy/);
+  // Device slots never exceed the host ring.
+  for (const c of [s(0.001, 0.5), s(0.5, 0.001), s(0.2, 0.2, 0.5)]) {
+    const x = chooseDepth(c, MiB, 1e12, 1);
+    assert.ok(x.deviceSlots <= x.depth && x.deviceSlots >= 2, JSON.stringify(x));
+  }
 });
 
 test('Fifo: first in, first out across compaction; peek does not take; empty gives undefined', () => {

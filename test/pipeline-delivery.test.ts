@@ -1,5 +1,6 @@
 // In-order, exactly-once, bit-exact delivery under random stage delays on the fake device:
-// depths 1..6, overlap and serial, with and without uploads. 10,000 chunks for overlap depth 2
+// depths 1..6, overlap and serial, with and without uploads, and rings with fewer device slots
+// than pinned slots. 10,000 chunks for overlap depth 2
 // and serial, 2,000 for every other case: the suite must stay fast on 2 busy cores, and every
 // slot-reuse path is exercised within the first few dozen chunks of each case anyway.
 import assert from 'node:assert/strict';
@@ -13,8 +14,8 @@ const CHUNKS = 2_000;
 const OUT = 64;
 const IN = 32;
 
-async function deliveryCase(depth: number, mode: PipelineMode, uploads: boolean, sinkConcurrency: number, chunks: number): Promise<void> {
-  const seed = depth * 100 + (mode === 'serial' ? 10 : 0) + (uploads ? 1 : 0) + sinkConcurrency * 1000;
+async function deliveryCase(depth: number, mode: PipelineMode, uploads: boolean, sinkConcurrency: number, chunks: number, deviceSlots?: number): Promise<void> {
+  const seed = depth * 100 + (mode === 'serial' ? 10 : 0) + (uploads ? 1 : 0) + sinkConcurrency * 1000 + (deviceSlots ?? 0) * 10_000;
   const { fake, compute, reference } = rig(seed, OUT);
   const rand = prng(seed + 1);
   const next: number[] = [];
@@ -30,14 +31,17 @@ async function deliveryCase(depth: number, mode: PipelineMode, uploads: boolean,
     outputBytes: OUT,
     inputBytes: uploads ? IN : undefined,
     depth,
+    deviceSlots,
     mode,
     sinkConcurrency,
     async compute(c) {
+      if (mode === 'overlap') assert.equal(c.slot, c.index % (deviceSlots ?? depth), 'device slot n mod deviceSlots');
       if (rand() < 0.1) await randomDelay(rand);
       compute(c);
     },
     async sink(c) {
       assert.equal(c.index, started++, 'sinks start in chunk order');
+      if (mode === 'overlap') assert.equal(c.slot, c.index % depth, 'host slot n mod depth');
       const want = reference(c.index, uploads ? c.item : undefined);
       assert.deepEqual(c.data, want, `chunk ${c.index}: bytes as the kernel wrote them`);
       await randomDelay(rand);
@@ -53,6 +57,7 @@ async function deliveryCase(depth: number, mode: PipelineMode, uploads: boolean,
   if (sinkConcurrency === 1) assert.deepEqual(next, Array.from({ length: chunks }, (_, k) => k));
   else assert.deepEqual([...next].sort((a, b) => a - b), Array.from({ length: chunks }, (_, k) => k), 'exactly once');
   assert.equal(stats.depth, mode === 'serial' ? 1 : depth);
+  assert.equal(stats.deviceSlots, mode === 'serial' ? 1 : (deviceSlots ?? depth));
   assert.equal(stats.bytesOut, chunks * OUT);
   assert.equal(stats.bytesIn, uploads ? chunks * IN : 0);
   assertNoLeaks(fake, `depth ${depth} ${mode} uploads=${uploads}`);
@@ -66,6 +71,11 @@ for (const uploads of [false, true]) {
   const n = uploads ? CHUNKS : CHUNKS_LONG;
   test(`serial${uploads ? ' with uploads' : ''}: ${n} chunks in order, exactly once, bit-exact`, () => deliveryCase(1, 'serial', uploads, 1, n));
   test(`overlap depth 4, sinkConcurrency 3${uploads ? ' with uploads' : ''}: started in order, each exactly once`, () => deliveryCase(4, 'overlap', uploads, 3, 2000));
+  // Fewer device slots than pinned ones: compute(n) reuses out[n mod deviceSlots] while the
+  // pinned slots turn around on their own schedule.
+  for (const [depth, deviceSlots] of [[2, 1], [5, 2], [8, 3]] as const) {
+    test(`overlap depth ${depth}, ${deviceSlots} device slots${uploads ? ' with uploads' : ''}: in order, exactly once, bit-exact`, () => deliveryCase(depth, 'overlap', uploads, 2, 2000, deviceSlots));
+  }
 }
 
 test('pull style: chunks() yields in order, bit-exact, and frees everything', async () => {

@@ -135,6 +135,8 @@ test('options are validated with messages that say what to change', () => {
   const compute = () => {};
   assert.throws(() => createPipeline(fake, { outputBytes: 0, compute }), /outputBytes must be a positive integer/);
   assert.throws(() => createPipeline(fake, { outputBytes: 8, depth: 17, compute }), /depth must be 1..16/);
+  assert.throws(() => createPipeline(fake, { outputBytes: 8, deviceSlots: 0, compute }), /deviceSlots must be 1..16 or 'auto', got 0/);
+  assert.throws(() => createPipeline(fake, { outputBytes: 8, depth: 3, deviceSlots: 4, compute }), /deviceSlots \(4\) cannot exceed depth \(3\).*raise depth or lower deviceSlots/);
   assert.throws(() => createPipeline(fake, { outputBytes: 8, sinkConcurrency: 0, compute }), /sinkConcurrency/);
   assert.throws(() => createPipeline(fake, { outputBytes: 8 } as never), /compute\(chunk\) is required/);
 });

@@ -68,11 +68,18 @@ test('auto depth grows the ring when the host stage is slow and explains why', a
   }).run(40);
   assert.equal(stats.chunks, 40);
   assert.ok(stats.depth >= 2 && stats.depth <= 16);
-  assert.match(stats.depthReason!, /^auto depth \d+: measured/);
+  assert.ok(stats.deviceSlots >= 2 && stats.deviceSlots <= stats.depth);
+  assert.match(stats.depthReason!, /^auto depth \d+, \d+ on the device: measured/);
   assertNoLeaks(fake);
   const few = await createPipeline(fake, { outputBytes: 1000, compute }).run(2);
   assert.equal(few.depth, 2);
   assert.match(few.depthReason!, /too few to time/);
+  // 20 chunks, 16 slots: every chunk is enqueued before chunk 3 is timed. The run says so, and
+  // what the measurements asked for, rather than calling 20 chunks too few.
+  const early = await createPipeline(fake, { outputBytes: 1000, compute }).run(20);
+  assert.equal(early.depth, 16);
+  assert.match(early.depthReason!, /^auto depth 16: every chunk was enqueued before the warm-up measurements came in, so the run kept the 16 slots it started with; they asked for \d+, \d+ on the device: measured/);
+  assertNoLeaks(fake);
 });
 
 test('auto depth uses fewer slots than it allocated at the start when stages are long, and delivers intact', async () => {
@@ -89,7 +96,7 @@ test('auto depth uses fewer slots than it allocated at the start when stages are
   }).run(40);
   assert.deepEqual(seen, Array.from({ length: 40 }, (_, n) => n));
   assert.ok(stats.depth >= 3 && stats.depth <= 6, `depth ${stats.depth}`);
-  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 slots allocated at the start`));
+  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots allocated at the start`));
   assertNoLeaks(fake);
 });
 
@@ -100,9 +107,12 @@ test('chooseDepth: balanced stages need more slots than a dominant one; bounded 
   assert.equal(balanced, 4);
   assert.equal(computeBound, 3);
   assert.equal(chooseDepth([s(0.001, 0.001, 0, 1)], 1 << 20, 1e12).depth, 16);
+  // 1 GiB slots with 4 GiB free: the 4 GiB pinned limit holds 4, half the free device memory 2.
   const tight = chooseDepth([s(0.001, 0.001, 0, 1)], 1 << 30, 4 * 2 ** 30);
-  assert.equal(tight.depth, 2);
-  assert.match(tight.reason, /capped at 2 by memory/);
+  assert.equal(tight.depth, 4);
+  assert.equal(tight.deviceSlots, 2);
+  assert.match(tight.reason, /capped at 4 by the 4 GiB pinned limit/);
+  assert.match(tight.reason, /capped at 2 by device memory/);
 });
 
 test('no unhandled rejections', () => checkUnhandled());

@@ -14,6 +14,7 @@ function stats(timeline: ChunkTiming[], o: Partial<PipelineStats> = {}): Pipelin
   return {
     mode: 'overlap',
     depth: 2,
+    deviceSlots: 2,
     chunks: timeline.length,
     bytesOut: timeline.length * 1000,
     bytesIn: 0,

@@ -4,14 +4,19 @@
 // cycle = upload + compute + copy + host wake-up + sink. The bottleneck stage takes B per chunk,
 // so it never waits for a slot when depth × B ≥ cycle + jitter; one spare slot absorbs the rest.
 //
-// The L2 cap. More slots are not free on the GPU: once the ring's device buffers outgrow the L2
-// cache, the kernels and the copy engine run a little slower. On an H100 (50 MiB of L2), 4 MiB
-// chunks, the same pipeline at depth 3 / 6 / 9 / 16 ran copy-bound at 0.9956 / 0.9958 / 0.9862 /
-// 0.9830 of the D2H alone (bench/overlap.ts, one run), and with no host in the loop at all 16
-// slots were 0.5 % slower than 3 (bench/probe-gpu-only.ts). So where the jitter allowance asks
-// for a ring larger than L2_SHARE of the L2 cache, the depth is capped there, but never below
-// what the measured cycle itself needs (no allowance). 1 MiB chunks still get 16 slots; 64 MiB
-// chunks get the bare need (3–4).
+// Two numbers. The host ring (depth: pinned slots) covers the whole cycle plus a jitter
+// allowance, because a host pause stalls every copy the host has not enqueued yet: the copies it
+// did enqueue run on. The device ring (deviceSlots) covers only the GPU-side cycle, upload +
+// compute + copy, since barriers 1, 2 and 5 are event waits with no host in the loop: compute(n)
+// waits on the copy of the device slot's previous user, so compute never runs more than
+// deviceSlots chunks ahead of the copies while the host enqueues up to `depth` copies ahead.
+// Why not one number: more device slots make the GPU itself slower once they outgrow the L2
+// cache. On an H100 (50 MiB of L2), 4 MiB chunks copy-bound at depth 3 / 6 / 9 / 16 ran at
+// 0.9956 / 0.9958 / 0.9862 / 0.9830 of the D2H alone (bench/overlap.ts), and with no host in the
+// loop 16 slots were 0.5-0.7 % slower than 3 (bench/probe-gpu-only.ts, probe-copy-streams.ts);
+// but a ring of 6 holds only 0.4 ms of copies, less than one young-generation collection. Pinned
+// memory is not in the L2, so 16 host slots over 3 device slots ride out the pause at no cost to
+// the GPU.
 //
 // Where the run starts: as many slots as AUTO_START_BYTES holds (2..16, no more than the chunks
 // of a counted input). Small slots are cheap and small chunks are where the host's latency
@@ -27,13 +32,14 @@ import { median } from '../util/median.js';
 export const AUTO_START_DEPTH = 2;
 /** Ring bytes (output + input per slot) that 'auto' allocates before anything was measured. */
 export const AUTO_START_BYTES = 256 * 1024 ** 2;
-/** Host hiccups the measured cycle does not show (a GC scavenge, a timer firing late). */
-export const AUTO_JITTER_MS = 0.5;
+/**
+ * Host hiccups the measured cycle does not show: a young-generation collection (0.4-1.5 ms on the
+ * GPU host), a timer firing late. Covered by host slots only, which cost pinned memory, not L2.
+ */
+export const AUTO_JITTER_MS = 1;
 /** Chunks timed before deciding (chunk 0 is timed but not used). */
 export const AUTO_WARMUP = 4;
 export const MAX_DEPTH = 16;
-/** Share of the L2 cache the ring's device buffers should stay within (see the header). */
-export const L2_SHARE = 0.5;
 /** Share of free device memory, and pinned bytes in all, the ring may take when growing. */
 const DEVICE_MEMORY_SHARE = 0.5;
 const PINNED_LIMIT = 4 * 1024 ** 3;
@@ -48,7 +54,10 @@ export interface StageSample {
 }
 
 export interface DepthChoice {
+  /** Host slots (pinned buffers): how far ahead the host may enqueue copies. */
   depth: number;
+  /** Device slots (output buffers): how far compute may run ahead of the copies; <= depth. */
+  deviceSlots: number;
   reason: string;
   /** The bottleneck stage's median time per chunk (ms). */
   bottleneckMs: number;
@@ -67,10 +76,11 @@ export function autoStartDepth(bytesPerSlot: number, freeDeviceBytes: number, ch
 const ms = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)} ms`;
 
 /**
- * `jitterMs`: host hiccups to cover beyond the measured cycle (run.ts passes AUTO_JITTER_MS);
- * `l2Bytes`: the GPU's L2 cache (0: unknown, no cap).
+ * `outputBytes`: a host slot's pinned bytes (and a device slot's output buffer); `jitterMs`: host
+ * hiccups to cover beyond the measured cycle (run.ts passes AUTO_JITTER_MS); `inputBytes`: a
+ * device slot's input buffer and its pinned staging.
  */
-export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDeviceBytes: number, jitterMs = 0, l2Bytes = 0): DepthChoice {
+export function chooseDepth(samples: StageSample[], outputBytes: number, freeDeviceBytes: number, jitterMs = 0, inputBytes = 0): DepthChoice {
   const m: StageSample = {
     upload: median(samples.map((s) => s.upload)),
     compute: median(samples.map((s) => s.compute)),
@@ -80,18 +90,17 @@ export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDe
   };
   const stages = { upload: m.upload, compute: m.compute, copy: m.copy, sink: m.sink } as const;
   const [bottleneck, b] = Object.entries(stages).reduce((x, y) => (y[1] > x[1] ? y : x));
-  const cycle = m.upload + m.compute + m.copy + m.wake + m.sink;
+  const gpuCycle = m.upload + m.compute + m.copy;
+  const cycle = gpuCycle + m.wake + m.sink;
   // Slots that keep the bottleneck busy while a slot turns around in `turnMs`: ceil(turn / B) + 1 spare.
   const perB = (turnMs: number) => turnMs / Math.max(b, 1e-6);
   const slotsFor = (turnMs: number) => Math.ceil(perB(turnMs) - 1e-9) + 1;
   const need = slotsFor(cycle + jitterMs);
-  const memCap = Math.max(AUTO_START_DEPTH, Math.floor(Math.min((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot, PINNED_LIMIT / bytesPerSlot)));
-  let depth = Math.max(AUTO_START_DEPTH, Math.min(MAX_DEPTH, need, memCap));
-  const bare = slotsFor(cycle);
-  const l2Cap = l2Bytes > 0 ? Math.floor((l2Bytes * L2_SHARE) / bytesPerSlot) : Infinity;
-  const l2Depth = Math.max(AUTO_START_DEPTH, Math.min(depth, Math.max(bare, l2Cap)));
-  const l2Capped = l2Depth < depth;
-  depth = l2Depth;
+  const pinnedCap = Math.max(AUTO_START_DEPTH, Math.floor(PINNED_LIMIT / (outputBytes + inputBytes)));
+  const depth = Math.max(AUTO_START_DEPTH, Math.min(MAX_DEPTH, need, pinnedCap));
+  const deviceNeed = slotsFor(gpuCycle);
+  const deviceCap = Math.max(AUTO_START_DEPTH, Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / (outputBytes + inputBytes)));
+  const deviceSlots = Math.max(AUTO_START_DEPTH, Math.min(depth, deviceNeed, deviceCap));
   const measured =
     `measured (median of ${samples.length} chunks): ` +
     (m.upload > 0 ? `upload ${ms(m.upload)}, ` : '') +
@@ -99,14 +108,10 @@ export function chooseDepth(samples: StageSample[], bytesPerSlot: number, freeDe
   const turn = jitterMs > 0 ? `${ms(cycle)} (+ ${ms(jitterMs)} for host jitter)` : ms(cycle);
   let why = `a slot turns around in ${turn} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, so ceil(${perB(cycle + jitterMs).toFixed(2)}) + 1 spare = ${need} slots`;
   if (need > MAX_DEPTH) why += `, capped at ${MAX_DEPTH}`;
-  if (memCap < Math.min(need, MAX_DEPTH)) why += `, capped at ${memCap} by memory (${DEVICE_MEMORY_SHARE * 100}% of free device memory, ${PINNED_LIMIT / 1024 ** 3} GiB pinned)`;
-  if (l2Capped) {
-    const mib = (x: number) => `${+(x / 1024 ** 2).toFixed(1)} MiB`;
-    why +=
-      l2Cap >= bare
-        ? `; capped at ${depth} so the ring (${depth} × ${mib(bytesPerSlot)}) stays within ${L2_SHARE * 100}% of the ${mib(l2Bytes)} L2 cache: a larger ring makes the GPU slower`
-        : `; ${depth} slots, what the cycle needs without the jitter allowance: a ring past ${L2_SHARE * 100}% of the ${mib(l2Bytes)} L2 cache makes the GPU slower`;
-  }
+  if (pinnedCap < Math.min(need, MAX_DEPTH)) why += `, capped at ${pinnedCap} by the ${PINNED_LIMIT / 1024 ** 3} GiB pinned limit`;
   if (need < AUTO_START_DEPTH) why += `; kept ${AUTO_START_DEPTH} (double buffering)`;
-  return { depth, reason: `auto depth ${depth}: ${measured}; ${why}`, bottleneckMs: b };
+  why += `; on the device ${deviceSlots} of them: the GPU-side cycle (${m.upload > 0 ? 'upload + ' : ''}compute + copy) takes ${ms(gpuCycle)}, ceil(${perB(gpuCycle).toFixed(2)}) + 1 spare = ${deviceNeed}`;
+  if (deviceCap < Math.min(deviceNeed, depth)) why += `, capped at ${deviceCap} by device memory (${DEVICE_MEMORY_SHARE * 100}% of free)`;
+  if (deviceSlots < depth) why += ` (fewer device buffers stay in the GPU's L2 cache; the host still enqueues copies ${depth} chunks ahead)`;
+  return { depth, deviceSlots, reason: `auto depth ${depth}, ${deviceSlots} on the device: ${measured}; ${why}`, bottleneckMs: b };
 }

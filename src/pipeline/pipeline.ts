@@ -103,6 +103,9 @@ function validate<I>(o: PipelineOptions<I>): void {
   if (o.inputBytes !== undefined && (!Number.isSafeInteger(o.inputBytes) || o.inputBytes < 0)) throw bad(`inputBytes must be a non-negative integer, got ${o.inputBytes}`);
   const d = o.depth ?? 'auto';
   if (d !== 'auto' && (!Number.isInteger(d) || d < 1 || d > MAX_DEPTH)) throw bad(`depth must be 1..${MAX_DEPTH} or 'auto', got ${String(d)}`);
+  const ds = o.deviceSlots ?? 'auto';
+  if (ds !== 'auto' && (!Number.isInteger(ds) || ds < 1 || ds > MAX_DEPTH)) throw bad(`deviceSlots must be 1..${MAX_DEPTH} or 'auto', got ${String(ds)}`);
+  if (typeof ds === 'number' && typeof d === 'number' && ds > d) throw bad(`deviceSlots (${ds}) cannot exceed depth (${d}): each device slot needs a pinned slot; raise depth or lower deviceSlots`);
   if (o.mode !== undefined && o.mode !== 'overlap' && o.mode !== 'serial') throw bad(`mode must be 'overlap' or 'serial', got ${String(o.mode)}`);
   if (typeof o.compute !== 'function') throw bad('compute(chunk) is required: it enqueues the kernels of one chunk on chunk.stream');
   if (o.sink !== undefined && typeof o.sink !== 'function') throw bad('sink must be a function (chunk) => void | Promise<void>');

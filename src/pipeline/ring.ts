@@ -1,20 +1,36 @@
-// The ring: per slot a device output buffer, its pinned twin, optional input buffers, and the
-// barrier events. Every barrier is keyed on the slot's previous user, not on n - depth, so the
-// ring can grow once mid-run ('auto' depth) without breaking any of them.
+// The ring, in two halves: device slots (output buffer, optional input buffer and its pinned
+// staging, the compute/upload events) and host slots (the pinned output buffer, the copy event).
+// A chunk takes one of each; a run may have fewer device slots than host slots. Every barrier is
+// keyed on the slot's previous user, not on n - depth, so either half can be resized once
+// mid-run ('auto' depth) without breaking any of them.
 import type { Device, DeviceBuffer, Event, PinnedBuffer, Resource } from '../core/types.js';
 
-export interface Slot {
+/**
+ * The device side of a slot: what compute(n) writes and D2H(n) reads. Few of these keep the
+ * ring's device memory in the GPU's L2 cache; the GPU-side barriers (1, 2, 5) turn them around
+ * with no host in the loop.
+ */
+export interface DeviceSlot {
   readonly index: number;
   readonly out: DeviceBuffer;
-  readonly pinned: PinnedBuffer;
   readonly in: DeviceBuffer | null;
   readonly staging: PinnedBuffer | null;
-  /** Recorded on the compute stream after compute(n): D2H(n) and H2D(n + depth) wait on it. */
+  /** Recorded on the compute stream after compute(n): D2H(n) and the slot's next H2D wait on it. */
   readonly computed: Event;
-  /** Recorded on the copy stream after D2H(n): compute(n + depth) waits on it. */
-  readonly copied: Event;
   /** Recorded on the upload stream after H2D(n): compute(n) waits on it. */
   readonly uploaded: Event | null;
+}
+
+/**
+ * The host side of a slot: the pinned buffer D2H(n) writes and the host stage reads. More of
+ * these than device slots lets the host enqueue copies further ahead, so a host pause (a GC
+ * scavenge, 0.4-1.5 ms) does not idle the copy engine; pinned memory is not in the L2.
+ */
+export interface HostSlot {
+  readonly index: number;
+  readonly pinned: PinnedBuffer;
+  /** Recorded on the copy stream after D2H(n): the host and the device slot's next compute wait on it. */
+  readonly copied: Event;
   /** The D2H's options, re-tagged with the chunk index per copy (no object per chunk). */
   readonly copyTag: { chunk: number };
 }
@@ -44,20 +60,25 @@ export class ResourceBag {
   }
 }
 
-export function allocateSlot(device: Device, bag: ResourceBag, index: number, outputBytes: number, inputBytes: number, label: string): Slot {
+export function allocateDeviceSlot(device: Device, bag: ResourceBag, index: number, outputBytes: number, inputBytes: number, label: string): DeviceSlot {
   const out = bag.add(device.allocDevice(outputBytes, `${label} out[${index}]`));
-  const pinned = bag.add(device.allocPinned(outputBytes, `${label} pinned out[${index}]`));
   const input = inputBytes > 0 ? bag.add(device.allocDevice(inputBytes, `${label} in[${index}]`)) : null;
   const staging = inputBytes > 0 ? bag.add(device.allocPinned(inputBytes, `${label} pinned in[${index}]`)) : null;
   return {
     index,
     out,
-    pinned,
     in: input,
     staging,
     computed: bag.add(device.createEvent({ label: `${label} computed[${index}]` })),
-    copied: bag.add(device.createEvent({ label: `${label} copied[${index}]` })),
     uploaded: inputBytes > 0 ? bag.add(device.createEvent({ label: `${label} uploaded[${index}]` })) : null,
+  };
+}
+
+export function allocateHostSlot(device: Device, bag: ResourceBag, index: number, outputBytes: number, label: string): HostSlot {
+  return {
+    index,
+    pinned: bag.add(device.allocPinned(outputBytes, `${label} pinned out[${index}]`)),
+    copied: bag.add(device.createEvent({ label: `${label} copied[${index}]` })),
     copyTag: { chunk: -1 },
   };
 }

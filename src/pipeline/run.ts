@@ -13,34 +13,41 @@
 // queued; the earlier promise-chained loops allocated ~4 KiB per chunk and lost 2–3 % of a
 // copy-bound run to those pauses (bench/probe-ring.ts, bench/probe-alloc.ts).
 //
-// The barriers (DESIGN.md numbering), for chunk n in slot i whose previous user is chunk p,
-// and which mechanism enforces each:
-//   1. compute(n) writes out[i] only after D2H(p) finished reading it. A GPU-side event wait:
-//      the compute stream waits on copied[i], enqueued only after D2H(p) was enqueued (else it
-//      would wait on a stale record); skipped when the host has already seen D2H(p) complete
-//      (barrier 4). So the host can queue compute up to 2 × depth chunks ahead, which a compute-
-//      bound run needs to ride out a host pause (a GC scavenge: 0.4–1 ms). The wait itself is
+// The ring has `depth` host slots (pinned[j], copied[j]) and deviceSlots <= depth device slots
+// (out[i], in[i], staging[i], computed[i], uploaded[i]); chunk n takes one of each (ring.ts).
+// The barriers (DESIGN.md numbering), for chunk n in device slot i whose previous user is chunk
+// q and host slot j whose previous user is chunk p, and which mechanism enforces each:
+//   1. compute(n) writes out[i] only after D2H(q) finished reading it. A GPU-side event wait:
+//      the compute stream waits on q's copied event, enqueued only after D2H(q) was enqueued (else
+//      it would wait on a stale record; a later chunk's record on the same host slot is a later
+//      D2H on the same copy stream, so waiting on it is only more cautious); skipped when the
+//      host has already seen D2H(q) complete (barrier 4). So the host can queue compute up to
+//      depth + deviceSlots chunks ahead, which a compute-bound run needs to ride out a host pause
+//      (a GC scavenge: 0.4–1.5 ms). The wait itself is
 //      free on the GPU: bench/probe-gpu-only.ts, every chunk enqueued up front with both waits,
 //      reached 0.9997 of the kernels alone at 4 MiB, depth 3. (An earlier version kept barrier 1
 //      by host order from depth 3 on; its compute queue was only depth − 1 chunks deep.)
 //   2. D2H(n) waits on computed[i] (compute(n) finished writing out[i]): a GPU-side event wait.
-//   3. D2H(n) is enqueued only after the host released chunk p (pinned[i] is free): host order.
-//   4. The host reads pinned[i] only after copied[i]'s completion() for D2H(n): host observation.
+//      computed[i] is recorded again only by compute(q'), q's next user, enqueued after D2H(n).
+//   3. D2H(n) is enqueued only after the host released chunk p (pinned[j] is free): host order.
+//      So the host enqueues copies up to `depth` chunks ahead of what it released: a copy-bound
+//      run rides out a host pause on those, while the device ring stays small (auto-depth.ts).
+//   4. The host reads pinned[j] only after copied[j]'s completion() for D2H(n): host observation.
 //      The device's waiter polls from the event loop while completions keep coming (see
 //      core/completion/worker-waiter.ts), so the host turns a finished D2H(p) into an enqueued
 //      D2H(n) within microseconds; a deeper ring hides what latency is left.
-//   5. compute(n) waits on uploaded[i] (H2D(n)); H2D(n) waits on computed[i] (compute(p) no
+//   5. compute(n) waits on uploaded[i] (H2D(n)); H2D(n) waits on computed[i] (compute(q) no
 //      longer reads in[i]): GPU-side event waits; and the host refills staging[i] only after
-//      H2D(p) completed: host observation.
-// Keyed on the previous user rather than n - depth, so the ring can grow once ('auto').
-// Compute may run ahead of a slow host stage by up to 2 × depth chunks, never more.
+//      H2D(q) completed: host observation.
+// Keyed on the previous user rather than n - depth, so the ring can be resized once ('auto').
+// Compute may run ahead of a slow host stage by up to depth + deviceSlots chunks, never more.
 import type { Device, PinnedBuffer, Stream } from '../core/types.js';
 import { CudaError, UsageError } from '../cuda/errors.js';
 import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
-import { AUTO_JITTER_MS, AUTO_START_BYTES, AUTO_START_DEPTH, AUTO_WARMUP, autoStartDepth, chooseDepth, type StageSample } from './auto-depth.js';
+import { AUTO_JITTER_MS, AUTO_START_BYTES, AUTO_START_DEPTH, AUTO_WARMUP, autoStartDepth, chooseDepth, type DepthChoice, type StageSample } from './auto-depth.js';
 import { PipelineError, abortReason } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
-import { ResourceBag, allocateSlot, type Slot } from './ring.js';
+import { ResourceBag, allocateDeviceSlot, allocateHostSlot, type DeviceSlot, type HostSlot } from './ring.js';
 import { startSink } from './sink-call.js';
 import { buildStats } from './stats.js';
 import { HostClockAlignment, TimingPool, readSpans, type MeasuredSpans, type TimingSet } from './timing.js';
@@ -61,9 +68,14 @@ const P_COMPUTED = 4; // compute() returned (or its promise settled): record, ha
 interface ChunkState<I> {
   readonly index: number;
   readonly item: I;
-  readonly slot: Slot;
-  /** The slot's previous user; dropped once D2H(n) is enqueued so chains do not pile up. */
+  /** The host slot: pinned[j], copied[j]. */
+  readonly slot: HostSlot;
+  /** The device slot: out[i], in[i], staging[i], computed[i], uploaded[i]. */
+  readonly dev: DeviceSlot;
+  /** The host slot's previous user (barrier 3); dropped once D2H(n) is enqueued so chains do not pile up. */
   prev: ChunkState<I> | null;
+  /** The device slot's previous user (barriers 1, 5); dropped once compute(n) is enqueued. */
+  devPrev: ChunkState<I> | null;
   /** D2H(n) is enqueued (copied[i] holds its record). */
   copyEnqueued: boolean;
   /** The host stage let go of pinned[i] (barrier 3 for the slot's next user). */
@@ -102,14 +114,20 @@ export class PipelineRun<I> {
   private computeStream!: Stream;
   private copyStream!: Stream;
   private uploadStream!: Stream;
-  private slots: Slot[] = [];
-  private slotUsers: (ChunkState<I> | null)[] = [];
+  private hostSlots: HostSlot[] = [];
+  private hostUsers: (ChunkState<I> | null)[] = [];
+  private devSlots: DeviceSlot[] = [];
+  private devUsers: (ChunkState<I> | null)[] = [];
+  /** Host slots in use (the ring's depth), and device slots (<= depth). */
   private depth: number;
+  private deviceSlots: number;
   private startDepth: number;
-  /** Host time one slot's allocation took at setup ('auto' weighs growing mid-run against it). */
-  private allocMsPerSlot = 0;
+  private startDeviceSlots: number;
+  /** Host time one slot's allocation took at setup, host and device half ('auto' weighs growing mid-run against it). */
+  private allocMsPerHostSlot = 0;
+  private allocMsPerDeviceSlot = 0;
   private growAt = Infinity;
-  private pendingDepth: { depth: number; reason: string } | null = null;
+  private pendingDepth: { depth: number; deviceSlots: number; reason: string } | null = null;
   private depthReason: string | undefined;
   private samples: StageSample[] = [];
   private pool: TimingPool | null = null;
@@ -146,7 +164,7 @@ export class PipelineRun<I> {
   private readonly inHost = new Set<ChunkState<I>>();
   private hostIdle: Deferred | null = null;
   private lastChunk: ChunkState<I> | null = null;
-  private readonly dataViews = new Map<Slot, Uint8Array>();
+  private readonly dataViews = new Map<HostSlot, Uint8Array>();
 
   private t0 = 0;
   private lastHostEnd = 0;
@@ -171,6 +189,7 @@ export class PipelineRun<I> {
     this.auto = !this.serial && (opts.depth ?? 'auto') === 'auto';
     this.startDepth = this.serial ? 1 : this.auto ? AUTO_START_DEPTH : (opts.depth as number);
     this.depth = this.startDepth;
+    this.startDeviceSlots = this.deviceSlots = this.serial ? 1 : this.userDeviceSlots(this.startDepth);
     this.hostLimit = host.kind === 'pull' ? Number.MAX_SAFE_INTEGER : (opts.sinkConcurrency ?? 1);
     this.hostLabels = device.readsHostAccessLabels === true;
     this.timeline = opts.trace ? [] : null;
@@ -222,11 +241,15 @@ export class PipelineRun<I> {
     if (this.error) throw this.error;
     if (this.aborted) throw this.aborted.reason;
     if (this.auto && !this.depthReason) {
-      this.depthReason = `auto depth ${this.depth}: the run had ${this.delivered} chunks, too few to time (needs ${AUTO_WARMUP}); kept the ${this.depth} slots it started with`;
+      const asked = this.pendingDepth;
+      this.depthReason = asked
+        ? `auto depth ${this.depth}: every chunk was enqueued before the warm-up measurements came in, so the run kept the ${this.depth} slots it started with; they asked for ${asked.reason.replace(/^auto depth /, '')}`
+        : `auto depth ${this.depth}: the run had ${this.delivered} chunks, too few to time (needs ${AUTO_WARMUP}); kept the ${this.depth} slots it started with`;
     }
     return buildStats({
       mode: this.serial ? 'serial' : 'overlap',
       depth: this.depth,
+      deviceSlots: this.deviceSlots,
       chunks: this.delivered,
       bytesOut: this.delivered * this.opts.outputBytes,
       bytesIn: this.bytesIn,
@@ -262,20 +285,34 @@ export class PipelineRun<I> {
       }
       const count = typeof this.inputs === 'number' ? this.inputs : null;
       this.startDepth = this.depth = autoStartDepth(this.opts.outputBytes + (this.opts.inputBytes ?? 0), free, count);
+      this.startDeviceSlots = this.deviceSlots = this.userDeviceSlots(this.depth);
     }
     const t = performance.now();
-    for (let k = 0; k < this.depth; k++) this.addSlot();
-    this.allocMsPerSlot = (performance.now() - t) / this.depth;
+    for (let k = 0; k < this.deviceSlots; k++) this.addDeviceSlot();
+    const t1 = performance.now();
+    for (let k = 0; k < this.depth; k++) this.addHostSlot();
+    this.allocMsPerDeviceSlot = (t1 - t) / this.deviceSlots;
+    this.allocMsPerHostSlot = (performance.now() - t1) / this.depth;
     if (this.opts.trace || this.auto) {
       this.pool = new TimingPool(d, this.bag, this.uploads, this.label);
       this.hostClock = HostClockAlignment.start(d, this.bag, this.computeStream, this.label);
     }
   }
 
-  private addSlot(): void {
-    const k = this.slots.length;
-    this.slots.push(allocateSlot(this.device, this.bag, k, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label));
-    this.slotUsers.push(null);
+  private addDeviceSlot(): void {
+    this.devSlots.push(allocateDeviceSlot(this.device, this.bag, this.devSlots.length, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label));
+    this.devUsers.push(null);
+  }
+
+  private addHostSlot(): void {
+    this.hostSlots.push(allocateHostSlot(this.device, this.bag, this.hostSlots.length, this.opts.outputBytes, this.label));
+    this.hostUsers.push(null);
+  }
+
+  /** Device slots for a ring of `depth` host slots: options.deviceSlots when set, never more than depth. */
+  private userDeviceSlots(depth: number): number {
+    const d = this.opts.deviceSlots;
+    return typeof d === 'number' ? Math.min(d, depth) : depth;
   }
 
   /** No host stage left that the run must wait for (a timed-out sink may never settle). */
@@ -351,9 +388,12 @@ export class PipelineRun<I> {
 
   // ---- the ring ----------------------------------------------------------------------------------
 
-  private slotFor(n: number): Slot {
-    const k = n < this.growAt ? n % this.startDepth : (n - this.growAt) % this.depth;
-    return this.slots[k]!;
+  private hostSlotFor(n: number): HostSlot {
+    return this.hostSlots[n < this.growAt ? n % this.startDepth : (n - this.growAt) % this.depth]!;
+  }
+
+  private deviceSlotFor(n: number): DeviceSlot {
+    return this.devSlots[n < this.growAt ? n % this.startDeviceSlots : (n - this.growAt) % this.deviceSlots]!;
   }
 
   /**
@@ -369,20 +409,17 @@ export class PipelineRun<I> {
     if (!want) return;
     this.pendingDepth = null;
     this.depthReason = want.reason;
-    if (want.depth === this.depth) return;
-    if (want.depth < this.depth) {
-      this.depth = want.depth;
-      this.growAt = n;
-      return;
-    }
+    if (want.depth === this.depth && want.deviceSlots === this.deviceSlots) return;
     try {
-      while (this.slots.length < want.depth) this.addSlot();
+      while (this.devSlots.length < want.deviceSlots) this.addDeviceSlot();
+      while (this.hostSlots.length < want.depth) this.addHostSlot();
     } catch (err) {
-      // Keep the slots already made only if all of them are; else stay at the start depth.
-      this.depthReason += `; growing failed (${(err as Error).message}), kept ${this.startDepth}`;
+      // The slots made so far stay allocated (teardown frees them) but unused.
+      this.depthReason += `; growing failed (${(err as Error).message}), kept ${this.depth} (${this.deviceSlots} on the device)`;
       return;
     }
     this.depth = want.depth;
+    this.deviceSlots = want.deviceSlots;
     this.growAt = n;
   }
 
@@ -526,13 +563,16 @@ export class PipelineRun<I> {
         // Serial: the naive baseline finishes chunk n - 1 entirely before starting chunk n.
         if (this.serial && this.lastChunk && !this.lastChunk.released) return false;
         this.maybeGrow(n);
-        const slot = this.slotFor(n);
+        const slot = this.hostSlotFor(n);
+        const dev = this.deviceSlotFor(n);
         const t = this.wantTiming(n) ? this.pool!.acquire() : null;
         this.cur = {
           index: n,
           item: this.curItem as I,
           slot,
-          prev: this.slotUsers[slot.index]!,
+          dev,
+          prev: this.hostUsers[slot.index]!,
+          devPrev: this.devUsers[dev.index]!,
           copyEnqueued: false,
           released: false,
           seenDone: false,
@@ -551,51 +591,53 @@ export class PipelineRun<I> {
         this.phase = this.uploads ? P_UPLOAD : P_BARRIER_1;
       }
       const chunk = this.cur!;
-      const slot = chunk.slot;
-      const prev = chunk.prev;
+      const dev = chunk.dev;
+      const devPrev = chunk.devPrev;
       if (this.phase === P_UPLOAD) {
         stage = 'upload';
-        // Barrier 5, host side: H2D(p) must have finished reading staging[i].
-        if (prev && !resumed && !slot.uploaded!.isDone()) return this.waitProducer(slot.uploaded!.completion(), false);
-        this.device.hostAccess(slot.staging!, 'write', this.hostLabels ? `${this.label}: host fills input of chunk ${n}` : undefined);
+        // Barrier 5, host side: H2D(q) must have finished reading staging[i].
+        if (devPrev && !resumed && !dev.uploaded!.isDone()) return this.waitProducer(dev.uploaded!.completion(), false);
+        this.device.hostAccess(dev.staging!, 'write', this.hostLabels ? `${this.label}: host fills input of chunk ${n}` : undefined);
         this.phase = P_UPLOAD_ENQUEUE;
-        const filled = this.fill(chunk, slot.staging!);
+        const filled = this.fill(chunk, dev.staging!);
         if (filled) return this.waitProducer(filled, true);
       }
       if (this.phase === P_UPLOAD_ENQUEUE) {
         stage = 'upload';
         const up = this.uploadStream;
-        // Barrier 5: compute(p) no longer reads in[i].
-        if (prev) up.waitEvent(slot.computed);
+        // Barrier 5: compute(q) no longer reads in[i].
+        if (devPrev) up.waitEvent(dev.computed);
         chunk.timing?.uploadStart!.record(up);
-        if (chunk.uploadBytes > 0) this.device.copy(up, slot.in!, slot.staging!, { bytes: chunk.uploadBytes, chunk: n });
+        if (chunk.uploadBytes > 0) this.device.copy(up, dev.in!, dev.staging!, { bytes: chunk.uploadBytes, chunk: n });
         chunk.timing?.uploadEnd!.record(up);
-        slot.uploaded!.record(up);
+        dev.uploaded!.record(up);
         this.bytesIn += chunk.uploadBytes;
         this.phase = P_BARRIER_1;
       }
       if (this.phase === P_BARRIER_1) {
         stage = 'compute';
         const cs = this.computeStream;
-        if (prev && this.seen <= prev.index) {
-          // Barrier 1 on the GPU: copied[i] must hold D2H(p)'s record before compute(n) waits
-          // on it (the copy stage pumps once it enqueued D2H(p)).
-          if (!prev.copyEnqueued) return false;
-          cs.waitEvent(slot.copied);
+        if (devPrev && this.seen <= devPrev.index) {
+          // Barrier 1 on the GPU: q's copied event must hold D2H(q)'s record before compute(n)
+          // waits on it (the copy stage pumps once it enqueued D2H(q)).
+          if (!devPrev.copyEnqueued) return false;
+          cs.waitEvent(devPrev.slot.copied);
         }
-        if (this.uploads) cs.waitEvent(slot.uploaded!); // barrier 5
+        if (this.uploads) cs.waitEvent(dev.uploaded!); // barrier 5
+        chunk.devPrev = null;
         chunk.timing?.computeStart.record(cs);
         chunk.enqueuedCompute = performance.now();
         this.phase = P_COMPUTED;
-        const view: ComputeChunk<I> = { index: n, slot: slot.index, stream: cs, output: slot.out, input: slot.in, item: chunk.item };
+        const view: ComputeChunk<I> = { index: n, slot: dev.index, stream: cs, output: dev.out, input: dev.in, item: chunk.item };
         const ret = this.opts.compute(view);
         if (ret && typeof (ret as Promise<void>).then === 'function') return this.waitProducer(ret as Promise<void>, true);
       }
       // P_COMPUTED
       const cs = this.computeStream;
       chunk.timing?.computeEnd.record(cs);
-      slot.computed.record(cs);
-      this.slotUsers[slot.index] = chunk;
+      dev.computed.record(cs);
+      this.devUsers[dev.index] = chunk;
+      this.hostUsers[chunk.slot.index] = chunk;
       this.lastChunk = chunk;
       this.copyQ.push(chunk);
       this.cur = null;
@@ -650,11 +692,11 @@ export class PipelineRun<I> {
       try {
         const slot = chunk.slot;
         const cp = this.copyStream;
-        cp.waitEvent(slot.computed); // barrier 2
+        cp.waitEvent(chunk.dev.computed); // barrier 2
         chunk.timing?.copyStart.record(cp);
         chunk.enqueuedCopy = performance.now();
         slot.copyTag.chunk = chunk.index;
-        this.device.copy(cp, slot.pinned, slot.out, slot.copyTag);
+        this.device.copy(cp, slot.pinned, chunk.dev.out, slot.copyTag);
         chunk.timing?.copyEnd.record(cp);
         slot.copied.record(cp);
       } catch (err) {
@@ -737,7 +779,7 @@ export class PipelineRun<I> {
     }
   }
 
-  private dataOf(slot: Slot): Uint8Array {
+  private dataOf(slot: HostSlot): Uint8Array {
     let v = this.dataViews.get(slot);
     if (!v) this.dataViews.set(slot, (v = slot.pinned.bytes));
     return v;
@@ -850,24 +892,33 @@ export class PipelineRun<I> {
 
   /**
    * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB, measured at
-   * setup as allocMsPerSlot). While it runs nothing is enqueued, so the GPU lives on the work
-   * already queued, about (depth - 1) bottleneck periods: grow only if the stall fits in that.
-   * Asked for fewer slots than allocated, the run uses that many (see maybeGrow).
+   * setup per host and per device slot). While it runs nothing is enqueued, so the GPU lives on
+   * the work already queued, about (depth - 1) bottleneck periods: grow only if the stall fits in
+   * that. Asked for fewer slots than allocated, the run uses that many (see maybeGrow).
    */
-  private weighGrowth(choice: { depth: number; reason: string; bottleneckMs: number }): { depth: number; reason: string } {
+  private weighGrowth(choice: DepthChoice): { depth: number; deviceSlots: number; reason: string } {
     const ms = (x: number) => `${x.toFixed(x < 1 ? 3 : 1)} ms`;
-    const kept = (why: string) => ({ depth: this.depth, reason: `${choice.reason.replace(/^auto depth \d+/, `auto depth ${this.depth}`)}; ${why}` });
-    if (choice.depth < this.depth) {
-      return { depth: choice.depth, reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)` };
+    const addHost = Math.max(0, choice.depth - this.depth);
+    const addDevice = Math.max(0, choice.deviceSlots - this.deviceSlots);
+    if (addHost + addDevice === 0) {
+      if (choice.depth === this.depth && choice.deviceSlots === this.deviceSlots) return choice;
+      return {
+        ...choice,
+        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`,
+      };
     }
-    if (choice.depth === this.depth) return choice;
-    const stall = (choice.depth - this.depth) * this.allocMsPerSlot;
+    const stall = addHost * this.allocMsPerHostSlot + addDevice * this.allocMsPerDeviceSlot;
     const queued = (this.depth - 1) * choice.bottleneckMs;
     if (stall <= queued) return choice;
-    return kept(
-      `not grown to ${choice.depth}: allocating ${choice.depth - this.depth} more slots would block the host for ~${ms(stall)} (allocation time measured at setup) ` +
+    const deviceSlots = Math.min(choice.deviceSlots, this.deviceSlots);
+    return {
+      depth: this.depth,
+      deviceSlots,
+      reason:
+        `${choice.reason.replace(/^auto depth \d+, \d+ on the device/, `auto depth ${this.depth}, ${deviceSlots} on the device`)}; ` +
+        `not grown to ${choice.depth} (${choice.deviceSlots} on the device): allocating ${addHost + addDevice} more slots would block the host for ~${ms(stall)} (allocation time measured at setup) ` +
         `with only ~${ms(queued)} of GPU work queued; kept ${this.depth}`,
-    );
+    };
   }
 
   /** 'auto': collects warm-up samples and, once complete, asks for the ring to grow. */
@@ -882,14 +933,17 @@ export class PipelineRun<I> {
       wake: chunk.wake,
     });
     if (this.samples.length === AUTO_WARMUP - 1) {
-      const perSlot = this.opts.outputBytes + (this.opts.inputBytes ?? 0);
       let free = Number.MAX_SAFE_INTEGER;
       try {
         free = this.device.memoryInfo().free;
       } catch {
         // The next device call will report the problem with its stage and chunk.
       }
-      this.pendingDepth = this.weighGrowth(chooseDepth(this.samples, perSlot, free, AUTO_JITTER_MS, this.device.properties.l2CacheBytes ?? 0));
+      const choice = chooseDepth(this.samples, this.opts.outputBytes, free, AUTO_JITTER_MS, this.opts.inputBytes ?? 0);
+      const fixed = this.opts.deviceSlots;
+      // deviceSlots set by the caller: 'auto' picks the host ring only.
+      if (typeof fixed === 'number') choice.deviceSlots = Math.min(fixed, choice.depth);
+      this.pendingDepth = this.weighGrowth(choice);
     }
   }
 }

@@ -5,6 +5,7 @@ import type { ChunkTiming, PipelineMode, PipelineStats } from './types.js';
 export interface RunMeasurements {
   mode: PipelineMode;
   depth: number;
+  deviceSlots: number;
   chunks: number;
   bytesOut: number;
   bytesIn: number;
@@ -38,6 +39,7 @@ export function buildStats(m: RunMeasurements): PipelineStats {
   const stats: PipelineStats = {
     mode: m.mode,
     depth: m.depth,
+    deviceSlots: m.deviceSlots,
     chunks: m.chunks,
     bytesOut: m.bytesOut,
     bytesIn: m.bytesIn,

@@ -7,7 +7,7 @@ export type PipelineMode = 'overlap' | 'serial';
 /** What compute() sees for chunk n. */
 export interface ComputeChunk<I = unknown> {
   readonly index: number;
-  /** Ring slot, n mod depth. */
+  /** Device slot (whose output/input buffers these are), n mod deviceSlots. */
   readonly slot: number;
   /** The compute stream: launch everything for this chunk on it. */
   readonly stream: Stream;
@@ -22,6 +22,7 @@ export interface ComputeChunk<I = unknown> {
 /** What the sink / chunks() consumer sees for chunk n. */
 export interface OutputChunk<I = unknown> {
   readonly index: number;
+  /** Ring slot (whose pinned buffer `data` views), n mod depth. */
   readonly slot: number;
   readonly item: I;
   /** Zero-copy view of the pinned slot; valid until release() (the sink: until it settles). */
@@ -42,8 +43,19 @@ export interface PipelineOptions<I = unknown> {
   outputBytes: number;
   /** Bytes of input per chunk; enables the upload (H2D) stream. */
   inputBytes?: number;
-  /** Ring slots: 1..16, or 'auto' (measured from stage times). Default 'auto'. */
+  /**
+   * Ring slots (pinned output buffers): 1..16, or 'auto' (measured from stage times). How far
+   * ahead of the host stage the host may enqueue copies. Default 'auto'.
+   */
   depth?: number | 'auto';
+  /**
+   * Of those, how many have their own device output (and input) buffer: 1..depth, or 'auto'.
+   * How far compute may run ahead of the copies. Fewer device buffers than pinned ones keep the
+   * ring's device memory within the GPU's L2 cache while the deeper pinned ring rides out host
+   * pauses. Default: depth for a number depth; with depth 'auto', what the measured GPU-side cycle
+   * needs.
+   */
+  deviceSlots?: number | 'auto';
   /** 'overlap' (default) or 'serial': the naive one-stream baseline. */
   mode?: PipelineMode;
   /** Enqueue the chunk's kernels on chunk.stream. Must not block on the GPU. */
@@ -89,7 +101,10 @@ export interface StageStats {
 
 export interface PipelineStats {
   mode: PipelineMode;
+  /** Ring slots (pinned buffers) the run ended with. */
   depth: number;
+  /** Of those, slots with their own device buffers. */
+  deviceSlots: number;
   chunks: number;
   bytesOut: number;
   bytesIn: number;

@@ -88,6 +88,7 @@ export function multiAsPipelineStats(m: MultiPipelineStats, mode: PipelineMode):
   return {
     mode,
     depth: first?.depth ?? 0,
+    deviceSlots: first?.deviceSlots ?? 0,
     chunks: m.chunks,
     bytesOut: m.bytesOut,
     bytesIn: m.bytesIn,

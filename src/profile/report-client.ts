@@ -55,7 +55,7 @@ export const REPORT_CLIENT_JS = String.raw`
     var ok = typeof v === 'number' && isFinite(v);
     return el('td', { class: 'num', 'data-cell': cell.id, 'data-key': key, 'data-format': fmt, 'data-value': ok ? String(v) : '' }, [ok ? FMT[fmt](v) : '\u2013']);
   }
-  function cellLabel(c) { return c.mode === 'serial' ? 'serial' : 'overlap d' + c.depth; }
+  function cellLabel(c) { var ds = c.stats && c.stats.deviceSlots; return c.mode === 'serial' ? 'serial' : 'overlap d' + c.depth + (ds !== undefined && ds !== c.depth ? '/' + ds : ''); }
 
   // Header and environment.
   document.title = data.title;

@@ -46,6 +46,10 @@ export interface PeerCell {
   walls?: number[];
   /** Lowest and highest per-round ratio (each peer run / the tandem run just before it). */
   ratioRange?: [number, number];
+  /** The ring depth the peer ran at (interleaved peers: the reported one of depthsRun). */
+  depth?: number;
+  /** Interleaved at two depths (tandem's pinned and device slots): each one's median wall. */
+  depthsRun?: { depth: number; wallMs: number }[];
 }
 
 export interface Cell {

@@ -22,6 +22,7 @@ import { computeMetrics, traceCostPerChunkMs } from './metrics.js';
 import { UtilizationSampler, summarizeUtilization, type UtilizationSample } from './nvml-sampler.js';
 import type { Cell, TimelineRecord } from './results.js';
 import { timelineRecord, withoutTimeline } from './results.js';
+import { ringLabel } from './table.js';
 
 /** One prepared instance of a workload at one chunk size. */
 export interface BenchInstance {
@@ -262,7 +263,7 @@ async function measureCell(
   let shares: ReturnType<typeof deviceShares> | null = null;
   const interleave = o.mode === 'overlap' && !o.multi;
   const repeats = interleave ? o.repeats : 1;
-  const runs: { stats: PipelineStats; t0: number; t1: number; peers: Record<string, number> }[] = [];
+  const runs: InterleavedRound[] = [];
   const session = o.multi ? null : await warmPipeline(device, compute, { ...run, trace: false });
   try {
     for (let r = 0; r < repeats; r++) {
@@ -277,8 +278,16 @@ async function measureCell(
         stats = await session!.measure();
       }
       const t1 = performance.now();
-      // The peers right after, at the depth this run used ('auto' resolved): same host, same minute.
-      const peers = interleave && o.peers ? await o.peers.run(stats.depth) : {};
+      // The peers right after, at the depth this run used ('auto' resolved): same host, same
+      // minute. A peer's depth is both its device and its pinned buffers; where tandem's ring had
+      // fewer device slots than pinned ones, the peers also run at that many, and the cell keeps
+      // whichever of the two depths gave the peer its lower median.
+      const peers: InterleavedRound['peers'] = {};
+      if (interleave && o.peers) {
+        for (const depth of new Set([stats.depth, stats.deviceSlots])) {
+          for (const [name, ms] of Object.entries(await o.peers.run(depth))) (peers[name] ??= {})[depth] = ms;
+        }
+      }
       runs.push({ stats, t0, t1, peers });
     }
   } finally {
@@ -331,18 +340,31 @@ async function measureCell(
   return { cell, traced, tracedSamples, copyAfterMs };
 }
 
+interface InterleavedRound {
+  stats: PipelineStats;
+  t0: number;
+  t1: number;
+  /** Peer name → depth → wall (ms). */
+  peers: Record<string, Record<number, number>>;
+}
+
 /**
  * Each interleaved peer's figure for the cell: the median of its walls against tandem's median,
  * and the spread of the per-round ratios (each peer run against the tandem run just before it).
+ * A peer run at two depths is reported at the one with the lower median (its best showing).
  */
-function attachInterleaved(cell: Cell, runs: readonly { stats: PipelineStats; peers: Record<string, number> }[], peers: SweepPeers): void {
+function attachInterleaved(cell: Cell, runs: readonly InterleavedRound[], peers: SweepPeers): void {
   const names = new Set(runs.flatMap((r) => Object.keys(r.peers)));
   const tandem = median(runs.map((r) => r.stats.wallMs));
   for (const name of names) {
-    const rounds = runs.filter((r) => name in r.peers);
-    const walls = rounds.map((r) => r.peers[name]!);
-    const ratios = rounds.map((r) => r.peers[name]! / r.stats.wallMs);
-    const wallMs = median(walls);
+    const depths = [...new Set(runs.flatMap((r) => Object.keys(r.peers[name] ?? {}).map(Number)))];
+    const series = depths.map((depth) => {
+      const rounds = runs.filter((r) => r.peers[name]?.[depth] !== undefined);
+      const walls = rounds.map((r) => r.peers[name]![depth]!);
+      return { depth, walls, ratios: rounds.map((r) => r.peers[name]![depth]! / r.stats.wallMs), wallMs: median(walls) };
+    });
+    const best = series.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
+    const { walls, ratios, wallMs } = best;
     // The peer's own stages alone when it timed them, else tandem's of this cell (the same kernel
     // and copies on the same GPU in the same minute; the copy ideal is the best D2H seen so far).
     const alone = peers.alone(name);
@@ -356,6 +378,8 @@ function attachInterleaved(cell: Cell, runs: readonly { stats: PipelineStats; pe
       bytes: cell.chunkBytes * cell.chunks,
       tandemSpeedup: wallMs / tandem,
       interleaved: true,
+      depth: best.depth,
+      ...(series.length > 1 ? { depthsRun: series.map((x) => ({ depth: x.depth, wallMs: x.wallMs })) } : {}),
       ...(walls.length > 1 ? { walls, ratioRange: [Math.min(...ratios), Math.max(...ratios)] as [number, number] } : {}),
     };
   }
@@ -443,7 +467,7 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
             }
             done++;
             hooks.log(
-              `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${cell.depth}`} ${key}: ${cell.stats.wallMs.toFixed(2)} ms, efficiency ${cell.efficiency?.toFixed(4) ?? '–'}` +
+              `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${ringLabel(cell)}`} ${key}: ${cell.stats.wallMs.toFixed(2)} ms, efficiency ${cell.efficiency?.toFixed(4) ?? '–'}` +
                 (cell.traced?.metrics.kernelUtilization.strict != null ? `, kernel util ${(cell.traced.metrics.kernelUtilization.strict * 100).toFixed(1)}%` : '') +
                 (cell.nvml?.mean != null ? `, NVML ${cell.nvml.mean.toFixed(0)}%` : ''),
             );

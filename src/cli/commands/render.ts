@@ -256,7 +256,7 @@ function summary(plan: RenderPlan, device: Device, workload: FrameWorkload, stat
     `  device       ${device.properties.name} (${device.backend})`,
     ...(outcome.multi ? [`  devices      ${outcome.multi.devices} pipelines: ${outcome.multi.perDevice.map((d) => `#${d.deviceIndex} (GPU ${d.ordinal}) ${d.chunks} chunks`).join(', ')}; limited by ${outcome.multi.bottleneck.stage ?? 'nothing in particular'} (${outcome.multi.bottleneck.reason})`] : []),
     `  workload     ${workload.describe}`,
-    `  pipeline     ${stats?.mode ?? plan.mode}, depth ${stats?.depth ?? plan.depth}${stats?.depthReason ? ` (${stats.depthReason})` : ''}, ${plan.format.framesPerChunk} frames a chunk (${formatBytes(fb * plan.format.framesPerChunk)})`,
+    `  pipeline     ${stats?.mode ?? plan.mode}, depth ${stats?.depth ?? plan.depth}${stats && stats.deviceSlots !== stats.depth ? ` (${stats.deviceSlots} on the device)` : ''}${stats?.depthReason ? ` (${stats.depthReason})` : ''}, ${plan.format.framesPerChunk} frames a chunk (${formatBytes(fb * plan.format.framesPerChunk)})`,
     `  wall         ${seconds(wall)}, ${fps.toFixed(1)} frames/s, ${formatBytes((p.framesDone * fb) / Math.max(wall / 1000, 1e-9))}/s off the GPU`,
     `  stage busy   compute ${busy(stats?.stages.compute.busyMs)}, copy ${busy(stats?.stages.copy.busyMs)}, sink ${busy(stats?.stages.sink.busyMs ?? p.sinkActiveMs)}`,
     `  bottleneck   ${stats?.bottleneck ?? (p.sinkActiveMs / Math.max(wall, 1e-9) > 0.9 ? 'sink' : 'GPU side (compute/copy; --report traces them)')}${stats?.efficiency != null ? `, efficiency ${stats.efficiency.toFixed(3)}` : ''}`,
