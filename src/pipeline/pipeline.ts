@@ -1,6 +1,10 @@
 // createPipeline(device, options): validated options, push-style run() and pull-style chunks().
-// A run allocates its ring (depth × device + pinned buffers, streams, events) when it starts and
-// frees all of it when it ends, whatever the outcome; a Pipeline holds no GPU memory between runs.
+// A run allocates its ring (device and pinned buffers, streams, events) when it starts and frees
+// all of it when it ends, whatever the outcome; a Pipeline holds no GPU memory between runs.
+// Unless options.keepRing: then the ring's buffers and events stay with the Pipeline after a run
+// until close(), and the next run starts on them (no pinning, and its first copies land in pinned
+// memory the GPU has written before); a run that lost the CUDA context, or whose timed-out sink
+// still holds a slot, frees its ring instead.
 //
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
 // a reason gives a DOMException named 'AbortError'); close() during a run rejects it with an
@@ -9,6 +13,7 @@ import type { Device } from '../core/types.js';
 import { UsageError } from '../cuda/errors.js';
 import { AsyncQueue } from './async-tools.js';
 import { MAX_DEPTH } from './auto-depth.js';
+import { type KeptRing, type RingKeeper } from './ring.js';
 import { PipelineRun } from './run.js';
 import type { OutputChunk, PipelineInput, PipelineOptions, PipelineStats, RunOptions } from './types.js';
 
@@ -18,6 +23,9 @@ export class Pipeline<I = number> implements Disposable {
   lastStats: PipelineStats | null = null;
   private readonly active = new Set<PipelineRun<I>>();
   readonly options: Readonly<PipelineOptions<I>>;
+  /** The ring kept between runs (keepRing), and how a run takes it and gives it back. */
+  private kept: KeptRing | null = null;
+  private readonly keeper: RingKeeper | null;
 
   constructor(
     readonly device: Device,
@@ -25,12 +33,37 @@ export class Pipeline<I = number> implements Disposable {
   ) {
     validate(options);
     this.options = { ...options };
+    this.keeper = options.keepRing
+      ? {
+          take: () => {
+            const r = this.kept;
+            this.kept = null;
+            return r;
+          },
+          give: (r) => {
+            // One ring is kept: a second run at the same time (or a closed pipeline) frees its own.
+            if (this.closed || this.kept) r.bag.close();
+            else this.kept = r;
+          },
+        }
+      : null;
+  }
+
+  /** Bytes of pinned and device memory the kept ring holds between runs (0 without keepRing). */
+  get keptBytes(): { pinned: number; device: number } {
+    const r = this.kept;
+    if (!r) return { pinned: 0, device: 0 };
+    const inBytes = this.options.inputBytes ?? 0;
+    return {
+      pinned: r.host.length * this.options.outputBytes + r.device.length * inBytes,
+      device: r.device.length * (this.options.outputBytes + inBytes),
+    };
   }
 
   /** Runs every input through compute → D2H → sink; resolves with the run's statistics. */
   async run(inputs: PipelineInput<I>, options: RunOptions = {}): Promise<PipelineStats> {
     this.checkOpen('run');
-    const r = new PipelineRun<I>(this.device, this.options, inputs, options.signal, { kind: 'sink' });
+    const r = new PipelineRun<I>(this.device, this.options, inputs, options.signal, { kind: 'sink' }, this.keeper);
     this.active.add(r);
     try {
       const stats = await r.execute();
@@ -49,7 +82,7 @@ export class Pipeline<I = number> implements Disposable {
   async *chunks(inputs: PipelineInput<I>, options: RunOptions = {}): AsyncGenerator<OutputChunk<I>, void, undefined> {
     this.checkOpen('chunks');
     const queue = new AsyncQueue<OutputChunk<never>>();
-    const r = new PipelineRun<I>(this.device, this.options, inputs, options.signal, { kind: 'pull', queue });
+    const r = new PipelineRun<I>(this.device, this.options, inputs, options.signal, { kind: 'pull', queue }, this.keeper);
     this.active.add(r);
     const done = r.execute();
     done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
@@ -72,10 +105,16 @@ export class Pipeline<I = number> implements Disposable {
     }
   }
 
-  /** Stops runs in progress (they reject with an AbortError) and refuses new ones. Idempotent. */
+  /**
+   * Stops runs in progress (they reject with an AbortError), frees the kept ring (keepRing; a
+   * run in progress frees its own as it ends) and refuses new runs. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const kept = this.kept;
+    this.kept = null;
+    kept?.bag.close();
     for (const r of this.active) {
       const e = new Error(`${r.label} was closed while running`);
       e.name = 'AbortError';
@@ -111,5 +150,6 @@ function validate<I>(o: PipelineOptions<I>): void {
   if (o.sink !== undefined && typeof o.sink !== 'function') throw bad('sink must be a function (chunk) => void | Promise<void>');
   const c = o.sinkConcurrency ?? 1;
   if (!Number.isInteger(c) || c < 1) throw bad(`sinkConcurrency must be a positive integer, got ${c}`);
+  if (o.keepRing !== undefined && typeof o.keepRing !== 'boolean') throw bad(`keepRing must be true or false, got ${String(o.keepRing)}`);
   if (o.sinkTimeoutMs !== undefined && !(o.sinkTimeoutMs > 0)) throw bad(`sinkTimeoutMs must be > 0 ms, got ${o.sinkTimeoutMs}`);
 }

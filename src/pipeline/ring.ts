@@ -82,3 +82,28 @@ export function allocateHostSlot(device: Device, bag: ResourceBag, index: number
     copyTag: { chunk: -1 },
   };
 }
+
+/**
+ * A ring a Pipeline keeps between runs (options.keepRing): its slots and the bag that owns them,
+ * with what allocating them cost (so 'auto' still weighs growing against the real price).
+ */
+export interface KeptRing {
+  readonly bag: ResourceBag;
+  readonly host: readonly HostSlot[];
+  readonly device: readonly DeviceSlot[];
+  readonly allocMsPerHostSlot: number;
+  readonly allocMsPerDeviceSlot: number;
+}
+
+/** Every buffer and event of a kept ring still open (a closed device closes what it made). */
+export function keptRingUsable(r: KeptRing): boolean {
+  const open = (x: { closed: boolean } | null) => x === null || !x.closed;
+  return r.host.every((s) => open(s.pinned) && open(s.copied)) && r.device.every((s) => open(s.out) && open(s.in) && open(s.staging) && open(s.computed) && open(s.uploaded));
+}
+
+/** How a run takes a Pipeline's kept ring and hands it back (or its own, for the next run). */
+export interface RingKeeper {
+  take(): KeptRing | null;
+  /** The run ended with its ring reusable: keep it (or close it, if one is kept already or the pipeline closed). */
+  give(ring: KeptRing): void;
+}

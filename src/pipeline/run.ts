@@ -47,7 +47,7 @@ import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
 import { AUTO_JITTER_MS, AUTO_START_BYTES, AUTO_START_DEPTH, AUTO_WARMUP, autoStartDepth, chooseDepth, type DepthChoice, type StageSample } from './auto-depth.js';
 import { PipelineError, abortReason } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
-import { ResourceBag, allocateDeviceSlot, allocateHostSlot, type DeviceSlot, type HostSlot } from './ring.js';
+import { ResourceBag, allocateDeviceSlot, allocateHostSlot, keptRingUsable, type DeviceSlot, type HostSlot, type RingKeeper } from './ring.js';
 import { startSink } from './sink-call.js';
 import { buildStats } from './stats.js';
 import { HostClockAlignment, TimingPool, readSpans, type MeasuredSpans, type TimingSet } from './timing.js';
@@ -104,7 +104,10 @@ export class PipelineRun<I> {
   private readonly uploads: boolean;
   private readonly auto: boolean;
   private stopFlag = false;
+  /** Streams, timing events: closed at the end of every run. */
   private readonly bag = new ResourceBag();
+  /** The slots' buffers and events: closed at the end of the run, or kept for the next (keepRing). */
+  private ringBag = new ResourceBag();
   private error: PipelineError | null = null;
   private aborted: { reason: unknown } | null = null;
   private consumerLeft = false;
@@ -182,6 +185,8 @@ export class PipelineRun<I> {
     private readonly inputs: PipelineInput<I>,
     private readonly signal: AbortSignal | undefined,
     private readonly host: HostStageKind,
+    /** Set when the pipeline keeps its ring between runs (options.keepRing). */
+    private readonly keeper: RingKeeper | null = null,
   ) {
     this.label = opts.label ?? 'pipeline';
     this.serial = opts.mode === 'serial';
@@ -219,6 +224,7 @@ export class PipelineRun<I> {
       this.setup();
     } catch (err) {
       this.bag.close();
+      this.ringBag.close();
       this.input.close();
       throw err;
     }
@@ -287,12 +293,26 @@ export class PipelineRun<I> {
       this.startDepth = this.depth = autoStartDepth(this.opts.outputBytes + (this.opts.inputBytes ?? 0), free, count);
       this.startDeviceSlots = this.deviceSlots = this.userDeviceSlots(this.depth);
     }
+    // A ring kept from the pipeline's last run: its slots come first (all of them, used or not:
+    // they go back at the end); only what this run needs beyond them is allocated.
+    const kept = this.keeper?.take() ?? null;
+    if (kept && keptRingUsable(kept)) {
+      this.ringBag = kept.bag;
+      this.hostSlots.push(...kept.host);
+      this.devSlots.push(...kept.device);
+      this.hostUsers.push(...kept.host.map(() => null));
+      this.devUsers.push(...kept.device.map(() => null));
+      this.allocMsPerHostSlot = kept.allocMsPerHostSlot;
+      this.allocMsPerDeviceSlot = kept.allocMsPerDeviceSlot;
+    } else kept?.bag.close();
+    const addDevice = this.deviceSlots - this.devSlots.length;
+    const addHost = this.depth - this.hostSlots.length;
     const t = performance.now();
-    for (let k = 0; k < this.deviceSlots; k++) this.addDeviceSlot();
+    for (let k = 0; k < addDevice; k++) this.addDeviceSlot();
     const t1 = performance.now();
-    for (let k = 0; k < this.depth; k++) this.addHostSlot();
-    this.allocMsPerDeviceSlot = (t1 - t) / this.deviceSlots;
-    this.allocMsPerHostSlot = (performance.now() - t1) / this.depth;
+    for (let k = 0; k < addHost; k++) this.addHostSlot();
+    if (addDevice > 0) this.allocMsPerDeviceSlot = (t1 - t) / addDevice;
+    if (addHost > 0) this.allocMsPerHostSlot = (performance.now() - t1) / addHost;
     if (this.opts.trace || this.auto) {
       this.pool = new TimingPool(d, this.bag, this.uploads, this.label);
       this.hostClock = HostClockAlignment.start(d, this.bag, this.computeStream, this.label);
@@ -300,12 +320,12 @@ export class PipelineRun<I> {
   }
 
   private addDeviceSlot(): void {
-    this.devSlots.push(allocateDeviceSlot(this.device, this.bag, this.devSlots.length, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label));
+    this.devSlots.push(allocateDeviceSlot(this.device, this.ringBag, this.devSlots.length, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label));
     this.devUsers.push(null);
   }
 
   private addHostSlot(): void {
-    this.hostSlots.push(allocateHostSlot(this.device, this.bag, this.hostSlots.length, this.opts.outputBytes, this.label));
+    this.hostSlots.push(allocateHostSlot(this.device, this.ringBag, this.hostSlots.length, this.opts.outputBytes, this.label));
     this.hostUsers.push(null);
   }
 
@@ -337,15 +357,22 @@ export class PipelineRun<I> {
     await Promise.allSettled([...streams].map((s) => s.synchronize()));
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
+    let held = false;
     if (this.host.kind === 'sink') {
       for (const c of this.inHost) {
         if (!c.timedOut) continue;
         const pinned = c.slot.pinned;
-        this.bag.detach(pinned);
+        this.ringBag.detach(pinned);
         c.onSettled = () => pinned.close();
+        held = true;
       }
     }
     this.bag.close();
+    // The ring goes back to the pipeline unless a sink still holds a slot or the context is lost.
+    const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
+    if (this.keeper && !held && !lost) {
+      this.keeper.give({ bag: this.ringBag, host: this.hostSlots, device: this.devSlots, allocMsPerHostSlot: this.allocMsPerHostSlot, allocMsPerDeviceSlot: this.allocMsPerDeviceSlot });
+    } else this.ringBag.close();
   }
 
   private stop(): void {

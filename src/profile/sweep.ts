@@ -162,6 +162,8 @@ async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: Pipel
     depth: o.depth,
     compute,
     trace: o.trace,
+    // The warm-up and the repeats run on one ring, as the peers reuse their buffers in a cell.
+    keepRing: true,
     label: `bench ${o.mode}`,
   });
   try {
