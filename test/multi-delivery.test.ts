@@ -133,6 +133,24 @@ test('an async input with random delays, sinkConcurrency 3: sinks start in order
   for (const r of rigs) assertNoLeaks(r.fake);
 });
 
+test('fewer device slots than pinned slots on every device: in order, bit-exact, every device reports its ring', async () => {
+  const { rigs, devices, compute } = cluster(3, 23, 2);
+  const seen: number[] = [];
+  const stats = await createMultiPipeline(devices, {
+    outputBytes: OUT,
+    depth: 5,
+    deviceSlots: 2,
+    compute,
+    sink: (c) => {
+      assert.ok(same(c.data, syntheticReference(OUT, c.index, 1)), `chunk ${c.index}`);
+      seen.push(c.index);
+    },
+  }).run(600);
+  assert.deepEqual(seen, Array.from({ length: 600 }, (_, k) => k));
+  for (const d of stats.perDevice) assert.deepEqual([d.stats.depth, d.stats.deviceSlots], [5, 2]);
+  for (const r of rigs) assertNoLeaks(r.fake);
+});
+
 test('the same device twice (two pipelines on one GPU): both get chunks, output in order and bit-exact', async () => {
   const r = rig(5, OUT);
   const order: number[] = [];

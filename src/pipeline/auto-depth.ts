@@ -13,7 +13,7 @@
 // Why not one number: more device slots make the GPU itself slower once they outgrow the L2
 // cache. On an H100 (50 MiB of L2), 4 MiB chunks copy-bound at depth 3 / 6 / 9 / 16 ran at
 // 0.9956 / 0.9958 / 0.9862 / 0.9830 of the D2H alone (bench/overlap.ts), and with no host in the
-// loop 16 slots were 0.5-0.7 % slower than 3 (bench/probe-gpu-only.ts, probe-copy-streams.ts);
+// loop 16 slots were 0.5-0.9 % slower than 3 (bench/probe-gpu-only.ts, probe-copy-streams.ts);
 // but a ring of 6 holds only 0.4 ms of copies, less than one young-generation collection. Pinned
 // memory is not in the L2, so 16 host slots over 3 device slots ride out the pause at no cost to
 // the GPU.

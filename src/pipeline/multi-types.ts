@@ -17,7 +17,7 @@ export interface MultiOutputChunk<I = unknown> extends OutputChunk<I> {
   readonly deviceIndex: number;
 }
 
-export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<I>, 'compute' | 'sink'> {
+export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<I>, 'compute' | 'sink' | 'keepRing'> {
   compute(chunk: MultiComputeChunk<I>): void | Promise<void>;
   /** Receives every chunk exactly once, in global order; its pinned slot is freed when it settles. */
   sink?: (chunk: MultiOutputChunk<I>) => void | Promise<void>;
@@ -26,7 +26,7 @@ export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<
    * A device asks for its next input only below this, so inputs go to whichever device frees a
    * slot first and a slow device does not hoard chunks the others must wait for in the ordered
    * output. Default: depth + 1 for a numeric depth (one chunk queued behind the ring), 'ring'
-   * for depth 'auto' (only the ring's own bound, ≤ 2 × depth + 1, since the ring may grow).
+   * for depth 'auto' (only the ring's own bound, ≤ depth + deviceSlots + 1, since the ring may grow).
    */
   lookahead?: number | 'ring';
 }

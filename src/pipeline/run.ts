@@ -424,12 +424,12 @@ export class PipelineRun<I> {
   }
 
   /**
-   * Resizes the ring once, at the first chunk after the warm-up measurements came in: grows it,
-   * or uses only the first `depth` of the slots allocated at the start (the others finish the
-   * chunks they hold and stay idle until the run ends: freeing them mid-run would wait for the
-   * GPU). Fewer slots is faster on the GPU too: at 4 MiB, 16 slots ran 0.5 % slower than 3
-   * copy-bound with no host in the loop at all (bench/probe-gpu-only.ts: the ring's buffers no
-   * longer fit the L2 cache).
+   * Resizes both halves of the ring once, at the first chunk after the warm-up measurements came
+   * in: grows them, or uses only the first `depth` host slots and `deviceSlots` device slots of
+   * those allocated at the start (the others finish the chunks they hold and stay idle until the
+   * run ends: freeing them mid-run would wait for the GPU). Fewer device slots is faster on the
+   * GPU too: at 4 MiB, 16 ran 0.5-0.9 % slower than 3 copy-bound with no host in the loop at all
+   * (bench/probe-gpu-only.ts, probe-copy-streams.ts: the buffers no longer fit the L2 cache).
    */
   private maybeGrow(n: number): void {
     const want = this.pendingDepth;

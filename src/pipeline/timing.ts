@@ -19,7 +19,7 @@ export interface TimingSet {
 
 /**
  * Timing sets are reused: a set returns to the pool once its chunk was delivered and read, so
- * the pool stops growing at the number of chunks in flight (about 2 × depth).
+ * the pool stops growing at the number of chunks in flight (at most depth + deviceSlots).
  */
 export class TimingPool {
   private free: TimingSet[] = [];
