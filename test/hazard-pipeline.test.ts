@@ -146,9 +146,9 @@ test("depth 'auto' under the checker, switching to fewer slots mid-run: no hazar
     compute: (c) => produce.launch(c.stream, { grid: 1, block: 32, writes: [c.output] }, c.output, c.index),
     sink: (c) => assert.ok(c.data.every((b) => b === expected(c.index, false))),
   });
-  const stats = await pipeline.run(40);
+  const stats = await pipeline.run(100);
   pipeline.close();
-  assert.equal(stats.chunks, 40);
+  assert.equal(stats.chunks, 100);
   // Sub-millisecond stages: 'auto' switches from the 16 slots it starts with to fewer mid-run,
   // and no barrier breaks across the switch.
   // Fewer device slots than host slots too: compute(n) waits on the copy of its device slot's

@@ -86,16 +86,36 @@ test('auto depth uses fewer slots than it allocated at the start when stages are
   // 1000-byte slots: 'auto' starts with 16; 2 ms stages need about 4.
   const { fake, compute } = device(2, 500);
   const seen: number[] = [];
+  const deviceSlot: number[] = [];
+  const hostSlot: number[] = [];
   const stats = await createPipeline(fake, {
     outputBytes: 1000,
-    compute,
+    compute: (c) => {
+      deviceSlot[c.index] = c.slot;
+      return compute(c);
+    },
     sink: (c) => {
       assert.ok(c.data.every((b) => b === (c.index & 255)), `chunk ${c.index} intact`);
       seen.push(c.index);
+      hostSlot[c.index] = c.slot;
     },
-  }).run(40);
-  assert.deepEqual(seen, Array.from({ length: 40 }, (_, n) => n));
+  }).run(100);
+  assert.deepEqual(seen, Array.from({ length: 100 }, (_, n) => n));
   assert.ok(stats.depth >= 3 && stats.depth <= 6, `depth ${stats.depth}`);
+  // Each half switches where its slot 0 holds the oldest chunk: no slot is ever reused sooner
+  // than the final ring size (switched mid-turn, chunk n could reuse chunk n - 1's device slot,
+  // and its kernel would wait for that copy).
+  const minReuse = (slots: number[]) => {
+    const last = new Map<number, number>();
+    let min = Infinity;
+    slots.forEach((k, n) => {
+      if (last.has(k)) min = Math.min(min, n - last.get(k)!);
+      last.set(k, n);
+    });
+    return min;
+  };
+  assert.ok(minReuse(deviceSlot) >= stats.deviceSlots, `a device slot reused after ${minReuse(deviceSlot)} chunks`);
+  assert.ok(minReuse(hostSlot) >= stats.depth, `a host slot reused after ${minReuse(hostSlot)} chunks`);
   assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots allocated at the start`));
   assertNoLeaks(fake);
 });

@@ -129,8 +129,11 @@ export class PipelineRun<I> {
   /** Host time one slot's allocation took at setup, host and device half ('auto' weighs growing mid-run against it). */
   private allocMsPerHostSlot = 0;
   private allocMsPerDeviceSlot = 0;
-  private growAt = Infinity;
-  private pendingDepth: { depth: number; deviceSlots: number; reason: string } | null = null;
+  /** The chunk from which each half of the ring uses its resized mapping (see maybeGrow). */
+  private hostGrowAt = Infinity;
+  private deviceGrowAt = Infinity;
+  /** What 'auto' decided, until both halves switched to it (allocated: the slots exist). */
+  private pendingDepth: { depth: number; deviceSlots: number; reason: string; allocated?: boolean } | null = null;
   private depthReason: string | undefined;
   private samples: StageSample[] = [];
   private pool: TimingPool | null = null;
@@ -247,10 +250,13 @@ export class PipelineRun<I> {
     if (this.error) throw this.error;
     if (this.aborted) throw this.aborted.reason;
     if (this.auto && !this.depthReason) {
-      const asked = this.pendingDepth;
+      const asked = this.pendingDepth && !this.pendingDepth.allocated ? this.pendingDepth : null;
       this.depthReason = asked
         ? `auto depth ${this.depth}: every chunk was enqueued before the warm-up measurements came in, so the run kept the ${this.depth} slots it started with; they asked for ${asked.reason.replace(/^auto depth /, '')}`
         : `auto depth ${this.depth}: the run had ${this.delivered} chunks, too few to time (needs ${AUTO_WARMUP}); kept the ${this.depth} slots it started with`;
+    } else if (this.pendingDepth?.allocated) {
+      // Decided, but the chunks ran out before a turn of the old ring began: the stats say what ran.
+      this.depthReason += `; the run ended before the ring switched over (it ran ${this.depth}, ${this.deviceSlots} on the device)`;
     }
     return buildStats({
       mode: this.serial ? 'serial' : 'overlap',
@@ -416,38 +422,50 @@ export class PipelineRun<I> {
   // ---- the ring ----------------------------------------------------------------------------------
 
   private hostSlotFor(n: number): HostSlot {
-    return this.hostSlots[n < this.growAt ? n % this.startDepth : (n - this.growAt) % this.depth]!;
+    return this.hostSlots[n < this.hostGrowAt ? n % this.startDepth : (n - this.hostGrowAt) % this.depth]!;
   }
 
   private deviceSlotFor(n: number): DeviceSlot {
-    return this.devSlots[n < this.growAt ? n % this.startDeviceSlots : (n - this.growAt) % this.deviceSlots]!;
+    return this.devSlots[n < this.deviceGrowAt ? n % this.startDeviceSlots : (n - this.deviceGrowAt) % this.deviceSlots]!;
   }
 
   /**
-   * Resizes both halves of the ring once, at the first chunk after the warm-up measurements came
-   * in: grows them, or uses only the first `depth` host slots and `deviceSlots` device slots of
-   * those allocated at the start (the others finish the chunks they hold and stay idle until the
-   * run ends: freeing them mid-run would wait for the GPU). Fewer device slots is faster on the
-   * GPU too: at 4 MiB, 16 ran 0.5-0.9 % slower than 3 copy-bound with no host in the loop at all
+   * Resizes both halves of the ring once, after the warm-up measurements came in: grows them, or
+   * uses only the first `depth` host slots and `deviceSlots` device slots of those allocated at
+   * the start (the others finish the chunks they hold and stay idle until the run ends: freeing
+   * them mid-run would wait for the GPU). Fewer device slots is faster on the GPU too: at 4 MiB,
+   * 16 ran 0.5-0.9 % slower than 3 copy-bound with no host in the loop at all
    * (bench/probe-gpu-only.ts, probe-copy-streams.ts: the buffers no longer fit the L2 cache).
+   * Each half switches at the start of a turn of its old ring (n a multiple of its start size),
+   * where slot 0 holds the oldest chunk: switched anywhere else, the first chunk after the switch
+   * could land in the slot its predecessor just used, and compute(n) would wait for D2H(n - 1) to
+   * finish: a copy-engine bubble as long as a kernel (0.6-1.2 ms at 64 MiB) once per run.
    */
   private maybeGrow(n: number): void {
     const want = this.pendingDepth;
     if (!want) return;
-    this.pendingDepth = null;
-    this.depthReason = want.reason;
-    if (want.depth === this.depth && want.deviceSlots === this.deviceSlots) return;
-    try {
-      while (this.devSlots.length < want.deviceSlots) this.addDeviceSlot();
-      while (this.hostSlots.length < want.depth) this.addHostSlot();
-    } catch (err) {
-      // The slots made so far stay allocated (teardown frees them) but unused.
-      this.depthReason += `; growing failed (${(err as Error).message}), kept ${this.depth} (${this.deviceSlots} on the device)`;
-      return;
+    if (!want.allocated) {
+      this.depthReason = want.reason;
+      try {
+        while (this.devSlots.length < want.deviceSlots) this.addDeviceSlot();
+        while (this.hostSlots.length < want.depth) this.addHostSlot();
+      } catch (err) {
+        // The slots made so far stay allocated (teardown frees them) but unused.
+        this.depthReason += `; growing failed (${(err as Error).message}), kept ${this.depth} (${this.deviceSlots} on the device)`;
+        this.pendingDepth = null;
+        return;
+      }
+      want.allocated = true;
     }
-    this.depth = want.depth;
-    this.deviceSlots = want.deviceSlots;
-    this.growAt = n;
+    if (this.hostGrowAt === Infinity && n % this.startDepth === 0) {
+      this.hostGrowAt = n;
+      this.depth = want.depth;
+    }
+    if (this.deviceGrowAt === Infinity && n % this.startDeviceSlots === 0) {
+      this.deviceGrowAt = n;
+      this.deviceSlots = want.deviceSlots;
+    }
+    if (this.hostGrowAt !== Infinity && this.deviceGrowAt !== Infinity) this.pendingDepth = null;
   }
 
   private wantTiming(n: number): boolean {
