@@ -120,11 +120,11 @@ test('keepRing: two runs at once each get a ring; one is kept, the other freed',
 
 test('keepRing: close() during a run rejects it and frees its ring as it ends', async () => {
   const { fake, compute } = rig(6, OUT);
-  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, keepRing: true, compute });
+  let closeAt = Infinity;
+  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, keepRing: true, compute, sink: (c) => void (c.index === closeAt && pipe.close()) });
   await pipe.run(5);
-  const running = pipe.run(10_000);
-  setTimeout(() => pipe.close(), 5);
-  await assert.rejects(running, { name: 'AbortError' });
+  closeAt = 50;
+  await assert.rejects(pipe.run(10_000), { name: 'AbortError' });
   assertNoLeaks(fake);
 });
 
