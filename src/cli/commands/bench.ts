@@ -357,7 +357,7 @@ export function registerBench(cli: CAC): void {
     .command('bench', 'Sweep mode × depth × compute/copy ratio × chunk size; write results, trace and report')
     .option('--workload <name>', `Workload to run (${BENCH_WORKLOADS.join(', ')})`, { default: 'synthetic' })
     .option('--modes <list>', 'Pipeline modes: overlap,serial', { default: 'overlap,serial' })
-    .option('--depths <list>', "Ring depths for overlap (1..16 or auto: the depth tandem picks, resolved per cell)", { default: '2,auto' })
+    .option('--depths <list>', "Ring depths for overlap (1..16 or auto: the depth tandem picks, resolved per cell; d16/3 in the table: 16 pinned slots, 3 of them with device buffers)", { default: '2,auto' })
     .option('--ratios <list>', 'Compute/copy time ratios for the synthetic kernel', { default: '0.5,1,2' })
     .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
     .option('--chunks <n>', 'Chunks per cell (default: enough for 8 GiB, 64..4096; the 0.999 target needs 1024+ at 64M)')
