@@ -103,13 +103,13 @@ export const REPORT_CLIENT_JS = String.raw`
   data.cells.forEach(function (c) {
     Object.keys(c.peers).forEach(function (p) {
       var pc = c.peers[p];
-      peerRows.push(el('tr', null, [el('td', null, [cellLabel(c)]), el('td', { class: 'num' }, [c.ratio === null ? '\u2013' : String(c.ratio)]), el('td', { class: 'num' }, [fmtBytes(c.chunkBytes)]), el('td', null, [p]),
+      peerRows.push(el('tr', null, [el('td', null, [cellLabel(c)]), el('td', { class: 'num' }, [c.ratio === null ? '\u2013' : String(c.ratio)]), el('td', { class: 'num' }, [fmtBytes(c.chunkBytes)]), el('td', null, [p]), num(c, 'peers.' + p + '.depth', 'int'),
         num(c, 'stats.wallMs', 'ms'), num(c, 'peers.' + p + '.wallMs', 'ms'), num(c, 'efficiency', 'eff'), num(c, 'peers.' + p + '.efficiency', 'eff'), num(c, 'peers.' + p + '.tandemSpeedup', 'speedup'),
         num(c, 'peers.' + p + '.ratioRange.0', 'speedup'), num(c, 'peers.' + p + '.ratioRange.1', 'speedup')]));
     });
   });
   if (peerRows.length) peersBox.appendChild(el('table', { id: 'peer-table' }, [
-    el('thead', null, [el('tr', null, ['tandem', 'ratio', 'chunk', 'peer', 'tandem ms', 'peer ms', 'tandem eff', 'peer eff', 'peer/tandem', 'lowest round', 'highest round'].map(function (h) { return el('th', null, [h]); }))]),
+    el('thead', null, [el('tr', null, ['tandem', 'ratio', 'chunk', 'peer', 'peer depth', 'tandem ms', 'peer ms', 'tandem eff', 'peer eff', 'peer/tandem', 'lowest round', 'highest round'].map(function (h) { return el('th', null, [h]); }))]),
     el('tbody', null, peerRows)]));
 
   // Serial vs overlap, side by side in numbers: per size and ratio, serial against the best depth.
