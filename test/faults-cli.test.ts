@@ -218,6 +218,8 @@ test('bad flags and values: exit 2 and one line that names the flag and what to 
       [['render', '--fake', '--size', '32x16', '--frames', 'many', ...out], /--frames must be a whole number/],
       [['render', '--fake', '--size', '32x16', '--frames=-3', ...out], /--frames must be a whole number/],
       [[...base, '--depth', '99', ...out], /--depth must be a whole number from 1 to 16, got '99'/],
+      [[...base, '--device-slots', '0', ...out], /--device-slots must be a whole number from 1 to 16, got '0'/],
+      [[...base, '--depth', '2', '--device-slots', '3', ...out], /--device-slots 3 is more than --depth 2: each device slot needs a pinned slot; raise --depth or lower --device-slots/],
       [[...base, '--mode', 'fast', ...out], /--mode must be overlap or serial, got 'fast'/],
       [[...base, '--format', 'bgr', ...out], /--format 'bgr' is not supported: use rgba or yuv420p/],
       [[...base, '--fps', '0', ...out], /--fps must be a number > 0/],

@@ -63,6 +63,11 @@ test('tandem render --fake → PNG sequence and raw file with the reference byte
     for (let f = 0; f < 5; f++) {
       assert.ok(raw.subarray(f * frameBytes(fmt), (f + 1) * frameBytes(fmt)).equals(renderFractalFrame(fmt, f, 0.25)), `frame ${f}`);
     }
+    // A ring of 4 pinned slots over 2 device buffers writes the same bytes, and the summary says so.
+    r = tandem(['render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '1', '--cost', '0.25', '--out', 'w.yuv', '--depth', '4', '--device-slots', '2'], dir);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /pipeline {5}overlap, depth 4 \(2 on the device\)/);
+    assert.ok((await readFile(join(dir, 'w.yuv'))).equals(raw), 'the same frames through 2 device slots');
     // The same frames as data on stdout, and the HTML report of the (traced) run.
     const out = spawnSync(process.execPath, [BIN, 'render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '2', '--cost', '0.25', '--out', 'pipe:', '--report', 'r.html'], { cwd: dir, timeout: 120_000 });
     assert.equal(out.status, 0, String(out.stderr));

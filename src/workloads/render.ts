@@ -34,6 +34,8 @@ export interface RenderOptions {
   sink: Sink;
   frames: number;
   depth?: number | 'auto';
+  /** Of the ring's slots, how many have device buffers (PipelineOptions.deviceSlots). */
+  deviceSlots?: number | 'auto';
   mode?: PipelineMode;
   /** Per-chunk timing events (for --report); off for headline figures. */
   trace?: boolean;
@@ -104,6 +106,7 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
   const shared = {
     outputBytes: workload.outputBytes,
     depth: options.depth ?? 'auto',
+    deviceSlots: options.deviceSlots ?? 'auto',
     mode: options.mode ?? 'overlap',
     sink: write,
     sinkConcurrency: sink.concurrency,

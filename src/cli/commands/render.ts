@@ -30,6 +30,7 @@ interface RenderCliOptions {
   format: string;
   framesPerChunk: number | string;
   depth: number | string;
+  deviceSlots?: number | string;
   mode: string;
   device: number | string;
   devices?: number | string;
@@ -78,6 +79,7 @@ export interface RenderPlan {
   out: string;
   kind: OutputKind;
   depth: number | 'auto';
+  deviceSlots: number | 'auto';
   mode: 'overlap' | 'serial';
   device: number;
   /** --devices: one pipeline per entry (a GPU may repeat), or null for --device alone. */
@@ -97,6 +99,10 @@ export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
   const frames = integer('frames', o.frames, 1);
   const framesPerChunk = integer('frames-per-chunk', o.framesPerChunk, 1, 256);
   const depth = o.depth === 'auto' ? 'auto' : integer('depth', o.depth, 1, 16);
+  const deviceSlots = o.deviceSlots === undefined || o.deviceSlots === 'auto' ? 'auto' : integer('device-slots', o.deviceSlots, 1, 16);
+  if (typeof deviceSlots === 'number' && typeof depth === 'number' && deviceSlots > depth) {
+    throw new UsageError(`--device-slots ${deviceSlots} is more than --depth ${depth}: each device slot needs a pinned slot; raise --depth or lower --device-slots`);
+  }
   if (o.mode !== 'overlap' && o.mode !== 'serial') throw new UsageError(`--mode must be overlap or serial, got '${o.mode}'`);
   if (o.out === undefined || o.out === '' || typeof o.out !== 'string') {
     throw new UsageError('give --out: a video (zoom.mp4), a directory for PNGs (frames/), a raw file (video.raw) or - for stdout');
@@ -109,6 +115,7 @@ export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
     out: o.out,
     kind: await outputKind(o.out),
     depth,
+    deviceSlots,
     mode: o.mode,
     device: integer('device', o.device, 0),
     devices: o.devices === undefined ? null : parseDeviceList(o.devices),
@@ -275,7 +282,8 @@ export function registerRender(cli: CAC): void {
     .option('--out <path>', 'x.mp4/.mkv/.mov/.webm → ffmpeg; dir/ → PNG sequence; x.raw/.yuv → raw frames; pipe: (or --out=-) → raw frames on stdout')
     .option('--format <fmt>', 'Pixel format made on the GPU: yuv420p (1.5 B/pixel) or rgba', { default: 'yuv420p' })
     .option('--frames-per-chunk <n>', 'Frames per pipeline chunk', { default: 4 })
-    .option('--depth <n>', "Ring depth 1..16 or 'auto'", { default: 'auto' })
+    .option('--depth <n>', "Ring depth (pinned slots) 1..16 or 'auto'", { default: 'auto' })
+    .option('--device-slots <n>', "How many ring slots have device buffers: 1..depth or 'auto' (all of a number --depth; measured with --depth auto)", { default: 'auto' })
     .option('--mode <mode>', 'overlap or serial (the one-stream baseline)', { default: 'overlap' })
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
     .option('--devices <spec>', "One pipeline per device, frames still written in order: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices")
@@ -325,7 +333,7 @@ export async function render(options: RenderCliOptions): Promise<number> {
     let outcome;
     try {
       outcome = await runRender({
-        device, devices, workload, sink, frames: plan.frames, depth: plan.depth, mode: plan.mode,
+        device, devices, workload, sink, frames: plan.frames, depth: plan.depth, deviceSlots: plan.deviceSlots, mode: plan.mode,
         trace: plan.report !== null, signal: ac.signal,
         onChunk: (p) => {
           lastProgress = p;
