@@ -2,8 +2,8 @@
 // A run allocates its ring (device and pinned buffers, streams, events) when it starts and frees
 // all of it when it ends, whatever the outcome; a Pipeline holds no GPU memory between runs.
 // Unless options.keepRing: then the ring's buffers and events stay with the Pipeline after a run
-// until close(), and the next run starts on them (no pinning, and its first copies land in pinned
-// memory the GPU has written before); a run that lost the CUDA context, or whose timed-out sink
+// until close(), and the next run starts on them without allocating (the run's own wall does not
+// change: bench/probe-keep-ring.ts); a run that lost the CUDA context, or whose timed-out sink
 // still holds a slot, frees its ring instead.
 //
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
