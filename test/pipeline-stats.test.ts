@@ -136,3 +136,24 @@ test('chooseDepth: balanced stages need more slots than a dominant one; bounded 
 });
 
 test('no unhandled rejections', () => checkUnhandled());
+
+test('trace with 4 pinned over 2 device slots: each chunk records both of its slots', async () => {
+  const { fake, compute } = device(2, 1000);
+  const seen: number[] = [];
+  const stats = await createPipeline(fake, {
+    outputBytes: 1000,
+    depth: 4,
+    deviceSlots: 2,
+    trace: true,
+    compute: (c) => {
+      seen.push(c.slot);
+      return compute(c);
+    },
+    sink: () => {},
+  }).run(12);
+  const tl = stats.timeline!;
+  assert.deepEqual(tl.map((t) => t.slot), tl.map((t) => t.index % 4));
+  assert.deepEqual(tl.map((t) => t.deviceSlot), tl.map((t) => t.index % 2));
+  assert.deepEqual(seen, tl.map((t) => t.index % 2));
+  assertNoLeaks(fake);
+});

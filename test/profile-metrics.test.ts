@@ -103,7 +103,7 @@ test('copy-bound depth-2 timeline: ring-full gaps of known length, copy is the b
   assert.equal(m.bottleneck, 'copy');
   close(m.efficiency, 8 / 8.6);
   // Kernels 2..7 each start when copy n − 2 ends; gaps: 1.0→1.5, then 0.5 between each later pair.
-  const gaps = computeGaps(tl, 2);
+  const gaps = computeGaps(tl);
   assert.equal(gaps.length, 6);
   for (const g of gaps) {
     close(g.ms, 0.5);
@@ -112,6 +112,49 @@ test('copy-bound depth-2 timeline: ring-full gaps of known length, copy is the b
   }
   assert.deepEqual(gaps.map((g) => [g.afterChunk, g.beforeChunk]), [[1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7]]);
   close(m.copyThroughput.ofPeak, 8000 / 0.0086 / 1e6);
+});
+
+test('4 pinned slots over 2 device slots, copy-bound: kernel n waits for D2H(n − 2), the device slot\'s previous user', () => {
+  // Kernels 0.5, copies 1, all enqueued up front; barrier 1 is keyed on the device slot (n mod 2),
+  // not on the pinned one (n mod 4): a cause read off n − depth would call these gaps launch latency.
+  const tl: ChunkTiming[] = [];
+  let copyFree = 0;
+  let computeFree = 0;
+  for (let i = 0; i < 12; i++) {
+    const cs = Math.max(computeFree, i >= 2 ? tl[i - 2]!.copy[1] : 0);
+    computeFree = cs + 0.5;
+    const ps = Math.max(computeFree, copyFree);
+    copyFree = ps + 1;
+    tl.push({ index: i, slot: i % 4, deviceSlot: i % 2, compute: [cs, cs + 0.5], copy: [ps, ps + 1], sink: [ps + 1, ps + 1.1], enqueuedCompute: 0, enqueuedCopy: 0 });
+  }
+  const gaps = computeGaps(tl);
+  assert.equal(gaps.length, 10);
+  for (const g of gaps) assert.equal(g.cause, 'ring-full', `gap before chunk ${g.beforeChunk}`);
+  const m = computeMetrics(stats(tl, { depth: 4, deviceSlots: 2 }));
+  close(m.gaps.byCause['ring-full'], m.gaps.totalMs);
+});
+
+test('a slow host stage: the kernel is enqueued late because its slot\'s previous D2H waited for a pinned slot', () => {
+  // Depth 2, one ring; kernels and copies 0.2, host stage 2 (one at a time). compute(n) is enqueued
+  // once D2H(n − 2) is (barrier 1 needs its record), and D2H(n − 2) once the host stage released
+  // chunk n − 4 (barrier 3): the host was not slow, the host stage held the ring.
+  const tl: ChunkTiming[] = [];
+  for (let i = 0; i < 10; i++) {
+    const enqC = Math.max(i >= 1 ? tl[i - 1]!.enqueuedCompute : 0, i >= 2 ? tl[i - 2]!.enqueuedCopy : 0);
+    const enqP = Math.max(enqC, i >= 2 ? tl[i - 2]!.sink[1] : 0);
+    const cs = Math.max(enqC, i >= 1 ? tl[i - 1]!.compute[1] : 0, i >= 2 ? tl[i - 2]!.copy[1] : 0);
+    const ps = Math.max(cs + 0.2, i >= 1 ? tl[i - 1]!.copy[1] : 0, enqP);
+    const ss = Math.max(ps + 0.2, i >= 1 ? tl[i - 1]!.sink[1] : 0);
+    tl.push({ index: i, slot: i % 2, compute: [cs, cs + 0.2], copy: [ps, ps + 0.2], sink: [ss, ss + 2], enqueuedCompute: enqC, enqueuedCopy: enqP });
+  }
+  const gaps = computeGaps(tl);
+  assert.ok(gaps.length >= 6, `${gaps.length} gaps`);
+  for (const g of gaps) assert.equal(g.cause, 'host-stage', `gap before chunk ${g.beforeChunk}`);
+  // The same kernel enqueued late with its slot's D2H enqueued in time is the host's own lateness.
+  const late = tl.map((c) => ({ ...c, enqueuedCopy: Math.min(c.enqueuedCopy, c.copy[0]), sink: [c.copy[1], c.copy[1] + 0.01] as [number, number] }));
+  const lateGaps = computeGaps(late);
+  assert.equal(lateGaps.length, gaps.length);
+  for (const g of lateGaps) assert.equal(g.cause, 'host-late', `gap before chunk ${g.beforeChunk}`);
 });
 
 test('a gap the kernel spent waiting for its upload is attributed to the upload', () => {
@@ -132,11 +175,11 @@ test('a kernel enqueued early that still started late, with nothing to wait for,
     { index: 0, slot: 0, compute: [0, 1], copy: [1, 1.2], sink: [1.2, 1.3], enqueuedCompute: 0, enqueuedCopy: 0 },
     { index: 1, slot: 1, compute: [1.05, 2], copy: [2, 2.2], sink: [2.2, 2.3], enqueuedCompute: 0, enqueuedCopy: 0 },
   ];
-  const gaps = computeGaps(tl, 2);
+  const gaps = computeGaps(tl);
   assert.equal(gaps.length, 1);
   assert.equal(gaps[0]!.cause, 'launch');
   // Below the noise floor nothing is reported.
-  assert.equal(computeGaps(tl, 2, 0.1).length, 0);
+  assert.equal(computeGaps(tl, 0.1).length, 0);
 });
 
 test('without a timeline the stats sums are used and unknown GPU busy gives null efficiency', () => {

@@ -62,7 +62,7 @@ function checkStructure(events: TraceEvent[]): void {
 }
 
 test('one run: a named track per stream and the host stage, spans for every stage, flows chunk by chunk', () => {
-  const doc = buildTrace([{ label: 'overlap depth 2', timeline: timeline(6, false), depth: 2 }]);
+  const doc = buildTrace([{ label: 'overlap depth 2', timeline: timeline(6, false) }]);
   checkStructure(doc.traceEvents);
   const threadNames = doc.traceEvents.filter((e) => e.name === 'thread_name').map((e) => e.args!.name);
   assert.deepEqual(threadNames, ['compute stream', 'copy stream (D2H)', 'host stage', 'compute idle gaps']);
@@ -85,8 +85,8 @@ test('several runs with uploads, gaps and NVML samples, written to a file that p
   });
   const doc = buildTrace(
     [
-      { label: 'serial', timeline: serial, depth: 1, utilization: [{ t: 1001, gpu: 40 }, { t: 1005, gpu: 45 }] },
-      { label: 'overlap', timeline: timeline(10, true), depth: 2, maxChunks: 5 },
+      { label: 'serial', timeline: serial, utilization: [{ t: 1001, gpu: 40 }, { t: 1005, gpu: 45 }] },
+      { label: 'overlap', timeline: timeline(10, true), maxChunks: 5 },
     ],
     { device: 'test' },
   );

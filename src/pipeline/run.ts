@@ -925,6 +925,7 @@ export class PipelineRun<I> {
     const t: ChunkTiming = {
       index: chunk.index,
       slot: chunk.slot.index,
+      deviceSlot: chunk.dev.index,
       compute: s ? s.compute : [NaN, NaN],
       copy: s ? s.copy : [NaN, NaN],
       sink: [start, end],

@@ -91,7 +91,10 @@ export type StageName = 'input' | 'upload' | 'compute' | 'copy' | 'sink';
 /** One chunk's spans, all in milliseconds on the host's performance.now() clock. */
 export interface ChunkTiming {
   index: number;
+  /** The pinned (host) slot. */
   slot: number;
+  /** The device slot (out[i]); absent in timelines made before the two rings: the same as slot. */
+  deviceSlot?: number;
   upload?: [number, number];
   compute: [number, number];
   copy: [number, number];

@@ -8,10 +8,18 @@ export const STAGES: readonly EngineStage[] = ['upload', 'compute', 'copy', 'sin
 
 /** Why the compute engine sat idle between two kernels. */
 export type GapCause =
-  /** The host enqueued the next kernel after the previous one had finished. */
+  /** The host enqueued the next kernel after the previous one had finished, with nothing holding it back. */
   | 'host-late'
-  /** Enqueued in time, but the kernel waited for D2H(n − depth) to free its slot (barrier 1). */
+  /**
+   * The kernel waited for its device slot: the D2H of the slot's previous chunk was still running
+   * (barrier 1); the copy engine is behind.
+   */
   | 'ring-full'
+  /**
+   * The kernel could not be enqueued: the D2H of its device slot's previous chunk was itself
+   * waiting for a pinned slot the host stage still held (barrier 3); the host stage is behind.
+   */
+  | 'host-stage'
   /** Enqueued in time, but the kernel waited for its upload H2D(n) (barrier 5). */
   | 'upload'
   /** Enqueued in time and nothing it waits on was running: launch latency. */
@@ -138,13 +146,34 @@ export function timelineBounds(timeline: readonly ChunkTiming[]): { start: numbe
 }
 
 /**
+ * Each chunk's previous user of its device slot (barrier 1) and of its pinned slot (barrier 3):
+ * the last earlier chunk in the same slot. Keyed on the slots the run recorded rather than
+ * n − depth, since the device ring may be smaller than the pinned one and 'auto' resizes both.
+ */
+function previousUsers(timeline: readonly ChunkTiming[]): { device: Map<number, ChunkTiming>; host: Map<number, ChunkTiming> } {
+  const device = new Map<number, ChunkTiming>();
+  const host = new Map<number, ChunkTiming>();
+  const lastDevice = new Map<number, ChunkTiming>();
+  const lastHost = new Map<number, ChunkTiming>();
+  for (const c of [...timeline].sort((a, b) => a.index - b.index)) {
+    const ds = c.deviceSlot ?? c.slot;
+    const d = lastDevice.get(ds);
+    if (d) device.set(c.index, d);
+    const h = lastHost.get(c.slot);
+    if (h) host.set(c.index, h);
+    lastDevice.set(ds, c);
+    lastHost.set(c.slot, c);
+  }
+  return { device, host };
+}
+
+/**
  * The compute engine's idle gaps between consecutive kernels, each with what the other stages
  * were doing and a cause. Timer noise below minGapMs is ignored.
  */
-export function computeGaps(timeline: readonly ChunkTiming[], depth: number, minGapMs = 0.002): IdleGap[] {
-  const byIndex = new Map<number, ChunkTiming>();
-  for (const c of timeline) byIndex.set(c.index, c);
+export function computeGaps(timeline: readonly ChunkTiming[], minGapMs = 0.002): IdleGap[] {
   const kernels = [...timeline].sort((a, b) => a.compute[0] - b.compute[0]);
+  const prevUser = previousUsers(timeline);
   const copies = stageSpans(timeline, 'copy');
   const sinks = stageSpans(timeline, 'sink');
   const uploads = stageSpans(timeline, 'upload');
@@ -164,11 +193,16 @@ export function computeGaps(timeline: readonly ChunkTiming[], depth: number, min
     };
     const copyChunks = timeline.filter((c) => c.copy[1] > start && c.copy[0] < end).map((c) => c.index);
     const sinkChunks = timeline.filter((c) => c.sink[1] > start && c.sink[0] < end).map((c) => c.index);
+    // q: the device slot's previous user; p: the previous user of q's pinned slot.
+    const q = prevUser.device.get(next.index);
+    const p = q ? prevUser.host.get(q.index) : undefined;
     let cause: GapCause = 'launch';
-    const slotOwner = byIndex.get(next.index - depth);
-    if (next.enqueuedCompute > start + eps) cause = 'host-late';
-    else if (next.upload && next.upload[1] > start + eps) cause = 'upload';
-    else if (slotOwner && slotOwner.copy[1] > start + eps) cause = 'ring-full';
+    if (next.enqueuedCompute > start + eps) {
+      // Enqueued late: the host was slow, unless compute(n) was waiting for D2H(q) to be enqueued
+      // and D2H(q) for the host stage to let go of p's pinned slot.
+      cause = q && q.enqueuedCopy > start + eps && p && p.sink[1] > start + eps ? 'host-stage' : 'host-late';
+    } else if (next.upload && next.upload[1] > start + eps) cause = 'upload';
+    else if (q && q.copy[1] > start + eps) cause = 'ring-full';
     gaps.push({ start, end, ms: end - start, afterChunk: prev.index, beforeChunk: next.index, during, copyChunks, sinkChunks, cause });
   }
   return gaps;
@@ -234,8 +268,8 @@ export function computeMetrics(stats: PipelineStats, options: MetricsOptions = {
     ofPeak: peak ? wallThroughput / peak : null,
   };
 
-  const all = timeline ? computeGaps(timeline, stats.depth, minGapMs) : [];
-  const byCause: Record<GapCause, number> = { 'host-late': 0, 'ring-full': 0, upload: 0, launch: 0 };
+  const all = timeline ? computeGaps(timeline, minGapMs) : [];
+  const byCause: Record<GapCause, number> = { 'host-late': 0, 'ring-full': 0, 'host-stage': 0, upload: 0, launch: 0 };
   let totalMs = 0;
   let maxMs = 0;
   for (const g of all) {

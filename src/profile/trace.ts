@@ -31,7 +31,6 @@ export interface TraceRun {
   /** Process name shown in the viewer, e.g. "overlap depth 2, ratio 1, 64 MiB". */
   label: string;
   timeline: readonly ChunkTiming[];
-  depth: number;
   /** NVML utilization.gpu samples taken during this run (host clock ms, percent). */
   utilization?: readonly { t: number; gpu: number }[];
   /** Keep only the first maxChunks chunks (traces of thousands of chunks get heavy). */
@@ -93,7 +92,7 @@ export function buildTrace(runs: readonly TraceRun[], metadata: Record<string, u
         events.push({ name, cat: 'chunk', ph: 'f', bp: 'e', id, pid, tid: TRACKS[present[k]!], ts: us((to[0] + to[1]) / 2, t0) });
       }
     }
-    for (const g of computeGaps(timeline, run.depth)) {
+    for (const g of computeGaps(timeline)) {
       events.push({
         name: `idle: ${g.cause}`,
         cat: 'gap',
@@ -114,9 +113,9 @@ export function buildTrace(runs: readonly TraceRun[], metadata: Record<string, u
 }
 
 /** Writes one run's timeline as a trace file. */
-export async function writeTrace(path: string, timeline: readonly ChunkTiming[], meta: { label?: string; depth?: number; [k: string]: unknown } = {}): Promise<void> {
-  const { label = 'tandem run', depth = 2, ...rest } = meta;
-  await writeTraceRuns(path, [{ label, timeline, depth }], rest);
+export async function writeTrace(path: string, timeline: readonly ChunkTiming[], meta: { label?: string; [k: string]: unknown } = {}): Promise<void> {
+  const { label = 'tandem run', ...rest } = meta;
+  await writeTraceRuns(path, [{ label, timeline }], rest);
 }
 
 export async function writeTraceRuns(path: string, runs: readonly TraceRun[], metadata: Record<string, unknown> = {}): Promise<void> {

@@ -292,7 +292,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
     await writeResults(results.files.results!, results);
     await writeTraceRuns(
       results.files.trace!,
-      sweep.timelines.map((t) => ({ label: t.label, timeline: t.timeline, depth: t.depth, utilization: t.utilization })),
+      sweep.timelines.map((t) => ({ label: t.label, timeline: t.timeline, utilization: t.utilization })),
       { tandemVersion: results.environment.tandemVersion, device: device.properties.name, date: results.date },
     );
     await writeReport(results.files.report!, results);
