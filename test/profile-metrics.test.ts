@@ -155,6 +155,16 @@ test('a slow host stage: the kernel is enqueued late because its slot\'s previou
   const lateGaps = computeGaps(late);
   assert.equal(lateGaps.length, gaps.length);
   for (const g of lateGaps) assert.equal(g.cause, 'host-late', `gap before chunk ${g.beforeChunk}`);
+  // So is a host stage that was short but started late: the host noticed D2H(p) late.
+  const noticedLate = tl.map((c) => ({ ...c, sink: [c.sink[1] - 0.01, c.sink[1]] as [number, number] }));
+  const noticedGaps = computeGaps(noticedLate);
+  assert.equal(noticedGaps.length, gaps.length);
+  for (const g of noticedGaps) assert.equal(g.cause, 'host-late', `gap before chunk ${g.beforeChunk}`);
+  // And a pinned slot still being copied into is the copy engine's: ring-full.
+  const copyBehind = tl.map((c) => ({ ...c, copy: [c.copy[0], c.sink[1] - 0.01] as [number, number], sink: [c.sink[1] - 0.01, c.sink[1]] as [number, number] }));
+  const copyGaps = computeGaps(copyBehind);
+  assert.equal(copyGaps.length, gaps.length);
+  for (const g of copyGaps) assert.equal(g.cause, 'ring-full', `gap before chunk ${g.beforeChunk}`);
 });
 
 test('a gap the kernel spent waiting for its upload is attributed to the upload', () => {

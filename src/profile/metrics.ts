@@ -12,12 +12,13 @@ export type GapCause =
   | 'host-late'
   /**
    * The kernel waited for its device slot: the D2H of the slot's previous chunk was still running
-   * (barrier 1); the copy engine is behind.
+   * (barrier 1), or could not be enqueued before an earlier D2H into its pinned slot finished;
+   * the copy engine is behind.
    */
   | 'ring-full'
   /**
    * The kernel could not be enqueued: the D2H of its device slot's previous chunk was itself
-   * waiting for a pinned slot the host stage still held (barrier 3); the host stage is behind.
+   * waiting for a pinned slot a running host stage still held (barrier 3); the host stage is behind.
    */
   | 'host-stage'
   /** Enqueued in time, but the kernel waited for its upload H2D(n) (barrier 5). */
@@ -198,9 +199,15 @@ export function computeGaps(timeline: readonly ChunkTiming[], minGapMs = 0.002):
     const p = q ? prevUser.host.get(q.index) : undefined;
     let cause: GapCause = 'launch';
     if (next.enqueuedCompute > start + eps) {
-      // Enqueued late: the host was slow, unless compute(n) was waiting for D2H(q) to be enqueued
-      // and D2H(q) for the host stage to let go of p's pinned slot.
-      cause = q && q.enqueuedCopy > start + eps && p && p.sink[1] > start + eps ? 'host-stage' : 'host-late';
+      // Enqueued late. compute(n) may have been waiting for D2H(q) to be enqueued, and D2H(q) for
+      // p's pinned slot: still being copied into (the copy engine is behind), or held by a host
+      // stage that had started (the host stage is behind). Otherwise the host itself was late,
+      // including late to notice that D2H(p) had finished.
+      cause = 'host-late';
+      if (q && p && q.enqueuedCopy > start + eps && p.sink[1] > start + eps) {
+        if (p.copy[1] > start + eps) cause = 'ring-full';
+        else if (p.sink[0] <= start + eps) cause = 'host-stage';
+      }
     } else if (next.upload && next.upload[1] > start + eps) cause = 'upload';
     else if (q && q.copy[1] > start + eps) cause = 'ring-full';
     gaps.push({ start, end, ms: end - start, afterChunk: prev.index, beforeChunk: next.index, during, copyChunks, sinkChunks, cause });
