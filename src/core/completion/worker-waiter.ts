@@ -5,11 +5,14 @@
 //      promise takes a few µs instead of the worker's message hop (30–60 µs, p99 up to 1.6 ms,
 //      see waiter.ts), and a host that waits on chunk n − depth to enqueue chunk n keeps the copy
 //      engine fed. A round also gives I/O its turn (the loop's poll phase runs between rounds).
-//      While hot (a completion seen within SPIN_MS) a round keeps querying for up to BUSY_MS
-//      before it yields: each setImmediate turn allocates (~40 B, the immediate and its async
+//      While hot (a completion seen within HOT_MS) a round keeps querying for about BUSY_MS
+//      before it yields: each setImmediate turn allocates (~350 B, the immediate and its async
 //      context), and at one turn per ~2 µs that was ~1.5 KiB of garbage per 80 µs chunk, enough
 //      young-generation collections (0.5–2 ms pauses) to idle a copy engine fed 4 MiB chunks.
-//      I/O and timers wait at most BUSY_MS longer for their turn.
+//      I/O and timers wait at most about BUSY_MS longer for their turn. The round counts
+//      queries rather than reading the clock as it goes: performance.now() allocates its result
+//      (16 B), and reading it every 16 sweeps was ~950 B a chunk at 4 MiB compute-bound (160 µs a
+//      chunk, bench/probe-alloc.ts); the query budget is re-estimated from each full round.
 //   2. Worker: once SPIN_MS pass with no wait started and no completion seen (a long kernel, an
 //      idle device), the events still pending go to a worker thread that polls them
 //      (completion-worker.ts) and posts each completion back, so an idle wait costs the loop and
@@ -43,6 +46,10 @@ export const BUSY_MS = 0.025;
 /** Hot: a completion was seen or a wait started within this many ms. */
 const HOT_MS = 1;
 
+/** Bounds of a hot round's query budget (a query is well under a µs: 16 is a few µs, 4096 < 2 ms). */
+const MIN_QUERIES = 16;
+const MAX_QUERIES = 4096;
+
 export class WorkerWaiter implements EventWaiter {
   readonly strategy = 'worker' as const;
   readonly #worker: Worker;
@@ -52,6 +59,8 @@ export class WorkerWaiter implements EventWaiter {
   #spinning: Spinning[] = [];
   /** When the last wait started or completion was seen (performance.now()). */
   #lastActivity = 0;
+  /** cuEventQuery calls a hot round makes before it yields: about BUSY_MS at the last round's pace. */
+  #busyQueries = 64;
   #scheduled = false;
   #nextId = 1;
   #closed: Error | null = null;
@@ -133,13 +142,21 @@ export class WorkerWaiter implements EventWaiter {
     let done = sweepEvents(query, this.#spinning);
     let now = performance.now();
     if (done === 0 && now - this.#lastActivity < HOT_MS) {
-      // performance.now() allocates (an hrtime array per call): read the clock every 16 rounds.
-      const until = now + BUSY_MS;
-      for (let round = 1; done === 0 && this.#spinning.length > 0; round++) {
-        if ((round & 15) === 0 && (now = performance.now()) >= until) break;
+      // Sweep until something completes or the query budget is spent, then read the clock once.
+      const from = now;
+      const budget = this.#busyQueries;
+      let queries = 0;
+      while (done === 0 && this.#spinning.length > 0 && queries < budget) {
+        queries += this.#spinning.length;
         done = sweepEvents(query, this.#spinning);
       }
-      if (done > 0) now = performance.now();
+      now = performance.now();
+      if (done === 0 && queries >= budget) {
+        // A full round: fit the next one to BUSY_MS at this round's pace.
+        const ms = now - from;
+        const fit = ms > 0 ? Math.round((queries * BUSY_MS) / ms) : budget * 2;
+        this.#busyQueries = Math.min(MAX_QUERIES, Math.max(MIN_QUERIES, fit));
+      }
     }
     // Waits started by callbacks (watch(): above; promises: later, as microtasks) are on #spinning.
     const still = this.#spinning;
