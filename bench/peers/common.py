@@ -25,6 +25,7 @@ It exits at the end of its input.
 torch-habit's serve mode is one batch: after "ready" it reads one config line and answers with
 the batch output above.
 """
+import gc
 import json
 import statistics
 import sys
@@ -157,6 +158,12 @@ class KernelCache:
         return k
 
 
+def collected_run(pc, depth):
+    """One measured run, after a full collection (as tandem's process runs one before each)."""
+    gc.collect()
+    return pc.run(depth)
+
+
 def run_stream_peer(peer, setup, prepare):
     """The entry point of a stream peer (one that runs at a ring depth).
 
@@ -179,7 +186,7 @@ def run_stream_peer(peer, setup, prepare):
             pc = prepare(ctx, config["kernel"], cell, warm, True)
             try:
                 for depth in cell["depths"]:
-                    wall = statistics.median(pc.run(depth) for _ in range(repeats))
+                    wall = statistics.median(collected_run(pc, depth) for _ in range(repeats))
                     out.append(result(cell, depth, wall, pc.compute_ms, pc.copy_ms))
                     log("%s %s depth %d: %.2f ms, efficiency %.4f" % (peer, cell["key"], depth, wall, out[-1]["efficiency"] or 0))
             finally:
@@ -233,7 +240,7 @@ def serve(peer, setup, prepare, device):
                     if pc is None:
                         raise ValueError("'run' before any 'cell'")
                     depth = int(msg["depth"])
-                    wall = pc.run(depth)
+                    wall = collected_run(pc, depth)
                     log("%s %s depth %d: %.2f ms, efficiency %.4f" % (peer, key, depth, wall, efficiency(wall, pc.compute_ms, pc.copy_ms) or 0))
                     emit({"ok": True, "wallMs": wall})
                 else:

@@ -13,6 +13,7 @@ import type { MultiComputeChunk } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
 import { deviceShares, multiAsPipelineStats } from './device-list.js';
 import { formatBytes } from '../cuda/errors.js';
+import { collectGarbage } from '../util/full-gc.js';
 import { median } from '../util/median.js';
 import { copyDrift, type CopyDrift } from './drift.js';
 import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
@@ -139,6 +140,7 @@ async function runMultiPipeline(devices: readonly Device[], compute: MultiComput
   try {
     if (o.warmup > 0) await pipeline.run(o.warmup * devices.length, { signal: o.signal });
     const distinct = [...new Set(devices)];
+    collectGarbage(); // as before a single-device run (warmPipeline.measure)
     const v0 = distinct.map(virtualNow);
     const m = await pipeline.run(o.chunks, { signal: o.signal });
     const stats = multiAsPipelineStats(m, o.mode);
@@ -174,6 +176,8 @@ async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: Pipel
   }
   return {
     async measure() {
+      // Not inside the run: what the harness left behind (the traced run's timeline, results).
+      collectGarbage();
       const v0 = virtualNow(device);
       const stats = await pipeline.run(o.chunks, { signal: o.signal });
       const v1 = virtualNow(device);
