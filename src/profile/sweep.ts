@@ -405,6 +405,7 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
   const combos = modeDepths(config);
   const total = sizes.length * (workload.tunable && config.ratios.length ? config.ratios.length : 1) * combos.length;
   let done = 0;
+  const started = performance.now();
   try {
     for (const chunkBytes of sizes) {
       const chunks = config.chunks(chunkBytes);
@@ -475,7 +476,8 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
             hooks.log(
               `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${ringLabel(cell)}`} ${key}: ${cell.stats.wallMs.toFixed(2)} ms, efficiency ${cell.efficiency?.toFixed(4) ?? '–'}` +
                 (cell.traced?.metrics.kernelUtilization.strict != null ? `, kernel util ${(cell.traced.metrics.kernelUtilization.strict * 100).toFixed(1)}%` : '') +
-                (cell.nvml?.mean != null ? `, NVML ${cell.nvml.mean.toFixed(0)}%` : ''),
+                (cell.nvml?.mean != null ? `, NVML ${cell.nvml.mean.toFixed(0)}%` : '') +
+                ` (${((performance.now() - started) / 1000).toFixed(1)} s into the sweep)`,
             );
           }
         }

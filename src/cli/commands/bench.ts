@@ -134,7 +134,7 @@ export const DEFAULT_REPEATS = 3;
 
 /**
  * Chunks per cell when --chunks is not given: 8 GiB a cell (~0.16 s of D2H on an H100), so the
- * default sweep with its peers ends within a minute. The fill and the drain cost about one
+ * default sweep with its peers takes about a minute (57–64 s measured). The fill and the drain cost about one
  * chunk's non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at compute/copy
  * ratio r: 0.996 for 128 chunks of 64 MiB at r = 2 or 0.5, 0.992 at r = 1 (a run that measures
  * the 0.999 target needs --chunks 1024 or more). 64..4096 chunks.
@@ -228,7 +228,9 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
     const peersHere = p.peers && !multi && device.backend === 'cuda';
     if (peersHere) {
       log(`peers: ${pythonCommand()} bench/peers/*.py; the stream peers run right after each of tandem's runs, the habit after the sweep`);
+      const t = performance.now();
       interleaved = await startPeers(p.device, { warmupChunks: PEER_WARMUP, log });
+      log(`peers started in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
     const sweep = await runSweep(device, workload, config, { log, utilization, signal, devices, ...(interleaved ? { peers: interleaved } : {}) });
 
@@ -239,7 +241,9 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
       } else if (interleaved) {
         peerStatus.push(...interleaved.status());
+        const t = performance.now();
         await runBatchPeers(p, sweep, interleaved, peerStatus);
+        log(`batch peers (after the sweep) took ${((performance.now() - t) / 1000).toFixed(1)} s`);
         // The table's columns in the PEERS order.
         peerStatus.sort((a, b) => PEERS.findIndex((s) => s.name === a.name) - PEERS.findIndex((s) => s.name === b.name));
       }
