@@ -134,10 +134,10 @@ export const DEFAULT_REPEATS = 3;
 
 /**
  * Chunks per cell when --chunks is not given: 8 GiB a cell (~0.16 s of D2H on an H100), so the
- * default sweep with its peers takes about a minute (57–64 s measured). The fill and the drain cost about one
- * chunk's non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at compute/copy
- * ratio r: 0.996 for 128 chunks of 64 MiB at r = 2 or 0.5, 0.992 at r = 1 (a run that measures
- * the 0.999 target needs --chunks 1024 or more). 64..4096 chunks.
+ * default sweep with its peers takes about a minute (57–64 s measured). The fill and the drain
+ * cost about one chunk's non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at
+ * compute/copy ratio r: 0.996 for 128 chunks of 64 MiB at r = 2 or 0.5, 0.992 at r = 1 (a run
+ * that measures the 0.999 target needs --chunks 1024 or more). 64..4096 chunks.
  */
 export function defaultChunks(chunkBytes: number, fake: boolean): number {
   if (fake) return 24;
