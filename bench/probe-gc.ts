@@ -9,21 +9,15 @@
 // Env: SIZE_MIB=4  CELLS=329:2,329:auto,76:2,76:auto (kernel iterations:depth)  N=2048  ROUNDS=5
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
-import { driverAvailable, open } from '../src/core/open.js';
+import { open } from '../src/core/open.js';
+import { probeCells, probeStart } from './probe-cells.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import { median } from '../src/util/median.js';
 import { syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 
-const log = (l: string) => process.stderr.write(`[gc] ${l}\n`);
-if (!driverAvailable().ok) {
-  log('skipped: no CUDA driver');
-  process.exit(0);
-}
+const log = probeStart('gc');
 const SIZE = Number(process.env.SIZE_MIB ?? 4) * 1024 * 1024;
-const CELLS = (process.env.CELLS ?? '329:2,329:auto,76:2,76:auto').split(',').map((c) => {
-  const [iters, depth] = c.split(':');
-  return { iters: Number(iters), depth: depth === 'auto' ? ('auto' as const) : Number(depth) };
-});
+const CELLS = probeCells('329:2,329:auto,76:2,76:auto');
 const N = Number(process.env.N ?? 2048);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 

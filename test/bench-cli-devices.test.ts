@@ -134,3 +134,14 @@ test('the table names the fastest of tandem and the peers per cell, with its lea
   assert.equal(fastest(cell(100, { a: 98, b: 150 }), ['a', 'b']), 'a +2.0%');
   assert.equal(fastest(cell(100, {}), ['a', 'b']), '–', 'no peer ran this cell (serial beside stream peers)');
 });
+
+test('the fastest column calls it a tie where the paired rounds went both ways', () => {
+  const cell = (wallMs: number, peers: Record<string, [number, [number, number]?]>) =>
+    ({ stats: { wallMs }, peers: Object.fromEntries(Object.entries(peers).map(([k, [w, r]]) => [k, { wallMs: w, ...(r ? { ratioRange: r } : {}) }])) }) as unknown as Cell;
+  assert.equal(fastest(cell(100, { a: [99.9, [0.998, 1.002]], b: [120] }), ['a', 'b']), 'tie, rounds split: a +0.1%');
+  assert.equal(fastest(cell(100, { a: [100.2, [0.999, 1.004]] }), ['a']), 'tie, rounds split: tandem +0.2%');
+  assert.equal(fastest(cell(100, { a: [99, [0.985, 0.995]] }), ['a']), 'a +1.0%', 'ahead in every round: a lead');
+  assert.equal(fastest(cell(100, { a: [101, [1.0, 1.02]] }), ['a']), 'tandem +1.0%', 'never behind: a lead');
+  // Two peers ahead of tandem: they were not paired with each other, so no tie is claimed.
+  assert.equal(fastest(cell(100, { a: [98, [0.97, 1.01]], b: [99, [0.98, 1.01]] }), ['a', 'b']), 'a +1.0%');
+});

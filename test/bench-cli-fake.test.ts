@@ -262,3 +262,15 @@ test('peer figures pair with the right tandem cells: stream peers by depth, the 
   assert.deepEqual(cells[3]!.peers, {}, 'another size is not paired');
   assert.deepEqual(cells[4]!.peers, {}, 'ratio 1.5 is not ratio 1');
 });
+
+test('a peer that did not time its stages alone gets its efficiency from the tandem cell', () => {
+  const cell = (id: string, alone: { computeMs: number; copyMs: number } | null) => ({ id, mode: 'overlap', depth: 2, alone, stats: { wallMs: 100 }, peers: {} }) as unknown as Cell;
+  const cells = [cell('64MiB-r2-d2', { computeMs: 80, copyMs: 40 }), cell('4MiB-r2-d2', null)];
+  const r = (key: string) => ({ key, depth: null, wallMs: 400, computeAloneMs: null, copyAloneMs: null, efficiency: null, bytes: 3 });
+  attachPeerResults(cells, 'torch-habit', [r('64MiB-r2'), r('4MiB-r2')]);
+  assert.equal(cells[0]!.peers['torch-habit']!.efficiency, 0.2, 'the slower stage alone (80 ms) over the peer wall');
+  assert.equal(cells[1]!.peers['torch-habit']!.efficiency, null, 'no ideal known: none made up');
+  // A peer's own figure stands.
+  attachPeerResults(cells, 'torch-habit', [{ ...r('64MiB-r2'), efficiency: 0.3 }]);
+  assert.equal(cells[0]!.peers['torch-habit']!.efficiency, 0.3);
+});

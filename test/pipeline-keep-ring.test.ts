@@ -134,3 +134,31 @@ test('keepRing must be a boolean', () => {
 });
 
 test('no unhandled rejections', () => checkUnhandled());
+
+test('run(n, { trace }) traces one run of an untraced pipeline on its kept ring, and only that run', async () => {
+  const { fake, compute, reference } = rig(1, OUT);
+  const allocs = countAllocations(fake);
+  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, keepRing: true, compute });
+  const plain = await pipe.run(12);
+  assert.equal(plain.timeline, undefined);
+  assert.equal(plain.stages.compute.busyMs, null, "untraced: no GPU busy time");
+  const traced = await pipe.run(12, { trace: true });
+  assert.deepEqual(traced.timeline!.map((t) => t.index), [...Array(12).keys()]);
+  assert.ok(traced.stages.compute.busyMs! > 0);
+  const pulled: number[] = [];
+  for await (const c of pipe.chunks(4, { trace: true })) {
+    assert.deepEqual(c.data, reference(c.index));
+    pulled.push(c.index);
+    c.release();
+  }
+  assert.equal(pipe.lastStats!.timeline!.length, 4, 'pull style too');
+  assert.equal((await pipe.run(12)).timeline, undefined, 'the next run is untraced again');
+  assert.deepEqual(allocs, { pinned: 3, device: 3 }, 'one ring for all the runs');
+  // A traced pipeline can run one run untraced; a non-boolean is refused before anything runs.
+  const tracedPipe = createPipeline(fake, { outputBytes: OUT, depth: 2, compute, trace: true });
+  assert.equal((await tracedPipe.run(4, { trace: false })).timeline, undefined);
+  await assert.rejects(tracedPipe.run(4, { trace: 'yes' as unknown as boolean }), /trace must be true or false/);
+  tracedPipe.close();
+  pipe.close();
+  assertNoLeaks(fake);
+});

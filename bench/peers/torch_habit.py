@@ -18,7 +18,9 @@ PEER = "torch-habit"
 
 
 def run(config, tk=None):
-    tk = tk or TorchKernel(PEER, int(config.get("device", 0)))
+    if tk is None:
+        tk = TorchKernel(PEER, int(config.get("device", 0)))
+        common.freeze_imports()
     kernel = tk.kernels.get(config["kernel"])
     torch = tk.torch
     warm = int(config.get("warmupChunks", 3))
@@ -27,7 +29,9 @@ def run(config, tk=None):
         nbytes, n, launch = cell["chunkBytes"], cell["chunks"], cell["launch"]
         dev = [torch.empty(nbytes, dtype=torch.uint8, device="cuda")]
         pinned = [torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)]
-        compute_ms, copy_ms = tk.alone(kernel, cell, dev, pinned, warm)
+        # tandem bench sends "alone": false (it divides by its own stages alone of the cell, ~2 s
+        # less a default run); a config run by hand times them here.
+        compute_ms, copy_ms = tk.alone(kernel, cell, dev, pinned, warm) if config.get("alone", True) else (None, None)
         stream = torch.cuda.current_stream()
         for k in range(warm):
             tk.launch(kernel, stream, launch, dev[0], k)
@@ -43,8 +47,8 @@ def run(config, tk=None):
         torch.cuda.synchronize()
         wall = common.ms_since(t0) * n / m
         out.append(dict(common.result(cell, None, wall, compute_ms, copy_ms), chunksRun=m))
-        common.log("%s %s: %.2f ms, efficiency %.4f%s" % (PEER, cell["key"], wall, out[-1]["efficiency"] or 0,
-                                                       "" if m == n else " (%d of %d chunks run, wall scaled)" % (m, n)))
+        common.log("%s %s: %.2f ms%s%s" % (PEER, cell["key"], wall, common.efficiency_text(out[-1]["efficiency"]),
+                                                    "" if m == n else " (%d of %d chunks run, wall scaled)" % (m, n)))
         del dev, pinned
         torch.cuda.empty_cache()
     return out

@@ -15,7 +15,7 @@ import { AsyncQueue } from './async-tools.js';
 import { MAX_DEPTH } from './auto-depth.js';
 import { type KeptRing, type RingKeeper } from './ring.js';
 import { PipelineRun } from './run.js';
-import type { OutputChunk, PipelineInput, PipelineOptions, PipelineStats, RunOptions } from './types.js';
+import type { OutputChunk, PipelineInput, PipelineOptions, PipelineRunOptions, PipelineStats } from './types.js';
 
 export class Pipeline<I = number> implements Disposable {
   closed = false;
@@ -61,9 +61,9 @@ export class Pipeline<I = number> implements Disposable {
   }
 
   /** Runs every input through compute → D2H → sink; resolves with the run's statistics. */
-  async run(inputs: PipelineInput<I>, options: RunOptions = {}): Promise<PipelineStats> {
+  async run(inputs: PipelineInput<I>, options: PipelineRunOptions = {}): Promise<PipelineStats> {
     this.checkOpen('run');
-    const r = new PipelineRun<I>(this.device, this.options, inputs, options.signal, { kind: 'sink' }, this.keeper);
+    const r = new PipelineRun<I>(this.device, this.runOptions(options), inputs, options.signal, { kind: 'sink' }, this.keeper);
     this.active.add(r);
     try {
       const stats = await r.execute();
@@ -79,10 +79,10 @@ export class Pipeline<I = number> implements Disposable {
    * slot is reused for a later chunk only then). chunk.data is valid until release() or the end of
    * the iteration, whichever comes first. options.sink is not called in this style.
    */
-  async *chunks(inputs: PipelineInput<I>, options: RunOptions = {}): AsyncGenerator<OutputChunk<I>, void, undefined> {
+  async *chunks(inputs: PipelineInput<I>, options: PipelineRunOptions = {}): AsyncGenerator<OutputChunk<I>, void, undefined> {
     this.checkOpen('chunks');
     const queue = new AsyncQueue<OutputChunk<never>>();
-    const r = new PipelineRun<I>(this.device, this.options, inputs, options.signal, { kind: 'pull', queue }, this.keeper);
+    const r = new PipelineRun<I>(this.device, this.runOptions(options), inputs, options.signal, { kind: 'pull', queue }, this.keeper);
     this.active.add(r);
     const done = r.execute();
     done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
@@ -103,6 +103,13 @@ export class Pipeline<I = number> implements Disposable {
         this.active.delete(r);
       }
     }
+  }
+
+  /** The pipeline's options with this run's overrides (trace). */
+  private runOptions(options: PipelineRunOptions): Readonly<PipelineOptions<I>> {
+    if (options.trace === undefined || options.trace === !!this.options.trace) return this.options;
+    if (typeof options.trace !== 'boolean') throw new UsageError(`run options: trace must be true or false, not ${JSON.stringify(options.trace)}`);
+    return { ...this.options, trace: options.trace };
   }
 
   /**

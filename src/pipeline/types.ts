@@ -86,6 +86,15 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/** Options of one Pipeline.run() or chunks() call. */
+export interface PipelineRunOptions extends RunOptions {
+  /**
+   * Record per-chunk timing events for this run only (stats.timeline, busy fractions), whatever
+   * the pipeline's `trace` option: one traced run of a long-lived pipeline, on its kept ring.
+   */
+  trace?: boolean;
+}
+
 export type StageName = 'input' | 'upload' | 'compute' | 'copy' | 'sink';
 
 /** One chunk's spans, all in milliseconds on the host's performance.now() clock. */

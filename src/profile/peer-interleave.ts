@@ -38,10 +38,10 @@ export async function startPeers(device: number, options: { warmupChunks: number
         }
       }
     },
-    async run(depth) {
+    async run(depth, skip) {
       const walls: Record<string, number> = {};
       for (const s of usable()) {
-        if (!alone.has(s.spec.name)) continue;
+        if (!alone.has(s.spec.name) || skip?.has(s.spec.name)) continue;
         try {
           walls[s.spec.name] = await s.run(depth);
         } catch (err) {

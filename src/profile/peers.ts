@@ -38,6 +38,11 @@ export interface PeerConfig {
   habitMaxBytes?: number;
   /** Batch mode: runs of each cell at each depth; the median is reported. Default 1. */
   repeats?: number;
+  /**
+   * Whether the peer times each cell's stages alone for its efficiency (default true, as a run by
+   * hand needs); false: its efficiency is null and attachPeerResults divides by the tandem cell's.
+   */
+  alone?: boolean;
   kernel: PeerLaunch['kernel'];
   cells: PeerCellConfig[];
 }
@@ -161,9 +166,12 @@ export function attachPeerResults(cells: Cell[], peer: string, results: readonly
     for (const cell of cells) {
       if (!cell.id.startsWith(`${r.key}-`)) continue;
       if (r.depth !== null && (cell.mode !== 'overlap' || cell.depth !== r.depth)) continue;
+      // A peer that did not time its stages alone: against the tandem cell's ideal (the same
+      // kernel and copies on the same GPU, as the interleaved stream peers are).
+      const ideal = Math.max(cell.alone?.computeMs ?? 0, cell.alone?.copyMs ?? 0);
       cell.peers[peer] = {
         wallMs: r.wallMs,
-        efficiency: r.efficiency,
+        efficiency: r.efficiency ?? (ideal > 0 && r.wallMs > 0 ? ideal / r.wallMs : null),
         computeAloneMs: r.computeAloneMs,
         copyAloneMs: r.copyAloneMs,
         bytes: r.bytes,

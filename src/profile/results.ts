@@ -30,7 +30,8 @@ export interface PeerCell {
   wallMs: number;
   /**
    * max(compute alone, copy alone) / wall: the stages alone measured in the peer's own process
-   * (batch peers), or tandem's for the cell (interleaved peers, whose alone figures are null).
+   * (a batch peer run by hand), or tandem's for the cell (the interleaved peers, and torch-habit
+   * in tandem bench; their alone figures are null).
    */
   efficiency: number | null;
   computeAloneMs: number | null;
@@ -48,8 +49,11 @@ export interface PeerCell {
   ratioRange?: [number, number];
   /** The ring depth the peer ran at (interleaved peers: the reported one of depthsRun). */
   depth?: number;
-  /** Interleaved at two depths (tandem's pinned and device slots): each one's median wall. */
-  depthsRun?: { depth: number; wallMs: number }[];
+  /**
+   * Interleaved at two depths (tandem's pinned and device slots): each one's median wall and how
+   * many rounds ran it (both in the first, then only the faster one).
+   */
+  depthsRun?: { depth: number; wallMs: number; runs?: number }[];
 }
 
 export interface Cell {

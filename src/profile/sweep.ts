@@ -14,12 +14,12 @@ import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
 import { deviceShares, multiAsPipelineStats } from './device-list.js';
 import { formatBytes } from '../cuda/errors.js';
 import { collectGarbage } from '../util/full-gc.js';
-import { median } from '../util/median.js';
 import { copyDrift, type CopyDrift } from './drift.js';
 import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
 import { calibrateCost } from './calibrate.js';
 import { LaunchRecorder, peerLaunch, type PeerLaunch, type RecordedLaunch } from './capture.js';
 import { computeMetrics, traceCostPerChunkMs } from './metrics.js';
+import { attachInterleaved, PeerDepthChoice, type InterleavedRound } from './peer-rounds.js';
 import { UtilizationSampler, summarizeUtilization, type UtilizationSample } from './nvml-sampler.js';
 import type { Cell, TimelineRecord } from './results.js';
 import { timelineRecord, withoutTimeline } from './results.js';
@@ -92,8 +92,8 @@ export interface SweepOutput {
  */
 export interface SweepPeers {
   prepare(cell: PeerCellSpec & { launch: PeerLaunch }): Promise<void>;
-  /** One run of each peer that is still usable; walls (ms) by peer name. */
-  run(depth: number): Promise<Record<string, number>>;
+  /** One run of each peer that is still usable, except those in `skip`; walls (ms) by peer name. */
+  run(depth: number, skip?: ReadonlySet<string>): Promise<Record<string, number>>;
   /** The prepared cell's stages alone in that peer's process. */
   alone(peer: string): { computeAloneMs: number | null; copyAloneMs: number | null } | undefined;
 }
@@ -157,14 +157,15 @@ async function runMultiPipeline(devices: readonly Device[], compute: MultiComput
 }
 
 /** A pipeline past its warm-up run: measure() runs the cell once more (repeats share the warm-up). */
-async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; trace: boolean; signal?: AbortSignal }): Promise<{ measure(): Promise<PipelineStats>; close(): void }> {
+async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; signal?: AbortSignal }): Promise<{ measure(trace?: boolean): Promise<PipelineStats>; close(): void }> {
   const pipeline = createPipeline<number>(device, {
     outputBytes: o.chunkBytes,
     mode: o.mode,
     depth: o.depth,
     compute,
-    trace: o.trace,
-    // The warm-up and the repeats run on one ring, as the peers reuse their buffers in a cell.
+    // The warm-up, the repeats and the traced run share one ring, as the peers reuse their
+    // buffers in a cell (a fresh ring and warm-up for the traced run cost ~40 ms a cell), and the
+    // tracing cost is then the same ring's traced wall against its untraced one.
     keepRing: true,
     label: `bench ${o.mode}`,
   });
@@ -175,11 +176,11 @@ async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: Pipel
     throw err;
   }
   return {
-    async measure() {
+    async measure(trace = false) {
       // Not inside the run: what the harness left behind (the traced run's timeline, results).
       collectGarbage();
       const v0 = virtualNow(device);
-      const stats = await pipeline.run(o.chunks, { signal: o.signal });
+      const stats = await pipeline.run(o.chunks, { signal: o.signal, trace });
       const v1 = virtualNow(device);
       // The fake device's clock races ahead whenever the host waits, so its host-measured wall is
       // shorter than the virtual work it ran: on the fake, walls are virtual like its stage times.
@@ -191,15 +192,6 @@ async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: Pipel
     },
     close: () => pipeline.close(),
   };
-}
-
-async function runPipeline(device: Device, compute: ComputeFn, o: Parameters<typeof warmPipeline>[2]): Promise<PipelineStats> {
-  const p = await warmPipeline(device, compute, o);
-  try {
-    return await p.measure();
-  } finally {
-    p.close();
-  }
 }
 
 /** Launches of chunks 0, 1, 2 recorded through the wrapped device, turned into a peer rule. */
@@ -270,7 +262,11 @@ async function measureCell(
   const interleave = o.mode === 'overlap' && !o.multi;
   const repeats = interleave ? o.repeats : 1;
   const runs: InterleavedRound[] = [];
-  const session = o.multi ? null : await warmPipeline(device, compute, { ...run, trace: false });
+  const choice = new PeerDepthChoice();
+  const session = o.multi ? null : await warmPipeline(device, compute, run);
+  let copyAfterMs: number | null = null;
+  let traced: PipelineStats | null = null;
+  let tracedSamples: UtilizationSample[] = [];
   try {
     for (let r = 0; r < repeats; r++) {
       o.signal?.throwIfAborted();
@@ -285,16 +281,23 @@ async function measureCell(
       }
       const t1 = performance.now();
       // The peers right after, at the depth this run used ('auto' resolved): same host, same
-      // minute. A peer's depth is both its device and its pinned buffers; where tandem's ring had
-      // fewer device slots than pinned ones, the peers also run at that many, and the cell keeps
-      // whichever of the two depths gave the peer its lower median.
+      // minute. Where tandem's ring had fewer device slots than pinned ones, also at that many
+      // (first round; then each at its faster one: peer-rounds.ts).
       const peers: InterleavedRound['peers'] = {};
       if (interleave && o.peers) {
-        for (const depth of new Set([stats.depth, stats.deviceSlots])) {
-          for (const [name, ms] of Object.entries(await o.peers.run(depth))) (peers[name] ??= {})[depth] = ms;
+        const depths = [...new Set([stats.depth, stats.deviceSlots])];
+        for (const depth of depths) {
+          for (const [name, ms] of Object.entries(await o.peers.run(depth, choice.skipAt(depth, depths)))) (peers[name] ??= {})[depth] = ms;
         }
+        choice.record(peers);
       }
       runs.push({ stats, t0, t1, peers });
+    }
+    copyAfterMs = o.copyAfter ? await o.copyAfter() : null;
+    if (o.trace && session) {
+      const t2 = performance.now();
+      traced = await session.measure(true);
+      tracedSamples = sampler ? sampler.between(t2, performance.now()) : [];
     }
   } finally {
     session?.close();
@@ -306,15 +309,7 @@ async function measureCell(
   // N distinct GPUs share the chunks: the ideal is one GPU's slowest stage alone over N.
   const gpus = o.multi?.gpus ?? 1;
   const util = sampler ? summarizeUtilization(sampler.between(mid.t0, mid.t1)) : null;
-  const copyAfterMs = o.copyAfter ? await o.copyAfter() : null;
   const copyMs = copyAfterMs === null ? o.copyMs : Math.min(o.copyMs, copyAfterMs);
-  let traced: PipelineStats | null = null;
-  let tracedSamples: UtilizationSample[] = [];
-  if (o.trace && !o.multi) {
-    const t2 = performance.now();
-    traced = await runPipeline(device, compute, { ...run, trace: true });
-    tracedSamples = sampler ? sampler.between(t2, performance.now()) : [];
-  }
   const cost = traced ? traceCostPerChunkMs(untraced, traced) : null;
   const pinnedPeak = (o.chunkBytes * o.chunks) / (copyMs / 1000);
   const cell: Cell = {
@@ -344,51 +339,6 @@ async function measureCell(
   };
   if (o.peers) attachInterleaved(cell, runs, o.peers);
   return { cell, traced, tracedSamples, copyAfterMs };
-}
-
-interface InterleavedRound {
-  stats: PipelineStats;
-  t0: number;
-  t1: number;
-  /** Peer name → depth → wall (ms). */
-  peers: Record<string, Record<number, number>>;
-}
-
-/**
- * Each interleaved peer's figure for the cell: the median of its walls against tandem's median,
- * and the spread of the per-round ratios (each peer run against the tandem run just before it).
- * A peer run at two depths is reported at the one with the lower median (its best showing).
- */
-function attachInterleaved(cell: Cell, runs: readonly InterleavedRound[], peers: SweepPeers): void {
-  const names = new Set(runs.flatMap((r) => Object.keys(r.peers)));
-  const tandem = median(runs.map((r) => r.stats.wallMs));
-  for (const name of names) {
-    const depths = [...new Set(runs.flatMap((r) => Object.keys(r.peers[name] ?? {}).map(Number)))];
-    const series = depths.map((depth) => {
-      const rounds = runs.filter((r) => r.peers[name]?.[depth] !== undefined);
-      const walls = rounds.map((r) => r.peers[name]![depth]!);
-      return { depth, walls, ratios: rounds.map((r) => r.peers[name]![depth]! / r.stats.wallMs), wallMs: median(walls) };
-    });
-    const best = series.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
-    const { walls, ratios, wallMs } = best;
-    // The peer's own stages alone when it timed them, else tandem's of this cell (the same kernel
-    // and copies on the same GPU in the same minute; the copy ideal is the best D2H seen so far).
-    const alone = peers.alone(name);
-    const own = Math.max(alone?.computeAloneMs ?? 0, alone?.copyAloneMs ?? 0);
-    const ideal = own > 0 ? own : Math.max(cell.alone?.computeMs ?? 0, cell.alone?.copyMs ?? 0);
-    cell.peers[name] = {
-      wallMs,
-      efficiency: ideal > 0 ? ideal / wallMs : null,
-      computeAloneMs: alone?.computeAloneMs ?? null,
-      copyAloneMs: alone?.copyAloneMs ?? null,
-      bytes: cell.chunkBytes * cell.chunks,
-      tandemSpeedup: wallMs / tandem,
-      interleaved: true,
-      depth: best.depth,
-      ...(series.length > 1 ? { depthsRun: series.map((x) => ({ depth: x.depth, wallMs: x.wallMs })) } : {}),
-      ...(walls.length > 1 ? { walls, ratioRange: [Math.min(...ratios), Math.max(...ratios)] as [number, number] } : {}),
-    };
-  }
 }
 
 export async function runSweep(device: Device, workload: BenchWorkload, config: SweepConfig, hooks: SweepHooks): Promise<SweepOutput> {

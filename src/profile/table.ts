@@ -52,7 +52,10 @@ export function resultsTable(results: Results): string {
 
 /**
  * The fastest of tandem and the peers that ran this cell, with its lead over the runner-up
- * ('tandem +1.6%': the next one took 1.6% longer); '–' when no peer ran the cell.
+ * ('tandem +1.6%': the next one took 1.6% longer); '–' when no peer ran the cell. Between tandem
+ * and an interleaved peer the rounds are paired (each peer run right after a tandem run): where
+ * some rounds went one way and some the other, the lead of the medians is no order, and the
+ * verdict says so ('tie, rounds split: cupy-streams +0.1%').
  */
 export function fastest(cell: Results['cells'][number], peers: readonly string[]): string {
   const walls: [string, number][] = [['tandem', cell.stats.wallMs]];
@@ -62,5 +65,9 @@ export function fastest(cell: Results['cells'][number], peers: readonly string[]
   }
   if (walls.length < 2) return '–';
   walls.sort((a, b) => a[1] - b[1]);
-  return `${walls[0]![0]} +${((walls[1]![1] / walls[0]![1] - 1) * 100).toFixed(1)}%`;
+  const [first, second] = [walls[0]![0], walls[1]![0]];
+  const lead = `${first} +${((walls[1]![1] / walls[0]![1] - 1) * 100).toFixed(1)}%`;
+  const peer = first === 'tandem' ? second : second === 'tandem' ? first : null;
+  const range = peer === null ? undefined : cell.peers[peer]?.ratioRange;
+  return range && range[0] < 1 && range[1] > 1 ? `tie, rounds split: ${lead}` : lead;
 }

@@ -134,7 +134,7 @@ export const DEFAULT_REPEATS = 3;
 
 /**
  * Chunks per cell when --chunks is not given: 8 GiB a cell (~0.16 s of D2H on an H100), so the
- * default sweep with its peers takes about a minute (57–64 s measured). The fill and the drain
+ * default sweep with its peers takes under a minute (48–56 s measured). The fill and the drain
  * cost about one chunk's non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at
  * compute/copy ratio r: 0.996 for 128 chunks of 64 MiB at r = 2 or 0.5, 0.992 at r = 1 (a run
  * that measures the 0.999 target needs --chunks 1024 or more). 64..4096 chunks.
@@ -204,6 +204,10 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
   const multi = devices.length > 1;
   const peerStatus: PeerStatus[] = [];
   let interleaved: InterleavedPeers | null = null;
+  // The peers end (Python's shutdown with torch takes most of a second) while the results,
+  // trace and report are written; awaited before returning.
+  let peersClosing: Promise<void> | null = null;
+  let results: Results;
   try {
     await mkdir(p.out, { recursive: true });
     const workload = await benchWorkload(p.workload, device.backend);
@@ -244,6 +248,8 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         const t = performance.now();
         await runBatchPeers(p, sweep, interleaved, peerStatus);
         log(`batch peers (after the sweep) took ${((performance.now() - t) / 1000).toFixed(1)} s`);
+        peersClosing = interleaved.close();
+        interleaved = null;
         // The table's columns in the PEERS order.
         peerStatus.sort((a, b) => PEERS.findIndex((s) => s.name === a.name) - PEERS.findIndex((s) => s.name === b.name));
       }
@@ -255,7 +261,7 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
     const costs = sweep.cells.map((c) => c.traceCostPerChunkUs).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
     const traceCostUs = costs.length ? costs[costs.length >> 1]! : null;
     if (traceCostUs !== null) log(`tracing cost: median ${traceCostUs.toFixed(2)} µs per chunk over ${costs.length} cells (traced wall − untraced wall, per chunk); headline figures are from the untraced runs`);
-    const results: Results = {
+    results = {
       schema: RESULTS_SCHEMA,
       title: `tandem bench — ${workload.name} on ${device.properties.name}`,
       date: new Date().toISOString(),
@@ -284,12 +290,12 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, queued behind a hold kernel so the two timing events bracket GPU time only (no host launch cost), in the same process. The ratio calibration measures the same way.',
         'Where the copy can bound a cell (D2H alone ≥ 0.8 × compute alone), D2H alone is measured again right after the cell’s untraced run and the cell’s copy ideal is the fastest D2H alone measured at that size so far (the pinned peak): copy bandwidth into fresh pinned memory drifts by up to ~10% on the H100 host.',
         ...(multi ? [`--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.`] : []),
-        'Busy fractions, strict kernel utilisation and idle gaps come from a second, traced run of the same cell (per-chunk timing events); the difference of the two walls per chunk is the tracing cost shown.',
+        'Busy fractions, strict kernel utilisation and idle gaps come from one more run of the same cell, traced (per-chunk timing events), on the same pipeline and ring after the untraced runs; the difference of its wall and the untraced one, per chunk, is the tracing cost shown.',
         'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',
         'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own averaging window: it is the coarse figure, shown beside the strict one.',
         'Before each measured run, tandem’s process runs a full garbage collection and each stream peer calls gc.collect(): garbage the harness made (a traced run’s timeline, results) is not collected inside a run; collections the run itself causes still count.',
         ...(p.repeats > 1 ? [`Each overlap cell ran ${p.repeats} times untraced; its figures are from the run with the median wall (all walls in results.json: walls), and each peer's wall is the median of its ${p.repeats} runs.`] : []),
-        ...(p.peers ? ['Peers run in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC). The stream peers (torch-sketch, cupy-streams) each run in one process started before the sweep, right after each of tandem’s untraced runs of a cell and at the depth tandem ran, so both see the same host and the same copy bandwidth (where tandem’s ring had fewer device slots than pinned slots, shown as d16/3, the peers also run at the smaller depth and the better of their two medians is reported; both are in depthsRun); their efficiency is against tandem’s stages alone for the cell; peer/tandem above 1 means tandem was faster (medians; ratioRange in results.json: each peer run against the tandem run just before it); "fastest" names the quickest of tandem and the peers in that cell and its lead over the next.', `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 2} MiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks.`] : []),
+        ...(p.peers ? ['Peers run in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC). The stream peers (torch-sketch, cupy-streams) each run in one process started before the sweep, right after each of tandem’s untraced runs of a cell and at the depth tandem ran, so both see the same host and the same copy bandwidth (where tandem’s ring had fewer device slots than pinned slots, shown as d16/3, the peers also run at the smaller depth in the first round, and in later rounds each only at whichever of the two was faster for it in the first; the depth it ran in the most rounds is reported, each depth’s median and run count are in depthsRun); their efficiency is against tandem’s stages alone for the cell; peer/tandem above 1 means tandem was faster (medians; ratioRange in results.json: each peer run against the tandem run just before it); "fastest" names the quickest of tandem and the peers in that cell and its lead over the next, prefixed "tie, rounds split" where tandem and the runner-up each won some of the paired rounds.', `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 2} MiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks; its efficiency is against tandem’s stages alone for the cell, like the stream peers’.`] : []),
         ...(device.backend === 'fake' ? ['Fake device: kernel and copy times are virtual; use these files to check the tooling, not for figures.'] : []),
       ],
       files: { results: path.join(p.out, 'results.json'), trace: path.join(p.out, 'trace.json'), report: path.join(p.out, 'report.html') },
@@ -301,12 +307,12 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       { tandemVersion: results.environment.tandemVersion, device: device.properties.name, date: results.date },
     );
     await writeReport(results.files.report!, results);
-    log(`tandem bench: ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
-    return results;
   } finally {
-    await interleaved?.close();
-    await close();
+    await Promise.all([peersClosing ?? interleaved?.close(), close()]);
   }
+  // After the peers' exit and the device's release: the time the command took, bar node's start.
+  log(`tandem bench: ${((performance.now() - started) / 1000).toFixed(1)} s in all`);
+  return results;
 }
 
 /**
@@ -347,7 +353,9 @@ async function runBatchPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof ru
   // Kept beside the results: `python3 bench/peers/<peer>.py OUT/peers-config.json` reruns a peer.
   const config: PeerConfig = { device: p.device, warmupChunks: PEER_WARMUP, habitMaxBytes: HABIT_MAX_BYTES, kernel: first.kernel, cells };
   await writePeerConfig(path.join(p.out, 'peers-config.json'), config);
-  for (const { spec, outcome } of await peers.batch(config)) {
+  // The file keeps the default (a rerun by hand times the stages alone); here the habit skips
+  // that (~2 s of a default run) and its efficiency is against tandem's stages alone of the cell.
+  for (const { spec, outcome } of await peers.batch({ ...config, alone: false })) {
     if (outcome.status !== 'ok') {
       status.push({ name: spec.name, description: spec.description, status: outcome.status, reason: outcome.reason });
       continue;
