@@ -1,4 +1,4 @@
-// What the synthetic-kernel probes share: leave quietly where there is no driver, and read their
+// What the probes share: leave quietly where there is no driver; the synthetic-kernel ones read their
 // CELLS list ("iters:depth,..." — kernel iterations, then a ring depth or auto) from the env.
 import { driverAvailable } from '../src/core/open.js';
 import type { DepthSpec } from '../src/profile/sweep.js';

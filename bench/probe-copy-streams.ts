@@ -8,17 +8,14 @@
 //     and with two copy streams, at the depths asked for.
 //   bash .gpu-host/run.sh node --import tsx bench/probe-copy-streams.ts
 // Env: MIB=4  N=2048  DEPTHS=3,6  RATIOS=0.5,1  REPEATS=3
-import { driverAvailable, open } from '../src/core/open.js';
+import { open } from '../src/core/open.js';
+import { probeStart } from './probe-cells.js';
 import type { Event, Stream } from '../src/core/types.js';
 import { median } from '../src/util/median.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 
 const MiB = 1024 * 1024;
-const log = (l: string) => process.stderr.write(`[copy-streams] ${l}\n`);
-if (!driverAvailable().ok) {
-  log('skipped: no CUDA driver');
-  process.exit(0);
-}
+const log = probeStart('copy-streams');
 const N = Number(process.env.N ?? 2048);
 const bytes = Number(process.env.MIB ?? 4) * MiB;
 const DEPTHS = (process.env.DEPTHS ?? '3,6').split(',').map(Number);

@@ -4,15 +4,12 @@
 // (GPU events around the whole thing) against the slowest stage alone is the ceiling a host-driven
 // pipeline can reach; 'kernels + record' isolates what one event record per chunk costs compute.
 //   bash .gpu-host/run.sh node --import tsx bench/probe-gpu-only.ts
-import { driverAvailable, open } from '../src/core/open.js';
+import { open } from '../src/core/open.js';
+import { probeStart } from './probe-cells.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 
 const MiB = 1024 * 1024;
-const log = (l: string) => process.stderr.write(`[gpu-only] ${l}\n`);
-if (!driverAvailable().ok) {
-  log('skipped: no CUDA driver');
-  process.exit(0);
-}
+const log = probeStart('gpu-only');
 const N = Number(process.env.N ?? 2000);
 const bytes = Number(process.env.MIB ?? 4) * MiB;
 const DEPTHS = (process.env.DEPTHS ?? '3,16').split(',').map(Number);

@@ -5,17 +5,14 @@
 // "call" is the whole run() call as the caller waits for it, ring allocation included.
 //   bash .gpu-host/run.sh node --import tsx bench/probe-keep-ring.ts
 // Env: CELLS=64:0.5,64:1,4:0.5  DEPTHS=2,auto  ROUNDS=7
-import { driverAvailable, open } from '../src/core/open.js';
+import { open } from '../src/core/open.js';
+import { probeStart } from './probe-cells.js';
 import { createPipeline, type PipelineOptions } from '../src/pipeline/index.js';
 import { median } from '../src/util/median.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 
 const MiB = 1024 * 1024;
-const log = (l: string) => process.stderr.write(`[keep-ring] ${l}\n`);
-if (!driverAvailable().ok) {
-  log('skipped: no CUDA driver');
-  process.exit(0);
-}
+const log = probeStart('keep-ring');
 const CELLS = (process.env.CELLS ?? '64:0.5,64:1,4:0.5').split(',').map((c) => c.split(':').map(Number) as [number, number]);
 const DEPTHS = (process.env.DEPTHS ?? '2,auto').split(',').map((d) => (d === 'auto' ? 'auto' : Number(d)));
 const ROUNDS = Number(process.env.ROUNDS ?? 7);

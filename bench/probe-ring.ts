@@ -4,17 +4,14 @@
 //  B. The pipeline at depths 3, 4, 8, 16 for ratios 0.5 and 1, with GC pauses counted per run.
 //   bash .gpu-host/run.sh node --import tsx bench/probe-ring.ts
 import { PerformanceObserver } from 'node:perf_hooks';
-import { driverAvailable, open } from '../src/core/open.js';
+import { open } from '../src/core/open.js';
+import { probeStart } from './probe-cells.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import { timeD2H } from './d2h-alone.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 
 const MiB = 1024 * 1024;
-const log = (l: string) => process.stderr.write(`[probe] ${l}\n`);
-if (!driverAvailable().ok) {
-  log('skipped: no CUDA driver');
-  process.exit(0);
-}
+const log = probeStart('probe');
 const N = Number(process.env.N ?? 2000);
 const DEPTHS = (process.env.DEPTHS ?? '3,4,8,16').split(',').map(Number);
 const REPEATS = Number(process.env.REPEATS ?? 3);

@@ -9,18 +9,15 @@
 //     the end (last D2H done → last release), GC pauses inside the run, wall vs the ideal.
 //   bash .gpu-host/run.sh node --import tsx bench/probe-start.ts
 import { PerformanceObserver } from 'node:perf_hooks';
-import { driverAvailable, open } from '../src/core/open.js';
+import { open } from '../src/core/open.js';
+import { probeStart } from './probe-cells.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import { nvmlUtilizationReader } from '../src/profile/nvml-sampler.js';
 import { timeD2H } from './d2h-alone.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 
 const MiB = 1024 * 1024;
-const log = (l: string) => process.stderr.write(`[probe] ${l}\n`);
-if (!driverAvailable().ok) {
-  log('skipped: no CUDA driver');
-  process.exit(0);
-}
+const log = probeStart('probe');
 const SIZE = Number(process.env.SIZE_MIB ?? 64) * MiB;
 const N = Number(process.env.N ?? 128);
 const DEPTHS = (process.env.DEPTHS ?? '2,3,4').split(',').map(Number);
