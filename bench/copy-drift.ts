@@ -27,7 +27,9 @@ let spread: number;
   const lo = Math.min(...ms);
   spread = (Math.max(...ms) - lo) / lo;
   const gbs = (x: number) => ((N * bytes) / (x / 1000) / 1e9).toFixed(2);
-  log(`${device.properties.name}: D2H ${MIB} MiB × ${N}, ${REPEATS} times: ${ms.map((x) => `${x.toFixed(1)} ms`).join(' ')} (${gbs(Math.max(...ms))}–${gbs(lo)} GB/s), spread ${(spread * 100).toFixed(2)} %`);
+  log(
+    `${device.properties.name}: D2H ${MIB} MiB × ${N}, ${REPEATS} times: ${ms.map((x) => `${x.toFixed(1)} ms`).join(' ')} (${gbs(Math.max(...ms))}–${gbs(lo)} GB/s), spread ${(spread * 100).toFixed(2)} %`,
+  );
 }
 if (spread > MAX_SPREAD) {
   log(`spread above ${(MAX_SPREAD * 100).toFixed(1)} %: copy-bound efficiencies measured on this host would be noise`);

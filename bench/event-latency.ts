@@ -67,7 +67,10 @@ async function main(): Promise<void> {
     const seq = new Int32Array(sab, 0, 2);
     const big = new BigInt64Array(sab, 8, 2);
     const koffiPath = createRequire(import.meta.url).resolve('koffi');
-    const ref = new Worker(REFERENCE_SOURCE, { eval: true, workerData: { koffiPath, libraryPath: driver().libraryPath, ctx: device.context, sab } });
+    const ref = new Worker(REFERENCE_SOURCE, {
+      eval: true,
+      workerData: { koffiPath, libraryPath: driver().libraryPath, ctx: device.context, sab },
+    });
     const lat: number[] = [];
     for (let i = 0; i < ITER + 20; i++) {
       spin.launch(stream, { grid: 1, block: 1 }, DURATIONS_NS[i % DURATIONS_NS.length]!);
@@ -112,11 +115,25 @@ async function main(): Promise<void> {
 
     lat.sort((a, b) => a - b);
     const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
-    results.push({ strategy, n: lat.length, p50Us: q(0.5), p90Us: q(0.9), p99Us: q(0.99), maxUs: lat[lat.length - 1], fsCallMsWhile8Pending: fsMs, cpuMsPer300msWait: cpuMs, wallMs });
+    results.push({
+      strategy,
+      n: lat.length,
+      p50Us: q(0.5),
+      p90Us: q(0.9),
+      p99Us: q(0.99),
+      maxUs: lat[lat.length - 1],
+      fsCallMsWhile8Pending: fsMs,
+      cpuMsPer300msWait: cpuMs,
+      wallMs,
+    });
   }
 
-  console.log(`event completion → resolved promise (µs, vs a spinning reference thread); ${ITER} waits of 20 µs / 200 µs / 2 ms kernels`);
-  console.log(`${'strategy'.padEnd(8)}  ${'p50'.padStart(7)}  ${'p90'.padStart(7)}  ${'p99'.padStart(7)}  ${'max'.padStart(8)}  ${'fs call, 8 pending'.padStart(19)}  ${'CPU per 300 ms wait'.padStart(20)}`);
+  console.log(
+    `event completion → resolved promise (µs, vs a spinning reference thread); ${ITER} waits of 20 µs / 200 µs / 2 ms kernels`,
+  );
+  console.log(
+    `${'strategy'.padEnd(8)}  ${'p50'.padStart(7)}  ${'p90'.padStart(7)}  ${'p99'.padStart(7)}  ${'max'.padStart(8)}  ${'fs call, 8 pending'.padStart(19)}  ${'CPU per 300 ms wait'.padStart(20)}`,
+  );
   for (const r of results) {
     const n = (k: string, d = 1) => (r[k] as number).toFixed(d);
     console.log(
@@ -124,5 +141,6 @@ async function main(): Promise<void> {
     );
   }
   const target = process.argv[2] ?? (process.env.OUT ? join(process.env.OUT, 'event-latency.json') : null);
-  if (target) writeFileSync(target, `${JSON.stringify({ bench: 'event-latency', iterations: ITER, results }, null, 2)}\n`);
+  if (target)
+    writeFileSync(target, `${JSON.stringify({ bench: 'event-latency', iterations: ITER, results }, null, 2)}\n`);
 }

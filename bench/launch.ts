@@ -23,7 +23,10 @@ if (!avail.ok) {
 }
 
 await using device = await open(0);
-using program = device.compile(EMPTY_KERNEL_SOURCE, { name: 'launch.cu', kernels: { empty: [], four: ['pointer', 'pointer', 'u32', 'f32'] } });
+using program = device.compile(EMPTY_KERNEL_SOURCE, {
+  name: 'launch.cu',
+  kernels: { empty: [], four: ['pointer', 'pointer', 'u32', 'f32'] },
+});
 using stream = device.createStream({ label: 'launch' });
 using out = device.allocDevice(64, 'out');
 using inp = device.allocDevice(64, 'in');
@@ -81,18 +84,27 @@ rows.push({
 }
 
 let cupy: Record<string, unknown> = { status: 'not run' };
-const py = spawnSync('python3', [join(import.meta.dirname ?? 'bench', 'peers/launch_cupy.py'), String(LAUNCHES)], { encoding: 'utf8', timeout: 120_000 });
+const py = spawnSync('python3', [join(import.meta.dirname ?? 'bench', 'peers/launch_cupy.py'), String(LAUNCHES)], {
+  encoding: 'utf8',
+  timeout: 120_000,
+});
 try {
   cupy = JSON.parse(py.stdout.trim().split('\n').pop() ?? '');
 } catch {
   cupy = { status: 'failed', reason: (py.stderr || String(py.error ?? '')).trim().split('\n').slice(-3).join(' | ') };
 }
-if (cupy.status === 'ok') rows.push({ what: `CuPy ${cupy.cupy} RawKernel`, emptyUs: cupy.emptyUs as number, fourArgsUs: cupy.fourArgsUs as number });
+if (cupy.status === 'ok')
+  rows.push({
+    what: `CuPy ${cupy.cupy} RawKernel`,
+    emptyUs: cupy.emptyUs as number,
+    fourArgsUs: cupy.fourArgsUs as number,
+  });
 
 const w = Math.max(...rows.map((r) => r.what.length));
 console.log(`launch cost on ${device.properties.name}, mean of ${LAUNCHES} launches (µs per launch, host time)`);
 console.log(`${'what'.padEnd(w)}  ${'0 args'.padStart(8)}  ${'4 args'.padStart(8)}`);
-for (const r of rows) console.log(`${r.what.padEnd(w)}  ${r.emptyUs.toFixed(2).padStart(8)}  ${r.fourArgsUs.toFixed(2).padStart(8)}`);
+for (const r of rows)
+  console.log(`${r.what.padEnd(w)}  ${r.emptyUs.toFixed(2).padStart(8)}  ${r.fourArgsUs.toFixed(2).padStart(8)}`);
 if (cupy.status !== 'ok') console.log(`CuPy: ${cupy.status}${cupy.reason ? `: ${cupy.reason}` : ''}`);
 
 const result = { bench: 'launch', device: device.properties.name, launches: LAUNCHES, rows, cupy };

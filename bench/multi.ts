@@ -17,7 +17,13 @@ import { join } from 'node:path';
 import { driverAvailable } from '../src/core/open.js';
 import type { Device, Program } from '../src/core/types.js';
 import { createPipeline } from '../src/pipeline/index.js';
-import { closeDevices, createMultiPipeline, openDevices, parseDevicesSpec, type MultiPipelineStats } from '../src/pipeline/multi.js';
+import {
+  closeDevices,
+  createMultiPipeline,
+  openDevices,
+  parseDevicesSpec,
+  type MultiPipelineStats,
+} from '../src/pipeline/multi.js';
 import { FakeDevice } from '../src/testing/index.js';
 import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 import { median } from '../src/util/median.js';
@@ -39,11 +45,17 @@ if (!avail.ok && !FAKE) {
 }
 
 const devices: Device[] = FAKE
-  ? Array.from({ length: FAKE }, (_, k) => new FakeDevice({ ordinal: k, name: 'fake device (dry run, figures mean nothing)' }))
+  ? Array.from(
+      { length: FAKE },
+      (_, k) => new FakeDevice({ ordinal: k, name: 'fake device (dry run, figures mean nothing)' }),
+    )
   : await openDevices(parseDevicesSpec(process.env.DEVICES ?? 'all'));
 const gpus = devices.length;
-log(`${gpus} GPU(s): ${devices.map((d) => `${d.ordinal} ${d.properties.name} pcie ${JSON.stringify(d.properties.pcie)}`).join('; ')}`);
-if (gpus === 1) log('one GPU: measuring two pipelines on the same device (the multi-layer overhead), not N-GPU scaling');
+log(
+  `${gpus} GPU(s): ${devices.map((d) => `${d.ordinal} ${d.properties.name} pcie ${JSON.stringify(d.properties.pcie)}`).join('; ')}`,
+);
+if (gpus === 1)
+  log('one GPU: measuring two pipelines on the same device (the multi-layer overhead), not N-GPU scaling');
 
 const programs: Program[] = [];
 const launchers = new Map<Device, ReturnType<typeof syntheticLauncher>>();
@@ -53,11 +65,14 @@ for (const d of devices) {
   launchers.set(d, syntheticLauncher(d, kernel, SIZE));
 }
 
-
 async function single(iters: number, n: number): Promise<number> {
   const d = devices[0]!;
   const launch = launchers.get(d)!;
-  const st = await createPipeline(d, { outputBytes: SIZE, depth: DEPTH, compute: (c) => launch(c.stream, c.output, null, c.index, iters, 0) }).run(n);
+  const st = await createPipeline(d, {
+    outputBytes: SIZE,
+    depth: DEPTH,
+    compute: (c) => launch(c.stream, c.output, null, c.index, iters, 0),
+  }).run(n);
   return st.wallMs;
 }
 
@@ -99,7 +114,18 @@ for (const pt of points) {
   const base = median(baseWalls);
   const thr1 = n / (base / 1000);
   const label = pt.ratio === 0 ? 'copies alone' : `ratio ${pt.ratio}`;
-  rows.push({ ratio: pt.ratio, iters: pt.iters, chunksPerDevice: n, config: 'single pipeline', pipelines: 1, gpus: 1, chunksPerSecond: thr1, scaling: 1, target: null, bottleneck: '' });
+  rows.push({
+    ratio: pt.ratio,
+    iters: pt.iters,
+    chunksPerDevice: n,
+    config: 'single pipeline',
+    pipelines: 1,
+    gpus: 1,
+    chunksPerSecond: thr1,
+    scaling: 1,
+    target: null,
+    bottleneck: '',
+  });
   const configs: [string, Device[], number][] = [['multi ×1', [devices[0]!], 1]];
   if (gpus === 1) configs.push(['same GPU ×2', [devices[0]!, devices[0]!], 1]);
   for (const k of ks) configs.push([`${k} GPUs`, devices.slice(0, k), k]);
@@ -112,8 +138,21 @@ for (const pt of points) {
     const traced = await multi(list, pt.iters, total, true);
     const scaling = thr / (g * thr1);
     const target = g > 1 ? 0.95 : name === 'multi ×1' ? 0.98 : null;
-    rows.push({ ratio: pt.ratio, iters: pt.iters, chunksPerDevice: n, config: name, pipelines: list.length, gpus: g, chunksPerSecond: thr, scaling, target, bottleneck: traced.bottleneck.reason });
-    log(`${label} ${name}: ${thr.toFixed(1)} chunks/s (${((thr * SIZE) / 1e9).toFixed(2)} GB/s), ${scaling.toFixed(3)} × ${g} × one; shares ${traced.perDevice.map((d) => d.chunks).join('/')}; ${traced.bottleneck.reason}`);
+    rows.push({
+      ratio: pt.ratio,
+      iters: pt.iters,
+      chunksPerDevice: n,
+      config: name,
+      pipelines: list.length,
+      gpus: g,
+      chunksPerSecond: thr,
+      scaling,
+      target,
+      bottleneck: traced.bottleneck.reason,
+    });
+    log(
+      `${label} ${name}: ${thr.toFixed(1)} chunks/s (${((thr * SIZE) / 1e9).toFixed(2)} GB/s), ${scaling.toFixed(3)} × ${g} × one; shares ${traced.perDevice.map((d) => d.chunks).join('/')}; ${traced.bottleneck.reason}`,
+    );
   }
 }
 for (const p of programs) p.close();
@@ -137,6 +176,21 @@ const outDir = process.env.OUT;
 if (outDir) {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, 'multi.json');
-  writeFileSync(file, JSON.stringify({ gpus, devices: devices.map((d) => d.properties), sizeBytes: SIZE, depth: DEPTH, repeats: REPEATS, calibration: cal, rows }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        gpus,
+        devices: devices.map((d) => d.properties),
+        sizeBytes: SIZE,
+        depth: DEPTH,
+        repeats: REPEATS,
+        calibration: cal,
+        rows,
+      },
+      null,
+      2,
+    ),
+  );
   log(`wrote ${file}`);
 }

@@ -62,7 +62,6 @@ interface Cell {
   runs: Record<string, { wallMs: number; efficiency: number; depth: number; depthReason?: string; all: number[] }>;
 }
 
-
 await using device = await open(0);
 const props = device.properties;
 log(`${props.name}, ${props.smCount} SMs, ${props.asyncEngineCount} copy engines, pcie ${JSON.stringify(props.pcie)}`);
@@ -77,7 +76,8 @@ async function alone(dev: Device, bytes: number, iters: number, n: number, what:
   using out = dev.allocDevice(bytes, 'alone out');
   using p0 = dev.allocPinned(bytes, 'alone pinned 0');
   using p1 = dev.allocPinned(bytes, 'alone pinned 1');
-  const once = (k: number) => (what === 'compute' ? launch(s, out, null, k, iters, 0) : dev.copy(s, k & 1 ? p1 : p0, out));
+  const once = (k: number) =>
+    what === 'compute' ? launch(s, out, null, k, iters, 0) : dev.copy(s, k & 1 ? p1 : p0, out);
   for (let k = 0; k < 3; k++) once(k); // warm
   await s.synchronize();
   a.record(s);
@@ -91,7 +91,14 @@ async function alone(dev: Device, bytes: number, iters: number, n: number, what:
   return b.elapsedMs(a);
 }
 
-async function pipelineRun(dev: Device, bytes: number, iters: number, n: number, mode: 'serial' | 'overlap', depth: number | 'auto'): Promise<PipelineStats> {
+async function pipelineRun(
+  dev: Device,
+  bytes: number,
+  iters: number,
+  n: number,
+  mode: 'serial' | 'overlap',
+  depth: number | 'auto',
+): Promise<PipelineStats> {
   const launch = syntheticLauncher(dev, kernel, bytes);
   const pipe = createPipeline(dev, {
     outputBytes: bytes,
@@ -105,7 +112,10 @@ async function pipelineRun(dev: Device, bytes: number, iters: number, n: number,
 
 const cells: Cell[] = [];
 const started = performance.now();
-const variants: [string, 'serial' | 'overlap', number | 'auto'][] = [['serial', 'serial', 1], ...DEPTHS.map((d) => [d === 'auto' ? 'auto' : `d${d}`, 'overlap', d] as [string, 'overlap', number | 'auto'])];
+const variants: [string, 'serial' | 'overlap', number | 'auto'][] = [
+  ['serial', 'serial', 1],
+  ...DEPTHS.map((d) => [d === 'auto' ? 'auto' : `d${d}`, 'overlap', d] as [string, 'overlap', number | 'auto']),
+];
 const overlapNames = variants.slice(1).map((v) => v[0]);
 
 // The per-chunk floor: GPU work of a few µs per chunk (see the header).
@@ -116,10 +126,15 @@ const hostProbe: Record<string, number> = {};
   await pipelineRun(device, bytes, 0, 500, 'overlap', 2);
   for (const d of [2, 16]) {
     const us: number[] = [];
-    for (let r = 0; r < REPEATS; r++) us.push(((await pipelineRun(device, bytes, 0, n, 'overlap', d)).wallMs / n) * 1000);
+    for (let r = 0; r < REPEATS; r++)
+      us.push(((await pipelineRun(device, bytes, 0, n, 'overlap', d)).wallMs / n) * 1000);
     hostProbe[`d${d}`] = median(us);
   }
-  log(`per-chunk floor (64 KiB chunks, iters 0, ${n} chunks, median of ${REPEATS}): ${Object.entries(hostProbe).map(([k, v]) => `${k} ${v.toFixed(2)} µs`).join(', ')}`);
+  log(
+    `per-chunk floor (64 KiB chunks, iters 0, ${n} chunks, median of ${REPEATS}): ${Object.entries(hostProbe)
+      .map(([k, v]) => `${k} ${v.toFixed(2)} µs`)
+      .join(', ')}`,
+  );
 }
 
 // PROBE=1: only the floor probe above, D2H bandwidth per pinned buffer (is the spread of
@@ -161,7 +176,9 @@ if (process.env.PROBE) {
         await b.completion();
         t.push(b.elapsedMs(a));
       }
-      log(`D2H 4 MiB × 400 round robin over ${k} device buffers: ${t.map((x) => `${((400 * b4) / (x / 1000) / 1e9).toFixed(2)} GB/s`).join(', ')}`);
+      log(
+        `D2H 4 MiB × 400 round robin over ${k} device buffers: ${t.map((x) => `${((400 * b4) / (x / 1000) / 1e9).toFixed(2)} GB/s`).join(', ')}`,
+      );
     }
     for (const x of devs) x.close();
     pin.close();
@@ -243,7 +260,8 @@ for (const bytes of SIZES) {
       };
     }
     cells.push(cell);
-    const e = (k: string) => `${k === 'auto' ? `auto(${cell.runs.auto!.depth})` : k} ${cell.runs[k]!.efficiency.toFixed(4)} [${cell.runs[k]!.all.map((x) => x.toFixed(4)).join(' ')}]`;
+    const e = (k: string) =>
+      `${k === 'auto' ? `auto(${cell.runs.auto!.depth})` : k} ${cell.runs[k]!.efficiency.toFixed(4)} [${cell.runs[k]!.all.map((x) => x.toFixed(4)).join(' ')}]`;
     log(
       `${cell.sizeMiB} MiB ratio ${pt.ratio} (measured ${pt.measuredRatio.toFixed(2)}) × ${chunks}: compute alone ${cell.computeAloneMs.toFixed(1)} ms [${computeAlone.map((x) => x.toFixed(1)).join(' ')}], ` +
         `copy alone ${cell.copyAloneMs.toFixed(1)} ms [${copyAlone.map((x) => x.toFixed(1)).join(' ')}], tail ${(cell.tailShare * 100).toFixed(3)}% → ${variants.map(([k]) => e(k)).join(', ')}`,
@@ -257,7 +275,9 @@ const pad = (s: string | number, n: number) => String(s).padStart(n);
 const lines = [
   `overlap efficiency = (slowest stage alone, same chunks) / (pipeline wall), median over ${REPEATS} repeats (serial: 1 run); ${props.name}`,
   `tail = the faster stage's one chunk as a share of ideal + tail: the most a perfect pipeline loses (efficiency ≤ 1 − tail)`,
-  `per-chunk floor (64 KiB chunks, iters 0): ${Object.entries(hostProbe).map(([k, v]) => `${k} ${v.toFixed(2)} µs`).join(', ')}`,
+  `per-chunk floor (64 KiB chunks, iters 0): ${Object.entries(hostProbe)
+    .map(([k, v]) => `${k} ${v.toFixed(2)} µs`)
+    .join(', ')}`,
   `${pad('chunk', 7)} ${pad('ratio', 5)} ${pad('iters', 6)} ${pad('chunks', 6)} ${pad('compute', 8)} ${pad('copy', 8)} ${pad('bound', 7)} ${pad('tail%', 6)} ${pad('serial', 6)} ` +
     overlapNames.map((k) => pad(k, k === 'auto' ? 11 : 7)).join(' ') +
     ` ${pad('target', 6)} best`,
@@ -267,7 +287,13 @@ for (const c of cells) {
   lines.push(
     `${pad(`${c.sizeMiB} MiB`, 7)} ${pad(c.ratio, 5)} ${pad(c.iters, 6)} ${pad(c.chunks, 6)} ${pad(c.computeAloneMs.toFixed(1), 8)} ${pad(c.copyAloneMs.toFixed(1), 8)} ${pad(c.bound, 7)} ` +
       `${pad((c.tailShare * 100).toFixed(3), 6)} ${pad(c.runs.serial!.efficiency.toFixed(3), 6)} ` +
-      overlapNames.map((k) => (k === 'auto' ? pad(`${c.runs.auto!.efficiency.toFixed(4)} (${c.runs.auto!.depth})`, 11) : pad(c.runs[k]!.efficiency.toFixed(4), 7))).join(' ') +
+      overlapNames
+        .map((k) =>
+          k === 'auto'
+            ? pad(`${c.runs.auto!.efficiency.toFixed(4)} (${c.runs.auto!.depth})`, 11)
+            : pad(c.runs[k]!.efficiency.toFixed(4), 7),
+        )
+        .join(' ') +
       ` ${pad(c.target, 6)} ${best >= c.target ? 'ok' : 'MISS'}${c.runs.auto && c.runs.auto.efficiency < c.target ? ' (auto MISS)' : ''}`,
   );
 }
@@ -278,6 +304,13 @@ const outDir = process.env.OUT;
 if (outDir) {
   mkdirSync(outDir, { recursive: true });
   const file = join(outDir, 'overlap.json');
-  writeFileSync(file, JSON.stringify({ device: props, repeats: REPEATS, eventWait: device.eventWait, hostProbeUsPerChunk: hostProbe, cells }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { device: props, repeats: REPEATS, eventWait: device.eventWait, hostProbeUsPerChunk: hostProbe, cells },
+      null,
+      2,
+    ),
+  );
   log(`wrote ${file}`);
 }

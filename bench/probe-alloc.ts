@@ -21,17 +21,26 @@ const device: Device = process.env.FAKE ? new FakeDevice({ copyEngines: 2 }) : a
 const { program, kernel } = syntheticKernel(device);
 const launch = syntheticLauncher(device, kernel, bytes);
 const run = (n: number) =>
-  createPipeline(device, { outputBytes: bytes, depth: DEPTH, compute: (c) => launch(c.stream, c.output, null, c.index, ITERS, 0) }).run(n);
+  createPipeline(device, {
+    outputBytes: bytes,
+    depth: DEPTH,
+    compute: (c) => launch(c.stream, c.output, null, c.index, ITERS, 0),
+  }).run(n);
 await run(200); // warm: JIT, allocation paths
 
 const gcs: { kind: number; ms: number }[] = [];
 const obs = new PerformanceObserver((l) => {
-  for (const e of l.getEntries()) gcs.push({ kind: (e as unknown as { detail: { kind: number } }).detail.kind, ms: e.duration });
+  for (const e of l.getEntries())
+    gcs.push({ kind: (e as unknown as { detail: { kind: number } }).detail.kind, ms: e.duration });
 });
 obs.observe({ entryTypes: ['gc'] });
 const session = new Session();
 session.connect();
-await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+await session.post('HeapProfiler.startSampling', {
+  samplingInterval: 256,
+  includeObjectsCollectedByMajorGC: true,
+  includeObjectsCollectedByMinorGC: true,
+});
 const st = await run(N);
 const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: Node } };
 await new Promise((r) => setTimeout(r, 10));
@@ -72,7 +81,8 @@ for (const g of gcs) {
 }
 log(`${N} chunks, depth ${DEPTH}, wall ${st.wallMs.toFixed(1)} ms (${((st.wallMs / N) * 1000).toFixed(2)} µs/chunk)`);
 log(`sampled allocations: ${(total / 1024).toFixed(0)} KiB = ${(total / N).toFixed(0)} B per chunk`);
-for (const [k, v] of Object.entries(byKind)) log(`gc ${k}: ${v.n} × (total ${v.ms.toFixed(2)} ms, max ${v.ms ? v.max.toFixed(2) : 0} ms)`);
+for (const [k, v] of Object.entries(byKind))
+  log(`gc ${k}: ${v.n} × (total ${v.ms.toFixed(2)} ms, max ${v.ms ? v.max.toFixed(2) : 0} ms)`);
 const top = [...sites.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 30));
 for (const [k, v] of top) log(`${(v / N).toFixed(0).padStart(6)} B/chunk  ${k}`);
 program.close();

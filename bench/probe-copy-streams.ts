@@ -65,20 +65,24 @@ for (const pt of cal.points) {
   // Every event starts complete, as a finished chunk's would be.
   for (const e of [...computed, ...copied]) e.record(compute);
   for (let rep = 0; rep < REPEATS; rep++) {
-    r.alone.push(await timed(copies[0]!, [copies[0]!], () => {
-      for (let n = 0; n < N; n++) device.copy(copies[0]!, pins[n % 6]!, outs[n % 6]!);
-    }));
+    r.alone.push(
+      await timed(copies[0]!, [copies[0]!], () => {
+        for (let n = 0; n < N; n++) device.copy(copies[0]!, pins[n % 6]!, outs[n % 6]!);
+      }),
+    );
     for (const k of [1, 2]) {
       const streams = copies.slice(0, k);
-      (k === 1 ? r.ev1 : r.ev2).push(await timed(streams[0]!, streams, () => {
-        for (let n = 0; n < N; n++) {
-          const s = streams[n % k]!;
-          const i = n % 6;
-          s.waitEvent(computed[i]!);
-          device.copy(s, pins[i]!, outs[i]!);
-          copied[i]!.record(s);
-        }
-      }));
+      (k === 1 ? r.ev1 : r.ev2).push(
+        await timed(streams[0]!, streams, () => {
+          for (let n = 0; n < N; n++) {
+            const s = streams[n % k]!;
+            const i = n % 6;
+            s.waitEvent(computed[i]!);
+            device.copy(s, pins[i]!, outs[i]!);
+            copied[i]!.record(s);
+          }
+        }),
+      );
     }
     for (const depth of DEPTHS) {
       for (const k of [1, 2]) {
@@ -101,9 +105,14 @@ for (const pt of cal.points) {
     }
   }
   const ideal = median(r.alone);
-  out(`ratio ${pt.ratio}: D2H alone ${N} × ${bytes / MiB} MiB ${ideal.toFixed(3)} ms (${r.alone.map((x) => x.toFixed(2)).join(' ')}); ` +
-    `with event wait+record per copy: 1 stream ${f(ideal / median(r.ev1))} (+${(((median(r.ev1) - ideal) / N) * 1000).toFixed(2)} µs/copy), 2 streams ${f(ideal / median(r.ev2))}`);
-  for (const [key, ms] of r.pipe) out(`  ratio ${pt.ratio} ${key}: GPU-only efficiency ${f(ideal / median(ms))} (walls ${ms.map((x) => x.toFixed(2)).join(' ')})`);
+  out(
+    `ratio ${pt.ratio}: D2H alone ${N} × ${bytes / MiB} MiB ${ideal.toFixed(3)} ms (${r.alone.map((x) => x.toFixed(2)).join(' ')}); ` +
+      `with event wait+record per copy: 1 stream ${f(ideal / median(r.ev1))} (+${(((median(r.ev1) - ideal) / N) * 1000).toFixed(2)} µs/copy), 2 streams ${f(ideal / median(r.ev2))}`,
+  );
+  for (const [key, ms] of r.pipe)
+    out(
+      `  ratio ${pt.ratio} ${key}: GPU-only efficiency ${f(ideal / median(ms))} (walls ${ms.map((x) => x.toFixed(2)).join(' ')})`,
+    );
 }
 for (const x of [...outs, ...pins, ...computed, ...copied, start, end, joined, compute, ...copies]) x.close();
 program.close();

@@ -24,7 +24,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const scavenges: { start: number; ms: number }[] = [];
 const obs = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
-    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges.push({ start: e.startTime, ms: e.duration });
+    if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR)
+      scavenges.push({ start: e.startTime, ms: e.duration });
   }
 });
 obs.observe({ entryTypes: ['gc'] });
@@ -36,7 +37,12 @@ const { program, kernel } = syntheticKernel(device);
 const launch = syntheticLauncher(device, kernel, SIZE);
 const rows: string[] = [];
 for (const cell of CELLS) {
-  const pipe = createPipeline(device, { outputBytes: SIZE, depth: cell.depth, keepRing: true, compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0) });
+  const pipe = createPipeline(device, {
+    outputBytes: SIZE,
+    depth: cell.depth,
+    keepRing: true,
+    compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0),
+  });
   await pipe.run(N);
   const walls: number[] = [];
   let gcs = 0;

@@ -13,7 +13,9 @@ import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/w
 
 const MiB = 1024 * 1024;
 const log = probeStart('keep-ring');
-const CELLS = (process.env.CELLS ?? '64:0.5,64:1,4:0.5').split(',').map((c) => c.split(':').map(Number) as [number, number]);
+const CELLS = (process.env.CELLS ?? '64:0.5,64:1,4:0.5')
+  .split(',')
+  .map((c) => c.split(':').map(Number) as [number, number]);
 const DEPTHS = (process.env.DEPTHS ?? '2,auto').split(',').map((d) => (d === 'auto' ? 'auto' : Number(d)));
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const TOTAL = 8 * 1024 * MiB;
@@ -28,7 +30,11 @@ for (const [mib, ratio] of CELLS) {
   const cal = await calibrateSynthetic(device, bytes, [ratio], { log });
   const iters = cal.points[0]!.iters;
   for (const depth of DEPTHS) {
-    const options: PipelineOptions<number> = { outputBytes: bytes, depth: depth as number | 'auto', compute: (c) => launch(c.stream, c.output, null, c.index, iters, 0) };
+    const options: PipelineOptions<number> = {
+      outputBytes: bytes,
+      depth: depth as number | 'auto',
+      compute: (c) => launch(c.stream, c.output, null, c.index, iters, 0),
+    };
     const kept = createPipeline(device, { ...options, keepRing: true });
     await kept.run(chunks);
     const fresh: number[] = [];

@@ -40,7 +40,12 @@ const launch = syntheticLauncher(device, kernel, SIZE);
 const fmt = (xs: number[]) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}]`;
 const rows: string[] = [];
 for (const cell of CELLS) {
-  const pipe = createPipeline(device, { outputBytes: SIZE, depth: cell.depth, keepRing: true, compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0) });
+  const pipe = createPipeline(device, {
+    outputBytes: SIZE,
+    depth: cell.depth,
+    keepRing: true,
+    compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0),
+  });
   await pipe.run(N);
   const on: number[] = [];
   const off: number[] = [];
@@ -60,6 +65,8 @@ for (const cell of CELLS) {
 }
 const sorted = [...callMs].sort((a, b) => a - b);
 const pick = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-rows.push(`NVML reads: ${sorted.length}, median ${(pick(0.5) * 1000).toFixed(1)} µs, p99 ${(pick(0.99) * 1000).toFixed(1)} µs, max ${(sorted[sorted.length - 1]! * 1000).toFixed(1)} µs`);
+rows.push(
+  `NVML reads: ${sorted.length}, median ${(pick(0.5) * 1000).toFixed(1)} µs, p99 ${(pick(0.99) * 1000).toFixed(1)} µs, max ${(sorted[sorted.length - 1]! * 1000).toFixed(1)} µs`,
+);
 program.close();
 process.stdout.write(rows.join('\n') + '\n');

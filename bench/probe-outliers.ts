@@ -35,7 +35,14 @@ interface Split {
 /** Idle time of each engine between consecutive chunks, by what the later chunk waited for. */
 function split(tl: readonly ChunkTiming[], wall: number): Split {
   const last = tl[tl.length - 1]!;
-  const s: Split = { wall, start: tl[0]!.compute[0] - tl[0]!.enqueuedCompute, end: last.sink[1] - last.copy[1], computeIdle: { waitCopy: 0, hostLate: 0, other: 0 }, copyIdle: { waitCompute: 0, hostLate: 0, other: 0 }, top: [] };
+  const s: Split = {
+    wall,
+    start: tl[0]!.compute[0] - tl[0]!.enqueuedCompute,
+    end: last.sink[1] - last.copy[1],
+    computeIdle: { waitCopy: 0, hostLate: 0, other: 0 },
+    copyIdle: { waitCompute: 0, hostLate: 0, other: 0 },
+    top: [],
+  };
   const gaps: { ms: number; what: string }[] = [];
   for (let n = 1; n < tl.length; n++) {
     const c = tl[n]!;
@@ -43,18 +50,33 @@ function split(tl: readonly ChunkTiming[], wall: number): Split {
     const kIdle = c.compute[0] - p.compute[1];
     if (kIdle > GAP_MS) {
       // Host late: the kernel was enqueued after the engine went idle.
-      const why = c.enqueuedCompute > p.compute[1] + GAP_MS ? 'hostLate' : tl.some((x) => x.index < n && x.copy[1] > p.compute[1] && Math.abs(x.copy[1] - c.compute[0]) < 0.05) ? 'waitCopy' : 'other';
+      const why =
+        c.enqueuedCompute > p.compute[1] + GAP_MS
+          ? 'hostLate'
+          : tl.some((x) => x.index < n && x.copy[1] > p.compute[1] && Math.abs(x.copy[1] - c.compute[0]) < 0.05)
+            ? 'waitCopy'
+            : 'other';
       s.computeIdle[why] += kIdle;
-      gaps.push({ ms: kIdle, what: `kernel ${n} idle ${kIdle.toFixed(3)} ms (${why}; enqueued ${(c.enqueuedCompute - p.compute[1]).toFixed(3)} ms after the previous kernel ended)` });
+      gaps.push({
+        ms: kIdle,
+        what: `kernel ${n} idle ${kIdle.toFixed(3)} ms (${why}; enqueued ${(c.enqueuedCompute - p.compute[1]).toFixed(3)} ms after the previous kernel ended)`,
+      });
     }
     const cIdle = c.copy[0] - p.copy[1];
     if (cIdle > GAP_MS) {
-      const why = c.enqueuedCopy > p.copy[1] + GAP_MS ? 'hostLate' : c.compute[1] > p.copy[1] + GAP_MS ? 'waitCompute' : 'other';
+      const why =
+        c.enqueuedCopy > p.copy[1] + GAP_MS ? 'hostLate' : c.compute[1] > p.copy[1] + GAP_MS ? 'waitCompute' : 'other';
       s.copyIdle[why] += cIdle;
-      gaps.push({ ms: cIdle, what: `copy ${n} idle ${cIdle.toFixed(3)} ms (${why}; enqueued ${(c.enqueuedCopy - p.copy[1]).toFixed(3)} ms, its kernel ended ${(c.compute[1] - p.copy[1]).toFixed(3)} ms after the previous copy)` });
+      gaps.push({
+        ms: cIdle,
+        what: `copy ${n} idle ${cIdle.toFixed(3)} ms (${why}; enqueued ${(c.enqueuedCopy - p.copy[1]).toFixed(3)} ms, its kernel ended ${(c.compute[1] - p.copy[1]).toFixed(3)} ms after the previous copy)`,
+      });
     }
   }
-  s.top = gaps.sort((a, b) => b.ms - a.ms).slice(0, 4).map((g) => g.what);
+  s.top = gaps
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 4)
+    .map((g) => g.what);
   return s;
 }
 
@@ -64,7 +86,13 @@ const { program, kernel } = syntheticKernel(device);
 const launch = syntheticLauncher(device, kernel, SIZE);
 const out: string[] = [];
 for (const cell of CELLS) {
-  const pipe = createPipeline(device, { outputBytes: SIZE, depth: cell.depth, keepRing: true, trace: true, compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0) });
+  const pipe = createPipeline(device, {
+    outputBytes: SIZE,
+    depth: cell.depth,
+    keepRing: true,
+    trace: true,
+    compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0),
+  });
   await pipe.run(N);
   const rounds: Split[] = [];
   let ring = '';

@@ -54,17 +54,25 @@ const session = new Session();
 session.connect();
 for (const us of (process.env.PERIODS ?? '160,80,20').split(',').map(Number)) {
   await chain(1000, us * 1000); // warm: JIT, the round's query budget
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: 128,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
   const t0 = performance.now();
   await chain(N, us * 1000);
   const ms = performance.now() - t0;
-  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: ProfileNode } };
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
+    profile: { head: ProfileNode };
+  };
   let total = 0;
   const walk = (node: ProfileNode) => {
     total += node.selfSize;
     node.children.forEach(walk);
   };
   walk(profile.head);
-  process.stdout.write(`period ${us} µs: ${(total / N).toFixed(0)} B allocated per completion, ${((ms * 1000) / N).toFixed(1)} µs per completion (profiler on)\n`);
+  process.stdout.write(
+    `period ${us} µs: ${(total / N).toFixed(0)} B allocated per completion, ${((ms * 1000) / N).toFixed(1)} µs per completion (profiler on)\n`,
+  );
 }
 waiter.close(new Error('probe done'));

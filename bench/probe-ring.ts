@@ -41,7 +41,8 @@ if (!process.env.SKIP_A) {
       }
     }
   }
-  for (const [k, v] of Object.entries(rows)) log(`D2H 4 MiB × 400 over ${k.padEnd(12)}: ${v.map((x) => x.toFixed(2)).join(' ')} GB/s`);
+  for (const [k, v] of Object.entries(rows))
+    log(`D2H 4 MiB × 400 over ${k.padEnd(12)}: ${v.map((x) => x.toFixed(2)).join(' ')} GB/s`);
   for (const x of [...devs, ...pins]) x.close();
 }
 

@@ -45,7 +45,15 @@ await using device = await open(0);
   }
   await ev[6]!.completion();
   const ms = ev.slice(1).map((e, k) => e.elapsedMs(ev[k]!));
-  out(`A. D2H ${SIZE / MiB} MiB into fresh pinned buffers: first copies ${ms.slice(0, 3).map((x) => x.toFixed(4)).join(' ')} ms, second ${ms.slice(3).map((x) => x.toFixed(4)).join(' ')} ms`);
+  out(
+    `A. D2H ${SIZE / MiB} MiB into fresh pinned buffers: first copies ${ms
+      .slice(0, 3)
+      .map((x) => x.toFixed(4))
+      .join(' ')} ms, second ${ms
+      .slice(3)
+      .map((x) => x.toFixed(4))
+      .join(' ')} ms`,
+  );
   for (const p of pins) p.close();
   for (const e of ev) e.close();
 }
@@ -61,14 +69,21 @@ await using device = await open(0);
       t.push(performance.now() - a);
     }
     t.sort((a, b) => a - b);
-    out(`B. NVML utilization read: median ${(t[100]! * 1000).toFixed(1)} µs, p99 ${(t[198]! * 1000).toFixed(1)} µs, max ${(t[199]! * 1000).toFixed(1)} µs`);
+    out(
+      `B. NVML utilization read: median ${(t[100]! * 1000).toFixed(1)} µs, p99 ${(t[198]! * 1000).toFixed(1)} µs, max ${(t[199]! * 1000).toFixed(1)} µs`,
+    );
   } else out(`B. NVML: ${r.reason}`);
 }
 
 // C. the pipeline's edges.
 const gcs: { start: number; duration: number; kind: number }[] = [];
 const obs = new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) gcs.push({ start: e.startTime, duration: e.duration, kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0 });
+  for (const e of list.getEntries())
+    gcs.push({
+      start: e.startTime,
+      duration: e.duration,
+      kind: (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0,
+    });
 });
 obs.observe({ entryTypes: ['gc'] });
 const { program, kernel } = syntheticKernel(device);
@@ -81,7 +96,12 @@ for (const pt of cal.points) {
   for (let r = 0; r < REPEATS; r++) {
     for (const depth of DEPTHS) {
       for (const trace of [false, true]) {
-        const pipe = createPipeline(device, { outputBytes: SIZE, depth, trace, compute: (c) => launch(c.stream, c.output, null, c.index, pt.iters, 0) });
+        const pipe = createPipeline(device, {
+          outputBytes: SIZE,
+          depth,
+          trace,
+          compute: (c) => launch(c.stream, c.output, null, c.index, pt.iters, 0),
+        });
         await pipe.run(4);
         const g0 = gcs.length;
         const t0 = performance.now();
@@ -92,7 +112,9 @@ for (const pt of cal.points) {
         const computeAlone = pt.kernelMs * N;
         const ideal = Math.max(copyIdeal + Math.min(pt.kernelMs, copyIdeal / N), computeAlone + copyIdeal / N);
         if (!trace || !st.timeline) {
-          out(`ratio ${pt.ratio} d${depth} untraced: wall ${f(st.wallMs)} ms, ideal ${f(ideal)} (+${f(st.wallMs - ideal)}), ${gc}`);
+          out(
+            `ratio ${pt.ratio} d${depth} untraced: wall ${f(st.wallMs)} ms, ideal ${f(ideal)} (+${f(st.wallMs - ideal)}), ${gc}`,
+          );
           pipe.close();
           continue;
         }

@@ -38,7 +38,9 @@ const BLOCK = 256;
 export async function calibrate(device: Device, bytes: number, ratio: number): Promise<RaceKernel> {
   const words = bytes / 4;
   const grid = Math.min(Math.ceil(words / BLOCK), device.properties.smCount * 16);
-  const kernel = device.compile(FILL_SOURCE, { name: 'race.cu', kernels: { race_fill: ['pointer', 'u32', 'u32', 'u32'] } }).getKernel('race_fill');
+  const kernel = device
+    .compile(FILL_SOURCE, { name: 'race.cu', kernels: { race_fill: ['pointer', 'u32', 'u32', 'u32'] } })
+    .getKernel('race_fill');
   const s = device.createStream({ label: 'calibrate' });
   const a = device.createEvent({ timing: true });
   const b = device.createEvent({ timing: true });
@@ -79,7 +81,7 @@ export async function calibrate(device: Device, bytes: number, ratio: number): P
 export function intact(data: Uint8Array, n: number): boolean {
   const w = new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2);
   const base = Math.imul(n, 2654435761) >>> 0;
-  for (let k = 0; k < w.length; k++) if (w[k] !== ((base + k) >>> 0)) return false;
+  for (let k = 0; k < w.length; k++) if (w[k] !== (base + k) >>> 0) return false;
   return true;
 }
 
@@ -108,13 +110,18 @@ export async function sketchRun(
   let corrupted = 0;
   const t0 = performance.now();
   // Compile through the checked device so its launches are tracked; same kernel and iters.
-  const k = check ? dev.compile(FILL_SOURCE, { name: 'race.cu', kernels: { race_fill: ['pointer', 'u32', 'u32', 'u32'] } }).getKernel('race_fill') : rk.kernel;
+  const k = check
+    ? dev
+        .compile(FILL_SOURCE, { name: 'race.cu', kernels: { race_fill: ['pointer', 'u32', 'u32', 'u32'] } })
+        .getKernel('race_fill')
+    : rk.kernel;
   const grid = Math.min(Math.ceil(rk.words / BLOCK), device.properties.smCount * 16);
   await runSketch(dev, {
     chunks,
     outputBytes: rk.words * 4,
     barriers,
-    decode: (stream, out, n) => k.launch(stream, { grid, block: BLOCK, writes: [out], chunk: n }, out, rk.words, n, rk.iters),
+    decode: (stream, out, n) =>
+      k.launch(stream, { grid, block: BLOCK, writes: [out], chunk: n }, out, rk.words, n, rk.iters),
     worker: async (data, n) => {
       seen.add(n);
       if (!intact(data, n)) corrupted++;
@@ -136,9 +143,19 @@ export async function sketchRun(
 }
 
 /** tandem's pipeline on the same kernel and sizes, optionally under the checker. */
-export async function pipelineRun(device: Device, rk: RaceKernel, chunks: number, depth: number, check: boolean): Promise<RaceResult> {
+export async function pipelineRun(
+  device: Device,
+  rk: RaceKernel,
+  chunks: number,
+  depth: number,
+  check: boolean,
+): Promise<RaceResult> {
   const dev = check ? checked(device, { onHazard: 'collect' }) : device;
-  const k = check ? dev.compile(FILL_SOURCE, { name: 'race.cu', kernels: { race_fill: ['pointer', 'u32', 'u32', 'u32'] } }).getKernel('race_fill') : rk.kernel;
+  const k = check
+    ? dev
+        .compile(FILL_SOURCE, { name: 'race.cu', kernels: { race_fill: ['pointer', 'u32', 'u32', 'u32'] } })
+        .getKernel('race_fill')
+    : rk.kernel;
   const grid = Math.min(Math.ceil(rk.words / BLOCK), device.properties.smCount * 16);
   let corrupted = 0;
   const seen = new Set<number>();
@@ -146,7 +163,15 @@ export async function pipelineRun(device: Device, rk: RaceKernel, chunks: number
   const pipeline = createPipeline(dev, {
     outputBytes: rk.words * 4,
     depth,
-    compute: (c) => k.launch(c.stream, { grid, block: BLOCK, writes: [c.output], chunk: c.index }, c.output, rk.words, c.index, rk.iters),
+    compute: (c) =>
+      k.launch(
+        c.stream,
+        { grid, block: BLOCK, writes: [c.output], chunk: c.index },
+        c.output,
+        rk.words,
+        c.index,
+        rk.iters,
+      ),
     sink: (c) => {
       seen.add(c.index);
       if (!intact(c.data, c.index)) corrupted++;
@@ -196,11 +221,17 @@ async function main(): Promise<void> {
   const ratio = arg('ratio', 0.5);
   const chunks = arg('chunks', 64);
   const bytes = arg('mib', 16) * 1024 * 1024;
-  const device = process.argv.includes('--fake') ? await fakeDevice() : await (await import('../src/core/open.js')).open(arg('device', 0));
+  const device = process.argv.includes('--fake')
+    ? await fakeDevice()
+    : await (await import('../src/core/open.js')).open(arg('device', 0));
   try {
-    process.stderr.write(`race: ${device.properties.name}, ${chunks} chunks of ${bytes / 2 ** 20} MiB, compute/copy target ${ratio}\n`);
+    process.stderr.write(
+      `race: ${device.properties.name}, ${chunks} chunks of ${bytes / 2 ** 20} MiB, compute/copy target ${ratio}\n`,
+    );
     const rk = await calibrate(device, bytes, ratio);
-    process.stderr.write(`race: D2H ${rk.copyMs.toFixed(3)} ms, kernel ${rk.computeMs.toFixed(3)} ms (iters ${rk.iters}), ratio ${(rk.computeMs / rk.copyMs).toFixed(2)}\n`);
+    process.stderr.write(
+      `race: D2H ${rk.copyMs.toFixed(3)} ms, kernel ${rk.computeMs.toFixed(3)} ms (iters ${rk.iters}), ratio ${(rk.computeMs / rk.copyMs).toFixed(2)}\n`,
+    );
     const results: RaceResult[] = [];
     const variants: Array<() => Promise<RaceResult>> = [
       () => sketchRun(device, rk, chunks, undefined, false),
@@ -217,14 +248,39 @@ async function main(): Promise<void> {
       process.stderr.write(`race: ${r.variant}: ${r.corrupted}/${r.chunks} corrupted\n`);
     }
     const rows = results.map((r) =>
-      [r.variant.padEnd(38), String(r.corrupted).padStart(9), String(r.missing).padStart(7), (r.hazards === null ? '-' : `${r.hazards} (barriers ${r.barriers.join(',') || 'none'})`).padStart(24), r.wallMs.toFixed(1).padStart(9)].join(' '),
+      [
+        r.variant.padEnd(38),
+        String(r.corrupted).padStart(9),
+        String(r.missing).padStart(7),
+        (r.hazards === null ? '-' : `${r.hazards} (barriers ${r.barriers.join(',') || 'none'})`).padStart(24),
+        r.wallMs.toFixed(1).padStart(9),
+      ].join(' '),
     );
     process.stdout.write(
-      [`compute/copy ${(rk.computeMs / rk.copyMs).toFixed(2)} (kernel ${rk.computeMs.toFixed(3)} ms, D2H ${rk.copyMs.toFixed(3)} ms), ${chunks} × ${bytes / 2 ** 20} MiB on ${device.properties.name}`,
-        `${'variant'.padEnd(38)} ${'corrupted'.padStart(9)} ${'missing'.padStart(7)} ${'hazards'.padStart(24)} ${'wall ms'.padStart(9)}`, ...rows, ''].join('\n'),
+      [
+        `compute/copy ${(rk.computeMs / rk.copyMs).toFixed(2)} (kernel ${rk.computeMs.toFixed(3)} ms, D2H ${rk.copyMs.toFixed(3)} ms), ${chunks} × ${bytes / 2 ** 20} MiB on ${device.properties.name}`,
+        `${'variant'.padEnd(38)} ${'corrupted'.padStart(9)} ${'missing'.padStart(7)} ${'hazards'.padStart(24)} ${'wall ms'.padStart(9)}`,
+        ...rows,
+        '',
+      ].join('\n'),
     );
     if (process.env.OUT) {
-      writeFileSync(join(process.env.OUT, 'race.json'), JSON.stringify({ device: device.properties, ratio: rk.computeMs / rk.copyMs, computeMs: rk.computeMs, copyMs: rk.copyMs, iters: rk.iters, bytes, results }, null, 2));
+      writeFileSync(
+        join(process.env.OUT, 'race.json'),
+        JSON.stringify(
+          {
+            device: device.properties,
+            ratio: rk.computeMs / rk.copyMs,
+            computeMs: rk.computeMs,
+            copyMs: rk.copyMs,
+            iters: rk.iters,
+            bytes,
+            results,
+          },
+          null,
+          2,
+        ),
+      );
     }
   } finally {
     await device[Symbol.asyncDispose]();

@@ -42,7 +42,7 @@ const { values: args } = parseArgs({
 const { width, height } = parseSize(args.size!);
 const FRAMES = Number(args.frames);
 const FPC = Number(args['frames-per-chunk']);
-const DEPTH = args.depth === 'auto' ? 'auto' as const : Number(args.depth);
+const DEPTH = args.depth === 'auto' ? ('auto' as const) : Number(args.depth);
 const FIXED_DEPTH = Number(args['fixed-depth']);
 const REPEATS = Math.max(1, Number(args.repeats));
 const log = (s: string) => process.stderr.write(`${s}\n`);
@@ -91,7 +91,11 @@ interface Row {
   target: number;
   bottleneck: string | null;
   /** Sink-bound rows: the sink's configuration (the same for alone and run) and every repeat. */
-  sink?: { concurrency: number; workers?: number; repeats: { aloneBeforeMs: number; runMs: number; aloneAfterMs: number; figure: number }[] };
+  sink?: {
+    concurrency: number;
+    workers?: number;
+    repeats: { aloneBeforeMs: number; runMs: number; aloneAfterMs: number; figure: number }[];
+  };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
@@ -104,11 +108,14 @@ async function sinkBound(device: Device, name: 'png' | 'raw', dir: string, depth
   // took 6× longer to encode than the run's average) from the same kind of memory.
   const captured: PinnedBuffer[] = [];
   const w0 = createFrameWorkload('fractal', opts);
-  const cap = callbackSink((_b, chunk) => {
-    const p = device.allocPinned(chunk.data.byteLength, `render bench capture ${chunk.index}`);
-    p.bytes.set(chunk.data);
-    captured[chunk.index] = p;
-  }, { format });
+  const cap = callbackSink(
+    (_b, chunk) => {
+      const p = device.allocPinned(chunk.data.byteLength, `render bench capture ${chunk.index}`);
+      p.bytes.set(chunk.data);
+      captured[chunk.index] = p;
+    },
+    { format },
+  );
   const r0 = await runRender({ device, workload: w0, sink: cap, frames: FRAMES, depth });
   w0.close();
   if (r0.error) throw r0.error;
@@ -116,9 +123,10 @@ async function sinkBound(device: Device, name: 'png' | 'raw', dir: string, depth
   const workers = name === 'png' ? Math.max(1, Math.min(8, availableParallelism() - 1)) : undefined;
   let concurrency = 0;
   const open = async (tag: string): Promise<Sink> => {
-    const s = name === 'png'
-      ? await openPngSink({ dir: join(dir, `${tag}-png`), format, workers, ...(concurrency ? { concurrency } : {}) })
-      : await openRawSink({ path: join(dir, `${tag}.yuv`), format, ...(concurrency ? { concurrency } : {}) });
+    const s =
+      name === 'png'
+        ? await openPngSink({ dir: join(dir, `${tag}-png`), format, workers, ...(concurrency ? { concurrency } : {}) })
+        : await openRawSink({ path: join(dir, `${tag}.yuv`), format, ...(concurrency ? { concurrency } : {}) });
     concurrency ||= s.concurrency;
     return s;
   };
@@ -143,7 +151,9 @@ async function sinkBound(device: Device, name: 'png' | 'raw', dir: string, depth
       // To the last frame written: a PNG sink releases each slot before it encodes the frames.
       const runMs = r.outputWallMs!;
       repeats.push({ aloneBeforeMs: before, runMs, aloneAfterMs: after, figure: (before + after) / 2 / runMs });
-      log(`  ${name} depth ${depth}: sink alone ${before.toFixed(1)} ms, run ${runMs.toFixed(1)} ms (depth ${r.stats!.depth}), sink alone ${after.toFixed(1)} ms`);
+      log(
+        `  ${name} depth ${depth}: sink alone ${before.toFixed(1)} ms, run ${runMs.toFixed(1)} ms (depth ${r.stats!.depth}), sink alone ${after.toFixed(1)} ms`,
+      );
       before = after;
       last = r;
     }
@@ -156,10 +166,14 @@ async function sinkBound(device: Device, name: 'png' | 'raw', dir: string, depth
     // sink's own: the >= 0.97 target. When it is not, the row is a GPU-bound run in disguise.
     return {
       case: `fractal ${width}x${height} yuv420p → ${name} sink, depth ${depth}`,
-      frames: FRAMES, wallMs: wall, fps: (FRAMES / wall) * 1000, depth: last!.stats!.depth,
+      frames: FRAMES,
+      wallMs: wall,
+      fps: (FRAMES / wall) * 1000,
+      depth: last!.stats!.depth,
       aloneMs: stages,
       figure: bottleneck === 'sink' ? median(repeats.map((x) => x.figure)) : ideal / wall,
-      figureName: bottleneck === 'sink' ? `run / sink-alone throughput (median of ${REPEATS})` : 'efficiency max(alone) / wall',
+      figureName:
+        bottleneck === 'sink' ? `run / sink-alone throughput (median of ${REPEATS})` : 'efficiency max(alone) / wall',
       target: bottleneck === 'sink' ? 0.97 : 0.95,
       bottleneck: `${bottleneck} (alone)`,
       sink: { concurrency, ...(workers ? { workers } : {}), repeats },
@@ -171,13 +185,20 @@ async function sinkBound(device: Device, name: 'png' | 'raw', dir: string, depth
 }
 
 /** Compute alone and D2H alone over the run's chunks (item = chunk index: a full chunk each). */
-async function gpuAlone(device: Device, workload: 'fractal' | 'decoder', cost: number): Promise<{ compute: number; copy: number }> {
+async function gpuAlone(
+  device: Device,
+  workload: 'fractal' | 'decoder',
+  cost: number,
+): Promise<{ compute: number; copy: number }> {
   const format: FrameFormat = { width, height, pixelFormat: 'yuv420p', framesPerChunk: FPC };
   const w = createFrameWorkload(workload, { ...format, cost });
   try {
     const inst = w.setup(device);
     const chunks = FRAMES / FPC;
-    const compute = await computeAloneMs(device, (c) => inst.compute(c as unknown as ComputeChunk<FrameRange>), { chunkBytes: w.outputBytes, chunks });
+    const compute = await computeAloneMs(device, (c) => inst.compute(c as unknown as ComputeChunk<FrameRange>), {
+      chunkBytes: w.outputBytes,
+      chunks,
+    });
     const copy = await copyAloneMs(device, { chunkBytes: w.outputBytes, chunks });
     return { compute, copy };
   } finally {
@@ -190,22 +211,33 @@ async function gpuBound(device: Device, workload: 'fractal' | 'decoder', cost: n
   const { compute, copy } = await gpuAlone(device, workload, cost);
   const w2 = createFrameWorkload(workload, { ...format, cost });
   let bytes = 0;
-  const count = callbackSink(({ frames }) => { for (const f of frames) bytes += f.byteLength; }, { format });
+  const count = callbackSink(
+    ({ frames }) => {
+      for (const f of frames) bytes += f.byteLength;
+    },
+    { format },
+  );
   const r = await runRender({ device, workload: w2, sink: count, frames: FRAMES, depth: DEPTH });
   w2.close();
   if (r.error) throw r.error;
   const wall = r.stats!.wallMs;
   return {
     case: `${workload} ${width}x${height} yuv420p cost ${cost} → counting sink (GPU-bound)`,
-    frames: FRAMES, wallMs: wall, fps: (FRAMES / wall) * 1000, depth: r.stats!.depth,
+    frames: FRAMES,
+    wallMs: wall,
+    fps: (FRAMES / wall) * 1000,
+    depth: r.stats!.depth,
     aloneMs: { compute, copy },
-    figure: Math.max(compute, copy) / wall, figureName: 'efficiency max(alone) / wall', target: 0.95,
+    figure: Math.max(compute, copy) / wall,
+    figureName: 'efficiency max(alone) / wall',
+    target: 0.95,
     bottleneck: compute >= copy ? 'compute' : 'copy',
   };
 }
 
 async function main(): Promise<void> {
-  if (!Number.isInteger(FRAMES / FPC) || FRAMES <= 0) throw new Error('--frames must be a positive multiple of --frames-per-chunk');
+  if (!Number.isInteger(FRAMES / FPC) || FRAMES <= 0)
+    throw new Error('--frames must be a positive multiple of --frames-per-chunk');
   const device = await openDevice();
   const dir = mkdtempSync(join(args.dir!, 'tandem-render-bench-'));
   const rows: Row[] = [];
@@ -232,10 +264,25 @@ async function main(): Promise<void> {
   const lines = [
     `| case | frames | wall ms | frames/s | depth | alone ms | figure | target | bottleneck |`,
     `|---|---|---|---|---|---|---|---|---|`,
-    ...rows.map((r) => `| ${r.case} | ${r.frames} | ${r.wallMs.toFixed(1)} | ${r.fps.toFixed(1)} | ${r.depth ?? ''} | ${Object.entries(r.aloneMs).map(([k, v]) => `${k} ${v!.toFixed(1)}`).join(', ')} | ${r.figureName} = ${r.figure.toFixed(3)} | ≥ ${r.target} | ${r.bottleneck ?? ''} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.case} | ${r.frames} | ${r.wallMs.toFixed(1)} | ${r.fps.toFixed(1)} | ${r.depth ?? ''} | ${Object.entries(
+          r.aloneMs,
+        )
+          .map(([k, v]) => `${k} ${v!.toFixed(1)}`)
+          .join(', ')} | ${r.figureName} = ${r.figure.toFixed(3)} | ≥ ${r.target} | ${r.bottleneck ?? ''} |`,
+    ),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (process.env.OUT) writeFileSync(join(process.env.OUT, 'render-bench.json'), JSON.stringify({ device: args.fake ? 'fake' : 'cuda', width, height, frames: FRAMES, framesPerChunk: FPC, rows }, null, 2));
+  if (process.env.OUT)
+    writeFileSync(
+      join(process.env.OUT, 'render-bench.json'),
+      JSON.stringify(
+        { device: args.fake ? 'fake' : 'cuda', width, height, frames: FRAMES, framesPerChunk: FPC, rows },
+        null,
+        2,
+      ),
+    );
 }
 
 await main();

@@ -61,12 +61,17 @@ function arg(name: string, fallback: number): number {
 async function fakeDevice(): Promise<Device> {
   const { FakeDevice } = await import('../src/testing/index.js');
   const fake = new FakeDevice();
-  fake.defineKernel('soak_fill', ['pointer', 'u32', 'u32'], (_c, out, words, chunk) => {
-    const o = out as Uint8Array;
-    const w = new Uint32Array(o.buffer, o.byteOffset, Number(words));
-    const base = Math.imul(Number(chunk), 2654435761) >>> 0;
-    for (let k = 0; k < w.length; k++) w[k] = (base + k) >>> 0;
-  }, 0.05);
+  fake.defineKernel(
+    'soak_fill',
+    ['pointer', 'u32', 'u32'],
+    (_c, out, words, chunk) => {
+      const o = out as Uint8Array;
+      const w = new Uint32Array(o.buffer, o.byteOffset, Number(words));
+      const base = Math.imul(Number(chunk), 2654435761) >>> 0;
+      for (let k = 0; k < w.length; k++) w[k] = (base + k) >>> 0;
+    },
+    0.05,
+  );
   return fake;
 }
 
@@ -75,12 +80,16 @@ async function main(): Promise<void> {
   const bytes = arg('mib', 4) * MiB;
   const runs = arg('runs', 20);
   const words = bytes / 4;
-  const device = process.argv.includes('--fake') ? await fakeDevice() : await (await import('../src/core/open.js')).open(arg('device', 0));
+  const device = process.argv.includes('--fake')
+    ? await fakeDevice()
+    : await (await import('../src/core/open.js')).open(arg('device', 0));
   const samples: Sample[] = [];
   let bad = 0;
   let delivered = 0;
   try {
-    const kernel = device.compile(SOURCE, { name: 'soak.cu', kernels: { soak_fill: ['pointer', 'u32', 'u32'] } }).getKernel('soak_fill');
+    const kernel = device
+      .compile(SOURCE, { name: 'soak.cu', kernels: { soak_fill: ['pointer', 'u32', 'u32'] } })
+      .getKernel('soak_fill');
     const grid = Math.min(Math.ceil(words / 256), device.properties.smCount * 8);
     const make = () =>
       createPipeline(device, {
@@ -92,9 +101,10 @@ async function main(): Promise<void> {
           // A sample of words per chunk keeps the host stage light; any stale slot shows in all of them.
           const w = new Uint32Array(c.data.buffer, c.data.byteOffset, words);
           const base = Math.imul(c.index, 2654435761) >>> 0;
-          for (let k = 0; k < words; k += 4093) if (w[k] !== ((base + k) >>> 0)) return void bad++;
-          if (w[words - 1] !== ((base + words - 1) >>> 0)) bad++;
-          if (c.index % 1000 === 0 && c.index > 0) samples.push(sample(device, `long run, chunk ${c.index}`, delivered));
+          for (let k = 0; k < words; k += 4093) if (w[k] !== (base + k) >>> 0) return void bad++;
+          if (w[words - 1] !== (base + words - 1) >>> 0) bad++;
+          if (c.index % 1000 === 0 && c.index > 0)
+            samples.push(sample(device, `long run, chunk ${c.index}`, delivered));
         },
       });
     samples.push(sample(device, 'start', 0));
@@ -128,13 +138,20 @@ async function main(): Promise<void> {
     const lines = [
       `soak: ${delivered} chunks of ${bytes / MiB} MiB on ${device.properties.name}; long run ${chunks} chunks in ${(longMs / 1000).toFixed(2)} s (${((chunks * bytes) / (longMs / 1000) / 1e9).toFixed(1)} GB/s), then ${runs} × 500`,
       `${'sample'.padEnd(28)} ${'chunks'.padStart(7)} ${'rss MiB'.padStart(9)} ${'VmLck'.padStart(8)} ${'VmPin'.padStart(8)} ${'heap MiB'.padStart(9)} ${'dev free MiB'.padStart(13)}`,
-      ...samples.map((s) => `${s.label.padEnd(28)} ${String(s.chunks).padStart(7)} ${f(s.rssMiB).padStart(9)} ${f(s.lockedMiB).padStart(8)} ${f(s.pinnedMiB).padStart(8)} ${f(s.heapMiB).padStart(9)} ${f(s.deviceFreeMiB).padStart(13)}`),
+      ...samples.map(
+        (s) =>
+          `${s.label.padEnd(28)} ${String(s.chunks).padStart(7)} ${f(s.rssMiB).padStart(9)} ${f(s.lockedMiB).padStart(8)} ${f(s.pinnedMiB).padStart(8)} ${f(s.heapMiB).padStart(9)} ${f(s.deviceFreeMiB).padStart(13)}`,
+      ),
       `drift from chunk 1000 of the long run to the end: rss ${(last.rssMiB - steady.rssMiB).toFixed(1)} MiB, heap ${(last.heapMiB - steady.heapMiB).toFixed(1)} MiB, device free ${(last.deviceFreeMiB - first.deviceFreeMiB).toFixed(1)} MiB vs start`,
       `corrupted chunks: ${bad}`,
       '',
     ];
     process.stdout.write(lines.join('\n'));
-    if (process.env.OUT) writeFileSync(join(process.env.OUT, 'soak.json'), JSON.stringify({ device: device.properties, bytes, chunks, runs, longMs, bad, delivered, samples }, null, 2));
+    if (process.env.OUT)
+      writeFileSync(
+        join(process.env.OUT, 'soak.json'),
+        JSON.stringify({ device: device.properties, bytes, chunks, runs, longMs, bad, delivered, samples }, null, 2),
+      );
     if (bad > 0) process.exitCode = 1;
   } finally {
     await device[Symbol.asyncDispose]();

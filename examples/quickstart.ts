@@ -28,7 +28,9 @@ try {
     },
   });
   const stats = await pipe.run(64);
-  console.error(`${stats.chunks} chunks, ${(stats.bytesOut / 2 ** 20).toFixed(0)} MiB in ${stats.wallMs.toFixed(1)} ms, depth ${stats.depth} → ${path}`);
+  console.error(
+    `${stats.chunks} chunks, ${(stats.bytesOut / 2 ** 20).toFixed(0)} MiB in ${stats.wallMs.toFixed(1)} ms, depth ${stats.depth} → ${path}`,
+  );
 } finally {
   await file.close();
 }

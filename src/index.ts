@@ -16,16 +16,36 @@ export { CudaError, NvrtcError, LibraryNotFoundError, UsageError } from './cuda/
 export { Pipeline, createPipeline, PipelineError, MAX_DEPTH } from './pipeline/index.js';
 export type * from './pipeline/types.js';
 export {
-  MultiPipeline, createMultiPipeline, openMultiPipeline, openDevices, closeDevices, parseDevicesSpec,
-  resolveDevicesSpec, MultiPipelineError, bottleneckOf,
+  MultiPipeline,
+  createMultiPipeline,
+  openMultiPipeline,
+  openDevices,
+  closeDevices,
+  parseDevicesSpec,
+  resolveDevicesSpec,
+  MultiPipelineError,
+  bottleneckOf,
 } from './pipeline/multi.js';
 export type {
-  MultiPipelineOptions, MultiPipelineStats, MultiComputeChunk, MultiOutputChunk, DeviceShare, MultiBottleneck, DevicesSpec,
+  MultiPipelineOptions,
+  MultiPipelineStats,
+  MultiComputeChunk,
+  MultiOutputChunk,
+  DeviceShare,
+  MultiBottleneck,
+  DevicesSpec,
 } from './pipeline/multi.js';
 
 // Host stages, workloads, profiling, checking
 export * from './sinks/index.js';
 export * from './workloads/index.js';
-export { synthetic, syntheticReference, calibrateSynthetic, SYNTHETIC_SOURCE, type Workload, type WorkloadInstance } from './workloads/synthetic.js';
+export {
+  synthetic,
+  syntheticReference,
+  calibrateSynthetic,
+  SYNTHETIC_SOURCE,
+  type Workload,
+  type WorkloadInstance,
+} from './workloads/synthetic.js';
 export * from './profile/index.js';
 export * from './check/index.js';

@@ -28,7 +28,11 @@ test('--devices: all, a count, ordinals with repeats; bad text is a usage error 
   assert.deepEqual(parseDeviceList('1,'), [1]);
   assert.deepEqual(parseDeviceList(' 2,0 '), [2, 0]);
   for (const bad of ['0', 'x', '0,,1', '-1', '1.5', '']) {
-    assert.throws(() => parseDeviceList(bad), (e: Error) => e instanceof UsageError && /--devices/.test(e.message), bad);
+    assert.throws(
+      () => parseDeviceList(bad),
+      (e: Error) => e instanceof UsageError && /--devices/.test(e.message),
+      bad,
+    );
   }
   assert.deepEqual(parseBenchOptions({ devices: '0,0' }).devices, [0, 0]);
   assert.equal(parseBenchOptions({}).devices, null);
@@ -38,7 +42,10 @@ test('openDeviceList: one fake device per distinct ordinal, shared by repeats, e
   const two = await openDeviceList([0, 1], { fake: true });
   assert.equal(two.devices.length, 2);
   assert.notEqual(two.devices[0], two.devices[1]);
-  assert.deepEqual(two.devices.map((d) => d.ordinal), [0, 1]);
+  assert.deepEqual(
+    two.devices.map((d) => d.ordinal),
+    [0, 1],
+  );
   await two.close();
   assert.ok(two.devices.every((d) => d.closed));
   const same = await openDeviceList([0, 0], { fake: true });
@@ -52,15 +59,30 @@ test('openDeviceList: one fake device per distinct ordinal, shared by repeats, e
 test('tandem bench --fake --devices 2: every cell runs on both devices and says so', { timeout: 60_000 }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-bench-devices-'));
   try {
-    const p = parseBenchOptions({ fake: true, devices: '2', sizes: '64K', chunks: 12, ratios: '1', depths: '2', out: dir });
+    const p = parseBenchOptions({
+      fake: true,
+      devices: '2',
+      sizes: '64K',
+      chunks: 12,
+      ratios: '1',
+      depths: '2',
+      out: dir,
+    });
     const results = await runBench(p, ['bench', '--fake', '--devices', '2']);
     assert.equal(results.cells.length, 2, 'overlap d2 and serial');
     for (const c of results.cells) {
       assert.equal(c.stats.chunks, 12);
       assert.equal(c.params.pipelines, 2);
       const shares = c.params.perDevice as { ordinal: number; chunks: number }[];
-      assert.deepEqual(shares.map((s) => s.ordinal), [0, 1]);
-      assert.equal(shares.reduce((n, s) => n + s.chunks, 0), 12, 'every chunk ran exactly once');
+      assert.deepEqual(
+        shares.map((s) => s.ordinal),
+        [0, 1],
+      );
+      assert.equal(
+        shares.reduce((n, s) => n + s.chunks, 0),
+        12,
+        'every chunk ran exactly once',
+      );
       assert.equal(c.traced, null, 'multi-device cells are untraced');
     }
     assert.deepEqual(results.config.devices, [0, 1]);
@@ -72,41 +94,77 @@ test('tandem bench --fake --devices 2: every cell runs on both devices and says 
   }
 });
 
-test('render on two fake devices (and twice on one) writes the same frames as on one device', { timeout: 60_000 }, async () => {
-  const format = { width: 64, height: 40, pixelFormat: 'yuv420p' as const, framesPerChunk: 2 };
-  const render = async (ordinals: number[] | null) => {
-    const opened = ordinals ? await openDeviceList(ordinals, { fake: true }) : null;
-    const device = opened ? opened.devices[0]! : new FakeDevice();
-    const frames: Buffer[] = [];
-    const sink = callbackSink(({ frames: fs }) => void frames.push(...fs.map((f) => Buffer.from(f))), { format });
-    const w = createFrameWorkload('fractal', { ...format, cost: 1 });
-    try {
-      const r = await runRender({ device, devices: opened?.devices, workload: w, sink, frames: 14, depth: 2 });
-      assert.equal(r.error, null);
-      assert.equal(r.progress.framesDone, 14);
-      if (ordinals && ordinals.length > 1) {
-        assert.equal(r.multi?.devices, ordinals.length);
-        assert.equal(r.multi!.perDevice.reduce((n, d) => n + d.chunks, 0), 7);
-      } else {
-        assert.equal(r.multi, null);
+test(
+  'render on two fake devices (and twice on one) writes the same frames as on one device',
+  { timeout: 60_000 },
+  async () => {
+    const format = { width: 64, height: 40, pixelFormat: 'yuv420p' as const, framesPerChunk: 2 };
+    const render = async (ordinals: number[] | null) => {
+      const opened = ordinals ? await openDeviceList(ordinals, { fake: true }) : null;
+      const device = opened ? opened.devices[0]! : new FakeDevice();
+      const frames: Buffer[] = [];
+      const sink = callbackSink(({ frames: fs }) => void frames.push(...fs.map((f) => Buffer.from(f))), { format });
+      const w = createFrameWorkload('fractal', { ...format, cost: 1 });
+      try {
+        const r = await runRender({ device, devices: opened?.devices, workload: w, sink, frames: 14, depth: 2 });
+        assert.equal(r.error, null);
+        assert.equal(r.progress.framesDone, 14);
+        if (ordinals && ordinals.length > 1) {
+          assert.equal(r.multi?.devices, ordinals.length);
+          assert.equal(
+            r.multi!.perDevice.reduce((n, d) => n + d.chunks, 0),
+            7,
+          );
+        } else {
+          assert.equal(r.multi, null);
+        }
+        return Buffer.concat(frames);
+      } finally {
+        w.close();
+        if (opened) await opened.close();
+        else device.close();
       }
-      return Buffer.concat(frames);
-    } finally {
-      w.close();
-      if (opened) await opened.close();
-      else device.close();
-    }
-  };
-  const one = await render(null);
-  assert.equal(one.byteLength, 14 * 64 * 40 * 1.5);
-  assert.ok((await render([0, 1])).equals(one), 'two devices: same bytes, same order');
-  assert.ok((await render([0, 0])).equals(one), 'two pipelines on one device: same bytes, same order');
-});
+    };
+    const one = await render(null);
+    assert.equal(one.byteLength, 14 * 64 * 40 * 1.5);
+    assert.ok((await render([0, 1])).equals(one), 'two devices: same bytes, same order');
+    assert.ok((await render([0, 0])).equals(one), 'two pipelines on one device: same bytes, same order');
+  },
+);
 
 test('tandem render --devices parses into the plan', async () => {
-  const plan = await planRender({ workload: 'fractal', size: '64x40', frames: 8, out: '/tmp/x.raw', format: 'yuv420p', framesPerChunk: 4, depth: 'auto', mode: 'overlap', device: 0, devices: '0,0', fps: 30, cost: 1 });
+  const plan = await planRender({
+    workload: 'fractal',
+    size: '64x40',
+    frames: 8,
+    out: '/tmp/x.raw',
+    format: 'yuv420p',
+    framesPerChunk: 4,
+    depth: 'auto',
+    mode: 'overlap',
+    device: 0,
+    devices: '0,0',
+    fps: 30,
+    cost: 1,
+  });
   assert.deepEqual(plan.devices, [0, 0]);
-  await assert.rejects(planRender({ workload: 'fractal', size: '64x40', frames: 8, out: '/tmp/x.raw', format: 'yuv420p', framesPerChunk: 4, depth: 'auto', mode: 'overlap', device: 0, devices: 'two', fps: 30, cost: 1 }), UsageError);
+  await assert.rejects(
+    planRender({
+      workload: 'fractal',
+      size: '64x40',
+      frames: 8,
+      out: '/tmp/x.raw',
+      format: 'yuv420p',
+      framesPerChunk: 4,
+      depth: 'auto',
+      mode: 'overlap',
+      device: 0,
+      devices: 'two',
+      fps: 30,
+      cost: 1,
+    }),
+    UsageError,
+  );
 });
 
 test('calibrateCost lands the asked kernel time on the fake device, whose cost is affine in iters', async () => {
@@ -116,9 +174,18 @@ test('calibrateCost lands the asked kernel time on the fake device, whose cost i
   const launch = syntheticLauncher(device, kernel, bytes);
   let iters = 1;
   try {
-    const work = { compute: (c: { stream: never; output: never; index: number }) => launch(c.stream, c.output, null, c.index, iters, 0), setCost: (c: number) => void (iters = c) };
+    const work = {
+      compute: (c: { stream: never; output: never; index: number }) =>
+        launch(c.stream, c.output, null, c.index, iters, 0),
+      setCost: (c: number) => void (iters = c),
+    };
     // 4096 words × 1e-4 ms per word-iteration: 0.4096 ms an iteration, + 0.002 ms.
-    const cal = await calibrateCost(device, work as never, { chunkBytes: bytes, targetMsPerChunk: 0.4096 * 5 + 0.002, initialCost: 1, maxCost: 64 });
+    const cal = await calibrateCost(device, work as never, {
+      chunkBytes: bytes,
+      targetMsPerChunk: 0.4096 * 5 + 0.002,
+      initialCost: 1,
+      maxCost: 64,
+    });
     assert.equal(cal.cost, 5);
     assert.equal(iters, 5, 'the cost is left set');
     assert.ok(Math.abs(cal.computeMsPerChunk / cal.targetMsPerChunk - 1) < 0.01, JSON.stringify(cal));
@@ -129,7 +196,11 @@ test('calibrateCost lands the asked kernel time on the fake device, whose cost i
 });
 
 test('the table names the fastest of tandem and the peers per cell, with its lead', () => {
-  const cell = (wallMs: number, peers: Record<string, number>) => ({ stats: { wallMs }, peers: Object.fromEntries(Object.entries(peers).map(([k, w]) => [k, { wallMs: w }])) }) as unknown as Cell;
+  const cell = (wallMs: number, peers: Record<string, number>) =>
+    ({
+      stats: { wallMs },
+      peers: Object.fromEntries(Object.entries(peers).map(([k, w]) => [k, { wallMs: w }])),
+    }) as unknown as Cell;
   assert.equal(fastest(cell(100, { a: 110, b: 150 }), ['a', 'b']), 'tandem +10.0%');
   assert.equal(fastest(cell(100, { a: 98, b: 150 }), ['a', 'b']), 'a +2.0%');
   assert.equal(fastest(cell(100, {}), ['a', 'b']), '–', 'no peer ran this cell (serial beside stream peers)');
@@ -137,7 +208,12 @@ test('the table names the fastest of tandem and the peers per cell, with its lea
 
 test('the fastest column calls it a tie where the paired rounds went both ways', () => {
   const cell = (wallMs: number, peers: Record<string, [number, [number, number]?]>) =>
-    ({ stats: { wallMs }, peers: Object.fromEntries(Object.entries(peers).map(([k, [w, r]]) => [k, { wallMs: w, ...(r ? { ratioRange: r } : {}) }])) }) as unknown as Cell;
+    ({
+      stats: { wallMs },
+      peers: Object.fromEntries(
+        Object.entries(peers).map(([k, [w, r]]) => [k, { wallMs: w, ...(r ? { ratioRange: r } : {}) }]),
+      ),
+    }) as unknown as Cell;
   assert.equal(fastest(cell(100, { a: [99.9, [0.998, 1.002]], b: [120] }), ['a', 'b']), 'tie, rounds split: a +0.1%');
   assert.equal(fastest(cell(100, { a: [100.2, [0.999, 1.004]] }), ['a']), 'tie, rounds split: tandem +0.2%');
   assert.equal(fastest(cell(100, { a: [99, [0.985, 0.995]] }), ['a']), 'a +1.0%', 'ahead in every round: a lead');

@@ -18,7 +18,11 @@ function repoRoot(): string {
 const root = repoRoot();
 const built = existsSync(join(root, 'dist/src/cli/main.js'));
 const avail = driverAvailable();
-const skip = !built ? 'the CLI is not built: run npm run build' : avail.ok ? 'an NVIDIA driver is present; this checks the no-driver path' : false;
+const skip = !built
+  ? 'the CLI is not built: run npm run build'
+  : avail.ok
+    ? 'an NVIDIA driver is present; this checks the no-driver path'
+    : false;
 
 for (const args of [['info'], ['info', '--json']]) {
   test(`tandem ${args.join(' ')} without a driver: one line, exit code 2`, { skip }, () => {

@@ -5,13 +5,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir, cacheKey, readCached, writeCached } from '../src/core/compile-cache.js';
 
-const parts = { source: 'extern "C" __global__ void k() {}', options: ['--gpu-architecture=sm_90'], arch: 'sm_90', nvrtcVersion: '13.0', format: 'cubin' };
+const parts = {
+  source: 'extern "C" __global__ void k() {}',
+  options: ['--gpu-architecture=sm_90'],
+  arch: 'sm_90',
+  nvrtcVersion: '13.0',
+  format: 'cubin',
+};
 
 test('the key changes with source, options, architecture and NVRTC version', () => {
   const base = cacheKey(parts);
   assert.match(base, /^[0-9a-f]{64}$/);
   assert.equal(cacheKey({ ...parts }), base);
-  for (const change of [{ source: `${parts.source} ` }, { options: [...parts.options, '-DN=4'] }, { arch: 'sm_89' }, { nvrtcVersion: '12.8' }, { format: 'ptx' }]) {
+  for (const change of [
+    { source: `${parts.source} ` },
+    { options: [...parts.options, '-DN=4'] },
+    { arch: 'sm_89' },
+    { nvrtcVersion: '12.8' },
+    { format: 'ptx' },
+  ]) {
     assert.notEqual(cacheKey({ ...parts, ...change }), base, JSON.stringify(change));
   }
 });

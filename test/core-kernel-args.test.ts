@@ -5,7 +5,8 @@ import { UsageError } from '../src/cuda/errors.js';
 import type { DeviceBuffer } from '../src/core/types.js';
 
 // Only what packing reads; the real buffer class needs a GPU.
-const fakeBuffer = (ptr: bigint, closed = false) => ({ kind: 'device', ptr, closed, label: 'out', byteLength: 1024 }) as unknown as DeviceBuffer;
+const fakeBuffer = (ptr: bigint, closed = false) =>
+  ({ kind: 'device', ptr, closed, label: 'out', byteLength: 1024 }) as unknown as DeviceBuffer;
 
 test('packs each argument into its own 8-byte slot, little-endian, and points the params array at the slots', () => {
   const args = new KernelArgs('k', ['pointer', 'u32', 'i32', 'u64', 'i64', 'f32', 'f64']);
@@ -55,7 +56,8 @@ test('wrong argument count names the kernel and its signature', () => {
   try {
     assert.throws(
       () => args.pack([fakeBuffer(1n), 2]),
-      (e: Error) => e instanceof UsageError && e.message === "kernel 'saxpy' takes 3 arguments (pointer, f32, u32); got 2",
+      (e: Error) =>
+        e instanceof UsageError && e.message === "kernel 'saxpy' takes 3 arguments (pointer, f32, u32); got 2",
     );
   } finally {
     args.free();
@@ -68,7 +70,11 @@ test('type errors name the argument, its type and what was given', () => {
   const bad = (i: number, value: unknown, re: RegExp) => {
     const a: unknown[] = [...ok];
     a[i] = value;
-    assert.throws(() => args.pack(a as never), (e: Error) => e instanceof UsageError && re.test(e.message), `${i}: ${String(value)}`);
+    assert.throws(
+      () => args.pack(a as never),
+      (e: Error) => e instanceof UsageError && re.test(e.message),
+      `${i}: ${String(value)}`,
+    );
   };
   try {
     bad(0, 5, /argument 0 \(pointer\) of kernel 'k': expected a DeviceBuffer or a bigint device address; got number 5/);
@@ -88,7 +94,10 @@ test('type errors name the argument, its type and what was given', () => {
 });
 
 test('unknown signature types are rejected when the kernel is declared', () => {
-  assert.throws(() => new KernelArgs('k', ['u32', 'float' as never]), /kernel 'k': argument 1 has type 'float'; use one of pointer, u32, i32, u64, i64, f32, f64/);
+  assert.throws(
+    () => new KernelArgs('k', ['u32', 'float' as never]),
+    /kernel 'k': argument 1 has type 'float'; use one of pointer, u32, i32, u64, i64, f32, f64/,
+  );
 });
 
 test('packing after free() is a clear error, and free() is idempotent', () => {

@@ -30,7 +30,9 @@ function build(): { libraryPath: string } | { skip: string } {
   try {
     execFileSync('cc', ['-shared', '-fPIC', '-O1', '-o', lib, src], { stdio: 'pipe' });
   } catch (err) {
-    return { skip: `no C compiler to build the stand-in libcuda (apt-get install gcc): ${(err as Error).message.split('\n')[0]}` };
+    return {
+      skip: `no C compiler to build the stand-in libcuda (apt-get install gcc): ${(err as Error).message.split('\n')[0]}`,
+    };
   }
   return { libraryPath: lib };
 }
@@ -43,19 +45,27 @@ function fakeDriver() {
   const koffi = createRequire(import.meta.url)('koffi');
   const lib = koffi.load((built as { libraryPath: string }).libraryPath);
   const set: (event: bigint, rc: number) => void = lib.func('void fake_set(uint64_t event, int rc)');
-  const driver = { libraryPath: (built as { libraryPath: string }).libraryPath, cuEventQuery: lib.func('int cuEventQuery(void *hEvent)') };
+  const driver = {
+    libraryPath: (built as { libraryPath: string }).libraryPath,
+    cuEventQuery: lib.func('int cuEventQuery(void *hEvent)'),
+  };
   return { driver, set };
 }
 
-const turns = (n: number) => new Promise<void>((resolve) => {
-  let k = 0;
-  const go = () => (++k >= n ? resolve() : setImmediate(go));
-  setImmediate(go);
-});
+const turns = (n: number) =>
+  new Promise<void>((resolve) => {
+    let k = 0;
+    const go = () => (++k >= n ? resolve() : setImmediate(go));
+    setImmediate(go);
+  });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function watcher(event: bigint, log: string[], name: string): PendingWait {
-  return { event, resolve: () => log.push(`done ${name}`), reject: (err) => log.push(`fail ${name} ${(err as CudaError).cudaName ?? err.message}`) };
+  return {
+    event,
+    resolve: () => log.push(`done ${name}`),
+    reject: (err) => log.push(`fail ${name} ${(err as CudaError).cudaName ?? err.message}`),
+  };
 }
 
 test('worker waiter: watch() calls back once, soon after the event completes', { skip }, async () => {
@@ -81,85 +91,103 @@ test('worker waiter: watch() calls back once, soon after the event completes', {
   }
 });
 
-test('worker waiter: a callback may start the next wait from inside the round; a chain of 200 completes in order', { skip }, async () => {
-  const { driver, set } = fakeDriver();
-  const waiter = new WorkerWaiter(driver as never, 0n);
-  try {
-    const order: number[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      let n = 0;
-      const next = (): void => {
-        const event = BigInt(2 + (n % 2));
-        set(event, NOT_READY);
-        const mine = n;
-        waiter.watch({
-          event,
-          resolve: () => {
-            order.push(mine);
-            if (++n === 200) resolve();
-            else next();
-          },
-          reject,
-        });
-        // Complete it a little later, from a timer or at once, in turns.
-        if (mine % 3 === 0) set(event, 0);
-        else setImmediate(() => set(event, 0));
-      };
-      next();
-    });
-    await done;
-    assert.deepEqual(order, Array.from({ length: 200 }, (_, k) => k));
-  } finally {
-    waiter.close(new Error('test over'));
-  }
-});
+test(
+  'worker waiter: a callback may start the next wait from inside the round; a chain of 200 completes in order',
+  { skip },
+  async () => {
+    const { driver, set } = fakeDriver();
+    const waiter = new WorkerWaiter(driver as never, 0n);
+    try {
+      const order: number[] = [];
+      const done = new Promise<void>((resolve, reject) => {
+        let n = 0;
+        const next = (): void => {
+          const event = BigInt(2 + (n % 2));
+          set(event, NOT_READY);
+          const mine = n;
+          waiter.watch({
+            event,
+            resolve: () => {
+              order.push(mine);
+              if (++n === 200) resolve();
+              else next();
+            },
+            reject,
+          });
+          // Complete it a little later, from a timer or at once, in turns.
+          if (mine % 3 === 0) set(event, 0);
+          else setImmediate(() => set(event, 0));
+        };
+        next();
+      });
+      await done;
+      assert.deepEqual(
+        order,
+        Array.from({ length: 200 }, (_, k) => k),
+      );
+    } finally {
+      waiter.close(new Error('test over'));
+    }
+  },
+);
 
-test('worker waiter: an idle wait moves to the worker thread and still completes; a fault rejects with its CUDA name', { skip, timeout: 20_000 }, async () => {
-  const { driver, set } = fakeDriver();
-  const waiter = new WorkerWaiter(driver as never, 0n);
-  try {
-    set(4n, NOT_READY);
-    set(5n, NOT_READY);
+test(
+  'worker waiter: an idle wait moves to the worker thread and still completes; a fault rejects with its CUDA name',
+  { skip, timeout: 20_000 },
+  async () => {
+    const { driver, set } = fakeDriver();
+    const waiter = new WorkerWaiter(driver as never, 0n);
+    try {
+      set(4n, NOT_READY);
+      set(5n, NOT_READY);
+      const log: string[] = [];
+      waiter.watch(watcher(4n, log, 'slow'));
+      const faulted = waiter.wait(5n);
+      faulted.catch(() => {});
+      // Longer than the spin phase: both waits are on the worker thread by now.
+      await sleep(SPIN_MS * 6);
+      assert.deepEqual(log, []);
+      assert.equal(waiter.pending, 2);
+      set(4n, 0);
+      set(5n, 700);
+      const t0 = performance.now();
+      while (log.length === 0 && performance.now() - t0 < 5000) await sleep(1);
+      assert.deepEqual(log, ['done slow']);
+      await assert.rejects(
+        faulted,
+        (e: unknown) => e instanceof CudaError && e.cudaName === 'CUDA_ERROR_ILLEGAL_ADDRESS',
+      );
+      // Back to the event loop for the next wait: done within a few turns.
+      set(6n, NOT_READY);
+      waiter.watch(watcher(6n, log, 'next'));
+      set(6n, 0);
+      const t1 = performance.now();
+      while (log.length < 2 && performance.now() - t1 < 5000) await turns(1);
+      assert.deepEqual(log, ['done slow', 'done next']);
+    } finally {
+      waiter.close(new Error('test over'));
+    }
+  },
+);
+
+test(
+  'worker waiter: close() fails what is pending, on the loop and on the thread, and every later wait',
+  { skip },
+  async () => {
+    const { driver, set } = fakeDriver();
+    const waiter = new WorkerWaiter(driver as never, 0n);
+    set(7n, NOT_READY);
+    set(8n, NOT_READY);
     const log: string[] = [];
-    waiter.watch(watcher(4n, log, 'slow'));
-    const faulted = waiter.wait(5n);
-    faulted.catch(() => {});
-    // Longer than the spin phase: both waits are on the worker thread by now.
-    await sleep(SPIN_MS * 6);
-    assert.deepEqual(log, []);
-    assert.equal(waiter.pending, 2);
-    set(4n, 0);
-    set(5n, 700);
-    const t0 = performance.now();
-    while (log.length === 0 && performance.now() - t0 < 5000) await sleep(1);
-    assert.deepEqual(log, ['done slow']);
-    await assert.rejects(faulted, (e: unknown) => e instanceof CudaError && e.cudaName === 'CUDA_ERROR_ILLEGAL_ADDRESS');
-    // Back to the event loop for the next wait: done within a few turns.
-    set(6n, NOT_READY);
-    waiter.watch(watcher(6n, log, 'next'));
-    set(6n, 0);
-    const t1 = performance.now();
-    while (log.length < 2 && performance.now() - t1 < 5000) await turns(1);
-    assert.deepEqual(log, ['done slow', 'done next']);
-  } finally {
-    waiter.close(new Error('test over'));
-  }
-});
-
-test('worker waiter: close() fails what is pending, on the loop and on the thread, and every later wait', { skip }, async () => {
-  const { driver, set } = fakeDriver();
-  const waiter = new WorkerWaiter(driver as never, 0n);
-  set(7n, NOT_READY);
-  set(8n, NOT_READY);
-  const log: string[] = [];
-  waiter.watch(watcher(8n, log, 'thread'));
-  await sleep(SPIN_MS * 6); // 8 is on the worker thread now
-  waiter.watch(watcher(7n, log, 'loop'));
-  waiter.close(new Error('device closed'));
-  await turns(3);
-  assert.deepEqual(log.sort(), ['fail loop device closed', 'fail thread device closed']);
-  waiter.watch(watcher(7n, log, 'late'));
-  await assert.rejects(waiter.wait(7n), /device closed/);
-  await turns(3);
-  assert.ok(log.includes('fail late device closed'));
-});
+    waiter.watch(watcher(8n, log, 'thread'));
+    await sleep(SPIN_MS * 6); // 8 is on the worker thread now
+    waiter.watch(watcher(7n, log, 'loop'));
+    waiter.close(new Error('device closed'));
+    await turns(3);
+    assert.deepEqual(log.sort(), ['fail loop device closed', 'fail thread device closed']);
+    waiter.watch(watcher(7n, log, 'late'));
+    await assert.rejects(waiter.wait(7n), /device closed/);
+    await turns(3);
+    assert.ok(log.includes('fail late device closed'));
+  },
+);

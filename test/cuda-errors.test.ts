@@ -11,25 +11,38 @@ test('without the driver, codes are named from the static table', () => {
 });
 
 test('the message starts with the CUDA name, then the call and context, then advice', () => {
-  const e = cudaError(2, 'cuMemAlloc_v2', `${formatBytes(96 * 1024 ** 3)} asked, ${formatBytes(79.1 * 1024 ** 3)} free`);
+  const e = cudaError(
+    2,
+    'cuMemAlloc_v2',
+    `${formatBytes(96 * 1024 ** 3)} asked, ${formatBytes(79.1 * 1024 ** 3)} free`,
+  );
   assert.ok(e instanceof CudaError);
   assert.equal(e.code, 2);
   assert.equal(e.cudaName, 'CUDA_ERROR_OUT_OF_MEMORY');
   assert.equal(e.call, 'cuMemAlloc_v2');
   assert.equal(e.sticky, false);
-  assert.equal(e.message, 'CUDA_ERROR_OUT_OF_MEMORY: out of memory (cuMemAlloc_v2, 96 GiB asked, 79.1 GiB free); free device memory or use smaller chunks / a shallower ring');
+  assert.equal(
+    e.message,
+    'CUDA_ERROR_OUT_OF_MEMORY: out of memory (cuMemAlloc_v2, 96 GiB asked, 79.1 GiB free); free device memory or use smaller chunks / a shallower ring',
+  );
 });
 
 test('sticky faults say the context is lost', () => {
   const e = cudaError(700, 'cuEventQuery');
   assert.equal(e.sticky, true);
-  assert.match(e.message, /^CUDA_ERROR_ILLEGAL_ADDRESS: illegal address \(cuEventQuery\); .*close the device and open it again/);
+  assert.match(
+    e.message,
+    /^CUDA_ERROR_ILLEGAL_ADDRESS: illegal address \(cuEventQuery\); .*close the device and open it again/,
+  );
 });
 
 test('NvrtcError carries the compile log', () => {
   assert.throws(
     () => checkNvrtc(6, 'nvrtcCompileProgram', 'k.cu(3): error: identifier "x" is undefined\n', 'k.cu'),
-    (e: Error) => e instanceof NvrtcError && e.log.includes('identifier "x" is undefined') && /^NVRTC_ERROR_6 \(nvrtcCompileProgram, k\.cu\):\nk\.cu\(3\): error/.test(e.message),
+    (e: Error) =>
+      e instanceof NvrtcError &&
+      e.log.includes('identifier "x" is undefined') &&
+      /^NVRTC_ERROR_6 \(nvrtcCompileProgram, k\.cu\):\nk\.cu\(3\): error/.test(e.message),
   );
   assert.doesNotThrow(() => checkNvrtc(0, 'nvrtcCompileProgram'));
 });
@@ -38,5 +51,8 @@ test('use-after-close errors name the resource and how to get a new one', () => 
   const e = closedError('Stream', 'copy');
   assert.ok(e instanceof UsageError);
   assert.equal(e.message, "Stream 'copy' was closed; create a new one with device.createStream()");
-  assert.equal(closedError('PinnedBuffer', 'slot0').message, "PinnedBuffer 'slot0' was closed; allocate a new one with device.allocPinned()");
+  assert.equal(
+    closedError('PinnedBuffer', 'slot0').message,
+    "PinnedBuffer 'slot0' was closed; allocate a new one with device.allocPinned()",
+  );
 });

@@ -32,13 +32,20 @@ test('a stream is an in-order queue; timing events measure virtual time exactly'
 });
 
 test('compute and copy engines overlap across streams; one engine serialises', async () => {
-  for (const [engines, expected] of [[2, 5], [1, 5]] as const) {
+  for (const [engines, expected] of [
+    [2, 5],
+    [1, 5],
+  ] as const) {
     const { fake, slow } = setup({ copyEngines: engines });
     const cs = fake.createStream();
     const up = fake.createStream();
     const down = fake.createStream();
     const t0 = fake.createEvent({ timing: true });
-    const ends = [fake.createEvent({ timing: true }), fake.createEvent({ timing: true }), fake.createEvent({ timing: true })];
+    const ends = [
+      fake.createEvent({ timing: true }),
+      fake.createEvent({ timing: true }),
+      fake.createEvent({ timing: true }),
+    ];
     const dev = fake.allocDevice(5000);
     const pin = fake.allocPinned(5000);
     t0.record(cs);
@@ -97,7 +104,10 @@ test('failNext: the chosen call fails once with a CudaError, later calls work', 
   const buf = fake.allocDevice(10);
   fake.failNext('launch', undefined, { skip: 1 });
   fill.launch(s, { grid: 1, block: 1 }, buf, 1);
-  assert.throws(() => fill.launch(s, { grid: 1, block: 1 }, buf, 1), (e: unknown) => e instanceof CudaError && e.cudaName === 'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES');
+  assert.throws(
+    () => fill.launch(s, { grid: 1, block: 1 }, buf, 1),
+    (e: unknown) => e instanceof CudaError && e.cudaName === 'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES',
+  );
   fill.launch(s, { grid: 1, block: 1 }, buf, 1);
   fake.failNext('alloc');
   assert.throws(() => fake.allocDevice(10), /CUDA_ERROR_OUT_OF_MEMORY/);
@@ -114,7 +124,10 @@ test('a throwing kernel faults the device: sticky CUDA_ERROR_ILLEGAL_ADDRESS eve
   const e = fake.createEvent();
   fake.compile('').getKernel('oob').launch(s, { grid: 1, block: 1 });
   e.record(s);
-  await assert.rejects(e.completion(), (err: unknown) => err instanceof CudaError && err.sticky && err.cudaName === 'CUDA_ERROR_ILLEGAL_ADDRESS');
+  await assert.rejects(
+    e.completion(),
+    (err: unknown) => err instanceof CudaError && err.sticky && err.cudaName === 'CUDA_ERROR_ILLEGAL_ADDRESS',
+  );
   assert.throws(() => fake.allocDevice(1), /CUDA_ERROR_ILLEGAL_ADDRESS/);
   assert.throws(() => e.isDone(), /CUDA_ERROR_ILLEGAL_ADDRESS/);
   s.close();
@@ -130,7 +143,14 @@ test('memory accounting shows leaks and out-of-memory says how much was asked an
   a.close();
   a.close();
   assert.deepEqual(fake.memoryInfo(), { free: 1000, total: 1000 });
-  assert.deepEqual(fake.liveResources(), { streams: 0, events: 0, deviceBuffers: 0, pinnedBuffers: 0, deviceBytes: 0, pinnedBytes: 0 });
+  assert.deepEqual(fake.liveResources(), {
+    streams: 0,
+    events: 0,
+    deviceBuffers: 0,
+    pinnedBuffers: 0,
+    deviceBytes: 0,
+    pinnedBytes: 0,
+  });
 });
 
 test('use after close is a UsageError naming the resource; close() is idempotent', () => {
@@ -142,8 +162,14 @@ test('use after close is a UsageError naming the resource; close() is idempotent
   s[Symbol.dispose]();
   e.close();
   p.close();
-  assert.throws(() => e.record(fake.createStream()), (err: unknown) => err instanceof UsageError && /event 'done' used after close/.test(err.message));
-  assert.throws(() => fill.launch(s, { grid: 1, block: 1 }, fake.allocDevice(4), 1), /stream 'compute' used after close/);
+  assert.throws(
+    () => e.record(fake.createStream()),
+    (err: unknown) => err instanceof UsageError && /event 'done' used after close/.test(err.message),
+  );
+  assert.throws(
+    () => fill.launch(s, { grid: 1, block: 1 }, fake.allocDevice(4), 1),
+    /stream 'compute' used after close/,
+  );
   assert.throws(() => p.bytes, /pinned buffer 'out' read after close/);
 });
 
@@ -160,7 +186,10 @@ test('kernels: unknown names list the defined ones; arguments and shapes are che
   // A bigint address inside a buffer reaches the kernel as a view from that address.
   let seen = -1;
   fake.defineKernel('peek', ['pointer'], (_c, p) => void (seen = (p as Uint8Array).byteLength));
-  fake.compile('').getKernel('peek').launch(s, { grid: 1, block: 1 }, buf.ptr + 1n);
+  fake
+    .compile('')
+    .getKernel('peek')
+    .launch(s, { grid: 1, block: 1 }, buf.ptr + 1n);
   return s.synchronize().then(() => assert.equal(seen, 3));
 });
 

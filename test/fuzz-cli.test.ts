@@ -19,13 +19,31 @@ function repoRoot(): string {
 }
 const ROOT = repoRoot();
 const BIN = join(ROOT, 'bin', 'tandem.js');
-const skip = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js')) ? false : 'the CLI is not built: run npm run build';
+const skip = existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))
+  ? false
+  : 'the CLI is not built: run npm run build';
 
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
 // Values a user might type by mistake. None is valid-but-enormous (1e9 frames would be a real,
 // endless run, not a hang).
-const JUNK = ['', '-1', '0', '1.5', 'NaN', 'abc', 'x,y', '-', '=', '1e-3', '0x10', ' ', '99999999999999999999', '3,3', 'Infinity'];
+const JUNK = [
+  '',
+  '-1',
+  '0',
+  '1.5',
+  'NaN',
+  'abc',
+  'x,y',
+  '-',
+  '=',
+  '1e-3',
+  '0x10',
+  ' ',
+  '99999999999999999999',
+  '3,3',
+  'Infinity',
+];
 
 const RENDER_OPTIONS: Record<string, readonly string[]> = {
   '--workload': ['fractal', 'decoder', 'synthetic'],
@@ -69,7 +87,11 @@ function randomArgv(rnd: () => number, dir: string, k: number): string[] {
     // Small frames only (the fake's kernels are JS); the output in a scratch dir.
     if (!argv.some((a) => a.startsWith('--size'))) argv.push('--size', '32x16');
     if (!argv.some((a) => a.startsWith('--frames'))) argv.push('--frames', '4');
-    argv.push('--no-progress', '--out', rnd() < 0.1 ? pick(rnd, JUNK) : join(dir, `out${k}.${pick(rnd, ['raw', 'yuv', 'raw'])}`));
+    argv.push(
+      '--no-progress',
+      '--out',
+      rnd() < 0.1 ? pick(rnd, JUNK) : join(dir, `out${k}.${pick(rnd, ['raw', 'yuv', 'raw'])}`),
+    );
   } else {
     if (!argv.some((a) => a.startsWith('--chunks'))) argv.push('--chunks', '4');
     if (!argv.some((a) => a.startsWith('--sizes'))) argv.push('--sizes', '16K');
@@ -85,7 +107,11 @@ test('fuzz: 40 random argv for render and bench never crash, hang or print a sta
     for (let seed = 1; seed <= 40; seed++) {
       const rnd = prng(seed * 7919);
       const argv = randomArgv(rnd, dir, seed);
-      const r = spawnSync(process.execPath, [BIN, ...argv], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, TANDEM_DEBUG: '' } });
+      const r = spawnSync(process.execPath, [BIN, ...argv], {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { ...process.env, TANDEM_DEBUG: '' },
+      });
       const replay = `seed ${seed}: tandem ${argv.map((a) => JSON.stringify(a)).join(' ')}`;
       assert.ok(!r.error, `${replay}: did not finish (${r.error?.message}) — a hang`);
       assert.equal(r.signal, null, `${replay}: killed by ${r.signal}`);
@@ -93,9 +119,16 @@ test('fuzz: 40 random argv for render and bench never crash, hang or print a sta
       if (process.env.FUZZ_VERBOSE) console.error(`  ${replay} → ${r.status} ${r.stderr.split('\n')[0]}`);
       assert.ok(r.status === 0 || r.status === 1 || r.status === 2, `${replay}: exit ${r.status}\n${r.stderr}`);
       assert.doesNotMatch(r.stderr, /^\s+at .+:\d+:\d+\)?$/m, `${replay}: a stack trace\n${r.stderr}`);
-      assert.doesNotMatch(r.stderr, /TypeError|ReferenceError|RangeError|SyntaxError|undefined is not|Cannot read prop/, `${replay}\n${r.stderr}`);
+      assert.doesNotMatch(
+        r.stderr,
+        /TypeError|ReferenceError|RangeError|SyntaxError|undefined is not|Cannot read prop/,
+        `${replay}\n${r.stderr}`,
+      );
       if (r.status !== 0) {
-        const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('tandem: '));
+        const lines = r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('tandem: '));
         assert.equal(lines.length, 1, `${replay}: one 'tandem: …' line\n${r.stderr}`);
         assert.ok(lines[0]!.length > 'tandem: '.length + 10, `${replay}: the line says something`);
       }

@@ -13,12 +13,29 @@ import { FakeDevice } from '../src/testing/index.js';
 import { mulberry32 as prng } from '../src/util/prng.js';
 export { prng };
 
-
 const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 
 // Anything a caller might pass by mistake; sizes stay small or impossibly large so that the fake
 // never allocates gigabytes of real memory.
-const JUNK: readonly unknown[] = [undefined, null, 0, -1, 1.5, NaN, Infinity, -Infinity, '', '3', 'auto', true, {}, [], [2], 1n, () => {}];
+const JUNK: readonly unknown[] = [
+  undefined,
+  null,
+  0,
+  -1,
+  1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  '',
+  '3',
+  'auto',
+  true,
+  {},
+  [],
+  [2],
+  1n,
+  () => {},
+];
 const COUNTS: readonly unknown[] = [1, 2, 4, 7, 0, 3, 5, undefined, -2, 1.5, NaN, 'x', 3n, {}];
 
 function randomOptions(rnd: () => number, kernel: { launch: (...a: never[]) => void }): Record<string, unknown> {
@@ -39,8 +56,10 @@ function randomOptions(rnd: () => number, kernel: { launch: (...a: never[]) => v
   maybe('label', ['fuzz', ''], 0.3);
   maybe('priorities', [{}, { compute: -1 }, { copy: 1, upload: 0 }], 0.2);
   const computes = [
-    (c: { stream: unknown; output: unknown; index: number }) => (kernel.launch as (...a: unknown[]) => void)(c.stream, { grid: 1, block: 1 }, c.output, c.index),
-    (c: { stream: unknown; output: unknown; index: number }) => (kernel.launch as (...a: unknown[]) => void)(c.stream, { grid: 1, block: 1 }, c.output, c.index),
+    (c: { stream: unknown; output: unknown; index: number }) =>
+      (kernel.launch as (...a: unknown[]) => void)(c.stream, { grid: 1, block: 1 }, c.output, c.index),
+    (c: { stream: unknown; output: unknown; index: number }) =>
+      (kernel.launch as (...a: unknown[]) => void)(c.stream, { grid: 1, block: 1 }, c.output, c.index),
     () => {
       throw new Error('compute callback bug');
     },
@@ -78,16 +97,22 @@ test('fuzz: 400 random pipeline option objects and run inputs never crash or han
       let outcome: unknown;
       try {
         const p = createPipeline(dev, options as never);
-        const timer = new Promise((_, reject) => setTimeout(() => reject(new Error('HANG: the run did not settle in 10 s')), 10_000).unref());
+        const timer = new Promise((_, reject) =>
+          setTimeout(() => reject(new Error('HANG: the run did not settle in 10 s')), 10_000).unref(),
+        );
         outcome = await Promise.race([p.run(count as never).then(() => 'ok'), timer]);
         p.close();
       } catch (e) {
         outcome = e;
       }
-      const kind = outcome === 'ok' ? 'ok' : (outcome as Error)?.name ?? typeof outcome;
+      const kind = outcome === 'ok' ? 'ok' : ((outcome as Error)?.name ?? typeof outcome);
       tally.set(kind, (tally.get(kind) ?? 0) + 1);
-      assert.ok(acceptable(outcome), `seed ${seed}: ${inspect(options)} run(${inspect(count)}) → ${(outcome as Error)?.stack ?? inspect(outcome)}`);
-      if (!fake.clock.fault) assert.deepEqual(fake.liveResources(), base, `seed ${seed}: resources released (${inspect(options)})`);
+      assert.ok(
+        acceptable(outcome),
+        `seed ${seed}: ${inspect(options)} run(${inspect(count)}) → ${(outcome as Error)?.stack ?? inspect(outcome)}`,
+      );
+      if (!fake.clock.fault)
+        assert.deepEqual(fake.liveResources(), base, `seed ${seed}: resources released (${inspect(options)})`);
     }
   } finally {
     process.off('unhandledRejection', onUnhandled);
@@ -100,7 +125,26 @@ test('fuzz: 400 random pipeline option objects and run inputs never crash or han
 
 test('fuzz: 5,000 random launch shapes give a normalised launch or a UsageError, never anything else', () => {
   const rnd = prng(7);
-  const dims: readonly unknown[] = [...JUNK, 1, 32, 256, 1024, 1025, 65535, 65536, 2 ** 31 - 1, 2 ** 31, [1, 1], [32, 32], [1, 1, 64], [1, 1, 65], [0, 1], [1, -1, 1], [1, 1, 1, 1], ['1']];
+  const dims: readonly unknown[] = [
+    ...JUNK,
+    1,
+    32,
+    256,
+    1024,
+    1025,
+    65535,
+    65536,
+    2 ** 31 - 1,
+    2 ** 31,
+    [1, 1],
+    [32, 32],
+    [1, 1, 64],
+    [1, 1, 65],
+    [0, 1],
+    [1, -1, 1],
+    [1, 1, 1, 1],
+    ['1'],
+  ];
   let ok = 0;
   for (let i = 0; i < 5000; i++) {
     const grid = pick(rnd, dims);
@@ -108,11 +152,16 @@ test('fuzz: 5,000 random launch shapes give a normalised launch or a UsageError,
     const shared = pick(rnd, [undefined, 0, 1024, 48 * 1024, 48 * 1024 + 1, -1, 1.5, NaN, '0']);
     try {
       const n = normalizeLaunch(grid as never, block as never, shared as never);
-      assert.ok(n.grid.every((v) => Number.isInteger(v) && v >= 1) && n.block.every((v) => Number.isInteger(v) && v >= 1));
+      assert.ok(
+        n.grid.every((v) => Number.isInteger(v) && v >= 1) && n.block.every((v) => Number.isInteger(v) && v >= 1),
+      );
       assert.ok(n.block[0] * n.block[1] * n.block[2] <= 1024);
       ok++;
     } catch (e) {
-      assert.ok(e instanceof UsageError, `grid ${inspect(grid)} block ${inspect(block)} shared ${inspect(shared)} → ${(e as Error).stack}`);
+      assert.ok(
+        e instanceof UsageError,
+        `grid ${inspect(grid)} block ${inspect(block)} shared ${inspect(shared)} → ${(e as Error).stack}`,
+      );
       assert.match(e.message, /must|exceeds|allows/);
     }
   }

@@ -8,11 +8,16 @@ import { FakeDevice } from '../src/testing/index.js';
 function setup() {
   const fake = new FakeDevice();
   fake.defineKernel('fill', ['pointer', 'u32'], (_ctx, out, v) => (out as Uint8Array).fill(Number(v)), 0.5);
-  fake.defineKernel('add', ['pointer', 'pointer'], (_ctx, dst, src) => {
-    const d = dst as Uint8Array;
-    const s = src as Uint8Array;
-    for (let k = 0; k < d.length; k++) d[k] = (d[k]! + s[k]!) & 255;
-  }, 0.5);
+  fake.defineKernel(
+    'add',
+    ['pointer', 'pointer'],
+    (_ctx, dst, src) => {
+      const d = dst as Uint8Array;
+      const s = src as Uint8Array;
+      for (let k = 0; k < d.length; k++) d[k] = (d[k]! + s[k]!) & 255;
+    },
+    0.5,
+  );
   const dev = checked(fake);
   const compute = dev.createStream({ label: 'compute' });
   const copy = dev.createStream({ label: 'copy' });
@@ -35,7 +40,10 @@ test('barrier 2 missing: D2H reads before compute is known done', () => {
   assert.equal(h.barrier, 2);
   assert.equal(h.buffer, 'output[0]');
   assert.equal(h.hazard, 'read-after-write');
-  assert.match(h.message, /D2H\(7\) \[stream 'copy'\] reads it before compute\(7\) \[kernel 'fill' on stream 'compute'\]/);
+  assert.match(
+    h.message,
+    /D2H\(7\) \[stream 'copy'\] reads it before compute\(7\) \[kernel 'fill' on stream 'compute'\]/,
+  );
   assert.match(h.message, /make the copy stream 'copy' wait on it before the D2H \(barrier 2\)/);
 });
 
@@ -65,14 +73,23 @@ test('barrier 1 missing: compute(n) overwrites device[i] while D2H(n - depth) ma
   computed.record(compute);
   copy.waitEvent(computed);
   dev.copy(copy, pinned[0]!, out, { chunk: 0 });
-  assert.throws(() => fill.launch(compute, { ...launch1, chunk: 1 }, out, 2), (e: unknown) => {
-    assert.ok(e instanceof HazardError);
-    assert.equal(e.barrier, 1);
-    assert.equal(e.hazard, 'write-after-read');
-    assert.match(e.message, /compute\(1\) \[kernel 'fill' on stream 'compute'\] writes it while D2H\(0\) \[stream 'copy'\] may still read it/);
-    assert.match(e.message, /record an event on stream 'copy' after the copy and make stream 'compute' wait on it before writing \(barrier 1\)/);
-    return true;
-  });
+  assert.throws(
+    () => fill.launch(compute, { ...launch1, chunk: 1 }, out, 2),
+    (e: unknown) => {
+      assert.ok(e instanceof HazardError);
+      assert.equal(e.barrier, 1);
+      assert.equal(e.hazard, 'write-after-read');
+      assert.match(
+        e.message,
+        /compute\(1\) \[kernel 'fill' on stream 'compute'\] writes it while D2H\(0\) \[stream 'copy'\] may still read it/,
+      );
+      assert.match(
+        e.message,
+        /record an event on stream 'copy' after the copy and make stream 'compute' wait on it before writing \(barrier 1\)/,
+      );
+      return true;
+    },
+  );
 });
 
 test('barrier 1 present: compute waits on the copy event; no hazard, data intact', async () => {
@@ -106,7 +123,10 @@ test('barrier 4 missing: the host reads pinned memory before the D2H is known co
   computed.record(compute);
   copy.waitEvent(computed);
   dev.copy(copy, pinned, out, { chunk: 4 });
-  assert.throws(() => dev.hostAccess(pinned, 'read', 'sink takes chunk 4'), /the host for chunk 4 \('sink takes chunk 4'\) reads it before D2H\(4\) \[stream 'copy'\].*\(barrier 4\)/);
+  assert.throws(
+    () => dev.hostAccess(pinned, 'read', 'sink takes chunk 4'),
+    /the host for chunk 4 \('sink takes chunk 4'\) reads it before D2H\(4\) \[stream 'copy'\].*\(barrier 4\)/,
+  );
   // Awaiting the stream orders it.
   dev.clearHazards();
   await copy.synchronize();
@@ -134,13 +154,19 @@ test('barrier 3 missing: the next D2H into a slot before the host released it is
   computed.record(compute);
   copy.waitEvent(computed);
   dev.copy(copy, pinned, out, { chunk: 2 });
-  assert.throws(() => dev.hostAccess(pinned, 'read', 'sink releases chunk 0'), (e: unknown) => {
-    assert.ok(e instanceof HazardError);
-    assert.equal(e.barrier, 3);
-    assert.equal(e.buffer, 'pinned[0]');
-    assert.match(e.message, /enqueue D2H\(2\) \[stream 'copy'\] only after the host stage released chunk 0 of this slot \(barrier 3\)/);
-    return true;
-  });
+  assert.throws(
+    () => dev.hostAccess(pinned, 'read', 'sink releases chunk 0'),
+    (e: unknown) => {
+      assert.ok(e instanceof HazardError);
+      assert.equal(e.barrier, 3);
+      assert.equal(e.buffer, 'pinned[0]');
+      assert.match(
+        e.message,
+        /enqueue D2H\(2\) \[stream 'copy'\] only after the host stage released chunk 0 of this slot \(barrier 3\)/,
+      );
+      return true;
+    },
+  );
 });
 
 test('a slot overwritten before the host read it is reported even when every access is ordered', async () => {
@@ -157,13 +183,16 @@ test('a slot overwritten before the host read it is reported even when every acc
     compute.waitEvent(ev);
   }
   await ev.completion();
-  assert.throws(() => dev.hostAccess(pinned, 'read', 'worker takes chunk 0'), (e: unknown) => {
-    assert.ok(e instanceof HazardError);
-    assert.equal(e.hazard, 'overwritten-before-read');
-    assert.equal(e.barrier, 3);
-    assert.match(e.message, /reads chunk 0, but D2H\(2\) \[stream 'copy'\] already overwrote it with chunk 2/);
-    return true;
-  });
+  assert.throws(
+    () => dev.hostAccess(pinned, 'read', 'worker takes chunk 0'),
+    (e: unknown) => {
+      assert.ok(e instanceof HazardError);
+      assert.equal(e.hazard, 'overwritten-before-read');
+      assert.equal(e.barrier, 3);
+      assert.match(e.message, /reads chunk 0, but D2H\(2\) \[stream 'copy'\] already overwrote it with chunk 2/);
+      return true;
+    },
+  );
 });
 
 test('barrier 5 missing: compute reads the input before the upload is known done, and the next upload overwrites it', () => {
@@ -173,7 +202,10 @@ test('barrier 5 missing: compute reads the input before the upload is known done
   const staging = dev.allocPinned(64, 'staging[0]');
   dev.hostAccess(staging, 'write', 'fill chunk 0');
   dev.copy(upload, input, staging, { chunk: 0 });
-  assert.throws(() => add.launch(compute, { ...launch1, reads: [input], writes: [out] }, out, input), /H2D\(0\) \[stream 'upload'\].*\(barrier 5\)/);
+  assert.throws(
+    () => add.launch(compute, { ...launch1, reads: [input], writes: [out] }, out, input),
+    /H2D\(0\) \[stream 'upload'\].*\(barrier 5\)/,
+  );
 
   const d2 = setup();
   const in2 = d2.dev.allocDevice(64, 'input[0]');
@@ -184,7 +216,10 @@ test('barrier 5 missing: compute reads the input before the upload is known done
   uploaded.record(d2.upload);
   d2.compute.waitEvent(uploaded);
   d2.add.launch(d2.compute, { ...launch1, reads: [in2], writes: [out2] }, out2, in2);
-  assert.throws(() => d2.dev.copy(d2.upload, in2, st2, { chunk: 2 }), /H2D\(2\) \[stream 'upload'\] writes it while compute \[kernel 'add' on stream 'compute'\] may still read it.*make the upload stream 'upload' wait on it.*\(barrier 5\)/);
+  assert.throws(
+    () => d2.dev.copy(d2.upload, in2, st2, { chunk: 2 }),
+    /H2D\(2\) \[stream 'upload'\] writes it while compute \[kernel 'add' on stream 'compute'\] may still read it.*make the upload stream 'upload' wait on it.*\(barrier 5\)/,
+  );
 });
 
 test('the host refilling a staging slot before its upload completed is reported', () => {
@@ -193,7 +228,10 @@ test('the host refilling a staging slot before its upload completed is reported'
   const staging = dev.allocPinned(64, 'staging[0]');
   dev.hostAccess(staging, 'write', 'fill chunk 0');
   dev.copy(upload, input, staging, { chunk: 0 });
-  assert.throws(() => dev.hostAccess(staging, 'write', 'fill chunk 2'), /the host for chunk 2 .* writes it while H2D\(0\) \[stream 'upload'\] may still read it.*barrier 5, host side/);
+  assert.throws(
+    () => dev.hostAccess(staging, 'write', 'fill chunk 2'),
+    /the host for chunk 2 .* writes it while H2D\(0\) \[stream 'upload'\] may still read it.*barrier 5, host side/,
+  );
 });
 
 test('reads and writes marks: two kernels that only read a buffer do not race; unmarked they do', () => {
@@ -215,7 +253,10 @@ test('byte ranges: copies into disjoint halves from two streams do not race, ove
   dev.copy(compute, pinned, a, { bytes: 32, srcOffset: 0, dstOffset: 0 });
   dev.copy(copy, pinned, b, { bytes: 32, srcOffset: 32, dstOffset: 32 });
   assert.deepEqual(dev.hazards, []);
-  assert.throws(() => dev.copy(copy, pinned, b, { bytes: 8, srcOffset: 0, dstOffset: 28 }), /pinned buffer 'p' \(write-after-write\)/);
+  assert.throws(
+    () => dev.copy(copy, pinned, b, { bytes: 8, srcOffset: 0, dstOffset: 28 }),
+    /pinned buffer 'p' \(write-after-write\)/,
+  );
 });
 
 test('device.synchronize() and isDone() order everything before for the host', async () => {

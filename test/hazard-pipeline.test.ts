@@ -12,17 +12,26 @@ const OUT = 256;
 const IN = 128;
 const CHUNKS = 23;
 
-
 function device(seed: number): FakeDevice {
   const rnd = prng(seed);
   // Copies of random length, so the order in which the engines finish changes from chunk to chunk.
   const fake = new FakeDevice({ copyCostMs: () => 0.05 + rnd() * 0.5 });
-  fake.defineKernel('produce', ['pointer', 'u32'], (_c, out, n) => (out as Uint8Array).fill((Number(n) * 7 + 1) & 255), () => 0.05 + rnd() * 0.5);
-  fake.defineKernel('transform', ['pointer', 'pointer', 'u32'], (_c, out, inp, n) => {
-    const o = out as Uint8Array;
-    const i = inp as Uint8Array;
-    for (let k = 0; k < o.length; k++) o[k] = (i[k % IN]! + Number(n)) & 255;
-  }, () => 0.05 + rnd() * 0.5);
+  fake.defineKernel(
+    'produce',
+    ['pointer', 'u32'],
+    (_c, out, n) => (out as Uint8Array).fill((Number(n) * 7 + 1) & 255),
+    () => 0.05 + rnd() * 0.5,
+  );
+  fake.defineKernel(
+    'transform',
+    ['pointer', 'pointer', 'u32'],
+    (_c, out, inp, n) => {
+      const o = out as Uint8Array;
+      const i = inp as Uint8Array;
+      for (let k = 0; k < o.length; k++) o[k] = (i[k % IN]! + Number(n)) & 255;
+    },
+    () => 0.05 + rnd() * 0.5,
+  );
   return fake;
 }
 
@@ -38,7 +47,9 @@ for (const mode of ['overlap', 'serial'] as PipelineMode[]) {
         const dev = checked(fake);
         const base = fake.liveResources();
         const rnd = prng(depth);
-        const prog = dev.compile('', { kernels: { produce: ['pointer', 'u32'], transform: ['pointer', 'pointer', 'u32'] } });
+        const prog = dev.compile('', {
+          kernels: { produce: ['pointer', 'u32'], transform: ['pointer', 'pointer', 'u32'] },
+        });
         const produce = prog.getKernel('produce');
         const transform = prog.getKernel('transform');
         const bad: number[] = [];
@@ -51,7 +62,14 @@ for (const mode of ['overlap', 'serial'] as PipelineMode[]) {
           sinkConcurrency: depth > 2 ? 2 : 1,
           trace: depth % 2 === 0,
           compute: (c) => {
-            if (uploads) transform.launch(c.stream, { grid: 1, block: 32, reads: [c.input!], writes: [c.output] }, c.output, c.input!, c.index);
+            if (uploads)
+              transform.launch(
+                c.stream,
+                { grid: 1, block: 32, reads: [c.input!], writes: [c.output] },
+                c.output,
+                c.input!,
+                c.index,
+              );
             else produce.launch(c.stream, { grid: 1, block: 32, writes: [c.output] }, c.output, c.index);
           },
           sink: async (c) => {
@@ -62,13 +80,23 @@ for (const mode of ['overlap', 'serial'] as PipelineMode[]) {
           },
         });
         const inputs = uploads
-          ? Array.from({ length: CHUNKS }, (_, n) => ((staging: Uint8Array) => void staging.fill(n & 255)) as unknown as number)
+          ? Array.from(
+              { length: CHUNKS },
+              (_, n) => ((staging: Uint8Array) => void staging.fill(n & 255)) as unknown as number,
+            )
           : CHUNKS;
         await pipeline.run(inputs as never);
         pipeline.close();
-        assert.deepEqual(dev.hazards.map((h) => h.message), [], `${mode} depth ${depth}`);
+        assert.deepEqual(
+          dev.hazards.map((h) => h.message),
+          [],
+          `${mode} depth ${depth}`,
+        );
         assert.deepEqual(bad, [], `${mode} depth ${depth}: chunks intact`);
-        assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: CHUNKS }, (_, k) => k));
+        assert.deepEqual(
+          [...seen].sort((a, b) => a - b),
+          Array.from({ length: CHUNKS }, (_, k) => k),
+        );
         assert.deepEqual(fake.liveResources(), base, `${mode} depth ${depth}: resources released`);
       }
     });
@@ -76,65 +104,99 @@ for (const mode of ['overlap', 'serial'] as PipelineMode[]) {
 }
 
 for (const uploads of [false, true]) {
-  test(`no hazard with fewer device slots than pinned slots, uploads ${uploads ? 'on' : 'off'}`, { timeout: 60_000 }, async () => {
-    for (const [depth, deviceSlots] of [[2, 1], [3, 1], [4, 2], [6, 2], [6, 5], [9, 3]] as const) {
-      const what = `depth ${depth}, ${deviceSlots} device slots`;
-      const fake = device(depth * 13 + deviceSlots + (uploads ? 5 : 0));
-      const dev = checked(fake);
-      const base = fake.liveResources();
-      const rnd = prng(depth + deviceSlots);
-      const prog = dev.compile('', { kernels: { produce: ['pointer', 'u32'], transform: ['pointer', 'pointer', 'u32'] } });
-      const bad: number[] = [];
-      const pipeline = createPipeline<number>(dev, {
-        outputBytes: OUT,
-        inputBytes: uploads ? IN : undefined,
-        depth,
-        deviceSlots,
-        sinkConcurrency: 2,
-        compute: (c) => {
-          if (uploads) prog.getKernel('transform').launch(c.stream, { grid: 1, block: 32, reads: [c.input!], writes: [c.output] }, c.output, c.input!, c.index);
-          else prog.getKernel('produce').launch(c.stream, { grid: 1, block: 32, writes: [c.output] }, c.output, c.index);
-        },
-        sink: async (c) => {
-          if (!c.data.every((b) => b === expected(c.index, uploads))) bad.push(c.index);
-          if (rnd() < 0.3) await new Promise((r) => setTimeout(r, rnd() * 2));
-        },
-      });
-      const inputs = uploads
-        ? Array.from({ length: CHUNKS }, (_, n) => ((staging: Uint8Array) => void staging.fill(n & 255)) as unknown as number)
-        : CHUNKS;
-      const stats = await pipeline.run(inputs as never);
-      pipeline.close();
-      assert.equal(stats.deviceSlots, deviceSlots);
-      assert.deepEqual(dev.hazards.map((h) => h.message), [], what);
-      assert.deepEqual(bad, [], `${what}: chunks intact`);
-      assert.deepEqual(fake.liveResources(), base, `${what}: resources released`);
-    }
-  });
+  test(
+    `no hazard with fewer device slots than pinned slots, uploads ${uploads ? 'on' : 'off'}`,
+    { timeout: 60_000 },
+    async () => {
+      for (const [depth, deviceSlots] of [
+        [2, 1],
+        [3, 1],
+        [4, 2],
+        [6, 2],
+        [6, 5],
+        [9, 3],
+      ] as const) {
+        const what = `depth ${depth}, ${deviceSlots} device slots`;
+        const fake = device(depth * 13 + deviceSlots + (uploads ? 5 : 0));
+        const dev = checked(fake);
+        const base = fake.liveResources();
+        const rnd = prng(depth + deviceSlots);
+        const prog = dev.compile('', {
+          kernels: { produce: ['pointer', 'u32'], transform: ['pointer', 'pointer', 'u32'] },
+        });
+        const bad: number[] = [];
+        const pipeline = createPipeline<number>(dev, {
+          outputBytes: OUT,
+          inputBytes: uploads ? IN : undefined,
+          depth,
+          deviceSlots,
+          sinkConcurrency: 2,
+          compute: (c) => {
+            if (uploads)
+              prog
+                .getKernel('transform')
+                .launch(
+                  c.stream,
+                  { grid: 1, block: 32, reads: [c.input!], writes: [c.output] },
+                  c.output,
+                  c.input!,
+                  c.index,
+                );
+            else
+              prog.getKernel('produce').launch(c.stream, { grid: 1, block: 32, writes: [c.output] }, c.output, c.index);
+          },
+          sink: async (c) => {
+            if (!c.data.every((b) => b === expected(c.index, uploads))) bad.push(c.index);
+            if (rnd() < 0.3) await new Promise((r) => setTimeout(r, rnd() * 2));
+          },
+        });
+        const inputs = uploads
+          ? Array.from(
+              { length: CHUNKS },
+              (_, n) => ((staging: Uint8Array) => void staging.fill(n & 255)) as unknown as number,
+            )
+          : CHUNKS;
+        const stats = await pipeline.run(inputs as never);
+        pipeline.close();
+        assert.equal(stats.deviceSlots, deviceSlots);
+        assert.deepEqual(
+          dev.hazards.map((h) => h.message),
+          [],
+          what,
+        );
+        assert.deepEqual(bad, [], `${what}: chunks intact`);
+        assert.deepEqual(fake.liveResources(), base, `${what}: resources released`);
+      }
+    },
+  );
 }
 
-test('no hazard in pull style (chunks()) with a consumer that holds chunks for a while', { timeout: 60_000 }, async () => {
-  for (const depth of [1, 2, 3, 5]) {
-    const fake = device(depth);
-    const dev = checked(fake);
-    const produce = dev.compile('', { kernels: { produce: ['pointer', 'u32'] } }).getKernel('produce');
-    const pipeline = createPipeline(dev, {
-      outputBytes: OUT,
-      depth,
-      compute: (c) => produce.launch(c.stream, { grid: 1, block: 32, writes: [c.output] }, c.output, c.index),
-    });
-    let n = 0;
-    for await (const c of pipeline.chunks(17)) {
-      assert.equal(c.index, n++);
-      assert.ok(c.data.every((b) => b === expected(c.index, false)));
-      await new Promise((r) => setImmediate(r));
-      c.release();
+test(
+  'no hazard in pull style (chunks()) with a consumer that holds chunks for a while',
+  { timeout: 60_000 },
+  async () => {
+    for (const depth of [1, 2, 3, 5]) {
+      const fake = device(depth);
+      const dev = checked(fake);
+      const produce = dev.compile('', { kernels: { produce: ['pointer', 'u32'] } }).getKernel('produce');
+      const pipeline = createPipeline(dev, {
+        outputBytes: OUT,
+        depth,
+        compute: (c) => produce.launch(c.stream, { grid: 1, block: 32, writes: [c.output] }, c.output, c.index),
+      });
+      let n = 0;
+      for await (const c of pipeline.chunks(17)) {
+        assert.equal(c.index, n++);
+        assert.ok(c.data.every((b) => b === expected(c.index, false)));
+        await new Promise((r) => setImmediate(r));
+        c.release();
+      }
+      pipeline.close();
+      assert.equal(n, 17);
+      assert.deepEqual(dev.hazards, [], `pull, depth ${depth}`);
     }
-    pipeline.close();
-    assert.equal(n, 17);
-    assert.deepEqual(dev.hazards, [], `pull, depth ${depth}`);
-  }
-});
+  },
+);
 
 test("depth 'auto' under the checker, switching to fewer slots mid-run: no hazard", { timeout: 60_000 }, async () => {
   const fake = device(99);
@@ -155,6 +217,9 @@ test("depth 'auto' under the checker, switching to fewer slots mid-run: no hazar
   // previous user, which sits in another host slot.
   assert.ok(stats.depth < 16, stats.depthReason);
   assert.ok(stats.deviceSlots < stats.depth, stats.depthReason);
-  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots`));
+  assert.match(
+    stats.depthReason!,
+    new RegExp(`uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots`),
+  );
   assert.deepEqual(dev.hazards, []);
 });

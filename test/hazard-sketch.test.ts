@@ -14,7 +14,13 @@ const CHUNKS = 24;
 /** Compute takes half the copy's time: the case where the missing barrier 1 bites. */
 function fakeDevice(): FakeDevice {
   const fake = new FakeDevice({ copyCostMs: () => 1 });
-  fake.defineKernel('decode', ['pointer', 'u32'], (_c, out, n) => new Uint32Array((out as Uint8Array).buffer, (out as Uint8Array).byteOffset, BYTES / 4).fill(Number(n) + 1), 0.5);
+  fake.defineKernel(
+    'decode',
+    ['pointer', 'u32'],
+    (_c, out, n) =>
+      new Uint32Array((out as Uint8Array).buffer, (out as Uint8Array).byteOffset, BYTES / 4).fill(Number(n) + 1),
+    0.5,
+  );
   return fake;
 }
 
@@ -41,16 +47,28 @@ test('the sketch as written: the checker reports the missing barriers 1 and 3', 
   await runSketch(dev, sketch(dev, corrupted));
   const barriers = new Set(dev.hazards.map((h) => h.barrier));
   for (const h of dev.hazards.slice(0, 3)) console.error(`  ${h.message}`);
-  console.error(`  ${dev.hazards.length} hazards (barriers ${[...barriers].join(', ')}), ${corrupted.length}/${CHUNKS} chunks corrupted`);
+  console.error(
+    `  ${dev.hazards.length} hazards (barriers ${[...barriers].join(', ')}), ${corrupted.length}/${CHUNKS} chunks corrupted`,
+  );
   assert.ok(barriers.has(1), 'barrier 1 (compute waits for the D2H of n−2) is reported');
   assert.ok(barriers.has(3), 'barrier 3 (D2H only after the host released the slot) is reported');
   const b1 = dev.hazards.find((h) => h.barrier === 1)!;
   assert.match(b1.buffer, /^vram_buf\[[01]\]$/);
-  assert.match(b1.message, /compute\(\d+\) \[kernel 'decode' on stream 'compute'\] writes it while D2H\(\d+\) \[stream 'copy'\] may still read it/);
+  assert.match(
+    b1.message,
+    /compute\(\d+\) \[kernel 'decode' on stream 'compute'\] writes it while D2H\(\d+\) \[stream 'copy'\] may still read it/,
+  );
   const b3 = dev.hazards.find((h) => h.barrier === 3)!;
   assert.match(b3.buffer, /^host_buf\[[01]\]$/);
   assert.match(b3.message, /the host stage released chunk \d+ of this slot \(barrier 3\)/);
-  assert.deepEqual(fake.liveResources(), { streams: 0, events: 0, deviceBuffers: 0, pinnedBuffers: 0, deviceBytes: 0, pinnedBytes: 0 });
+  assert.deepEqual(fake.liveResources(), {
+    streams: 0,
+    events: 0,
+    deviceBuffers: 0,
+    pinnedBuffers: 0,
+    deviceBytes: 0,
+    pinnedBytes: 0,
+  });
 });
 
 test('the sketch as written really corrupts chunks when compute is faster than the copy (unchecked)', async () => {
@@ -66,7 +84,10 @@ test('the sketch with barriers 1 and 3 added: no hazard, every chunk intact', as
   const dev = checked(fake, { onHazard: 'collect' });
   const corrupted: number[] = [];
   await runSketch(dev, sketch(dev, corrupted, { computeWaitsOnCopy: true, hostRelease: true }));
-  assert.deepEqual(dev.hazards.map((h) => h.message), []);
+  assert.deepEqual(
+    dev.hazards.map((h) => h.message),
+    [],
+  );
   assert.deepEqual(corrupted, []);
 });
 

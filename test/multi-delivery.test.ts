@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createMultiPipeline, type MultiComputeChunk, type MultiPipelineOptions } from '../src/pipeline/multi.js';
 import { syntheticReference } from '../src/workloads/synthetic.js';
-import { assertNoLeaks, inputBytesOf, prng, randomDelay, rig, tick, watchUnhandled, type Rig } from './pipeline-helpers.js';
+import {
+  assertNoLeaks,
+  inputBytesOf,
+  prng,
+  randomDelay,
+  rig,
+  tick,
+  watchUnhandled,
+  type Rig,
+} from './pipeline-helpers.js';
 
 const checkUnhandled = watchUnhandled();
 const OUT = 64;
@@ -13,7 +22,9 @@ const IN = 16;
 
 /** `n` fake devices; device 0 spends `slow`× the host ticks of the others in compute(). */
 function cluster(n: number, seed: number, slow = 3) {
-  const rigs: Rig[] = Array.from({ length: n }, (_, d) => rig(seed * 10 + d, OUT, 1, { ordinal: d, name: `fake ${d}` }));
+  const rigs: Rig[] = Array.from({ length: n }, (_, d) =>
+    rig(seed * 10 + d, OUT, 1, { ordinal: d, name: `fake ${d}` }),
+  );
   const rand = prng(seed);
   const compute = async (c: MultiComputeChunk<unknown>) => {
     const ticks = c.deviceIndex === 0 ? slow : 1;
@@ -25,7 +36,12 @@ function cluster(n: number, seed: number, slow = 3) {
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  return (
+    Buffer.compare(
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ) === 0
+  );
 }
 
 for (const n of [2, 3, 4]) {
@@ -50,11 +66,20 @@ for (const n of [2, 3, 4]) {
     const stats = await pipe.run(N);
     assert.equal(wrong, 0, 'chunks with wrong bytes');
     assert.equal(order.length, N);
-    assert.ok(order.every((v, k) => v === k), 'global order');
+    assert.ok(
+      order.every((v, k) => v === k),
+      'global order',
+    );
     assert.equal(stats.chunks, N);
     assert.equal(stats.bytesOut, N * OUT);
-    assert.deepEqual(stats.perDevice.map((d) => d.chunks), byDevice);
-    assert.ok(byDevice.every((c) => c > 0), `every device got chunks: ${byDevice}`);
+    assert.deepEqual(
+      stats.perDevice.map((d) => d.chunks),
+      byDevice,
+    );
+    assert.ok(
+      byDevice.every((c) => c > 0),
+      `every device got chunks: ${byDevice}`,
+    );
     const fastest = Math.min(...byDevice.slice(1));
     assert.ok(byDevice[0]! < fastest, `the slow device got fewer chunks: ${byDevice}`);
     assert.equal(stats.perDevice.reduce((a, d) => a + d.share, 0).toFixed(6), '1.000000');
@@ -68,7 +93,9 @@ test('uploads: bytes and fill-in-place items reach the device they are dealt to;
   const fills: number[] = [];
   const N = 600;
   const items = Array.from({ length: N }, (_, g) =>
-    g % 2 ? inputBytesOf(g, IN) : (staging: Uint8Array, index: number) => (fills.push(index), staging.set(inputBytesOf(index, IN))),
+    g % 2
+      ? inputBytesOf(g, IN)
+      : (staging: Uint8Array, index: number) => (fills.push(index), staging.set(inputBytesOf(index, IN))),
   );
   let wrong = 0;
   const order: number[] = [];
@@ -90,7 +117,10 @@ test('uploads: bytes and fill-in-place items reach the device they are dealt to;
   assert.equal(wrong, 0);
   assert.ok(order.every((v, k) => v === k) && order.length === N);
   // Each fill-in-place item ran once, with its global index, whichever device it landed on.
-  assert.deepEqual([...fills].sort((a, b) => a - b), Array.from({ length: N / 2 }, (_, k) => 2 * k));
+  assert.deepEqual(
+    [...fills].sort((a, b) => a - b),
+    Array.from({ length: N / 2 }, (_, k) => 2 * k),
+  );
   assert.equal(stats.bytesIn, N * IN);
   for (const r of rigs) assertNoLeaks(r.fake);
 });
@@ -146,7 +176,10 @@ test('fewer device slots than pinned slots on every device: in order, bit-exact,
       seen.push(c.index);
     },
   }).run(600);
-  assert.deepEqual(seen, Array.from({ length: 600 }, (_, k) => k));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 600 }, (_, k) => k),
+  );
   for (const d of stats.perDevice) assert.deepEqual([d.stats.depth, d.stats.deviceSlots], [5, 2]);
   for (const r of rigs) assertNoLeaks(r.fake);
 });
@@ -170,7 +203,10 @@ test('the same device twice (two pipelines on one GPU): both get chunks, output 
   const stats = await pipe.run(800);
   assert.equal(wrong, 0);
   assert.ok(order.every((v, k) => v === k) && order.length === 800);
-  assert.ok(stats.perDevice.every((d) => d.chunks > 0), `${stats.perDevice.map((d) => d.chunks)}`);
+  assert.ok(
+    stats.perDevice.every((d) => d.chunks > 0),
+    `${stats.perDevice.map((d) => d.chunks)}`,
+  );
   assertNoLeaks(r.fake);
 });
 
@@ -179,10 +215,16 @@ test('trace: per-device GPU busy times, timelines indexed by global chunk, and a
   const pipe = createMultiPipeline(devices, { outputBytes: OUT, depth: 2, trace: true, compute });
   const stats = await pipe.run(200);
   const seen = stats.perDevice.flatMap((d) => d.stats.timeline!.map((t) => t.index)).sort((a, b) => a - b);
-  assert.deepEqual(seen, Array.from({ length: 200 }, (_, k) => k));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 200 }, (_, k) => k),
+  );
   for (const d of stats.perDevice) {
     assert.ok(d.gpuBusyFraction !== null && d.gpuBusyFraction >= 0);
-    assert.ok(d.efficiency !== null && d.efficiency >= d.gpuBusyFraction - 1e-9, 'a device is busier within its own wall time than within the run');
+    assert.ok(
+      d.efficiency !== null && d.efficiency >= d.gpuBusyFraction - 1e-9,
+      'a device is busier within its own wall time than within the run',
+    );
     assert.ok(d.wallMs > 0 && d.wallMs <= stats.wallMs + 1);
     assert.ok(d.busiestStage === 'compute' || d.busiestStage === 'copy');
   }

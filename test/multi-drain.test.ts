@@ -40,9 +40,16 @@ for (const n of [2, 3]) {
           },
         });
         const stats = await pipe.run(count);
-        assert.deepEqual(order, Array.from({ length: count }, (_, k) => k), `${count} chunks`);
+        assert.deepEqual(
+          order,
+          Array.from({ length: count }, (_, k) => k),
+          `${count} chunks`,
+        );
         assert.equal(stats.chunks, count);
-        assert.equal(stats.perDevice.reduce((a, d) => a + d.chunks, 0), count);
+        assert.equal(
+          stats.perDevice.reduce((a, d) => a + d.chunks, 0),
+          count,
+        );
         for (const r of rigs) assertNoLeaks(r.fake, `after ${count} chunks`);
       }
     });
@@ -70,7 +77,10 @@ for (const lookahead of [1, 3, 'ring'] as const) {
         order.push(c.index);
       },
     }).run(200);
-    assert.deepEqual(order, Array.from({ length: 200 }, (_, k) => k));
+    assert.deepEqual(
+      order,
+      Array.from({ length: 200 }, (_, k) => k),
+    );
     assert.equal(heldBehind, 0);
     // The other device filled everything it may hold with chunks that waited for chunk 0.
     const full = lookahead === 'ring' ? 2 : lookahead;

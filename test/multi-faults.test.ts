@@ -42,7 +42,10 @@ function harness(seed: number): Harness {
       rigs[c.deviceIndex]!.compute(c);
     },
     sink(c) {
-      assert.ok(Buffer.from(c.data).equals(Buffer.from(syntheticReference(OUT, c.index, 1))), `bytes of chunk ${c.index}`);
+      assert.ok(
+        Buffer.from(c.data).equals(Buffer.from(syntheticReference(OUT, c.index, 1))),
+        `bytes of chunk ${c.index}`,
+      );
       delivered.push(c.index);
     },
   };
@@ -59,7 +62,11 @@ async function expectFailure(run: Promise<unknown>): Promise<MultiPipelineError>
 }
 
 async function afterwards(h: Harness, skipDevice = -1): Promise<void> {
-  assert.deepEqual(h.delivered, h.delivered.map((_, k) => k), 'chunks before the fault arrived in order');
+  assert.deepEqual(
+    h.delivered,
+    h.delivered.map((_, k) => k),
+    'chunks before the fault arrived in order',
+  );
   h.rigs.forEach((r, d) => d !== skipDevice && assertNoLeaks(r.fake, `device ${d}`));
   const devices = h.devices.filter((_, d) => d !== skipDevice);
   const rigs = h.rigs.filter((_, d) => d !== skipDevice);
@@ -71,7 +78,10 @@ async function afterwards(h: Harness, skipDevice = -1): Promise<void> {
     sink: (c) => void order.push(c.index),
   }).run(40);
   assert.equal(stats.chunks, 40);
-  assert.deepEqual(order, Array.from({ length: 40 }, (_, k) => k));
+  assert.deepEqual(
+    order,
+    Array.from({ length: 40 }, (_, k) => k),
+  );
   rigs.forEach((r, d) => assertNoLeaks(r.fake, `device ${d} after the next run`));
 }
 
@@ -99,7 +109,10 @@ for (let d = 0; d < DEVICES; d++) {
       assert.equal(err.chunk, at);
       assert.equal(err.device, d + 4);
       assert.equal(err.deviceIndex, d);
-      assert.match(err.message, new RegExp(`on device ${d + 4} .*stage 'compute' failed at chunk ${at}: injected compute fault`));
+      assert.match(
+        err.message,
+        new RegExp(`on device ${d + 4} .*stage 'compute' failed at chunk ${at}: injected compute fault`),
+      );
       assert.ok(!h.delivered.includes(at));
       await afterwards(h);
     });
@@ -107,7 +120,9 @@ for (let d = 0; d < DEVICES; d++) {
     test(`a launch fails on ${where}`, async () => {
       const h = harness(d * 7 + k + 2);
       h.devices[d]!.failNext('launch', undefined, { skip: k });
-      const err = await expectFailure(createMultiPipeline(h.devices, { outputBytes: OUT, depth: 3, compute: h.compute, sink: h.sink }).run(N));
+      const err = await expectFailure(
+        createMultiPipeline(h.devices, { outputBytes: OUT, depth: 3, compute: h.compute, sink: h.sink }).run(N),
+      );
       assert.equal(err.stage, 'compute');
       assert.equal(err.chunk, h.onDevice[d]![k]);
       assert.equal(err.device, d + 4);
@@ -118,7 +133,9 @@ for (let d = 0; d < DEVICES; d++) {
     test(`the D2H copy fails on ${where}`, async () => {
       const h = harness(d * 7 + k + 3);
       h.devices[d]!.failNext('copyDtoH', undefined, { skip: k });
-      const err = await expectFailure(createMultiPipeline(h.devices, { outputBytes: OUT, depth: 2, compute: h.compute, sink: h.sink }).run(N));
+      const err = await expectFailure(
+        createMultiPipeline(h.devices, { outputBytes: OUT, depth: 2, compute: h.compute, sink: h.sink }).run(N),
+      );
       assert.equal(err.stage, 'copy');
       assert.equal(err.chunk, h.onDevice[d]![k]);
       assert.equal(err.device, d + 4);
@@ -149,7 +166,10 @@ for (let d = 0; d < DEVICES; d++) {
       assert.equal(err.stage, 'sink');
       assert.equal(err.chunk, at);
       assert.equal(err.device, d + 4);
-      assert.ok(h.delivered.every((g) => g < at + 2), 'nothing after the fault but the one sink call running beside it');
+      assert.ok(
+        h.delivered.every((g) => g < at + 2),
+        'nothing after the fault but the one sink call running beside it',
+      );
       h.delivered.splice(0, h.delivered.length, ...h.delivered.filter((g) => g < at));
       await afterwards(h);
     });
@@ -171,7 +191,11 @@ for (let d = 0; d < DEVICES; d++) {
       assert.ok(err.cause instanceof CudaError && err.cause.sticky);
       assert.match(err.message, /close the device and open it again/);
       const live = h.devices[d]!.liveResources();
-      assert.equal(live.streams + live.deviceBuffers + live.pinnedBuffers + live.events, 0, 'the faulted device freed its ring too');
+      assert.equal(
+        live.streams + live.deviceBuffers + live.pinnedBuffers + live.events,
+        0,
+        'the faulted device freed its ring too',
+      );
       await afterwards(h, d);
     });
   }
@@ -186,7 +210,11 @@ for (const at of [0, 1, 45, N - 1]) {
         yield g;
       }
     }
-    const err = await expectFailure(createMultiPipeline<number>(h.devices, { outputBytes: OUT, depth: 2, compute: h.compute, sink: h.sink }).run(inputs()));
+    const err = await expectFailure(
+      createMultiPipeline<number>(h.devices, { outputBytes: OUT, depth: 2, compute: h.compute, sink: h.sink }).run(
+        inputs(),
+      ),
+    );
     assert.equal(err.stage, 'input');
     assert.equal(err.chunk, at);
     assert.ok([4, 5, 6].includes(err.device));
@@ -234,7 +262,11 @@ test('the async input rejects: stage input, and the iterator is closed', async (
       closed = true;
     }
   }
-  const err = await expectFailure(createMultiPipeline<number>(h.devices, { outputBytes: OUT, depth: 2, compute: h.compute, sink: h.sink }).run(inputs()));
+  const err = await expectFailure(
+    createMultiPipeline<number>(h.devices, { outputBytes: OUT, depth: 2, compute: h.compute, sink: h.sink }).run(
+      inputs(),
+    ),
+  );
   assert.equal(err.stage, 'input');
   assert.equal(err.chunk, 30);
   assert.ok(closed);
@@ -250,7 +282,8 @@ test('a sink that never settles in time: stage sink, the run rejects without wai
       depth: 2,
       sinkTimeoutMs: 20,
       compute: h.compute,
-      sink: (c) => (c.index === 10 ? new Promise<void>((r) => setTimeout(() => ((lateSettled = true), r()), 80)) : h.sink(c)),
+      sink: (c) =>
+        c.index === 10 ? new Promise<void>((r) => setTimeout(() => ((lateSettled = true), r()), 80)) : h.sink(c),
     }).run(N),
   );
   assert.equal(lateSettled, false, 'the run rejected before the late sink settled');

@@ -8,7 +8,21 @@ import type { PipelineStats } from '../src/pipeline/index.js';
 import { assertNoLeaks, rig } from './pipeline-helpers.js';
 
 function share(d: number, o: Partial<DeviceShare>): DeviceShare {
-  return { deviceIndex: d, ordinal: d, name: `gpu ${d}`, chunks: 100, share: 0.5, stats: {} as PipelineStats, wallMs: 1000, efficiency: null, gpuBusyFraction: null, busiestStage: null, waitedOnMs: 0, waitedForSlotMs: 0, ...o };
+  return {
+    deviceIndex: d,
+    ordinal: d,
+    name: `gpu ${d}`,
+    chunks: 100,
+    share: 0.5,
+    stats: {} as PipelineStats,
+    wallMs: 1000,
+    efficiency: null,
+    gpuBusyFraction: null,
+    busiestStage: null,
+    waitedOnMs: 0,
+    waitedForSlotMs: 0,
+    ...o,
+  };
 }
 
 test('bottleneckOf: sink, input, PCIe, compute, one slow device, nothing', () => {
@@ -16,18 +30,51 @@ test('bottleneckOf: sink, input, PCIe, compute, one slow device, nothing', () =>
   assert.equal(bottleneckOf(two({}, {}), 0.95, 0, 1000, 200).stage, 'sink');
   assert.match(bottleneckOf(two({}, {}), 0.95, 0, 1000, 200).reason, /sink was busy 95\.0%/);
   assert.equal(bottleneckOf(two({}, {}), 0.2, 0.93, 1000, 200).stage, 'input');
-  const pcie = bottleneckOf(two({ gpuBusyFraction: 0.97, busiestStage: 'copy' }, { gpuBusyFraction: 0.95, busiestStage: 'copy' }), 0.3, 0, 1000, 200);
+  const pcie = bottleneckOf(
+    two({ gpuBusyFraction: 0.97, busiestStage: 'copy' }, { gpuBusyFraction: 0.95, busiestStage: 'copy' }),
+    0.3,
+    0,
+    1000,
+    200,
+  );
   assert.equal(pcie.stage, 'copy');
   assert.match(pcie.reason, /PCIe-bound/);
-  assert.equal(bottleneckOf(two({ gpuBusyFraction: 0.99, busiestStage: 'compute' }, { gpuBusyFraction: 0.98, busiestStage: 'compute' }), 0.3, 0, 1000, 200).stage, 'compute');
-  const slow = bottleneckOf(two({ gpuBusyFraction: 0.99, busiestStage: 'compute' }, { gpuBusyFraction: 0.4, busiestStage: 'compute' }), 0.3, 0, 1000, 200);
+  assert.equal(
+    bottleneckOf(
+      two({ gpuBusyFraction: 0.99, busiestStage: 'compute' }, { gpuBusyFraction: 0.98, busiestStage: 'compute' }),
+      0.3,
+      0,
+      1000,
+      200,
+    ).stage,
+    'compute',
+  );
+  const slow = bottleneckOf(
+    two({ gpuBusyFraction: 0.99, busiestStage: 'compute' }, { gpuBusyFraction: 0.4, busiestStage: 'compute' }),
+    0.3,
+    0,
+    1000,
+    200,
+  );
   assert.deepEqual([slow.stage, slow.device], ['device', 0]);
-  const waited = bottleneckOf(two({ chunks: 50, share: 0.25, waitedOnMs: 600 }, { chunks: 150, share: 0.75, waitedOnMs: 100 }), 0.3, 0, 1000, 200);
+  const waited = bottleneckOf(
+    two({ chunks: 50, share: 0.25, waitedOnMs: 600 }, { chunks: 150, share: 0.75, waitedOnMs: 100 }),
+    0.3,
+    0,
+    1000,
+    200,
+  );
   assert.deepEqual([waited.stage, waited.device], ['device', 0]);
   // Equal devices taking turns: the output always waits on the next one, which blames nobody.
-  assert.equal(bottleneckOf(two({ chunks: 100, waitedOnMs: 900 }, { chunks: 100, waitedOnMs: 10 }), 0.3, 0, 1000, 200).stage, null);
+  assert.equal(
+    bottleneckOf(two({ chunks: 100, waitedOnMs: 900 }, { chunks: 100, waitedOnMs: 10 }), 0.3, 0, 1000, 200).stage,
+    null,
+  );
   // More total wait on the device that delivered more chunks is not a verdict against it.
-  assert.equal(bottleneckOf(two({ chunks: 150, waitedOnMs: 300 }, { chunks: 50, waitedOnMs: 100 }), 0.3, 0, 1000, 200).stage, null);
+  assert.equal(
+    bottleneckOf(two({ chunks: 150, waitedOnMs: 300 }, { chunks: 50, waitedOnMs: 100 }), 0.3, 0, 1000, 200).stage,
+    null,
+  );
   assert.match(bottleneckOf(two({}, {}), 0.3, 0, 1000, 200).reason, /run with trace: true/);
   assert.equal(bottleneckOf(two({}, {}), 0, 0, 0, 0).reason, 'no chunks ran');
 });
@@ -45,7 +92,11 @@ test('a slow sink on fast devices is named the bottleneck; totals add up', async
       sink: () => sleep(10),
     },
   ).run(30);
-  assert.equal(stats.bottleneck.stage, 'sink', `${stats.bottleneck.reason}; sink busy ${stats.sink.busyMs} of ${stats.wallMs} ms`);
+  assert.equal(
+    stats.bottleneck.stage,
+    'sink',
+    `${stats.bottleneck.reason}; sink busy ${stats.sink.busyMs} of ${stats.wallMs} ms`,
+  );
   assert.ok(stats.sink.busyFraction > 0.9 && stats.sink.busyFraction <= 1);
   assert.equal(stats.devices, 2);
   assert.equal(stats.chunks, 30);

@@ -24,15 +24,31 @@ test('peers run at both depths until each has chosen the faster one, then only a
   assert.deepEqual([...choice.skipAt(2, [2])], []);
 });
 
-const round = (wallMs: number, peers: InterleavedRound['peers']): InterleavedRound => ({ stats: { wallMs } as PipelineStats, t0: 0, t1: 1, peers });
-const cell = (): Cell => ({ id: '4MiB-r1-dauto', chunkBytes: 4, chunks: 2, alone: { computeMs: 150, copyMs: 160 }, peers: {} }) as unknown as Cell;
+const round = (wallMs: number, peers: InterleavedRound['peers']): InterleavedRound => ({
+  stats: { wallMs } as PipelineStats,
+  t0: 0,
+  t1: 1,
+  peers,
+});
+const cell = (): Cell =>
+  ({
+    id: '4MiB-r1-dauto',
+    chunkBytes: 4,
+    chunks: 2,
+    alone: { computeMs: 150, copyMs: 160 },
+    peers: {},
+  }) as unknown as Cell;
 const noAlone = { alone: () => ({ computeAloneMs: null, copyAloneMs: null }) };
 
 test('a peer is reported at the depth it ran in every round, with the other one in depthsRun', () => {
   const c = cell();
   // Its later rounds at 3 came out slower than its single run at 16: still reported at 3 (the
   // depth with every round), not at a one-run figure.
-  attachInterleaved(c, [round(160, { cupy: { 16: 161, 3: 160 } }), round(160, { cupy: { 3: 162 } }), round(160, { cupy: { 3: 163 } })], noAlone);
+  attachInterleaved(
+    c,
+    [round(160, { cupy: { 16: 161, 3: 160 } }), round(160, { cupy: { 3: 162 } }), round(160, { cupy: { 3: 163 } })],
+    noAlone,
+  );
   const p = c.peers.cupy!;
   assert.equal(p.depth, 3);
   assert.equal(p.wallMs, 162);

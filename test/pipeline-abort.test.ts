@@ -45,7 +45,10 @@ test('abort at random points: rejects with the reason, stops within about a chun
         yield inputBytesOf(n, IN);
       }
     })();
-    const err = await pipe.run(inputs, { signal: ac.signal }).then(() => null, (e: unknown) => e);
+    const err = await pipe.run(inputs, { signal: ac.signal }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.equal(err, reason, `trial ${trial}: rejects with the signal's reason`);
     // Only chunks already in the host stage's hands may still finish after the abort.
     assert.ok(after <= 1, `trial ${trial}: ${after} chunks reached the sink after the abort`);
@@ -103,7 +106,10 @@ test('pull style: breaking out early frees the ring; an error mid-iteration is t
     })(),
     (e: unknown) => e instanceof PipelineError && e.stage === 'compute' && e.chunk === 7,
   );
-  assert.deepEqual(got, got.map((_, k) => k));
+  assert.deepEqual(
+    got,
+    got.map((_, k) => k),
+  );
   assert.ok(got.length <= 7);
   assertNoLeaks(fake, 'after the error');
   const ac = new AbortController();
@@ -130,13 +136,17 @@ test('a run whose stages all complete at once still lets timers fire: AbortSigna
   const fake = createFakeDevice();
   fake.defineKernel('touch', ['pointer'], () => {}, 0.001);
   const touch = fake.compile('').getKernel('touch');
-  const compute = (c: { stream: Stream; output: DeviceBuffer }) => touch.launch(c.stream, { grid: 1, block: 1 }, c.output);
+  const compute = (c: { stream: Stream; output: DeviceBuffer }) =>
+    touch.launch(c.stream, { grid: 1, block: 1 }, c.output);
   let delivered = 0;
   let ticks = 0;
   const interval = setInterval(() => ticks++, 1);
   try {
     const pipe = createPipeline(fake, { outputBytes: OUT, depth: 4, compute, sink: () => void delivered++ });
-    await assert.rejects(pipe.run(200_000, { signal: AbortSignal.timeout(20) }), (e: Error) => e.name === 'TimeoutError' || e.name === 'AbortError');
+    await assert.rejects(
+      pipe.run(200_000, { signal: AbortSignal.timeout(20) }),
+      (e: Error) => e.name === 'TimeoutError' || e.name === 'AbortError',
+    );
   } finally {
     clearInterval(interval);
   }

@@ -13,7 +13,7 @@ import { mulberry32 as prng } from '../src/util/prng.js';
 
 const MiB = 1024 ** 2;
 
-test("autoStartDepth: what AUTO_START_BYTES holds, 2..16, no more than the chunks counted or half the free memory", () => {
+test('autoStartDepth: what AUTO_START_BYTES holds, 2..16, no more than the chunks counted or half the free memory', () => {
   const free = 80 * 1024 ** 3;
   assert.equal(autoStartDepth(64 * MiB, free, null), AUTO_START_BYTES / (64 * MiB));
   assert.equal(autoStartDepth(1 * MiB, free, null), 16);
@@ -90,47 +90,74 @@ const IN = 64;
 
 for (const depth of [8, 16]) {
   for (const uploads of [false, true]) {
-    test(`depth ${depth}, uploads ${uploads ? 'on' : 'off'}: in order, exactly once, intact, no hazard, all released`, { timeout: 60_000 }, async () => {
-      const rnd = prng(depth * 7 + (uploads ? 1 : 0));
-      const fake = new FakeDevice({ copyCostMs: () => 0.01 + rnd() * 0.2 });
-      fake.defineKernel('k', ['pointer', 'pointer', 'u32', 'u32'], (_c, out, inp, n, hasIn) => {
-        const o = out as Uint8Array;
-        const i = inp as Uint8Array;
-        for (let k = 0; k < o.length; k++) o[k] = ((hasIn ? i[k % IN]! : 3) + (n as number) * 5 + k) & 255;
-      }, () => 0.01 + rnd() * 0.2);
-      const dev = checked(fake);
-      const base = fake.liveResources();
-      const kernel = dev.compile('', { kernels: { k: ['pointer', 'pointer', 'u32', 'u32'] } }).getKernel('k');
-      const seen: number[] = [];
-      const bad: number[] = [];
-      const chunks = 300;
-      const pipe = createPipeline<number>(dev, {
-        outputBytes: OUT,
-        inputBytes: uploads ? IN : undefined,
-        depth,
-        sinkConcurrency: 3,
-        compute: (c) =>
-          kernel.launch(c.stream, { grid: 1, block: 32, reads: c.input ? [c.input] : [], writes: [c.output] }, c.output, c.input ?? c.output, c.index, uploads ? 1 : 0),
-        sink: async (c) => {
-          seen.push(c.index);
-          for (let k = 0; k < OUT; k++) {
-            if (c.data[k] !== (((uploads ? c.index & 255 : 3) + c.index * 5 + k) & 255)) {
-              bad.push(c.index);
-              break;
+    test(
+      `depth ${depth}, uploads ${uploads ? 'on' : 'off'}: in order, exactly once, intact, no hazard, all released`,
+      { timeout: 60_000 },
+      async () => {
+        const rnd = prng(depth * 7 + (uploads ? 1 : 0));
+        const fake = new FakeDevice({ copyCostMs: () => 0.01 + rnd() * 0.2 });
+        fake.defineKernel(
+          'k',
+          ['pointer', 'pointer', 'u32', 'u32'],
+          (_c, out, inp, n, hasIn) => {
+            const o = out as Uint8Array;
+            const i = inp as Uint8Array;
+            for (let k = 0; k < o.length; k++) o[k] = ((hasIn ? i[k % IN]! : 3) + (n as number) * 5 + k) & 255;
+          },
+          () => 0.01 + rnd() * 0.2,
+        );
+        const dev = checked(fake);
+        const base = fake.liveResources();
+        const kernel = dev.compile('', { kernels: { k: ['pointer', 'pointer', 'u32', 'u32'] } }).getKernel('k');
+        const seen: number[] = [];
+        const bad: number[] = [];
+        const chunks = 300;
+        const pipe = createPipeline<number>(dev, {
+          outputBytes: OUT,
+          inputBytes: uploads ? IN : undefined,
+          depth,
+          sinkConcurrency: 3,
+          compute: (c) =>
+            kernel.launch(
+              c.stream,
+              { grid: 1, block: 32, reads: c.input ? [c.input] : [], writes: [c.output] },
+              c.output,
+              c.input ?? c.output,
+              c.index,
+              uploads ? 1 : 0,
+            ),
+          sink: async (c) => {
+            seen.push(c.index);
+            for (let k = 0; k < OUT; k++) {
+              if (c.data[k] !== (((uploads ? c.index & 255 : 3) + c.index * 5 + k) & 255)) {
+                bad.push(c.index);
+                break;
+              }
             }
-          }
-          if (rnd() < 0.2) await new Promise((r) => setTimeout(r, rnd() * 2));
-        },
-      });
-      const inputs = uploads ? Array.from({ length: chunks }, (_, n) => ((staging: Uint8Array) => void staging.fill(n & 255)) as unknown as number) : chunks;
-      const stats = await pipe.run(inputs as never);
-      pipe.close();
-      assert.equal(stats.chunks, chunks);
-      assert.equal(stats.depth, depth);
-      assert.deepEqual(dev.hazards.map((h) => h.message), []);
-      assert.deepEqual(bad, []);
-      assert.deepEqual(seen, Array.from({ length: chunks }, (_, k) => k));
-      assert.deepEqual(fake.liveResources(), base);
-    });
+            if (rnd() < 0.2) await new Promise((r) => setTimeout(r, rnd() * 2));
+          },
+        });
+        const inputs = uploads
+          ? Array.from(
+              { length: chunks },
+              (_, n) => ((staging: Uint8Array) => void staging.fill(n & 255)) as unknown as number,
+            )
+          : chunks;
+        const stats = await pipe.run(inputs as never);
+        pipe.close();
+        assert.equal(stats.chunks, chunks);
+        assert.equal(stats.depth, depth);
+        assert.deepEqual(
+          dev.hazards.map((h) => h.message),
+          [],
+        );
+        assert.deepEqual(bad, []);
+        assert.deepEqual(
+          seen,
+          Array.from({ length: chunks }, (_, k) => k),
+        );
+        assert.deepEqual(fake.liveResources(), base);
+      },
+    );
   }
 }

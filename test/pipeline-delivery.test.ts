@@ -14,8 +14,20 @@ const CHUNKS = 2_000;
 const OUT = 64;
 const IN = 32;
 
-async function deliveryCase(depth: number, mode: PipelineMode, uploads: boolean, sinkConcurrency: number, chunks: number, deviceSlots?: number): Promise<void> {
-  const seed = depth * 100 + (mode === 'serial' ? 10 : 0) + (uploads ? 1 : 0) + sinkConcurrency * 1000 + (deviceSlots ?? 0) * 10_000;
+async function deliveryCase(
+  depth: number,
+  mode: PipelineMode,
+  uploads: boolean,
+  sinkConcurrency: number,
+  chunks: number,
+  deviceSlots?: number,
+): Promise<void> {
+  const seed =
+    depth * 100 +
+    (mode === 'serial' ? 10 : 0) +
+    (uploads ? 1 : 0) +
+    sinkConcurrency * 1000 +
+    (deviceSlots ?? 0) * 10_000;
   const { fake, compute, reference } = rig(seed, OUT);
   const rand = prng(seed + 1);
   const next: number[] = [];
@@ -54,8 +66,17 @@ async function deliveryCase(depth: number, mode: PipelineMode, uploads: boolean,
   const stats = await pipe.run(inputs());
   assert.equal(stats.chunks, chunks);
   assert.equal(expected, chunks);
-  if (sinkConcurrency === 1) assert.deepEqual(next, Array.from({ length: chunks }, (_, k) => k));
-  else assert.deepEqual([...next].sort((a, b) => a - b), Array.from({ length: chunks }, (_, k) => k), 'exactly once');
+  if (sinkConcurrency === 1)
+    assert.deepEqual(
+      next,
+      Array.from({ length: chunks }, (_, k) => k),
+    );
+  else
+    assert.deepEqual(
+      [...next].sort((a, b) => a - b),
+      Array.from({ length: chunks }, (_, k) => k),
+      'exactly once',
+    );
   assert.equal(stats.depth, mode === 'serial' ? 1 : depth);
   assert.equal(stats.deviceSlots, mode === 'serial' ? 1 : (deviceSlots ?? depth));
   assert.equal(stats.bytesOut, chunks * OUT);
@@ -66,15 +87,23 @@ async function deliveryCase(depth: number, mode: PipelineMode, uploads: boolean,
 for (const uploads of [false, true]) {
   for (let depth = 1; depth <= 6; depth++) {
     const n = depth === 2 && !uploads ? CHUNKS_LONG : CHUNKS;
-    test(`overlap depth ${depth}${uploads ? ' with uploads' : ''}: ${n} chunks in order, exactly once, bit-exact`, () => deliveryCase(depth, 'overlap', uploads, 1, n));
+    test(`overlap depth ${depth}${uploads ? ' with uploads' : ''}: ${n} chunks in order, exactly once, bit-exact`, () =>
+      deliveryCase(depth, 'overlap', uploads, 1, n));
   }
   const n = uploads ? CHUNKS : CHUNKS_LONG;
-  test(`serial${uploads ? ' with uploads' : ''}: ${n} chunks in order, exactly once, bit-exact`, () => deliveryCase(1, 'serial', uploads, 1, n));
-  test(`overlap depth 4, sinkConcurrency 3${uploads ? ' with uploads' : ''}: started in order, each exactly once`, () => deliveryCase(4, 'overlap', uploads, 3, 2000));
+  test(`serial${uploads ? ' with uploads' : ''}: ${n} chunks in order, exactly once, bit-exact`, () =>
+    deliveryCase(1, 'serial', uploads, 1, n));
+  test(`overlap depth 4, sinkConcurrency 3${uploads ? ' with uploads' : ''}: started in order, each exactly once`, () =>
+    deliveryCase(4, 'overlap', uploads, 3, 2000));
   // Fewer device slots than pinned ones: compute(n) reuses out[n mod deviceSlots] while the
   // pinned slots turn around on their own schedule.
-  for (const [depth, deviceSlots] of [[2, 1], [5, 2], [8, 3]] as const) {
-    test(`overlap depth ${depth}, ${deviceSlots} device slots${uploads ? ' with uploads' : ''}: in order, exactly once, bit-exact`, () => deliveryCase(depth, 'overlap', uploads, 2, 2000, deviceSlots));
+  for (const [depth, deviceSlots] of [
+    [2, 1],
+    [5, 2],
+    [8, 3],
+  ] as const) {
+    test(`overlap depth ${depth}, ${deviceSlots} device slots${uploads ? ' with uploads' : ''}: in order, exactly once, bit-exact`, () =>
+      deliveryCase(depth, 'overlap', uploads, 2, 2000, deviceSlots));
   }
 }
 

@@ -27,7 +27,11 @@ for (const depth of [1, 2, 3, 4, 6]) {
           },
         });
         const stats = await pipe.run(count);
-        assert.deepEqual(seen, Array.from({ length: count }, (_, k) => k), `count ${count}`);
+        assert.deepEqual(
+          seen,
+          Array.from({ length: count }, (_, k) => k),
+          `count ${count}`,
+        );
         assert.equal(stats.chunks, count);
         assertNoLeaks(fake, `count ${count}`);
         // Pull style, the same counts.
@@ -48,9 +52,18 @@ test('an iterable of items and an async iterable drain the same way', async () =
   const { fake, compute } = rig(5, OUT);
   const items = ['a', 'b', 'c', 'd', 'e'];
   const got: string[] = [];
-  const pipe = createPipeline<string>(fake, { outputBytes: OUT, depth: 2, compute, sink: (c) => void got.push(c.item) });
+  const pipe = createPipeline<string>(fake, {
+    outputBytes: OUT,
+    depth: 2,
+    compute,
+    sink: (c) => void got.push(c.item),
+  });
   await pipe.run(items);
-  await pipe.run((async function* () { yield* items; })());
+  await pipe.run(
+    (async function* () {
+      yield* items;
+    })(),
+  );
   assert.deepEqual(got, [...items, ...items]);
   assertNoLeaks(fake);
 });

@@ -14,7 +14,10 @@ const OUT = 64;
 const IN = 16;
 const boom = (what: string) => new Error(`injected ${what} fault`);
 
-type Inject = (fake: FakeDevice, at: number) => { options?: Partial<PipelineOptions<Uint8Array>>; inputs?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> };
+type Inject = (
+  fake: FakeDevice,
+  at: number,
+) => { options?: Partial<PipelineOptions<Uint8Array>>; inputs?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> };
 
 const cases: Record<StageName, Record<string, Inject>> = {
   input: {
@@ -44,24 +47,50 @@ const cases: Record<StageName, Record<string, Inject>> = {
     }),
   },
   compute: {
-    'callback throws': (_f, at) => ({ options: { compute: (c) => { if (c.index === at) throw boom('compute'); } } }),
+    'callback throws': (_f, at) => ({
+      options: {
+        compute: (c) => {
+          if (c.index === at) throw boom('compute');
+        },
+      },
+    }),
     'launch fails': (f, at) => (f.failNext('launch', undefined, { skip: at }), {}),
   },
   copy: {
     'D2H copy fails': (f, at) => (f.failNext('copyDtoH', undefined, { skip: at }), {}),
   },
   sink: {
-    'sink rejects': (_f, at) => ({ options: { sink: async (c) => { await tick(); if (c.index === at) throw boom('sink'); } } }),
-    'sink throws synchronously': (_f, at) => ({ options: { sink: (c) => { if (c.index === at) throw boom('sink'); } } }),
+    'sink rejects': (_f, at) => ({
+      options: {
+        sink: async (c) => {
+          await tick();
+          if (c.index === at) throw boom('sink');
+        },
+      },
+    }),
+    'sink throws synchronously': (_f, at) => ({
+      options: {
+        sink: (c) => {
+          if (c.index === at) throw boom('sink');
+        },
+      },
+    }),
     'sink times out': (_f, at) => ({
-      options: { sinkTimeoutMs: 20, sink: (c) => (c.index === at ? new Promise<void>((r) => setTimeout(r, 60)) : undefined) },
+      options: {
+        sinkTimeoutMs: 20,
+        sink: (c) => (c.index === at ? new Promise<void>((r) => setTimeout(r, 60)) : undefined),
+      },
     }),
   },
 };
 
 for (const [stage, kinds] of Object.entries(cases) as [StageName, Record<string, Inject>][]) {
   for (const [kind, inject] of Object.entries(kinds)) {
-    for (const [where, at] of [['first', 0], ['middle', N >> 1], ['last', N - 1]] as const) {
+    for (const [where, at] of [
+      ['first', 0],
+      ['middle', N >> 1],
+      ['last', N - 1],
+    ] as const) {
       for (const mode of ['overlap', 'serial'] as const) {
         test(`${stage}: ${kind} at the ${where} chunk (${mode})`, async () => {
           const { fake, compute } = rig(at * 31 + stage.length, OUT);
@@ -87,7 +116,10 @@ for (const [stage, kinds] of Object.entries(cases) as [StageName, Record<string,
           assert.match(err.message, new RegExp(`stage '${stage}' failed at chunk ${at}`));
           assert.ok(err.cause instanceof Error);
           // Chunks before the fault were delivered in order; none after it reached the sink.
-          assert.deepEqual(delivered, delivered.map((_, k) => k));
+          assert.deepEqual(
+            delivered,
+            delivered.map((_, k) => k),
+          );
           assert.ok(delivered.length <= (stage === 'sink' ? at : N));
           if (kind === 'sink times out') await new Promise((r) => setTimeout(r, 80)); // the late sink settles, then its slot is freed
           assertNoLeaks(fake, `${stage} ${kind} ${where}`);
@@ -107,8 +139,15 @@ test('a kernel fault is sticky: the run rejects with the CUDA error, frees every
     if (n === 5) throw new Error('index out of range');
   });
   const k = fake.compile('').getKernel('bad');
-  const pipe = createPipeline(fake, { outputBytes: 16, depth: 2, compute: (c) => k.launch(c.stream, { grid: 1, block: 1 }, c.output, c.index) });
-  const err = await pipe.run(20).then(() => assert.fail('should fail'), (e: unknown) => e);
+  const pipe = createPipeline(fake, {
+    outputBytes: 16,
+    depth: 2,
+    compute: (c) => k.launch(c.stream, { grid: 1, block: 1 }, c.output, c.index),
+  });
+  const err = await pipe.run(20).then(
+    () => assert.fail('should fail'),
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof PipelineError);
   assert.ok(err.cause instanceof CudaError);
   assert.equal((err.cause as CudaError).cudaName, 'CUDA_ERROR_ILLEGAL_ADDRESS');
@@ -135,8 +174,14 @@ test('options are validated with messages that say what to change', () => {
   const compute = () => {};
   assert.throws(() => createPipeline(fake, { outputBytes: 0, compute }), /outputBytes must be a positive integer/);
   assert.throws(() => createPipeline(fake, { outputBytes: 8, depth: 17, compute }), /depth must be 1..16/);
-  assert.throws(() => createPipeline(fake, { outputBytes: 8, deviceSlots: 0, compute }), /deviceSlots must be 1..16 or 'auto', got 0/);
-  assert.throws(() => createPipeline(fake, { outputBytes: 8, depth: 3, deviceSlots: 4, compute }), /deviceSlots \(4\) cannot exceed depth \(3\).*raise depth or lower deviceSlots/);
+  assert.throws(
+    () => createPipeline(fake, { outputBytes: 8, deviceSlots: 0, compute }),
+    /deviceSlots must be 1..16 or 'auto', got 0/,
+  );
+  assert.throws(
+    () => createPipeline(fake, { outputBytes: 8, depth: 3, deviceSlots: 4, compute }),
+    /deviceSlots \(4\) cannot exceed depth \(3\).*raise depth or lower deviceSlots/,
+  );
   assert.throws(() => createPipeline(fake, { outputBytes: 8, sinkConcurrency: 0, compute }), /sinkConcurrency/);
   assert.throws(() => createPipeline(fake, { outputBytes: 8 } as never), /compute\(chunk\) is required/);
 });

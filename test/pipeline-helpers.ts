@@ -3,11 +3,16 @@
 import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { FakeDevice, type FakeDeviceOptions } from '../src/testing/index.js';
-import { SYNTHETIC_KERNEL, SYNTHETIC_SIGNATURE, syntheticLauncher, syntheticWords, syntheticReference } from '../src/workloads/synthetic.js';
+import {
+  SYNTHETIC_KERNEL,
+  SYNTHETIC_SIGNATURE,
+  syntheticLauncher,
+  syntheticWords,
+  syntheticReference,
+} from '../src/workloads/synthetic.js';
 import type { ComputeChunk } from '../src/pipeline/index.js';
 import { mulberry32 as prng } from '../src/util/prng.js';
 export { prng };
-
 
 /** A host-side delay drawn from: none, a microtask, a macrotask. Real time stays tiny. */
 export async function randomDelay(rand: () => number): Promise<void> {
@@ -49,7 +54,11 @@ export function rig(seed: number, outputBytes: number, iters = 1, options: FakeD
 }
 
 export function assertNoLeaks(fake: FakeDevice, what = ''): void {
-  assert.deepEqual(fake.liveResources(), { streams: 0, events: 0, deviceBuffers: 0, pinnedBuffers: 0, deviceBytes: 0, pinnedBytes: 0 }, `leaked resources ${what}`);
+  assert.deepEqual(
+    fake.liveResources(),
+    { streams: 0, events: 0, deviceBuffers: 0, pinnedBuffers: 0, deviceBytes: 0, pinnedBytes: 0 },
+    `leaked resources ${what}`,
+  );
   assert.equal(fake.memoryInfo().free, fake.memoryInfo().total, `device memory not back to baseline ${what}`);
 }
 

@@ -50,47 +50,68 @@ test('keepRing: the second run allocates no buffer, both deliver every chunk int
   assertNoLeaks(fake);
 });
 
-test("keepRing with 'auto' and uploads, under the hazard checker: no hazard across runs, bit-exact", { timeout: 60_000 }, async () => {
-  const { fake, reference } = rig(2, OUT);
-  const dev = checked(fake);
-  const launch = syntheticLauncher(dev, dev.compile('synthetic').getKernel(SYNTHETIC_KERNEL), OUT, 32);
-  const compute = (c: ComputeChunk<Uint8Array>) => launch(c.stream, c.output, c.input, c.index, 1, IN);
-  const allocs = countAllocations(fake);
-  const pipe = createPipeline<Uint8Array>(dev, { outputBytes: OUT, inputBytes: IN, keepRing: true, sinkConcurrency: 2, compute, sink: (c) => assert.deepEqual(c.data, reference(c.index, c.item)) });
-  let first = { pinned: 0, device: 0 };
-  for (let run = 0; run < 3; run++) {
-    const stats = await pipe.run(Array.from({ length: 40 }, (_, n) => inputBytesOf(n + run * 1000, IN)));
-    assert.equal(stats.chunks, 40);
-    if (run === 0) first = { ...allocs };
-  }
-  assert.deepEqual(allocs, first, 'runs 2 and 3 allocated nothing');
-  assert.deepEqual(dev.hazards.map((h) => h.message), []);
-  pipe.close();
-  assertNoLeaks(fake);
-});
+test(
+  "keepRing with 'auto' and uploads, under the hazard checker: no hazard across runs, bit-exact",
+  { timeout: 60_000 },
+  async () => {
+    const { fake, reference } = rig(2, OUT);
+    const dev = checked(fake);
+    const launch = syntheticLauncher(dev, dev.compile('synthetic').getKernel(SYNTHETIC_KERNEL), OUT, 32);
+    const compute = (c: ComputeChunk<Uint8Array>) => launch(c.stream, c.output, c.input, c.index, 1, IN);
+    const allocs = countAllocations(fake);
+    const pipe = createPipeline<Uint8Array>(dev, {
+      outputBytes: OUT,
+      inputBytes: IN,
+      keepRing: true,
+      sinkConcurrency: 2,
+      compute,
+      sink: (c) => assert.deepEqual(c.data, reference(c.index, c.item)),
+    });
+    let first = { pinned: 0, device: 0 };
+    for (let run = 0; run < 3; run++) {
+      const stats = await pipe.run(Array.from({ length: 40 }, (_, n) => inputBytesOf(n + run * 1000, IN)));
+      assert.equal(stats.chunks, 40);
+      if (run === 0) first = { ...allocs };
+    }
+    assert.deepEqual(allocs, first, 'runs 2 and 3 allocated nothing');
+    assert.deepEqual(
+      dev.hazards.map((h) => h.message),
+      [],
+    );
+    pipe.close();
+    assertNoLeaks(fake);
+  },
+);
 
-test('keepRing: a sink that times out keeps its slot; the ring is freed, not kept, and the next run works', { timeout: 20_000 }, async () => {
-  const { fake, compute } = rig(3, OUT);
-  let hang: (() => void) | null = null;
-  const pipe = createPipeline(fake, {
-    outputBytes: OUT,
-    depth: 3,
-    keepRing: true,
-    sinkTimeoutMs: 50,
-    compute,
-    sink: (c) => (c.index === 4 && !hang ? new Promise<void>((r) => (hang = r)) : undefined),
-  });
-  await assert.rejects(pipe.run(20), (e: unknown) => e instanceof PipelineError && e.stage === 'sink' && e.chunk === 4);
-  // Only the hung sink's pinned slot is left; it is freed when that sink settles.
-  assert.deepEqual(fake.liveResources().pinnedBuffers, 1);
-  assert.deepEqual(pipe.keptBytes, { pinned: 0, device: 0 });
-  hang!();
-  await new Promise((r) => setTimeout(r, 10));
-  assertNoLeaks(fake);
-  assert.equal((await pipe.run(10)).chunks, 10);
-  pipe.close();
-  assertNoLeaks(fake);
-});
+test(
+  'keepRing: a sink that times out keeps its slot; the ring is freed, not kept, and the next run works',
+  { timeout: 20_000 },
+  async () => {
+    const { fake, compute } = rig(3, OUT);
+    let hang: (() => void) | null = null;
+    const pipe = createPipeline(fake, {
+      outputBytes: OUT,
+      depth: 3,
+      keepRing: true,
+      sinkTimeoutMs: 50,
+      compute,
+      sink: (c) => (c.index === 4 && !hang ? new Promise<void>((r) => (hang = r)) : undefined),
+    });
+    await assert.rejects(
+      pipe.run(20),
+      (e: unknown) => e instanceof PipelineError && e.stage === 'sink' && e.chunk === 4,
+    );
+    // Only the hung sink's pinned slot is left; it is freed when that sink settles.
+    assert.deepEqual(fake.liveResources().pinnedBuffers, 1);
+    assert.deepEqual(pipe.keptBytes, { pinned: 0, device: 0 });
+    hang!();
+    await new Promise((r) => setTimeout(r, 10));
+    assertNoLeaks(fake);
+    assert.equal((await pipe.run(10)).chunks, 10);
+    pipe.close();
+    assertNoLeaks(fake);
+  },
+);
 
 test('keepRing: a lost context (sticky fault) frees the ring instead of keeping it', { timeout: 20_000 }, async () => {
   const { fake, compute } = rig(4, OUT);
@@ -121,7 +142,13 @@ test('keepRing: two runs at once each get a ring; one is kept, the other freed',
 test('keepRing: close() during a run rejects it and frees its ring as it ends', async () => {
   const { fake, compute } = rig(6, OUT);
   let closeAt = Infinity;
-  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, keepRing: true, compute, sink: (c) => void (c.index === closeAt && pipe.close()) });
+  const pipe = createPipeline(fake, {
+    outputBytes: OUT,
+    depth: 3,
+    keepRing: true,
+    compute,
+    sink: (c) => void (c.index === closeAt && pipe.close()),
+  });
   await pipe.run(5);
   closeAt = 50;
   await assert.rejects(pipe.run(10_000), { name: 'AbortError' });
@@ -130,7 +157,10 @@ test('keepRing: close() during a run rejects it and frees its ring as it ends', 
 
 test('keepRing must be a boolean', () => {
   const { fake, compute } = rig(7, OUT);
-  assert.throws(() => createPipeline(fake, { outputBytes: OUT, keepRing: 'yes' as never, compute }), /keepRing must be true or false, got yes/);
+  assert.throws(
+    () => createPipeline(fake, { outputBytes: OUT, keepRing: 'yes' as never, compute }),
+    /keepRing must be true or false, got yes/,
+  );
 });
 
 test('no unhandled rejections', () => checkUnhandled());
@@ -141,9 +171,12 @@ test('run(n, { trace }) traces one run of an untraced pipeline on its kept ring,
   const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, keepRing: true, compute });
   const plain = await pipe.run(12);
   assert.equal(plain.timeline, undefined);
-  assert.equal(plain.stages.compute.busyMs, null, "untraced: no GPU busy time");
+  assert.equal(plain.stages.compute.busyMs, null, 'untraced: no GPU busy time');
   const traced = await pipe.run(12, { trace: true });
-  assert.deepEqual(traced.timeline!.map((t) => t.index), [...Array(12).keys()]);
+  assert.deepEqual(
+    traced.timeline!.map((t) => t.index),
+    [...Array(12).keys()],
+  );
   assert.ok(traced.stages.compute.busyMs! > 0);
   const pulled: number[] = [];
   for await (const c of pipe.chunks(4, { trace: true })) {

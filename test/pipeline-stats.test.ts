@@ -9,7 +9,12 @@ const checkUnhandled = watchUnhandled();
 
 function device(kernelMs: number, copyBytesPerMs: number) {
   const fake = new FakeDevice({ copyBytesPerMs, copyLatencyMs: 0 });
-  fake.defineKernel('fill', ['pointer', 'u32'], (_c, out, n) => void (out as Uint8Array).fill((n as number) & 255), kernelMs);
+  fake.defineKernel(
+    'fill',
+    ['pointer', 'u32'],
+    (_c, out, n) => void (out as Uint8Array).fill((n as number) & 255),
+    kernelMs,
+  );
   const k = fake.compile('').getKernel('fill');
   return { fake, compute: (c: ComputeChunk<unknown>) => k.launch(c.stream, { grid: 1, block: 1 }, c.output, c.index) };
 }
@@ -32,7 +37,13 @@ for (const depth of [1, 2, 3]) {
   test(`trace, depth ${depth}: the timeline shows every barrier`, async () => {
     // 1 MB at 1000 B/ms: the copy takes 1 virtual ms, the kernel 2.
     const { fake, compute } = device(2, 1000);
-    const stats = await createPipeline(fake, { outputBytes: 1000, depth, compute, trace: true, sink: () => tick().then(() => {}) }).run(30);
+    const stats = await createPipeline(fake, {
+      outputBytes: 1000,
+      depth,
+      compute,
+      trace: true,
+      sink: () => tick().then(() => {}),
+    }).run(30);
     const tl = stats.timeline!;
     assert.equal(tl.length, 30);
     const eps = 1e-6;
@@ -78,7 +89,10 @@ test('auto depth grows the ring when the host stage is slow and explains why', a
   // what the measurements asked for, rather than calling 20 chunks too few.
   const early = await createPipeline(fake, { outputBytes: 1000, compute }).run(20);
   assert.equal(early.depth, 16);
-  assert.match(early.depthReason!, /^auto depth 16: every chunk was enqueued before the warm-up measurements came in, so the run kept the 16 slots it started with; they asked for \d+, \d+ on the device: measured/);
+  assert.match(
+    early.depthReason!,
+    /^auto depth 16: every chunk was enqueued before the warm-up measurements came in, so the run kept the 16 slots it started with; they asked for \d+, \d+ on the device: measured/,
+  );
   assertNoLeaks(fake);
 });
 
@@ -95,12 +109,18 @@ test('auto depth uses fewer slots than it allocated at the start when stages are
       return compute(c);
     },
     sink: (c) => {
-      assert.ok(c.data.every((b) => b === (c.index & 255)), `chunk ${c.index} intact`);
+      assert.ok(
+        c.data.every((b) => b === (c.index & 255)),
+        `chunk ${c.index} intact`,
+      );
       seen.push(c.index);
       hostSlot[c.index] = c.slot;
     },
   }).run(100);
-  assert.deepEqual(seen, Array.from({ length: 100 }, (_, n) => n));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 100 }, (_, n) => n),
+  );
   assert.ok(stats.depth >= 3 && stats.depth <= 6, `depth ${stats.depth}`);
   // Each half switches where its slot 0 holds the oldest chunk: no slot is ever reused sooner
   // than the final ring size (switched mid-turn, chunk n could reuse chunk n - 1's device slot,
@@ -116,7 +136,12 @@ test('auto depth uses fewer slots than it allocated at the start when stages are
   };
   assert.ok(minReuse(deviceSlot) >= stats.deviceSlots, `a device slot reused after ${minReuse(deviceSlot)} chunks`);
   assert.ok(minReuse(hostSlot) >= stats.depth, `a host slot reused after ${minReuse(hostSlot)} chunks`);
-  assert.match(stats.depthReason!, new RegExp(`uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots allocated at the start`));
+  assert.match(
+    stats.depthReason!,
+    new RegExp(
+      `uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots allocated at the start`,
+    ),
+  );
   assertNoLeaks(fake);
 });
 
@@ -152,8 +177,17 @@ test('trace with 4 pinned over 2 device slots: each chunk records both of its sl
     sink: () => {},
   }).run(12);
   const tl = stats.timeline!;
-  assert.deepEqual(tl.map((t) => t.slot), tl.map((t) => t.index % 4));
-  assert.deepEqual(tl.map((t) => t.deviceSlot), tl.map((t) => t.index % 2));
-  assert.deepEqual(seen, tl.map((t) => t.index % 2));
+  assert.deepEqual(
+    tl.map((t) => t.slot),
+    tl.map((t) => t.index % 4),
+  );
+  assert.deepEqual(
+    tl.map((t) => t.deviceSlot),
+    tl.map((t) => t.index % 2),
+  );
+  assert.deepEqual(
+    seen,
+    tl.map((t) => t.index % 2),
+  );
   assertNoLeaks(fake);
 });

@@ -8,7 +8,10 @@ import { calibrateSynthetic, synthetic, syntheticReference, SYNTHETIC_SOURCE } f
 import { assertNoLeaks, inputBytesOf } from './pipeline-helpers.js';
 
 test('the CUDA source declares the kernel the signature names', () => {
-  assert.match(SYNTHETIC_SOURCE, /extern "C" __global__ void tandem_synthetic\(unsigned int\* out, const unsigned int\* in,\s+unsigned long long words, unsigned int chunk, unsigned int iters, unsigned long long inWords\)/);
+  assert.match(
+    SYNTHETIC_SOURCE,
+    /extern "C" __global__ void tandem_synthetic\(unsigned int\* out, const unsigned int\* in,\s+unsigned long long words, unsigned int chunk, unsigned int iters, unsigned long long inWords\)/,
+  );
 });
 
 test('reference: deterministic, and different for another chunk, iters or input', () => {

@@ -2,7 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChunkTiming, PipelineStats } from '../src/pipeline/types.js';
-import { computeGaps, computeMetrics, efficiencyAgainstAlone, overlapMs, traceCostPerChunkMs, unionMs } from '../src/profile/metrics.js';
+import {
+  computeGaps,
+  computeMetrics,
+  efficiencyAgainstAlone,
+  overlapMs,
+  traceCostPerChunkMs,
+  unionMs,
+} from '../src/profile/metrics.js';
 
 const close = (a: number | null | undefined, b: number, eps = 1e-9) => {
   assert.ok(typeof a === 'number' && Math.abs(a - b) <= eps, `expected ${b}, got ${a}`);
@@ -33,7 +40,15 @@ function serialTimeline(n: number): ChunkTiming[] {
   const out: ChunkTiming[] = [];
   for (let i = 0; i < n; i++) {
     const t = i * 2.5;
-    out.push({ index: i, slot: 0, compute: [t, t + 1], copy: [t + 1, t + 2], sink: [t + 2, t + 2.5], enqueuedCompute: t, enqueuedCopy: t });
+    out.push({
+      index: i,
+      slot: 0,
+      compute: [t, t + 1],
+      copy: [t + 1, t + 2],
+      sink: [t + 2, t + 2.5],
+      enqueuedCompute: t,
+      enqueuedCopy: t,
+    });
   }
   return out;
 }
@@ -51,16 +66,48 @@ function copyBoundTimeline(n: number): ChunkTiming[] {
     const ps = Math.max(ce, copyFree);
     const pe = ps + 1;
     copyFree = pe;
-    out.push({ index: i, slot: i % 2, compute: [cs, ce], copy: [ps, pe], sink: [pe, pe + 0.1], enqueuedCompute: 0, enqueuedCopy: 0 });
+    out.push({
+      index: i,
+      slot: i % 2,
+      compute: [cs, ce],
+      copy: [ps, pe],
+      sink: [pe, pe + 0.1],
+      enqueuedCompute: 0,
+      enqueuedCopy: 0,
+    });
   }
   return out;
 }
 
 test('unionMs and overlapMs merge overlapping spans', () => {
-  assert.equal(unionMs([[0, 2], [1, 3], [5, 6]]), 4);
+  assert.equal(
+    unionMs([
+      [0, 2],
+      [1, 3],
+      [5, 6],
+    ]),
+    4,
+  );
   assert.equal(unionMs([]), 0);
-  assert.equal(unionMs([[3, 3], [4, 2]]), 0);
-  assert.equal(overlapMs([[0, 2], [1, 3], [5, 6]], 1.5, 5.5), 2);
+  assert.equal(
+    unionMs([
+      [3, 3],
+      [4, 2],
+    ]),
+    0,
+  );
+  assert.equal(
+    overlapMs(
+      [
+        [0, 2],
+        [1, 3],
+        [5, 6],
+      ],
+      1.5,
+      5.5,
+    ),
+    2,
+  );
 });
 
 test('serial timeline: efficiency, busy fractions, host-late gaps and strict utilisation', () => {
@@ -110,11 +157,21 @@ test('copy-bound depth-2 timeline: ring-full gaps of known length, copy is the b
     assert.equal(g.cause, 'ring-full');
     close(g.during.copy, 0.5);
   }
-  assert.deepEqual(gaps.map((g) => [g.afterChunk, g.beforeChunk]), [[1, 2], [2, 3], [3, 4], [4, 5], [5, 6], [6, 7]]);
+  assert.deepEqual(
+    gaps.map((g) => [g.afterChunk, g.beforeChunk]),
+    [
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+      [5, 6],
+      [6, 7],
+    ],
+  );
   close(m.copyThroughput.ofPeak, 8000 / 0.0086 / 1e6);
 });
 
-test('4 pinned slots over 2 device slots, copy-bound: kernel n waits for D2H(n − 2), the device slot\'s previous user', () => {
+test("4 pinned slots over 2 device slots, copy-bound: kernel n waits for D2H(n − 2), the device slot's previous user", () => {
   // Kernels 0.5, copies 1, all enqueued up front; barrier 1 is keyed on the device slot (n mod 2),
   // not on the pinned one (n mod 4): a cause read off n − depth would call these gaps launch latency.
   const tl: ChunkTiming[] = [];
@@ -125,7 +182,16 @@ test('4 pinned slots over 2 device slots, copy-bound: kernel n waits for D2H(n �
     computeFree = cs + 0.5;
     const ps = Math.max(computeFree, copyFree);
     copyFree = ps + 1;
-    tl.push({ index: i, slot: i % 4, deviceSlot: i % 2, compute: [cs, cs + 0.5], copy: [ps, ps + 1], sink: [ps + 1, ps + 1.1], enqueuedCompute: 0, enqueuedCopy: 0 });
+    tl.push({
+      index: i,
+      slot: i % 4,
+      deviceSlot: i % 2,
+      compute: [cs, cs + 0.5],
+      copy: [ps, ps + 1],
+      sink: [ps + 1, ps + 1.1],
+      enqueuedCompute: 0,
+      enqueuedCopy: 0,
+    });
   }
   const gaps = computeGaps(tl);
   assert.equal(gaps.length, 10);
@@ -134,7 +200,7 @@ test('4 pinned slots over 2 device slots, copy-bound: kernel n waits for D2H(n �
   close(m.gaps.byCause['ring-full'], m.gaps.totalMs);
 });
 
-test('a slow host stage: the kernel is enqueued late because its slot\'s previous D2H waited for a pinned slot', () => {
+test("a slow host stage: the kernel is enqueued late because its slot's previous D2H waited for a pinned slot", () => {
   // Depth 2, one ring; kernels and copies 0.2, host stage 2 (one at a time). compute(n) is enqueued
   // once D2H(n − 2) is (barrier 1 needs its record), and D2H(n − 2) once the host stage released
   // chunk n − 4 (barrier 3): the host was not slow, the host stage held the ring.
@@ -145,13 +211,25 @@ test('a slow host stage: the kernel is enqueued late because its slot\'s previou
     const cs = Math.max(enqC, i >= 1 ? tl[i - 1]!.compute[1] : 0, i >= 2 ? tl[i - 2]!.copy[1] : 0);
     const ps = Math.max(cs + 0.2, i >= 1 ? tl[i - 1]!.copy[1] : 0, enqP);
     const ss = Math.max(ps + 0.2, i >= 1 ? tl[i - 1]!.sink[1] : 0);
-    tl.push({ index: i, slot: i % 2, compute: [cs, cs + 0.2], copy: [ps, ps + 0.2], sink: [ss, ss + 2], enqueuedCompute: enqC, enqueuedCopy: enqP });
+    tl.push({
+      index: i,
+      slot: i % 2,
+      compute: [cs, cs + 0.2],
+      copy: [ps, ps + 0.2],
+      sink: [ss, ss + 2],
+      enqueuedCompute: enqC,
+      enqueuedCopy: enqP,
+    });
   }
   const gaps = computeGaps(tl);
   assert.ok(gaps.length >= 6, `${gaps.length} gaps`);
   for (const g of gaps) assert.equal(g.cause, 'host-stage', `gap before chunk ${g.beforeChunk}`);
   // The same kernel enqueued late with its slot's D2H enqueued in time is the host's own lateness.
-  const late = tl.map((c) => ({ ...c, enqueuedCopy: Math.min(c.enqueuedCopy, c.copy[0]), sink: [c.copy[1], c.copy[1] + 0.01] as [number, number] }));
+  const late = tl.map((c) => ({
+    ...c,
+    enqueuedCopy: Math.min(c.enqueuedCopy, c.copy[0]),
+    sink: [c.copy[1], c.copy[1] + 0.01] as [number, number],
+  }));
   const lateGaps = computeGaps(late);
   assert.equal(lateGaps.length, gaps.length);
   for (const g of lateGaps) assert.equal(g.cause, 'host-late', `gap before chunk ${g.beforeChunk}`);
@@ -161,7 +239,11 @@ test('a slow host stage: the kernel is enqueued late because its slot\'s previou
   assert.equal(noticedGaps.length, gaps.length);
   for (const g of noticedGaps) assert.equal(g.cause, 'host-late', `gap before chunk ${g.beforeChunk}`);
   // And a pinned slot still being copied into is the copy engine's: ring-full.
-  const copyBehind = tl.map((c) => ({ ...c, copy: [c.copy[0], c.sink[1] - 0.01] as [number, number], sink: [c.sink[1] - 0.01, c.sink[1]] as [number, number] }));
+  const copyBehind = tl.map((c) => ({
+    ...c,
+    copy: [c.copy[0], c.sink[1] - 0.01] as [number, number],
+    sink: [c.sink[1] - 0.01, c.sink[1]] as [number, number],
+  }));
   const copyGaps = computeGaps(copyBehind);
   assert.equal(copyGaps.length, gaps.length);
   for (const g of copyGaps) assert.equal(g.cause, 'ring-full', `gap before chunk ${g.beforeChunk}`);
@@ -169,8 +251,26 @@ test('a slow host stage: the kernel is enqueued late because its slot\'s previou
 
 test('a gap the kernel spent waiting for its upload is attributed to the upload', () => {
   const tl: ChunkTiming[] = [
-    { index: 0, slot: 0, upload: [0, 1], compute: [1, 2], copy: [2, 3], sink: [3, 3.1], enqueuedCompute: 0, enqueuedCopy: 0 },
-    { index: 1, slot: 1, upload: [1, 3], compute: [3, 4], copy: [4, 5], sink: [5, 5.1], enqueuedCompute: 0, enqueuedCopy: 0 },
+    {
+      index: 0,
+      slot: 0,
+      upload: [0, 1],
+      compute: [1, 2],
+      copy: [2, 3],
+      sink: [3, 3.1],
+      enqueuedCompute: 0,
+      enqueuedCopy: 0,
+    },
+    {
+      index: 1,
+      slot: 1,
+      upload: [1, 3],
+      compute: [3, 4],
+      copy: [4, 5],
+      sink: [5, 5.1],
+      enqueuedCompute: 0,
+      enqueuedCopy: 0,
+    },
   ];
   const m = computeMetrics(stats(tl, { bytesIn: 2000 }));
   assert.equal(m.gaps.count, 1);
@@ -199,7 +299,10 @@ test('without a timeline the stats sums are used and unknown GPU busy gives null
   assert.equal(m.efficiency, null);
   assert.equal(m.kernelUtilization.strict, null);
   assert.equal(m.gaps.count, 0);
-  const known = computeMetrics({ ...s, stages: { upload: { busyMs: null }, compute: { busyMs: 6 }, copy: { busyMs: 9 }, sink: { busyMs: 1 } } });
+  const known = computeMetrics({
+    ...s,
+    stages: { upload: { busyMs: null }, compute: { busyMs: 6 }, copy: { busyMs: 9 }, sink: { busyMs: 1 } },
+  });
   close(known.efficiency, 0.9);
   assert.equal(known.bottleneck, 'copy');
   close(known.kernelUtilization.whole, 0.6);

@@ -47,7 +47,8 @@ function checkStructure(events: TraceEvent[]): void {
   assert.ok(starts.size > 0, 'flows present');
   assert.equal(finishes.size, starts.size, 'every flow start has a finish');
   const spans = events.filter((e) => e.ph === 'X');
-  const enclosing = (e: TraceEvent) => spans.find((x) => x.pid === e.pid && x.tid === e.tid && x.ts! <= e.ts! && e.ts! <= x.ts! + x.dur!);
+  const enclosing = (e: TraceEvent) =>
+    spans.find((x) => x.pid === e.pid && x.tid === e.tid && x.ts! <= e.ts! && e.ts! <= x.ts! + x.dur!);
   for (const [id, s] of starts) {
     const f = finishes.get(id);
     assert.ok(f, `flow ${id} has no finish`);
@@ -81,11 +82,26 @@ test('one run: a named track per stream and the host stage, spans for every stag
 test('several runs with uploads, gaps and NVML samples, written to a file that parses back', async () => {
   const serial: ChunkTiming[] = timeline(4, true).map((c, i) => {
     const t = 1000 + i * 3;
-    return { ...c, upload: [t, t + 0.5], compute: [t + 0.5, t + 1.4], copy: [t + 1.4, t + 2.3], sink: [t + 2.3, t + 2.4], enqueuedCompute: t + 0.5, enqueuedCopy: t + 1.4 };
+    return {
+      ...c,
+      upload: [t, t + 0.5],
+      compute: [t + 0.5, t + 1.4],
+      copy: [t + 1.4, t + 2.3],
+      sink: [t + 2.3, t + 2.4],
+      enqueuedCompute: t + 0.5,
+      enqueuedCopy: t + 1.4,
+    };
   });
   const doc = buildTrace(
     [
-      { label: 'serial', timeline: serial, utilization: [{ t: 1001, gpu: 40 }, { t: 1005, gpu: 45 }] },
+      {
+        label: 'serial',
+        timeline: serial,
+        utilization: [
+          { t: 1001, gpu: 40 },
+          { t: 1005, gpu: 45 },
+        ],
+      },
       { label: 'overlap', timeline: timeline(10, true), maxChunks: 5 },
     ],
     { device: 'test' },
@@ -96,14 +112,21 @@ test('several runs with uploads, gaps and NVML samples, written to a file that p
   assert.equal(gaps.length, 3, 'serial leaves the compute engine idle between chunks');
   assert.equal(gaps[0]!.name, 'idle: host-late');
   assert.equal(doc.traceEvents.filter((e) => e.ph === 'C').length, 2);
-  assert.equal(doc.traceEvents.filter((e) => e.pid === 2 && e.ph === 'X' && e.cat === 'compute').length, 5, 'maxChunks keeps the first chunks');
+  assert.equal(
+    doc.traceEvents.filter((e) => e.pid === 2 && e.ph === 'X' && e.cat === 'compute').length,
+    5,
+    'maxChunks keeps the first chunks',
+  );
   assert.ok(doc.traceEvents.some((e) => e.name === 'thread_name' && e.args!.name === 'upload stream (H2D)'));
 
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-trace-'));
   try {
     const file = path.join(dir, 'trace.json');
     await writeTrace(file, serial, { label: 'serial', depth: 1, device: 'test' });
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as { traceEvents: TraceEvent[]; metadata: Record<string, unknown> };
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as {
+      traceEvents: TraceEvent[];
+      metadata: Record<string, unknown>;
+    };
     checkStructure(parsed.traceEvents);
     assert.equal(parsed.metadata.device, 'test');
     assert.equal(parsed.metadata.generator, 'tandem');

@@ -30,7 +30,22 @@ function tandem(args: string[], cwd: string) {
 }
 
 function probeFrames(path: string): number {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', path], { encoding: 'utf8' });
+  const out = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_frames',
+      '-of',
+      'csv=p=0',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   return Number(out.trim());
 }
 
@@ -39,7 +54,23 @@ const tmp = () => mkdtemp(join(tmpdir(), 'tandem-render-'));
 test('tandem render --fake → mp4 that ffprobe reads with the right frame count', { skip: skipFfmpeg }, async () => {
   const dir = await tmp();
   try {
-    const r = tandem(['render', '--fake', '--workload', 'fractal', '--size', '96x54', '--frames', '23', '--cost', '0.25', '--out', 'zoom.mp4'], dir);
+    const r = tandem(
+      [
+        'render',
+        '--fake',
+        '--workload',
+        'fractal',
+        '--size',
+        '96x54',
+        '--frames',
+        '23',
+        '--cost',
+        '0.25',
+        '--out',
+        'zoom.mp4',
+      ],
+      dir,
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '', 'nothing on stdout: progress and summary go to stderr');
     assert.match(r.stderr, /tandem render done: fractal 96x54 yuv420p, 23\/23 frames/);
@@ -52,24 +83,109 @@ test('tandem render --fake → mp4 that ffprobe reads with the right frame count
 test('tandem render --fake → PNG sequence and raw file with the reference bytes', { skip: skipCli }, async () => {
   const dir = await tmp();
   try {
-    let r = tandem(['render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '2', '--cost', '0.25', '--format', 'rgba', '--out', 'frames/'], dir);
+    let r = tandem(
+      [
+        'render',
+        '--fake',
+        '--size',
+        '32x18',
+        '--frames',
+        '5',
+        '--frames-per-chunk',
+        '2',
+        '--cost',
+        '0.25',
+        '--format',
+        'rgba',
+        '--out',
+        'frames/',
+      ],
+      dir,
+    );
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual((await readdir(join(dir, 'frames'))).sort(), ['frame_000001.png', 'frame_000002.png', 'frame_000003.png', 'frame_000004.png', 'frame_000005.png']);
-    r = tandem(['render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '2', '--cost', '0.25', '--out', 'v.yuv', '--mode', 'serial'], dir);
+    assert.deepEqual((await readdir(join(dir, 'frames'))).sort(), [
+      'frame_000001.png',
+      'frame_000002.png',
+      'frame_000003.png',
+      'frame_000004.png',
+      'frame_000005.png',
+    ]);
+    r = tandem(
+      [
+        'render',
+        '--fake',
+        '--size',
+        '32x18',
+        '--frames',
+        '5',
+        '--frames-per-chunk',
+        '2',
+        '--cost',
+        '0.25',
+        '--out',
+        'v.yuv',
+        '--mode',
+        'serial',
+      ],
+      dir,
+    );
     assert.equal(r.status, 0, r.stderr);
     const raw = await readFile(join(dir, 'v.yuv'));
     const fmt = { width: 32, height: 18, pixelFormat: 'yuv420p' as const };
     assert.equal(raw.length, 5 * frameBytes(fmt));
     for (let f = 0; f < 5; f++) {
-      assert.ok(raw.subarray(f * frameBytes(fmt), (f + 1) * frameBytes(fmt)).equals(renderFractalFrame(fmt, f, 0.25)), `frame ${f}`);
+      assert.ok(
+        raw.subarray(f * frameBytes(fmt), (f + 1) * frameBytes(fmt)).equals(renderFractalFrame(fmt, f, 0.25)),
+        `frame ${f}`,
+      );
     }
     // A ring of 4 pinned slots over 2 device buffers writes the same bytes, and the summary says so.
-    r = tandem(['render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '1', '--cost', '0.25', '--out', 'w.yuv', '--depth', '4', '--device-slots', '2'], dir);
+    r = tandem(
+      [
+        'render',
+        '--fake',
+        '--size',
+        '32x18',
+        '--frames',
+        '5',
+        '--frames-per-chunk',
+        '1',
+        '--cost',
+        '0.25',
+        '--out',
+        'w.yuv',
+        '--depth',
+        '4',
+        '--device-slots',
+        '2',
+      ],
+      dir,
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /pipeline {5}overlap, depth 4 \(2 on the device\)/);
     assert.ok((await readFile(join(dir, 'w.yuv'))).equals(raw), 'the same frames through 2 device slots');
     // The same frames as data on stdout, and the HTML report of the (traced) run.
-    const out = spawnSync(process.execPath, [BIN, 'render', '--fake', '--size', '32x18', '--frames', '5', '--frames-per-chunk', '2', '--cost', '0.25', '--out', 'pipe:', '--report', 'r.html'], { cwd: dir, timeout: 120_000 });
+    const out = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'render',
+        '--fake',
+        '--size',
+        '32x18',
+        '--frames',
+        '5',
+        '--frames-per-chunk',
+        '2',
+        '--cost',
+        '0.25',
+        '--out',
+        'pipe:',
+        '--report',
+        'r.html',
+      ],
+      { cwd: dir, timeout: 120_000 },
+    );
     assert.equal(out.status, 0, String(out.stderr));
     assert.ok(Buffer.from(out.stdout).equals(raw), 'stdout carries exactly the raw frames');
     const html = await readFile(join(dir, 'r.html'), 'utf8');
@@ -91,7 +207,10 @@ test('tandem render: bad options are one clear line and exit code 2', { skip: sk
       [['--format', 'nv12', '--out', 'x.mp4'], /--format 'nv12' is not supported: use rgba or yuv420p/],
       [['--size', '33x17', '--out', 'x.mp4'], /yuv420p needs an even width and height/],
       [['--out', 'noext'], /has no extension/],
-      [['--out', 'missing-dir/x.raw', '--frames', '1', '--size', '16x16'], /output directory .*missing-dir does not exist/],
+      [
+        ['--out', 'missing-dir/x.raw', '--frames', '1', '--size', '16x16'],
+        /output directory .*missing-dir does not exist/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = tandem(['render', '--fake', ...args], dir);
@@ -107,17 +226,43 @@ test('tandem render: bad options are one clear line and exit code 2', { skip: sk
 test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130', { skip: skipFfmpeg }, async () => {
   const dir = await tmp();
   try {
-    const child = spawn(process.execPath, [BIN, 'render', '--fake', '--workload', 'fractal', '--size', '96x54', '--frames', '100000', '--cost', '0.25', '--out', 'part.mp4'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'render',
+        '--fake',
+        '--workload',
+        'fractal',
+        '--size',
+        '96x54',
+        '--frames',
+        '100000',
+        '--cost',
+        '0.25',
+        '--out',
+        'part.mp4',
+      ],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (s: string) => (stderr += s));
     let exited = false;
-    const closed = new Promise<number | null>((r) => child.on('close', (c) => { exited = true; r(c); }));
+    const closed = new Promise<number | null>((r) =>
+      child.on('close', (c) => {
+        exited = true;
+        r(c);
+      }),
+    );
     // Wait until frames are flowing: the mp4 has grown past its header.
     const path = join(dir, 'part.mp4');
     for (let i = 0; i < 300 && !exited; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const size = await stat(path).then((s) => s.size, () => 0);
+      const size = await stat(path).then(
+        (s) => s.size,
+        () => 0,
+      );
       if (size > 20_000) break;
     }
     assert.ok(!exited, `tandem render ended before the interrupt: ${stderr.slice(-2000)}`);

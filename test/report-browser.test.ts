@@ -13,7 +13,9 @@ import { parseBenchOptions, runBench } from '../src/cli/commands/bench.js';
 import type { Results } from '../src/profile/results.js';
 
 const CHROMIUM = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install chromium, or set TANDEM_CHROMIUM)`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `chromium not installed at ${CHROMIUM} (apt-get install chromium, or set TANDEM_CHROMIUM)`;
 if (skip) process.stderr.write(`# skipping the report browser test: ${skip}\n`);
 
 /** The page's formatting, restated independently: a mismatch in either is a failure. */
@@ -62,16 +64,35 @@ test('the bench report renders in headless Chromium from its own JSON', { skip, 
   const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1400, height: 1000 },
   });
   try {
     const out = path.join(dir, 'bench');
-    const results = await runBench(parseBenchOptions({ fake: true, out, sizes: '64K,16K', chunks: 10, ratios: '0.5,1,2', depths: '2,3' }), ['bench', '--fake']);
+    const results = await runBench(
+      parseBenchOptions({ fake: true, out, sizes: '64K,16K', chunks: 10, ratios: '0.5,1,2', depths: '2,3' }),
+      ['bench', '--fake'],
+    );
     // Peer figures are rendered from the same JSON; give one cell a peer to cover those paths.
     results.peers.push({ name: 'cupy-streams', description: 'test peer', status: 'ok' });
     const c0 = results.cells.find((c) => c.mode === 'overlap')!;
-    c0.peers['cupy-streams'] = { wallMs: c0.stats.wallMs * 1.25, efficiency: 0.8, computeAloneMs: 1, copyAloneMs: 2, bytes: 10, tandemSpeedup: 1.25 };
+    c0.peers['cupy-streams'] = {
+      wallMs: c0.stats.wallMs * 1.25,
+      efficiency: 0.8,
+      computeAloneMs: 1,
+      copyAloneMs: 2,
+      bytes: 10,
+      tandemSpeedup: 1.25,
+    };
     const { writeReport } = await import('../src/profile/report.js');
     const reportPath = path.join(out, 'report.html');
     await writeReport(reportPath, results);
@@ -94,7 +115,13 @@ test('the bench report renders in headless Chromium from its own JSON', { skip, 
 
     // Every number on the page is the stored one, formatted.
     const shown = await page.$$eval('[data-key]', (els) =>
-      els.map((e) => ({ cell: e.getAttribute('data-cell')!, key: e.getAttribute('data-key')!, fmt: e.getAttribute('data-format')!, value: e.getAttribute('data-value')!, text: e.textContent! })),
+      els.map((e) => ({
+        cell: e.getAttribute('data-cell')!,
+        key: e.getAttribute('data-key')!,
+        fmt: e.getAttribute('data-format')!,
+        value: e.getAttribute('data-value')!,
+        text: e.textContent!,
+      })),
     );
     assert.ok(shown.length >= stored.cells.length * 10, `numbers shown: ${shown.length}`);
     let checked = 0;

@@ -30,7 +30,22 @@ function fractalChunks(format: FrameFormat, total: number): OutputChunk<FrameRan
 }
 
 function probeFrames(path: string): { frames: number; width: number; height: number; codec: string } {
-  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames,width,height,codec_name', '-of', 'json', path], { encoding: 'utf8' });
+  const out = execFileSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_frames,width,height,codec_name',
+      '-of',
+      'json',
+      path,
+    ],
+    { encoding: 'utf8' },
+  );
   const s = JSON.parse(out).streams[0];
   return { frames: Number(s.nb_read_frames), width: s.width, height: s.height, codec: s.codec_name };
 }
@@ -65,7 +80,9 @@ test('ffmpeg sink: bytes arrive unchanged and in order (lossless rawvideo in .nu
     const sink = await openFfmpegSink({ path, format, outputArgs: ['-c:v', 'rawvideo'] });
     await Promise.all(chunks.map((c) => sink.write(c)));
     await sink.close();
-    const back = execFileSync('ffmpeg', ['-v', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], { maxBuffer: 1 << 24 });
+    const back = execFileSync('ffmpeg', ['-v', 'error', '-i', path, '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-'], {
+      maxBuffer: 1 << 24,
+    });
     const fb = frameBytes(format);
     const want = Buffer.concat(chunks.map((c) => c.data.subarray(0, (c.item as FrameRange).frames * fb)));
     assert.equal(back.length, want.length);
@@ -76,63 +93,98 @@ test('ffmpeg sink: bytes arrive unchanged and in order (lossless rawvideo in .nu
 });
 
 test('ffmpeg missing: a clear error that says how to get it', async () => {
-  assert.throws(() => findFfmpeg({ PATH: '/nonexistent-a:/nonexistent-b' }), (e: Error) => {
-    assert.ok(e instanceof FfmpegNotFoundError);
-    assert.match(e.message, /ffmpeg not found: looked in \/nonexistent-a, \/nonexistent-b\. Install it \(apt-get install ffmpeg\) or set TANDEM_FFMPEG/);
-    return true;
-  });
-  assert.throws(() => findFfmpeg({ TANDEM_FFMPEG: '/no/such/ffmpeg', PATH: process.env.PATH }), /TANDEM_FFMPEG=\/no\/such\/ffmpeg is not an executable file/);
+  assert.throws(
+    () => findFfmpeg({ PATH: '/nonexistent-a:/nonexistent-b' }),
+    (e: Error) => {
+      assert.ok(e instanceof FfmpegNotFoundError);
+      assert.match(
+        e.message,
+        /ffmpeg not found: looked in \/nonexistent-a, \/nonexistent-b\. Install it \(apt-get install ffmpeg\) or set TANDEM_FFMPEG/,
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => findFfmpeg({ TANDEM_FFMPEG: '/no/such/ffmpeg', PATH: process.env.PATH }),
+    /TANDEM_FFMPEG=\/no\/such\/ffmpeg is not an executable file/,
+  );
 });
 
-test('ffmpeg killed mid-stream: the write fails clearly, naming the chunk and the signal, and nothing hangs', { skip: needFfmpeg }, async () => {
-  const dir = await tmp();
-  try {
-    const format: FrameFormat = { width: 320, height: 180, pixelFormat: 'rgba', framesPerChunk: 4 };
-    const sink = await openFfmpegSink({ path: join(dir, 'killed.mp4'), format });
-    const data = new Uint8Array(frameBytes(format) * 4).fill(100);
-    await sink.write(chunkOf(0, { firstFrame: 0, frames: 4 }, data));
-    assert.ok(sink.pid);
-    process.kill(sink.pid, 'SIGKILL');
-    let err: unknown = null;
-    for (let i = 1; i < 200 && !err; i++) {
-      try {
-        await sink.write(chunkOf(i, { firstFrame: i * 4, frames: 4 }, data));
-      } catch (e) {
-        err = e;
+test(
+  'ffmpeg killed mid-stream: the write fails clearly, naming the chunk and the signal, and nothing hangs',
+  { skip: needFfmpeg },
+  async () => {
+    const dir = await tmp();
+    try {
+      const format: FrameFormat = { width: 320, height: 180, pixelFormat: 'rgba', framesPerChunk: 4 };
+      const sink = await openFfmpegSink({ path: join(dir, 'killed.mp4'), format });
+      const data = new Uint8Array(frameBytes(format) * 4).fill(100);
+      await sink.write(chunkOf(0, { firstFrame: 0, frames: 4 }, data));
+      assert.ok(sink.pid);
+      process.kill(sink.pid, 'SIGKILL');
+      let err: unknown = null;
+      for (let i = 1; i < 200 && !err; i++) {
+        try {
+          await sink.write(chunkOf(i, { firstFrame: i * 4, frames: 4 }, data));
+        } catch (e) {
+          err = e;
+        }
       }
+      assert.ok(err instanceof SinkError, `expected a SinkError, got ${String(err)}`);
+      assert.match(
+        (err as Error).message,
+        /ffmpeg sink, chunk \d+: ffmpeg was killed by SIGKILL while chunk \d+ was being written/,
+      );
+      await sink.abort(); // must return promptly
+      await assert.rejects(sink.close(), /killed by SIGKILL/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    assert.ok(err instanceof SinkError, `expected a SinkError, got ${String(err)}`);
-    assert.match((err as Error).message, /ffmpeg sink, chunk \d+: ffmpeg was killed by SIGKILL while chunk \d+ was being written/);
-    await sink.abort(); // must return promptly
-    await assert.rejects(sink.close(), /killed by SIGKILL/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
-test('ffmpeg failing at start (bad option): close() reports the exit code and what ffmpeg said', { skip: needFfmpeg }, async () => {
-  const dir = await tmp();
-  try {
-    const format: FrameFormat = { width: 16, height: 8, pixelFormat: 'rgba', framesPerChunk: 1 };
-    const sink = await openFfmpegSink({ path: join(dir, 'x.mp4'), format, outputArgs: ['-no-such-option', '1'] });
-    // The write may fail (ffmpeg already gone) or succeed (the pipe took it); close() must fail.
-    const writeErr = await sink.write(chunkOf(0, { firstFrame: 0, frames: 1 }, new Uint8Array(frameBytes(format)))).then(() => null, (x: unknown) => x);
-    const err = await sink.close().then(() => null, (x: unknown) => x);
-    if (writeErr) assert.match((writeErr as Error).message, /ffmpeg sink, chunk 0: ffmpeg exited with code/);
-    assert.ok(err instanceof SinkError, String(err));
-    assert.match(err.message, /ffmpeg exited with code \d+.*ffmpeg said: .*no-such-option/);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'ffmpeg failing at start (bad option): close() reports the exit code and what ffmpeg said',
+  { skip: needFfmpeg },
+  async () => {
+    const dir = await tmp();
+    try {
+      const format: FrameFormat = { width: 16, height: 8, pixelFormat: 'rgba', framesPerChunk: 1 };
+      const sink = await openFfmpegSink({ path: join(dir, 'x.mp4'), format, outputArgs: ['-no-such-option', '1'] });
+      // The write may fail (ffmpeg already gone) or succeed (the pipe took it); close() must fail.
+      const writeErr = await sink
+        .write(chunkOf(0, { firstFrame: 0, frames: 1 }, new Uint8Array(frameBytes(format))))
+        .then(
+          () => null,
+          (x: unknown) => x,
+        );
+      const err = await sink.close().then(
+        () => null,
+        (x: unknown) => x,
+      );
+      if (writeErr) assert.match((writeErr as Error).message, /ffmpeg sink, chunk 0: ffmpeg exited with code/);
+      assert.ok(err instanceof SinkError, String(err));
+      assert.match(err.message, /ffmpeg exited with code \d+.*ffmpeg said: .*no-such-option/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
 test('ffmpeg sink: missing output directory is caught before ffmpeg starts', async () => {
   const format: FrameFormat = { width: 16, height: 8, pixelFormat: 'rgba', framesPerChunk: 1 };
-  await assert.rejects(openFfmpegSink({ path: '/nonexistent-dir/x.mp4', format, ffmpeg: '/bin/true' }), /ffmpeg sink: output directory \/nonexistent-dir does not exist/);
+  await assert.rejects(
+    openFfmpegSink({ path: '/nonexistent-dir/x.mp4', format, ffmpeg: '/bin/true' }),
+    /ffmpeg sink: output directory \/nonexistent-dir does not exist/,
+  );
 });
 
 test('ffmpeg command line: raw video on stdin, x264 + yuv420p for mp4, BT.709 tags', () => {
-  const args = ffmpegArgs({ path: 'a.mp4', format: { width: 1920, height: 1080, pixelFormat: 'yuv420p', framesPerChunk: 4 }, fps: 60 });
+  const args = ffmpegArgs({
+    path: 'a.mp4',
+    format: { width: 1920, height: 1080, pixelFormat: 'yuv420p', framesPerChunk: 4 },
+    fps: 60,
+  });
   const s = args.join(' ');
   assert.match(s, /-f rawvideo -pix_fmt yuv420p -s 1920x1080 -r 60 .*-i pipe:0/);
   assert.match(s, /-c:v libx264 .*-pix_fmt yuv420p/);

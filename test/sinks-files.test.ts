@@ -16,7 +16,17 @@ import type { OutputChunk } from '../src/pipeline/types.js';
 
 /** A chunk as the pipeline hands it over, over an ordinary buffer standing in for the pinned slot. */
 function chunkOf(index: number, item: FrameRange, data: Uint8Array): OutputChunk<FrameRange> & { released: boolean } {
-  const c = { index, slot: index % 2, item, data, pinned: null as never, released: false, release() { c.released = true; } };
+  const c = {
+    index,
+    slot: index % 2,
+    item,
+    data,
+    pinned: null as never,
+    released: false,
+    release() {
+      c.released = true;
+    },
+  };
   return c;
 }
 
@@ -24,7 +34,8 @@ function chunkOf(index: number, item: FrameRange, data: Uint8Array): OutputChunk
 function pattern(format: FrameFormat, totalFrames: number): Uint8Array {
   const fb = frameBytes(format);
   const out = new Uint8Array(fb * totalFrames);
-  for (let f = 0; f < totalFrames; f++) for (let i = 0; i < fb; i++) out[f * fb + i] = (i * 7 + f * 31 + (i >> 5)) & 0xff;
+  for (let f = 0; f < totalFrames; f++)
+    for (let i = 0; i < fb; i++) out[f * fb + i] = (i * 7 + f * 31 + (i >> 5)) & 0xff;
   return out;
 }
 
@@ -120,7 +131,10 @@ test('raw sink: a directory that is not writable', { skip: unwritableDirSkip() }
   const dir = root ? '/proc/sys' : await tmp();
   try {
     if (!root) await chmod(dir, 0o500);
-    await assert.rejects(openRawSink({ path: join(dir, 'out.raw') }), /raw sink: output directory .* is not writable \((EACCES|EPERM|EROFS)\)/);
+    await assert.rejects(
+      openRawSink({ path: join(dir, 'out.raw') }),
+      /raw sink: output directory .* is not writable \((EACCES|EPERM|EROFS)\)/,
+    );
   } finally {
     if (!root) {
       await chmod(dir, 0o700);
@@ -147,11 +161,17 @@ test('PNG sink: frames come out as frame_000001.png … with the exact pixels, i
       const sink = await openPngSink({ dir: out, format, workers: 2 });
       assert.ok(sink.concurrency >= 2);
       await Promise.all(chunks.map((c) => sink.write(c)));
-      assert.ok(chunks.every((c) => c.released), 'the pinned slot is handed back once the frames are copied out');
+      assert.ok(
+        chunks.every((c) => c.released),
+        'the pinned slot is handed back once the frames are copied out',
+      );
       const res = await sink.close();
       assert.equal(res.frames, 10);
       const names = (await readdir(out)).sort();
-      assert.deepEqual(names, Array.from({ length: 10 }, (_, f) => pngFileName(f)));
+      assert.deepEqual(
+        names,
+        Array.from({ length: 10 }, (_, f) => pngFileName(f)),
+      );
       assert.equal(names[0], 'frame_000001.png');
       const fb = frameBytes(format);
       for (let f = 0; f < 10; f++) {
@@ -171,20 +191,30 @@ test('PNG sink: a missing parent directory is a clear error', async () => {
   const dir = await tmp();
   try {
     const format: FrameFormat = { width: 4, height: 4, pixelFormat: 'rgba', framesPerChunk: 1 };
-    await assert.rejects(openPngSink({ dir: join(dir, 'a', 'b'), format }), /png sink: cannot create .*b: its parent .*a does not exist/);
+    await assert.rejects(
+      openPngSink({ dir: join(dir, 'a', 'b'), format }),
+      /png sink: cannot create .*b: its parent .*a does not exist/,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
-test('raw sink: a file-size limit (EFBIG) is a clear error naming the chunk', {
-  skip: import.meta.url.endsWith('.js') ? (spawnSync('bash', ['-c', 'ulimit -f 1']).status === 0 ? false : 'bash ulimit unavailable') : 'needs the compiled sink (npm test runs it from dist/)',
-}, async () => {
-  const dir = await tmp();
-  try {
-    // Node ignores SIGXFSZ, so a write past `ulimit -f` fails with EFBIG instead of killing it.
-    const raw = new URL('../src/sinks/raw.js', import.meta.url).href;
-    const script = `
+test(
+  'raw sink: a file-size limit (EFBIG) is a clear error naming the chunk',
+  {
+    skip: import.meta.url.endsWith('.js')
+      ? spawnSync('bash', ['-c', 'ulimit -f 1']).status === 0
+        ? false
+        : 'bash ulimit unavailable'
+      : 'needs the compiled sink (npm test runs it from dist/)',
+  },
+  async () => {
+    const dir = await tmp();
+    try {
+      // Node ignores SIGXFSZ, so a write past `ulimit -f` fails with EFBIG instead of killing it.
+      const raw = new URL('../src/sinks/raw.js', import.meta.url).href;
+      const script = `
       const { openRawSink } = await import(${JSON.stringify(raw)});
       const sink = await openRawSink({ path: ${JSON.stringify(join(dir, 'big.raw'))} });
       const data = new Uint8Array(64 * 1024);
@@ -193,9 +223,14 @@ test('raw sink: a file-size limit (EFBIG) is a clear error naming the chunk', {
         console.log('no error');
       } catch (e) { console.log(e.message); }
       await sink.abort();`;
-    const r = spawnSync('bash', ['-c', `ulimit -f 8; exec "${process.execPath}" --input-type=module -e "$0"`, script], { encoding: 'utf8', timeout: 30_000 });
-    assert.match(r.stdout, /raw sink, chunk 3: file too large \(EFBIG writing .*big\.raw\)/, r.stderr);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+      const r = spawnSync(
+        'bash',
+        ['-c', `ulimit -f 8; exec "${process.execPath}" --input-type=module -e "$0"`, script],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      assert.match(r.stdout, /raw sink, chunk 3: file too large \(EFBIG writing .*big\.raw\)/, r.stderr);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

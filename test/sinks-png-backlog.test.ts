@@ -37,7 +37,14 @@ test('PNG sink: at most `concurrency` chunks are encoding; the next keeps its sl
     assert.deepEqual(settled, [0, 1, 2]);
     const result = await sink.close();
     assert.equal(result.frames, 6);
-    assert.deepEqual((await readdir(join(dir, 'out'))).sort(), ['frame_000001.png', 'frame_000002.png', 'frame_000003.png', 'frame_000004.png', 'frame_000005.png', 'frame_000006.png']);
+    assert.deepEqual((await readdir(join(dir, 'out'))).sort(), [
+      'frame_000001.png',
+      'frame_000002.png',
+      'frame_000003.png',
+      'frame_000004.png',
+      'frame_000005.png',
+      'frame_000006.png',
+    ]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

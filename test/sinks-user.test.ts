@@ -22,7 +22,11 @@ async function run(sink: Sink<any>, during?: Promise<void>): Promise<Uint8Array>
   try {
     const inst = w.setup(device);
     const p = createPipeline<FrameRange>(device, {
-      outputBytes: w.outputBytes, depth: 2, compute: (c) => inst.compute(c), sink: sink.write, sinkConcurrency: sink.concurrency,
+      outputBytes: w.outputBytes,
+      depth: 2,
+      compute: (c) => inst.compute(c),
+      sink: sink.write,
+      sinkConcurrency: sink.concurrency,
     });
     await p.run(frameRanges(TOTAL, FORMAT.framesPerChunk));
     await sink.close();
@@ -39,10 +43,13 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 test('callback sink gets every frame in order as views of the chunk', async () => {
   const got: Buffer[] = [];
   const firsts: number[] = [];
-  const sink = callbackSink(({ firstFrame, frames }) => {
-    firsts.push(firstFrame);
-    for (const f of frames) got.push(Buffer.from(f)); // copy: the view dies with the chunk
-  }, { format: FORMAT });
+  const sink = callbackSink(
+    ({ firstFrame, frames }) => {
+      firsts.push(firstFrame);
+      for (const f of frames) got.push(Buffer.from(f)); // copy: the view dies with the chunk
+    },
+    { format: FORMAT },
+  );
   const want = await run(sink);
   assert.deepEqual(firsts, [0, 2, 4, 6]);
   assert.equal(sha(Buffer.concat(got)), sha(want));
@@ -66,7 +73,9 @@ test('iterator sink: for await over the chunks while the pipeline runs; a slow c
 test('iterator sink: abort makes the consumer loop throw', async () => {
   const sink = iteratorSink();
   const loop = (async () => {
-    for await (const _ of sink) { /* nothing arrives */ }
+    for await (const _ of sink) {
+      /* nothing arrives */
+    }
   })();
   await sink.abort(new Error('run failed'));
   await assert.rejects(loop, /run failed/);

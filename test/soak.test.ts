@@ -24,13 +24,25 @@ function sample(fake: FakeDevice, at: string): Sample {
   gc();
   gc();
   const m = process.memoryUsage();
-  return { at, heapMiB: m.heapUsed / MiB, rssMiB: m.rss / MiB, pinnedBytes: fake.liveResources().pinnedBytes, deviceFree: fake.memoryInfo().free };
+  return {
+    at,
+    heapMiB: m.heapUsed / MiB,
+    rssMiB: m.rss / MiB,
+    pinnedBytes: fake.liveResources().pinnedBytes,
+    deviceFree: fake.memoryInfo().free,
+  };
 }
 
 test('soak: 100,000 chunks then 200 short runs, memory flat', { timeout: 180_000 }, async () => {
   const CHUNKS = 100_000;
   const fake = new FakeDevice();
-  fake.defineKernel('stamp', ['pointer', 'u32'], (_c, out, n) => new DataView((out as Uint8Array).buffer, (out as Uint8Array).byteOffset).setUint32(0, Number(n), true), 0.01);
+  fake.defineKernel(
+    'stamp',
+    ['pointer', 'u32'],
+    (_c, out, n) =>
+      new DataView((out as Uint8Array).buffer, (out as Uint8Array).byteOffset).setUint32(0, Number(n), true),
+    0.01,
+  );
   const stamp = fake.compile('', { kernels: { stamp: ['pointer', 'u32'] } }).getKernel('stamp');
   const base = fake.liveResources();
   const freeAtStart = fake.memoryInfo().free;
@@ -45,7 +57,8 @@ test('soak: 100,000 chunks then 200 short runs, memory flat', { timeout: 180_000
       sink: (c) => {
         if (new DataView(c.data.buffer, c.data.byteOffset).getUint32(0, true) !== c.index || c.index !== next) bad++;
         next = c.index + 1;
-        if (c.index === 5_000 || c.index === 50_000 || c.index === CHUNKS - 1) samples.push(sample(fake, `chunk ${c.index}`));
+        if (c.index === 5_000 || c.index === 50_000 || c.index === CHUNKS - 1)
+          samples.push(sample(fake, `chunk ${c.index}`));
       },
     });
   const t0 = performance.now();
@@ -64,7 +77,9 @@ test('soak: 100,000 chunks then 200 short runs, memory flat', { timeout: 180_000
 
   console.error(`  ${CHUNKS} chunks in ${longS.toFixed(1)} s (${Math.round(CHUNKS / longS)} chunks/s), then 200 × 25`);
   for (const s of samples) {
-    console.error(`  ${s.at.padEnd(22)} heap ${s.heapMiB.toFixed(1).padStart(6)} MiB  rss ${s.rssMiB.toFixed(1).padStart(6)} MiB  pinned ${s.pinnedBytes} B  device free ${s.deviceFree}`);
+    console.error(
+      `  ${s.at.padEnd(22)} heap ${s.heapMiB.toFixed(1).padStart(6)} MiB  rss ${s.rssMiB.toFixed(1).padStart(6)} MiB  pinned ${s.pinnedBytes} B  device free ${s.deviceFree}`,
+    );
   }
   assert.equal(stats.chunks, CHUNKS);
   assert.equal(bad, 0, 'every chunk in order with its own data');
@@ -73,8 +88,14 @@ test('soak: 100,000 chunks then 200 short runs, memory flat', { timeout: 180_000
   const end = samples[samples.length - 1]!;
   // A leak of even 100 bytes a chunk would add ~10 MiB over the run: compare inside the run
   // (what a long render holds) and after it.
-  assert.ok(lastChunk.heapMiB - warm.heapMiB < 8, `heap flat during the run: ${warm.heapMiB.toFixed(1)} MiB at chunk 5000 → ${lastChunk.heapMiB.toFixed(1)} MiB at the last chunk`);
-  assert.ok(end.heapMiB - warm.heapMiB < 8, `heap flat after the runs: ${warm.heapMiB.toFixed(1)} → ${end.heapMiB.toFixed(1)} MiB`);
+  assert.ok(
+    lastChunk.heapMiB - warm.heapMiB < 8,
+    `heap flat during the run: ${warm.heapMiB.toFixed(1)} MiB at chunk 5000 → ${lastChunk.heapMiB.toFixed(1)} MiB at the last chunk`,
+  );
+  assert.ok(
+    end.heapMiB - warm.heapMiB < 8,
+    `heap flat after the runs: ${warm.heapMiB.toFixed(1)} → ${end.heapMiB.toFixed(1)} MiB`,
+  );
   assert.ok(end.rssMiB - warm.rssMiB < 64, `rss flat: ${warm.rssMiB.toFixed(1)} → ${end.rssMiB.toFixed(1)} MiB`);
   assert.equal(end.pinnedBytes, 0, 'no pinned memory held between runs');
   assert.equal(end.deviceFree, freeAtStart, 'memoryInfo() back to where it started');

@@ -19,5 +19,8 @@ test('collectGarbage runs a major collection in a process started without --expo
   } finally {
     obs.disconnect();
   }
-  assert.ok(kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MAJOR).length >= 2, `gc kinds seen: ${kinds.join(',')}`);
+  assert.ok(
+    kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MAJOR).length >= 2,
+    `gc kinds seen: ${kinds.join(',')}`,
+  );
 });

@@ -12,19 +12,32 @@ import { callbackSink } from '../src/sinks/callback.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-async function frameChecksums(name: string, pixelFormat: PixelFormat, mode: 'serial' | 'overlap', totalFrames: number): Promise<{ sums: string[]; ref: string[] }> {
+async function frameChecksums(
+  name: string,
+  pixelFormat: PixelFormat,
+  mode: 'serial' | 'overlap',
+  totalFrames: number,
+): Promise<{ sums: string[]; ref: string[] }> {
   const device = new FakeDevice();
   const w = createFrameWorkload(name, { width: 32, height: 16, pixelFormat, framesPerChunk: 3, cost: 0.25 });
   try {
     const inst = w.setup(device);
     const sums: string[] = [];
-    const sink = callbackSink(async ({ firstFrame, frames }) => {
-      // Let later chunks overtake in the host stage: order must not matter for the bytes.
-      await new Promise((r) => setTimeout(r, (firstFrame * 7) % 5));
-      frames.forEach((f, k) => (sums[firstFrame + k] = sha(f)));
-    }, { format: w.format, concurrency: 3 });
+    const sink = callbackSink(
+      async ({ firstFrame, frames }) => {
+        // Let later chunks overtake in the host stage: order must not matter for the bytes.
+        await new Promise((r) => setTimeout(r, (firstFrame * 7) % 5));
+        frames.forEach((f, k) => (sums[firstFrame + k] = sha(f)));
+      },
+      { format: w.format, concurrency: 3 },
+    );
     const pipeline = createPipeline<FrameRange>(device, {
-      outputBytes: w.outputBytes, mode, depth: 3, compute: (c) => inst.compute(c), sink: sink.write, sinkConcurrency: sink.concurrency,
+      outputBytes: w.outputBytes,
+      mode,
+      depth: 3,
+      compute: (c) => inst.compute(c),
+      sink: sink.write,
+      sinkConcurrency: sink.concurrency,
     });
     const stats = await pipeline.run(frameRanges(totalFrames, 3));
     assert.equal(stats.chunks, Math.ceil(totalFrames / 3));

@@ -173,7 +173,8 @@ class CheckedDeviceImpl implements CheckedDevice {
       if (hazard) this.report(hazard);
     }
     this.inner.hostAccess(b, access, label);
-    if (shadow) shadow.commit(access, 0, shadow.byteLength, { actor: HOST_ACTOR, time: tick(this.host, HOST_ACTOR), op });
+    if (shadow)
+      shadow.commit(access, 0, shadow.byteLength, { actor: HOST_ACTOR, time: tick(this.host, HOST_ACTOR), op });
   }
 
   close(): void {
@@ -215,7 +216,14 @@ class CheckedDeviceImpl implements CheckedDevice {
   }
 
   /** Checks `requests` as one operation on stream `s`, runs it, then records it. */
-  onStream(s: Stream, kind: OpKind, name: string, chunk: number | undefined, requests: Request[], run: () => void): void {
+  onStream(
+    s: Stream,
+    kind: OpKind,
+    name: string,
+    chunk: number | undefined,
+    requests: Request[],
+    run: () => void,
+  ): void {
     const st = this.enqueue(s);
     const op: OpInfo = { kind, access: 'read', where: st.label, chunk: chunk ?? null, name };
     for (const q of requests) {
@@ -227,7 +235,8 @@ class CheckedDeviceImpl implements CheckedDevice {
     }
     run();
     const time = tick(st.clock, st.actor);
-    for (const q of requests) q.shadow.commit(q.access, q.start, q.end, { actor: st.actor, time, op: { ...op, access: q.access } });
+    for (const q of requests)
+      q.shadow.commit(q.access, q.start, q.end, { actor: st.actor, time, op: { ...op, access: q.access } });
   }
 
   shadowOf(b: unknown): BufferShadow | null {

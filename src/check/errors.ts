@@ -50,7 +50,8 @@ const STAGE: Record<OpKind, string> = {
 /** "compute(5) [kernel 'fill' on stream 'compute']", "D2H(3) [stream 'copy']", "the host (sink take chunk 3)". */
 export function describeOp(op: OpInfo): string {
   const chunk = op.chunk === null ? '' : `(${op.chunk})`;
-  if (op.kind === 'host') return `the host${op.chunk === null ? '' : ` for chunk ${op.chunk}`}${op.name ? ` ('${op.name}')` : ''}`;
+  if (op.kind === 'host')
+    return `the host${op.chunk === null ? '' : ` for chunk ${op.chunk}`}${op.name ? ` ('${op.name}')` : ''}`;
   const what = op.kind === 'kernel' ? `kernel '${op.name}' on stream '${op.where}'` : `stream '${op.where}'`;
   return `${STAGE[op.kind]}${chunk} [${what}]`;
 }

@@ -32,7 +32,13 @@ export class BufferShadow {
   }
 
   /** The first hazard `access` of [start, end) by an actor with `clock` would cause, or null. */
-  check(access: 'read' | 'write', start: number, end: number, clock: readonly number[], op: OpInfo): HazardError | null {
+  check(
+    access: 'read' | 'write',
+    start: number,
+    end: number,
+    clock: readonly number[],
+    op: OpInfo,
+  ): HazardError | null {
     for (const seg of this.range(start, end)) {
       const w = seg.write;
       if (w && !orderedBefore(w.actor, w.time, clock)) {

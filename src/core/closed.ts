@@ -2,7 +2,7 @@
 import { UsageError } from '../cuda/errors.js';
 
 const REMEDY: Record<string, string> = {
-  Device: "open it again with open(ordinal)",
+  Device: 'open it again with open(ordinal)',
   Stream: 'create a new one with device.createStream()',
   Event: 'create a new one with device.createEvent()',
   DeviceBuffer: 'allocate a new one with device.allocDevice()',

@@ -21,7 +21,11 @@ export class CudaDeviceBuffer implements DeviceBuffer {
     const rc = owner.driver.cuMemAlloc_v2(out, byteLength) as number;
     if (rc !== 0) {
       const info = safeFree(owner);
-      check(rc, 'cuMemAlloc_v2', `${formatBytes(byteLength)} asked${info ? `, ${formatBytes(info)} free` : ''}${label ? ` for '${label}'` : ''}`);
+      check(
+        rc,
+        'cuMemAlloc_v2',
+        `${formatBytes(byteLength)} asked${info ? `, ${formatBytes(info)} free` : ''}${label ? ` for '${label}'` : ''}`,
+      );
     }
     this.#ptr = toPtr(out[0]!);
     watch(this, { ctx: owner.ctx, handle: this.#ptr, release: owner.driver.cuMemFree_v2 }, this);

@@ -59,7 +59,9 @@ export class CudaDevice implements Device {
     const count = [0];
     check(d.cuDeviceGetCount(count), 'cuDeviceGetCount');
     if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= count[0]!) {
-      throw new UsageError(`there is no CUDA device ${ordinal}: ${count[0]} visible (ordinals 0..${count[0]! - 1}); check CUDA_VISIBLE_DEVICES or run 'tandem info'`);
+      throw new UsageError(
+        `there is no CUDA device ${ordinal}: ${count[0]} visible (ordinals 0..${count[0]! - 1}); check CUDA_VISIBLE_DEVICES or run 'tandem info'`,
+      );
     }
     const dev = [0];
     check(d.cuDeviceGet(dev, ordinal), 'cuDeviceGet', `ordinal ${ordinal}`);
@@ -178,7 +180,9 @@ export class CudaDevice implements Device {
       call = 'cuMemcpyDtoDAsync_v2';
       rc = d.cuMemcpyDtoDAsync_v2(at(devicePtr(dst), dstOffset), at(devicePtr(src), srcOffset), bytes, s);
     } else {
-      throw new UsageError(`copy from pinned '${src.label}' to pinned '${dst.label}' is a host copy: use dst.bytes.set(src.bytes)`);
+      throw new UsageError(
+        `copy from pinned '${src.label}' to pinned '${dst.label}' is a host copy: use dst.bytes.set(src.bytes)`,
+      );
     }
     if (rc !== 0) check(rc, call, `${formatBytes(bytes)} '${src.label}' → '${dst.label}' on '${stream.label}'`);
   }
@@ -188,21 +192,37 @@ export class CudaDevice implements Device {
    * returns only when the copy is done, so this blocks the thread: for measuring what pinned
    * memory saves (`tandem info`), not for pipelines.
    */
-  copyToPageable(stream: Stream, dst: ArrayBufferView, src: DeviceBuffer, bytes = Math.min(dst.byteLength, src.byteLength)): void {
+  copyToPageable(
+    stream: Stream,
+    dst: ArrayBufferView,
+    src: DeviceBuffer,
+    bytes = Math.min(dst.byteLength, src.byteLength),
+  ): void {
     const s = this.#streamHandle(stream, 'copyToPageable');
     if (!Number.isInteger(bytes) || bytes < 0 || bytes > dst.byteLength || bytes > src.byteLength) {
-      throw new UsageError(`copyToPageable of ${bytes} B does not fit: destination ${formatBytes(dst.byteLength)}, source ${formatBytes(src.byteLength)}`);
+      throw new UsageError(
+        `copyToPageable of ${bytes} B does not fit: destination ${formatBytes(dst.byteLength)}, source ${formatBytes(src.byteLength)}`,
+      );
     }
-    check(this.#driver.cuMemcpyDtoHAsync_v2(dst, devicePtr(src), bytes, s), 'cuMemcpyDtoHAsync_v2', `${formatBytes(bytes)} '${src.label}' → pageable`);
+    check(
+      this.#driver.cuMemcpyDtoHAsync_v2(dst, devicePtr(src), bytes, s),
+      'cuMemcpyDtoHAsync_v2',
+      `${formatBytes(bytes)} '${src.label}' → pageable`,
+    );
   }
 
   memset(stream: Stream, dst: DeviceBuffer, value: number, options: { bytes?: number; offset?: number } = {}): void {
     const s = this.#streamHandle(stream, 'memset');
-    if (!Number.isInteger(value) || value < 0 || value > 255) throw new UsageError(`memset value must be a byte (0..255); got ${value}`);
+    if (!Number.isInteger(value) || value < 0 || value > 255)
+      throw new UsageError(`memset value must be a byte (0..255); got ${value}`);
     const offset = options.offset ?? 0;
     const bytes = options.bytes ?? dst.byteLength - offset;
     checkRange('memset', dst, offset, bytes);
-    check(this.#driver.cuMemsetD8Async(devicePtr(dst) + BigInt(offset), value, bytes, s), 'cuMemsetD8Async', `'${dst.label}' on '${stream.label}'`);
+    check(
+      this.#driver.cuMemsetD8Async(devicePtr(dst) + BigInt(offset), value, bytes, s),
+      'cuMemsetD8Async',
+      `'${dst.label}' on '${stream.label}'`,
+    );
   }
 
   compile(source: string, options?: CompileOptions): CudaProgram {
@@ -284,7 +304,8 @@ export class CudaDevice implements Device {
 }
 
 function checkSize(bytes: number, what: string): void {
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${what}: size must be a positive integer number of bytes; got ${bytes}`);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0)
+    throw new UsageError(`${what}: size must be a positive integer number of bytes; got ${bytes}`);
 }
 
 /** ptr + offset, without a BigInt for the usual offset 0. */
@@ -305,7 +326,10 @@ export function copyExtent(
 ): { bytes: number; srcOffset: number; dstOffset: number } {
   // A plain Uint8Array/Buffer is pageable memory: the driver would stage it through a bounce
   // buffer and block the host, defeating the copy stream. Say so instead of failing obscurely.
-  for (const [role, b] of [['destination', dst], ['source', src]] as const) {
+  for (const [role, b] of [
+    ['destination', dst],
+    ['source', src],
+  ] as const) {
     if (!isBuffer(b)) {
       throw new UsageError(
         `copy: the ${role} is not a tandem buffer (pageable host memory such as a Uint8Array or Buffer is not allowed: ` +
@@ -313,16 +337,23 @@ export function copyExtent(
       );
     }
   }
-  for (const b of [dst, src]) if (b.closed) throw closedError(b.kind === 'device' ? 'DeviceBuffer' : 'PinnedBuffer', b.label);
+  for (const b of [dst, src])
+    if (b.closed) throw closedError(b.kind === 'device' ? 'DeviceBuffer' : 'PinnedBuffer', b.label);
   const srcOffset = options.srcOffset ?? 0;
   const dstOffset = options.dstOffset ?? 0;
-  for (const [k, v] of [['srcOffset', srcOffset], ['dstOffset', dstOffset]] as const) {
+  for (const [k, v] of [
+    ['srcOffset', srcOffset],
+    ['dstOffset', dstOffset],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new UsageError(`copy: ${k} must be a non-negative integer; got ${v}`);
   }
   const bytes = options.bytes ?? src.byteLength - srcOffset;
-  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new UsageError(`copy: bytes must be a non-negative integer; got ${bytes}`);
+  if (!Number.isSafeInteger(bytes) || bytes < 0)
+    throw new UsageError(`copy: bytes must be a non-negative integer; got ${bytes}`);
   if (srcOffset + bytes > src.byteLength) {
-    throw new UsageError(`copy: ${formatBytes(bytes)} from offset ${srcOffset} runs past the end of source '${src.label}' (${formatBytes(src.byteLength)}); pass a smaller bytes or srcOffset`);
+    throw new UsageError(
+      `copy: ${formatBytes(bytes)} from offset ${srcOffset} runs past the end of source '${src.label}' (${formatBytes(src.byteLength)}); pass a smaller bytes or srcOffset`,
+    );
   }
   if (dstOffset + bytes > dst.byteLength) {
     throw new UsageError(
@@ -333,18 +364,28 @@ export function copyExtent(
 }
 
 function checkRange(what: string, b: DeviceBuffer, offset: number, bytes: number): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(bytes) || bytes < 0 || offset + bytes > b.byteLength) {
-    throw new UsageError(`${what}: ${bytes} B at offset ${offset} does not fit '${b.label}' (${formatBytes(b.byteLength)})`);
+  if (
+    !Number.isSafeInteger(offset) ||
+    offset < 0 ||
+    !Number.isSafeInteger(bytes) ||
+    bytes < 0 ||
+    offset + bytes > b.byteLength
+  ) {
+    throw new UsageError(
+      `${what}: ${bytes} B at offset ${offset} does not fit '${b.label}' (${formatBytes(b.byteLength)})`,
+    );
   }
 }
 
 function devicePtr(b: HostOrDevice): bigint {
-  if (!(b instanceof CudaDeviceBuffer)) throw new UsageError(`'${b.label}' is not a CUDA device buffer (from another backend?)`);
+  if (!(b instanceof CudaDeviceBuffer))
+    throw new UsageError(`'${b.label}' is not a CUDA device buffer (from another backend?)`);
   return b.ptr;
 }
 
 function hostPtr(b: HostOrDevice): bigint {
-  if (!(b instanceof CudaPinnedBuffer || b instanceof RegisteredHostBuffer)) throw new UsageError(`'${b.label}' is not CUDA pinned memory (from another backend?)`);
+  if (!(b instanceof CudaPinnedBuffer || b instanceof RegisteredHostBuffer))
+    throw new UsageError(`'${b.label}' is not CUDA pinned memory (from another backend?)`);
   if (b.closed) throw closedError('PinnedBuffer', b.label);
   return b.hostPtr;
 }

@@ -33,7 +33,11 @@ export class CudaEvent implements Event {
     this.timing = options.timing ?? false;
     owner.makeCurrent();
     const out: (bigint | null)[] = [null];
-    check(owner.driver.cuEventCreate(out, this.timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING), 'cuEventCreate', this.label);
+    check(
+      owner.driver.cuEventCreate(out, this.timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING),
+      'cuEventCreate',
+      this.label,
+    );
     this.#handle = out[0]!;
     watch(this, { ctx: owner.ctx, handle: this.#handle, release: owner.driver.cuEventDestroy_v2 }, this);
     owner.adopt(this);
@@ -99,13 +103,17 @@ export class CudaEvent implements Event {
   elapsedMs(start: Event): number {
     const end = this.handle;
     if (!this.timing || !start.timing) {
-      throw new UsageError(`elapsedMs needs two timing events; create ${!this.timing ? `'${this.label}'` : `'${start.label}'`} with device.createEvent({ timing: true })`);
+      throw new UsageError(
+        `elapsedMs needs two timing events; create ${!this.timing ? `'${this.label}'` : `'${start.label}'`} with device.createEvent({ timing: true })`,
+      );
     }
     const s = cudaHandle(start, 'event', this.owner.device, this.#what, '.elapsedMs');
     const ms = [0];
     const rc = this.owner.driver.cuEventElapsedTime(ms, s, end) as number;
     if (rc === CUDA_ERROR_NOT_READY) {
-      throw new UsageError(`events '${start.label}' → '${this.label}' have not both completed; await completion() before elapsedMs()`);
+      throw new UsageError(
+        `events '${start.label}' → '${this.label}' have not both completed; await completion() before elapsedMs()`,
+      );
     }
     check(rc, 'cuEventElapsedTime', `'${start.label}' → '${this.label}'; both must have been recorded`);
     return ms[0]!;

@@ -6,7 +6,13 @@
 import { UsageError } from '../cuda/errors.js';
 import type { Device, Event, Stream } from './types.js';
 
-export function cudaHandle(x: Stream | Event, kind: 'stream' | 'event', device: Device, owner: string, op = ''): bigint {
+export function cudaHandle(
+  x: Stream | Event,
+  kind: 'stream' | 'event',
+  device: Device,
+  owner: string,
+  op = '',
+): bigint {
   if (x.device !== device) throw new UsageError(`${owner}${op}: ${kind} '${x.label}' belongs to another device`);
   const h = (x as { handle?: unknown }).handle;
   if (typeof h !== 'bigint') throw new UsageError(`${owner}${op}: ${kind} '${x.label}' is not a CUDA ${kind}`);

@@ -41,7 +41,9 @@ export class KernelArgs {
   ) {
     signature.forEach((t, i) => {
       if (!ARG_TYPES.includes(t)) {
-        throw new UsageError(`kernel '${kernelName}': argument ${i} has type '${String(t)}'; use one of ${ARG_TYPES.join(', ')}`);
+        throw new UsageError(
+          `kernel '${kernelName}': argument ${i} has type '${String(t)}'; use one of ${ARG_TYPES.join(', ')}`,
+        );
       }
     });
     const n = signature.length;
@@ -90,12 +92,14 @@ function setterFor(type: ArgType, what: string): Setter {
       return (v, o, x) => v.setBigUint64(o, pointerValue(x, what), true);
     case 'u32':
       return (v, o, x) => {
-        if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > U32_MAX) fail(what, 'an integer in 0..4294967295', x);
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > U32_MAX)
+          fail(what, 'an integer in 0..4294967295', x);
         v.setUint32(o, x, true);
       };
     case 'i32':
       return (v, o, x) => {
-        if (typeof x !== 'number' || !Number.isInteger(x) || x < -(2 ** 31) || x > 2 ** 31 - 1) fail(what, 'an integer in -2147483648..2147483647', x);
+        if (typeof x !== 'number' || !Number.isInteger(x) || x < -(2 ** 31) || x > 2 ** 31 - 1)
+          fail(what, 'an integer in -2147483648..2147483647', x);
         v.setInt32(o, x, true);
       };
     case 'u64':
@@ -122,7 +126,10 @@ function pointerValue(x: KernelArg, what: string): bigint {
   }
   if (typeof x === 'object' && x !== null && (x as PointerLike).kind === 'device') {
     const b = x as PointerLike;
-    if (b.closed) throw new UsageError(`${what}: DeviceBuffer '${b.label}' was closed; allocate a new one with device.allocDevice()`);
+    if (b.closed)
+      throw new UsageError(
+        `${what}: DeviceBuffer '${b.label}' was closed; allocate a new one with device.allocDevice()`,
+      );
     return b.ptr;
   }
   if (typeof x === 'object' && x !== null && (x as { kind?: string }).kind === 'pinned') {

@@ -50,11 +50,22 @@ export class CudaKernel implements Kernel {
       this.#args.params,
       null,
     ) as number;
-    if (rc !== 0) check(rc, 'cuLaunchKernel', `'${this.name}' grid [${grid.join(', ')}] block [${block.join(', ')}] on stream '${stream.label}'`);
+    if (rc !== 0)
+      check(
+        rc,
+        'cuLaunchKernel',
+        `'${this.name}' grid [${grid.join(', ')}] block [${block.join(', ')}] on stream '${stream.label}'`,
+      );
   }
 
   #shape(o: LaunchOptions): NormalizedLaunch {
-    if (this.#last !== null && o.grid === this.#lastGrid && o.block === this.#lastBlock && o.sharedMemBytes === this.#lastShared) return this.#last;
+    if (
+      this.#last !== null &&
+      o.grid === this.#lastGrid &&
+      o.block === this.#lastBlock &&
+      o.sharedMemBytes === this.#lastShared
+    )
+      return this.#last;
     const shape = normalizeLaunch(o.grid, o.block, o.sharedMemBytes, this.owner.limits);
     if (typeof o.grid === 'number' && typeof o.block === 'number') {
       this.#lastGrid = o.grid;

@@ -32,12 +32,16 @@ const AXES = ['x', 'y', 'z'] as const;
 export function normalizeDim(dim: Dim, what: 'grid' | 'block'): Dim3 {
   const parts: readonly number[] = typeof dim === 'number' ? [dim] : Array.isArray(dim) ? dim : [];
   if (parts.length < 1 || parts.length > 3) {
-    throw new UsageError(`${what} must be a number or 1 to 3 dimensions, e.g. ${what}: 256 or ${what}: [16, 16]; got ${show(dim)}`);
+    throw new UsageError(
+      `${what} must be a number or 1 to 3 dimensions, e.g. ${what}: 256 or ${what}: [16, 16]; got ${show(dim)}`,
+    );
   }
   const out: Dim3 = [1, 1, 1];
   parts.forEach((v, i) => {
     if (!Number.isInteger(v) || v < 1) {
-      throw new UsageError(`${what}.${AXES[i]} must be a positive integer; got ${show(v)}${what === 'grid' ? ' (round the chunk size up: Math.ceil(n / block))' : ''}`);
+      throw new UsageError(
+        `${what}.${AXES[i]} must be a positive integer; got ${show(v)}${what === 'grid' ? ' (round the chunk size up: Math.ceil(n / block))' : ''}`,
+      );
     }
     out[i] = v;
   });
@@ -54,22 +58,30 @@ export function normalizeLaunch(
   const b = normalizeDim(block, 'block');
   for (let i = 0; i < 3; i++) {
     if (b[i]! > limits.maxBlockDim[i]!) {
-      throw new UsageError(`block.${AXES[i]} = ${b[i]} exceeds this device's limit of ${limits.maxBlockDim[i]}; move threads to another axis or to the grid`);
+      throw new UsageError(
+        `block.${AXES[i]} = ${b[i]} exceeds this device's limit of ${limits.maxBlockDim[i]}; move threads to another axis or to the grid`,
+      );
     }
     if (g[i]! > limits.maxGridDim[i]!) {
-      throw new UsageError(`grid.${AXES[i]} = ${g[i]} exceeds this device's limit of ${limits.maxGridDim[i]}; use larger blocks, another axis, or a grid-stride loop`);
+      throw new UsageError(
+        `grid.${AXES[i]} = ${g[i]} exceeds this device's limit of ${limits.maxGridDim[i]}; use larger blocks, another axis, or a grid-stride loop`,
+      );
     }
   }
   const threads = b[0] * b[1] * b[2];
   if (threads > limits.maxThreadsPerBlock) {
-    throw new UsageError(`block [${b.join(', ')}] has ${threads} threads; this device allows ${limits.maxThreadsPerBlock} per block: use a smaller block and a larger grid`);
+    throw new UsageError(
+      `block [${b.join(', ')}] has ${threads} threads; this device allows ${limits.maxThreadsPerBlock} per block: use a smaller block and a larger grid`,
+    );
   }
   const shared = sharedMemBytes ?? 0;
   if (!Number.isInteger(shared) || shared < 0) {
     throw new UsageError(`sharedMemBytes must be a non-negative integer; got ${show(shared)}`);
   }
   if (shared > limits.maxSharedMemPerBlock) {
-    throw new UsageError(`sharedMemBytes = ${formatBytes(shared)} exceeds the ${formatBytes(limits.maxSharedMemPerBlock)} a block may use; use less dynamic shared memory per block`);
+    throw new UsageError(
+      `sharedMemBytes = ${formatBytes(shared)} exceeds the ${formatBytes(limits.maxSharedMemPerBlock)} a block may use; use less dynamic shared memory per block`,
+    );
   }
   return { grid: g, block: b, sharedMemBytes: shared };
 }

@@ -6,7 +6,12 @@ export interface NvrtcOutput {
   log: string;
 }
 
-export function compileWithNvrtc(source: string, name: string, options: readonly string[], format: 'cubin' | 'ptx'): NvrtcOutput {
+export function compileWithNvrtc(
+  source: string,
+  name: string,
+  options: readonly string[],
+  format: 'cubin' | 'ptx',
+): NvrtcOutput {
   const n = nvrtc();
   const prog: (bigint | null)[] = [null];
   checkNvrtc(n.nvrtcCreateProgram(prog, source, name, 0, null, null), 'nvrtcCreateProgram', '', name);
@@ -18,7 +23,9 @@ export function compileWithNvrtc(source: string, name: string, options: readonly
     }
     const size = [0];
     const [getSize, get, call] =
-      format === 'cubin' ? [n.nvrtcGetCUBINSize, n.nvrtcGetCUBIN, 'nvrtcGetCUBIN'] : [n.nvrtcGetPTXSize, n.nvrtcGetPTX, 'nvrtcGetPTX'];
+      format === 'cubin'
+        ? [n.nvrtcGetCUBINSize, n.nvrtcGetCUBIN, 'nvrtcGetCUBIN']
+        : [n.nvrtcGetPTXSize, n.nvrtcGetPTX, 'nvrtcGetPTX'];
     checkNvrtc(getSize(prog[0], size), `${call}Size`, log);
     const image = Buffer.alloc(size[0]!);
     checkNvrtc(get(prog[0], image), call, log);

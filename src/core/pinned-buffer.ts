@@ -53,11 +53,15 @@ abstract class HostMemory implements PinnedBuffer {
     const b = this.bytes;
     const size = ctor.BYTES_PER_ELEMENT;
     if (!Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset % size !== 0) {
-      throw new RangeError(`byteOffset ${byteOffset} must be a non-negative multiple of ${size} for a ${ctor.name ?? 'typed'} view`);
+      throw new RangeError(
+        `byteOffset ${byteOffset} must be a non-negative multiple of ${size} for a ${ctor.name ?? 'typed'} view`,
+      );
     }
     const n = length ?? Math.floor((this.byteLength - byteOffset) / size);
     if (byteOffset + n * size > this.byteLength) {
-      throw new RangeError(`a view of ${n} × ${size} B at offset ${byteOffset} does not fit '${this.label}' (${formatBytes(this.byteLength)})`);
+      throw new RangeError(
+        `a view of ${n} × ${size} B at offset ${byteOffset} does not fit '${this.label}' (${formatBytes(this.byteLength)})`,
+      );
     }
     return new ctor(b.buffer, b.byteOffset + byteOffset, n);
   }
@@ -83,7 +87,11 @@ export class CudaPinnedBuffer extends HostMemory {
   static allocate(owner: DeviceContext, byteLength: number, label: string): CudaPinnedBuffer {
     owner.makeCurrent();
     const out: (bigint | null)[] = [null];
-    check(owner.driver.cuMemHostAlloc(out, byteLength, CU_MEMHOSTALLOC_PORTABLE), 'cuMemHostAlloc', `${formatBytes(byteLength)} pinned${label ? ` for '${label}'` : ''}; page-locked memory is limited by RAM and ulimit -l`);
+    check(
+      owner.driver.cuMemHostAlloc(out, byteLength, CU_MEMHOSTALLOC_PORTABLE),
+      'cuMemHostAlloc',
+      `${formatBytes(byteLength)} pinned${label ? ` for '${label}'` : ''}; page-locked memory is limited by RAM and ulimit -l`,
+    );
     // No view yet: V8 counts an external ArrayBuffer's bytes toward its GC heuristics, and making
     // three 64 MiB views started a full mark-compact (1-4 ms on a small heap) within the next few
     // milliseconds every time (measured: bench/probe-start.ts on the GPU host, and a malloc'd

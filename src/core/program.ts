@@ -37,7 +37,13 @@ export class CudaProgram implements Program {
     const opts = [`--gpu-architecture=${this.arch}`, ...(options.options ?? [])];
     const v = nvrtcVersion();
     const dir = cacheDir();
-    const key = cacheKey({ source, options: opts, arch: this.arch, nvrtcVersion: `${v.major}.${v.minor}`, format: 'cubin' });
+    const key = cacheKey({
+      source,
+      options: opts,
+      arch: this.arch,
+      nvrtcVersion: `${v.major}.${v.minor}`,
+      format: 'cubin',
+    });
     let image = readCached(dir, key, 'cubin');
     this.cached = image !== null;
     this.log = '';
@@ -63,14 +69,20 @@ export class CudaProgram implements Program {
     if (this.#closed) throw closedError('Program', this.name);
     const sig = signature ?? this.#signatures[name];
     if (!sig) {
-      throw new UsageError(`kernel '${name}' has no signature; pass one: program.getKernel('${name}', ['pointer', 'u32', ...]) or compile(src, { kernels: { ${name}: [...] } })`);
+      throw new UsageError(
+        `kernel '${name}' has no signature; pass one: program.getKernel('${name}', ['pointer', 'u32', ...]) or compile(src, { kernels: { ${name}: [...] } })`,
+      );
     }
     const existing = this.#kernels.get(name);
     if (existing && sameSignature(existing.signature, sig)) return existing;
     this.owner.makeCurrent();
     const fn: (bigint | null)[] = [null];
     const rc = this.owner.driver.cuModuleGetFunction(fn, this.#module, name) as number;
-    check(rc, 'cuModuleGetFunction', `'${name}' in ${this.name}${rc === 500 ? '; declare it extern "C" __global__ so its name is not mangled' : ''}`);
+    check(
+      rc,
+      'cuModuleGetFunction',
+      `'${name}' in ${this.name}${rc === 500 ? '; declare it extern "C" __global__ so its name is not mangled' : ''}`,
+    );
     const kernel = new CudaKernel(this.owner, this, name, sig, fn[0]!);
     existing?.free();
     this.#kernels.set(name, kernel);

@@ -41,7 +41,11 @@ export class CudaStream implements Stream {
     owner.makeCurrent();
     const out: (bigint | null)[] = [null];
     check(
-      owner.driver.cuStreamCreateWithPriority(out, this.nonBlocking ? CU_STREAM_NON_BLOCKING : CU_STREAM_DEFAULT, this.priority),
+      owner.driver.cuStreamCreateWithPriority(
+        out,
+        this.nonBlocking ? CU_STREAM_NON_BLOCKING : CU_STREAM_DEFAULT,
+        this.priority,
+      ),
       'cuStreamCreateWithPriority',
       this.label,
     );
@@ -86,9 +90,17 @@ export class CudaStream implements Stream {
       this.owner.makeCurrent();
       if (this.#syncEvent === null) {
         const out: (bigint | null)[] = [null];
-        check(this.owner.driver.cuEventCreate(out, CU_EVENT_DISABLE_TIMING), 'cuEventCreate', `for ${this.label}.synchronize()`);
+        check(
+          this.owner.driver.cuEventCreate(out, CU_EVENT_DISABLE_TIMING),
+          'cuEventCreate',
+          `for ${this.label}.synchronize()`,
+        );
         this.#syncEvent = out[0]!;
-        watch(this, { ctx: this.owner.ctx, handle: this.#syncEvent, release: this.owner.driver.cuEventDestroy_v2 }, this.#syncToken);
+        watch(
+          this,
+          { ctx: this.owner.ctx, handle: this.#syncEvent, release: this.owner.driver.cuEventDestroy_v2 },
+          this.#syncToken,
+        );
       }
       check(this.owner.driver.cuEventRecord(this.#syncEvent, h), 'cuEventRecord', `${this.label}.synchronize()`);
     } catch (err) {
@@ -117,4 +129,3 @@ export class CudaStream implements Stream {
     this.close();
   }
 }
-

@@ -41,7 +41,8 @@ const DECLARATIONS = {
   cuMemHostUnregister: 'int cuMemHostUnregister(void *p)',
   cuMemcpyHtoDAsync_v2: 'int cuMemcpyHtoDAsync_v2(uint64_t dstDevice, void *srcHost, size_t byteCount, void *hStream)',
   cuMemcpyDtoHAsync_v2: 'int cuMemcpyDtoHAsync_v2(void *dstHost, uint64_t srcDevice, size_t byteCount, void *hStream)',
-  cuMemcpyDtoDAsync_v2: 'int cuMemcpyDtoDAsync_v2(uint64_t dstDevice, uint64_t srcDevice, size_t byteCount, void *hStream)',
+  cuMemcpyDtoDAsync_v2:
+    'int cuMemcpyDtoDAsync_v2(uint64_t dstDevice, uint64_t srcDevice, size_t byteCount, void *hStream)',
   cuMemGetInfo_v2: 'int cuMemGetInfo_v2(_Out_ size_t *free, _Out_ size_t *total)',
   cuModuleLoadData: 'int cuModuleLoadData(_Out_ void **module, const void *image)',
   cuModuleUnload: 'int cuModuleUnload(void *hmod)',
@@ -113,7 +114,13 @@ export function describeResult(code: number): { name: string; description: strin
     }
   }
   const name = cudaResultName(code);
-  return { name, description: name.replace(/^CUDA_ERROR_/, '').toLowerCase().replace(/_/g, ' ') };
+  return {
+    name,
+    description: name
+      .replace(/^CUDA_ERROR_/, '')
+      .toLowerCase()
+      .replace(/_/g, ' '),
+  };
 }
 
 /** Throws a CudaError unless `result` is CUDA_SUCCESS. */

@@ -45,7 +45,8 @@ const ADVICE: Readonly<Record<string, string>> = {
   CUDA_ERROR_NO_DEVICE: 'no CUDA-capable GPU is visible; check CUDA_VISIBLE_DEVICES and nvidia-smi',
   CUDA_ERROR_INVALID_DEVICE: 'the ordinal is out of range; `tandem info` lists the devices',
   CUDA_ERROR_NO_BINARY_FOR_GPU: 'the cubin was built for another architecture; clear TANDEM_CACHE_DIR',
-  CUDA_ERROR_UNSUPPORTED_PTX_VERSION: 'NVRTC is newer than the driver; point TANDEM_NVRTC_PATH at an older NVRTC or update the driver',
+  CUDA_ERROR_UNSUPPORTED_PTX_VERSION:
+    'NVRTC is newer than the driver; point TANDEM_NVRTC_PATH at an older NVRTC or update the driver',
 };
 
 /** Codes after which the context cannot be used again. */
@@ -97,7 +98,9 @@ export class LibraryNotFoundError extends Error {
     readonly searched: readonly string[],
     readonly hint: string,
   ) {
-    super(`${library === 'cuda' ? 'No NVIDIA driver found' : `${library.toUpperCase()} not found`}: looked for ${searched.join(', ')}. ${hint}`);
+    super(
+      `${library === 'cuda' ? 'No NVIDIA driver found' : `${library.toUpperCase()} not found`}: looked for ${searched.join(', ')}. ${hint}`,
+    );
   }
 }
 

@@ -105,7 +105,11 @@ export function sitePackages(host: SearchHost): string[] {
   }
   const out: string[] = [];
   for (const root of roots) {
-    for (const py of host.list(root).filter((n) => /^python3(\.\d+)?$/.test(n)).sort().reverse()) {
+    for (const py of host
+      .list(root)
+      .filter((n) => /^python3(\.\d+)?$/.test(n))
+      .sort()
+      .reverse()) {
       for (const leaf of ['site-packages', 'dist-packages']) {
         const dir = join(root, py, leaf);
         if (host.isDirectory(dir)) out.push(dir);
@@ -173,7 +177,11 @@ export interface LoadedLibrary {
 type Loader = (path: string) => ReturnType<typeof koffi.load>;
 
 /** Tries the candidates in order; throws LibraryNotFoundError naming all of them. */
-export function loadLibrary(kind: LibraryKind, host: SearchHost = realHost, load: Loader = (p) => koffi.load(p)): LoadedLibrary {
+export function loadLibrary(
+  kind: LibraryKind,
+  host: SearchHost = realHost,
+  load: Loader = (p) => koffi.load(p),
+): LoadedLibrary {
   const considered: string[] = [];
   const failures: string[] = [];
   for (const path of libraryCandidates(kind, host, considered)) {
@@ -184,7 +192,11 @@ export function loadLibrary(kind: LibraryKind, host: SearchHost = realHost, load
       if (path.startsWith('/')) failures.push(`${path} (${firstLine((err as Error).message)})`);
     }
   }
-  throw new LibraryNotFoundError(kind, [...considered, ...failures.map((f) => `found but failed to load ${f}`)], HINTS[kind]);
+  throw new LibraryNotFoundError(
+    kind,
+    [...considered, ...failures.map((f) => `found but failed to load ${f}`)],
+    HINTS[kind],
+  );
 }
 
 function firstLine(s: string): string {

@@ -14,11 +14,14 @@ const DECLARATIONS = {
   nvmlShutdown: 'int nvmlShutdown()',
   nvmlDeviceGetHandleByPciBusId_v2: 'int nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, _Out_ void **device)',
   nvmlDeviceGetHandleByIndex_v2: 'int nvmlDeviceGetHandleByIndex_v2(unsigned int index, _Out_ void **device)',
-  nvmlDeviceGetUtilizationRates: 'int nvmlDeviceGetUtilizationRates(void *device, _Out_ nvmlUtilization_t *utilization)',
+  nvmlDeviceGetUtilizationRates:
+    'int nvmlDeviceGetUtilizationRates(void *device, _Out_ nvmlUtilization_t *utilization)',
   nvmlDeviceGetMemoryInfo: 'int nvmlDeviceGetMemoryInfo(void *device, _Out_ nvmlMemory_t *memory)',
-  nvmlDeviceGetCurrPcieLinkGeneration: 'int nvmlDeviceGetCurrPcieLinkGeneration(void *device, _Out_ unsigned int *currLinkGen)',
+  nvmlDeviceGetCurrPcieLinkGeneration:
+    'int nvmlDeviceGetCurrPcieLinkGeneration(void *device, _Out_ unsigned int *currLinkGen)',
   nvmlDeviceGetCurrPcieLinkWidth: 'int nvmlDeviceGetCurrPcieLinkWidth(void *device, _Out_ unsigned int *currLinkWidth)',
-  nvmlDeviceGetMaxPcieLinkGeneration: 'int nvmlDeviceGetMaxPcieLinkGeneration(void *device, _Out_ unsigned int *maxLinkGen)',
+  nvmlDeviceGetMaxPcieLinkGeneration:
+    'int nvmlDeviceGetMaxPcieLinkGeneration(void *device, _Out_ unsigned int *maxLinkGen)',
   nvmlDeviceGetMaxPcieLinkWidth: 'int nvmlDeviceGetMaxPcieLinkWidth(void *device, _Out_ unsigned int *maxLinkWidth)',
 } as const;
 
@@ -70,7 +73,10 @@ export function nvmlDeviceState(pciBusId: string): NvmlDeviceState {
   const utilOk = n.nvmlDeviceGetUtilizationRates(h, util) === NVML_SUCCESS;
   const memOk = n.nvmlDeviceGetMemoryInfo(h, mem) === NVML_SUCCESS;
   return {
-    pcie: gen !== null && width !== null ? { generation: gen, width, maxGeneration: maxGen ?? gen, maxWidth: maxWidth ?? width } : null,
+    pcie:
+      gen !== null && width !== null
+        ? { generation: gen, width, maxGeneration: maxGen ?? gen, maxWidth: maxWidth ?? width }
+        : null,
     utilization: utilOk ? { gpu: util.gpu ?? 0, memory: util.memory ?? 0 } : null,
     memory: memOk ? { total: Number(mem.total), free: Number(mem.free), used: Number(mem.used) } : null,
   };

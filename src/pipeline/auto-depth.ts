@@ -68,7 +68,11 @@ export interface DepthChoice {
  * MAX_DEPTH, half the free device memory, and (when the input is a count) the chunk count.
  */
 export function autoStartDepth(bytesPerSlot: number, freeDeviceBytes: number, chunks: number | null): number {
-  let d = Math.min(MAX_DEPTH, Math.floor(AUTO_START_BYTES / bytesPerSlot), Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot));
+  let d = Math.min(
+    MAX_DEPTH,
+    Math.floor(AUTO_START_BYTES / bytesPerSlot),
+    Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot),
+  );
   if (chunks !== null) d = Math.min(d, chunks);
   return Math.max(AUTO_START_DEPTH, d);
 }
@@ -80,7 +84,13 @@ const ms = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)} ms`;
  * hiccups to cover beyond the measured cycle (run.ts passes AUTO_JITTER_MS); `inputBytes`: a
  * device slot's input buffer and its pinned staging.
  */
-export function chooseDepth(samples: StageSample[], outputBytes: number, freeDeviceBytes: number, jitterMs = 0, inputBytes = 0): DepthChoice {
+export function chooseDepth(
+  samples: StageSample[],
+  outputBytes: number,
+  freeDeviceBytes: number,
+  jitterMs = 0,
+  inputBytes = 0,
+): DepthChoice {
   const m: StageSample = {
     upload: median(samples.map((s) => s.upload)),
     compute: median(samples.map((s) => s.compute)),
@@ -99,7 +109,10 @@ export function chooseDepth(samples: StageSample[], outputBytes: number, freeDev
   const pinnedCap = Math.max(AUTO_START_DEPTH, Math.floor(PINNED_LIMIT / (outputBytes + inputBytes)));
   const depth = Math.max(AUTO_START_DEPTH, Math.min(MAX_DEPTH, need, pinnedCap));
   const deviceNeed = slotsFor(gpuCycle);
-  const deviceCap = Math.max(AUTO_START_DEPTH, Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / (outputBytes + inputBytes)));
+  const deviceCap = Math.max(
+    AUTO_START_DEPTH,
+    Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / (outputBytes + inputBytes)),
+  );
   const deviceSlots = Math.max(AUTO_START_DEPTH, Math.min(depth, deviceNeed, deviceCap));
   const measured =
     `measured (median of ${samples.length} chunks): ` +
@@ -108,10 +121,18 @@ export function chooseDepth(samples: StageSample[], outputBytes: number, freeDev
   const turn = jitterMs > 0 ? `${ms(cycle)} (+ ${ms(jitterMs)} for host jitter)` : ms(cycle);
   let why = `a slot turns around in ${turn} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, so ceil(${perB(cycle + jitterMs).toFixed(2)}) + 1 spare = ${need} slots`;
   if (need > MAX_DEPTH) why += `, capped at ${MAX_DEPTH}`;
-  if (pinnedCap < Math.min(need, MAX_DEPTH)) why += `, capped at ${pinnedCap} by the ${PINNED_LIMIT / 1024 ** 3} GiB pinned limit`;
+  if (pinnedCap < Math.min(need, MAX_DEPTH))
+    why += `, capped at ${pinnedCap} by the ${PINNED_LIMIT / 1024 ** 3} GiB pinned limit`;
   if (need < AUTO_START_DEPTH) why += `; kept ${AUTO_START_DEPTH} (double buffering)`;
   why += `; on the device ${deviceSlots} of them: the GPU-side cycle (${m.upload > 0 ? 'upload + ' : ''}compute + copy) takes ${ms(gpuCycle)}, ceil(${perB(gpuCycle).toFixed(2)}) + 1 spare = ${deviceNeed}`;
-  if (deviceCap < Math.min(deviceNeed, depth)) why += `, capped at ${deviceCap} by device memory (${DEVICE_MEMORY_SHARE * 100}% of free)`;
-  if (deviceSlots < depth) why += ` (fewer device buffers stay in the GPU's L2 cache; the host still enqueues copies ${depth} chunks ahead)`;
-  return { depth, deviceSlots, reason: `auto depth ${depth}, ${deviceSlots} on the device: ${measured}; ${why}`, bottleneckMs: b };
+  if (deviceCap < Math.min(deviceNeed, depth))
+    why += `, capped at ${deviceCap} by device memory (${DEVICE_MEMORY_SHARE * 100}% of free)`;
+  if (deviceSlots < depth)
+    why += ` (fewer device buffers stay in the GPU's L2 cache; the host still enqueues copies ${depth} chunks ahead)`;
+  return {
+    depth,
+    deviceSlots,
+    reason: `auto depth ${depth}, ${deviceSlots} on the device: ${measured}; ${why}`,
+    bottleneckMs: b,
+  };
 }

@@ -23,7 +23,9 @@ export class PipelineError extends Error {
     const sticky = cause instanceof CudaError && cause.sticky;
     super(
       `${label}: stage '${stage}' failed at chunk ${chunk}: ${why}. ${ADVICE[stage]}` +
-        (sticky ? '; the CUDA context is lost: close the device and open it again before the next run' : '; the run stopped and released its buffers, so the next run can start'),
+        (sticky
+          ? '; the CUDA context is lost: close the device and open it again before the next run'
+          : '; the run stopped and released its buffers, so the next run can start'),
     );
   }
 }

@@ -12,7 +12,8 @@ export interface InputCursor<I> {
 
 export function openInput<I>(inputs: PipelineInput<I>): InputCursor<I> {
   if (typeof inputs === 'number') {
-    if (!Number.isSafeInteger(inputs) || inputs < 0) throw new UsageError(`the input count must be a non-negative integer, got ${inputs}`);
+    if (!Number.isSafeInteger(inputs) || inputs < 0)
+      throw new UsageError(`the input count must be a non-negative integer, got ${inputs}`);
     let i = 0;
     // One result object, refilled per chunk: the run reads it at once and keeps only the value.
     const r = { value: 0 as I, done: false } as IteratorResult<I>;

@@ -15,26 +15,40 @@ export function parseDevicesSpec(text: string): DevicesSpec {
   const t = text.trim();
   if (t === 'all') return 'all';
   if (/^\d+$/.test(t)) return Number(t);
-  if (/^\d+(,\d*)*$/.test(t)) return t.split(',').filter((s) => s !== '').map(Number);
+  if (/^\d+(,\d*)*$/.test(t))
+    return t
+      .split(',')
+      .filter((s) => s !== '')
+      .map(Number);
   throw new UsageError(`--devices takes 'all', a count (e.g. 2) or a list of ordinals (e.g. 0,1 or 3,), got '${text}'`);
 }
 
 /** The ordinals a spec names, checked against the `count` devices present. */
 export function resolveDevicesSpec(spec: DevicesSpec, count: number): number[] {
   if (spec === 'all') {
-    if (count === 0) throw new UsageError("devices 'all': no CUDA device is visible; check nvidia-smi and CUDA_VISIBLE_DEVICES");
+    if (count === 0)
+      throw new UsageError("devices 'all': no CUDA device is visible; check nvidia-smi and CUDA_VISIBLE_DEVICES");
     return Array.from({ length: count }, (_, k) => k);
   }
   if (typeof spec === 'number') {
-    if (!Number.isInteger(spec) || spec < 1) throw new UsageError(`devices: a count must be a positive integer, got ${spec}`);
-    if (spec > count) throw new UsageError(`devices: ${spec} asked but ${count} visible; ask for at most ${count} or pass 'all'`);
+    if (!Number.isInteger(spec) || spec < 1)
+      throw new UsageError(`devices: a count must be a positive integer, got ${spec}`);
+    if (spec > count)
+      throw new UsageError(`devices: ${spec} asked but ${count} visible; ask for at most ${count} or pass 'all'`);
     return Array.from({ length: spec }, (_, k) => k);
   }
-  if (!Array.isArray(spec) || spec.length === 0) throw new UsageError("devices: pass 'all', a count or a non-empty list of ordinals");
+  if (!Array.isArray(spec) || spec.length === 0)
+    throw new UsageError("devices: pass 'all', a count or a non-empty list of ordinals");
   const seen = new Set<number>();
   for (const o of spec) {
-    if (!Number.isInteger(o) || o < 0 || o >= count) throw new UsageError(`devices: ordinal ${o} is out of range (${count} visible: 0..${count - 1}); \`tandem info\` lists them`);
-    if (seen.has(o)) throw new UsageError(`devices: ordinal ${o} is listed twice; to run two pipelines on one GPU pass the same Device twice to createMultiPipeline`);
+    if (!Number.isInteger(o) || o < 0 || o >= count)
+      throw new UsageError(
+        `devices: ordinal ${o} is out of range (${count} visible: 0..${count - 1}); \`tandem info\` lists them`,
+      );
+    if (seen.has(o))
+      throw new UsageError(
+        `devices: ordinal ${o} is listed twice; to run two pipelines on one GPU pass the same Device twice to createMultiPipeline`,
+      );
     seen.add(o);
   }
   return [...spec];

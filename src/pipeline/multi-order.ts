@@ -67,7 +67,14 @@ export class OrderedStage<I> {
       return undefined; // the run is stopping: free the slot at once
     }
     if (global < this.next || this.held.has(global)) {
-      this.o.onFail('sink', global, d, new Error(`internal: chunk ${global} reached the ordered stage twice (next is ${this.next}); please report this`));
+      this.o.onFail(
+        'sink',
+        global,
+        d,
+        new Error(
+          `internal: chunk ${global} reached the ordered stage twice (next is ${this.next}); please report this`,
+        ),
+      );
       this.o.onReleased(d);
       return undefined;
     }

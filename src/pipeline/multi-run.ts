@@ -67,7 +67,9 @@ export class MultiRun<I> {
     const o = this.opts;
     const lookahead = lookaheadOf(o);
     const n = this.devices.length;
-    this.dealer = new Dealer<I>(this.inputs, n, lookahead === 'ring' ? Infinity : lookahead, (g, d, err) => this.fail('input', g, d, err));
+    this.dealer = new Dealer<I>(this.inputs, n, lookahead === 'ring' ? Infinity : lookahead, (g, d, err) =>
+      this.fail('input', g, d, err),
+    );
     const t0 = performance.now();
     this.stage = new OrderedStage<I>(
       {
@@ -87,7 +89,9 @@ export class MultiRun<I> {
       const runs = this.devices.map((_, d) => this.runDevice(d));
       // A device whose chunk sits in a timed-out sink frees its ring only when that sink settles,
       // which may be never: the run does not wait for it (as the single-device pipeline does not).
-      outcomes = await Promise.all(runs.map((r, d) => Promise.race([r, this.stage.timedOut[d]!.promise.then(() => null)])));
+      outcomes = await Promise.all(
+        runs.map((r, d) => Promise.race([r, this.stage.timedOut[d]!.promise.then(() => null)])),
+      );
     } finally {
       this.signal?.removeEventListener('abort', onAbort);
       this.dealer.close();
@@ -97,7 +101,9 @@ export class MultiRun<I> {
     if (this.traced) stats.forEach((s, d) => this.relabel(s, this.traced![d]!));
     const delivered = this.stage.delivered;
     if (delivered !== this.dealer.dealt) {
-      throw new Error(`${this.label}: internal: ${this.dealer.dealt} chunks dealt but ${delivered} delivered; please report this`);
+      throw new Error(
+        `${this.label}: internal: ${this.dealer.dealt} chunks dealt but ${delivered} delivered; please report this`,
+      );
     }
     return buildMultiStats({
       devices: this.devices,
@@ -145,7 +151,16 @@ export class MultiRun<I> {
       sinkConcurrency: Number.MAX_SAFE_INTEGER,
       compute: (c) => {
         const dealt = deals.get(c.index)!;
-        return o.compute({ index: dealt.global, slot: c.slot, stream: c.stream, output: c.output, input: c.input, item: dealt.item, device, deviceIndex: d });
+        return o.compute({
+          index: dealt.global,
+          slot: c.slot,
+          stream: c.stream,
+          output: c.output,
+          input: c.input,
+          item: dealt.item,
+          device,
+          deviceIndex: d,
+        });
       },
       sink: (c: OutputChunk<unknown>) => {
         const dealt = deals.get(c.index)!;
@@ -188,7 +203,13 @@ export class MultiRun<I> {
   private fail(stage: StageName, global: number, d: number, cause: unknown): void {
     // Several sinks in flight may fail out of order: report the earliest chunk (as Run.fail does).
     const prev = this.error;
-    if (this.failed && stage === 'sink' && prev instanceof MultiPipelineError && prev.stage === 'sink' && global < prev.chunk) {
+    if (
+      this.failed &&
+      stage === 'sink' &&
+      prev instanceof MultiPipelineError &&
+      prev.stage === 'sink' &&
+      global < prev.chunk
+    ) {
       this.error = new MultiPipelineError(stage, global, cause, this.label, this.devices[d]!.ordinal, d);
       return;
     }
@@ -212,7 +233,11 @@ export function checkDevices(devices: unknown): asserts devices is readonly Devi
     throw new UsageError('createMultiPipeline: pass a non-empty array of devices (openDevices("all") opens every GPU)');
   }
   devices.forEach((d, k) => {
-    if (!d || typeof d !== 'object' || typeof (d as Device).createStream !== 'function') throw new UsageError(`createMultiPipeline: devices[${k}] is not a Device`);
-    if ((d as Device).closed) throw new UsageError(`createMultiPipeline: devices[${k}] (ordinal ${(d as Device).ordinal}) is closed; open it again`);
+    if (!d || typeof d !== 'object' || typeof (d as Device).createStream !== 'function')
+      throw new UsageError(`createMultiPipeline: devices[${k}] is not a Device`);
+    if ((d as Device).closed)
+      throw new UsageError(
+        `createMultiPipeline: devices[${k}] (ordinal ${(d as Device).ordinal}) is closed; open it again`,
+      );
   });
 }

@@ -34,7 +34,7 @@ export function buildMultiStats(m: MultiMeasurements): MultiPipelineStats {
     if (busy.compute !== null && busy.copy !== null) {
       for (const k of ['upload', 'compute', 'copy'] as const) {
         const b = busy[k] ?? 0;
-        if (b > best) (best = b), (busiest = k);
+        if (b > best) ((best = b), (busiest = k));
       }
     }
     const dev = m.devices[d]!;
@@ -72,13 +72,27 @@ export function buildMultiStats(m: MultiMeasurements): MultiPipelineStats {
   };
 }
 
-export function bottleneckOf(devices: readonly DeviceShare[], sinkFraction: number, inputFraction: number, wallMs: number, chunks: number): MultiBottleneck {
+export function bottleneckOf(
+  devices: readonly DeviceShare[],
+  sinkFraction: number,
+  inputFraction: number,
+  wallMs: number,
+  chunks: number,
+): MultiBottleneck {
   if (chunks === 0 || wallMs <= 0) return { stage: null, device: null, reason: 'no chunks ran' };
   if (sinkFraction >= BOUND_FRACTION) {
-    return { stage: 'sink', device: null, reason: `the sink was busy ${pct(sinkFraction)} of the wall time: sink-bound (more devices will not help; a faster sink or more sinkConcurrency may)` };
+    return {
+      stage: 'sink',
+      device: null,
+      reason: `the sink was busy ${pct(sinkFraction)} of the wall time: sink-bound (more devices will not help; a faster sink or more sinkConcurrency may)`,
+    };
   }
   if (inputFraction >= BOUND_FRACTION) {
-    return { stage: 'input', device: null, reason: `waiting for the input iterable took ${pct(inputFraction)} of the wall time: input-bound` };
+    return {
+      stage: 'input',
+      device: null,
+      reason: `waiting for the input iterable took ${pct(inputFraction)} of the wall time: input-bound`,
+    };
   }
   const traced = devices.every((d) => d.gpuBusyFraction !== null);
   if (traced) {
@@ -94,8 +108,17 @@ export function bottleneckOf(devices: readonly DeviceShare[], sinkFraction: numb
           reason: `D2H was busy ≥ ${pct(lo)} of the wall time on every device: PCIe-bound (each card's link, or the host's shared lanes if copyThroughput.busy per device is below one card's pinned peak)`,
         };
       }
-      if (stage) return { stage, device: null, reason: `${stage} was busy ≥ ${pct(lo)} of the wall time on every device: ${stage}-bound` };
-      return { stage: null, device: null, reason: `every device was busy ≥ ${pct(lo)} of the wall time, on different stages` };
+      if (stage)
+        return {
+          stage,
+          device: null,
+          reason: `${stage} was busy ≥ ${pct(lo)} of the wall time on every device: ${stage}-bound`,
+        };
+      return {
+        stage: null,
+        device: null,
+        reason: `every device was busy ≥ ${pct(lo)} of the wall time, on different stages`,
+      };
     }
     if (bound.length > 0) {
       const worst = bound.reduce((a, b) => (b.gpuBusyFraction! > a.gpuBusyFraction! ? b : a));
@@ -113,7 +136,12 @@ export function bottleneckOf(devices: readonly DeviceShare[], sinkFraction: numb
   const rate = (d: DeviceShare) => (d.chunks > 0 ? d.waitedOnMs / d.chunks : 0);
   const waited = devices.reduce((a, b) => (rate(b) > rate(a) ? b : a));
   const otherRate = Math.max(0, ...devices.filter((d) => d !== waited).map(rate));
-  if (devices.length > 1 && waited.share < 0.8 / devices.length && waited.waitedOnMs / wallMs >= 0.3 && rate(waited) > 2 * otherRate) {
+  if (
+    devices.length > 1 &&
+    waited.share < 0.8 / devices.length &&
+    waited.waitedOnMs / wallMs >= 0.3 &&
+    rate(waited) > 2 * otherRate
+  ) {
     return {
       stage: 'device',
       device: waited.deviceIndex,

@@ -43,7 +43,10 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
     if (this.closed) throw new UsageError(`${this.label}.run() after close(); create a new multi-device pipeline`);
     const r = new MultiRun<I>(this.devices, this.options, inputs, options.signal, this.label);
     const done = r.execute();
-    this.active.set(r, done.catch(() => {}));
+    this.active.set(
+      r,
+      done.catch(() => {}),
+    );
     try {
       const stats = await done;
       this.lastStats = stats;
@@ -65,7 +68,8 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
       e.name = 'AbortError';
       r.abort(e);
     }
-    if (this.owned.length > 0) this.devicesClosed = Promise.all(this.active.values()).then(() => closeDevices(this.owned));
+    if (this.owned.length > 0)
+      this.devicesClosed = Promise.all(this.active.values()).then(() => closeDevices(this.owned));
   }
 
   [Symbol.dispose](): void {
@@ -83,7 +87,10 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
   }
 }
 
-export function createMultiPipeline<I = number>(devices: readonly Device[], options: MultiPipelineOptions<I>): MultiPipeline<I> {
+export function createMultiPipeline<I = number>(
+  devices: readonly Device[],
+  options: MultiPipelineOptions<I>,
+): MultiPipeline<I> {
   return new MultiPipeline<I>(devices, options);
 }
 
@@ -92,7 +99,10 @@ export function createMultiPipeline<I = number>(devices: readonly Device[], opti
  * them; closing the pipeline (close(), using or await using) closes those devices once its runs
  * have freed their rings.
  */
-export async function openMultiPipeline<I = number>(devices: DevicesSpec, options: MultiPipelineOptions<I>): Promise<MultiPipeline<I>> {
+export async function openMultiPipeline<I = number>(
+  devices: DevicesSpec,
+  options: MultiPipelineOptions<I>,
+): Promise<MultiPipeline<I>> {
   const opened = await openDevices(devices);
   try {
     return new MultiPipeline<I>(opened, options, opened);
@@ -105,11 +115,14 @@ export async function openMultiPipeline<I = number>(devices: DevicesSpec, option
 function validate<I>(device: Device, o: MultiPipelineOptions<I>): void {
   const bad = (msg: string) => new UsageError(`multi-device pipeline options: ${msg}`);
   if (!o || typeof o !== 'object') throw bad('pass an options object');
-  if ((o as { keepRing?: unknown }).keepRing !== undefined) throw bad('keepRing is not supported here yet: each run allocates its rings on every device; leave it out');
+  if ((o as { keepRing?: unknown }).keepRing !== undefined)
+    throw bad('keepRing is not supported here yet: each run allocates its rings on every device; leave it out');
   // The options every device pipeline shares are checked by the single-device pipeline itself.
   const { compute, sink: _s, lookahead: _l, ...shared } = o;
   createPipeline(device, { ...shared, compute: compute as never });
-  if (o.sink !== undefined && typeof o.sink !== 'function') throw bad('sink must be a function (chunk) => void | Promise<void>');
+  if (o.sink !== undefined && typeof o.sink !== 'function')
+    throw bad('sink must be a function (chunk) => void | Promise<void>');
   const la = lookaheadOf(o);
-  if (la !== 'ring' && (!Number.isInteger(la) || la < 1)) throw bad(`lookahead must be a positive integer or 'ring', got ${String(o.lookahead)}`);
+  if (la !== 'ring' && (!Number.isInteger(la) || la < 1))
+    throw bad(`lookahead must be a positive integer or 'ring', got ${String(o.lookahead)}`);
 }

@@ -63,7 +63,14 @@ export class Pipeline<I = number> implements Disposable {
   /** Runs every input through compute → D2H → sink; resolves with the run's statistics. */
   async run(inputs: PipelineInput<I>, options: PipelineRunOptions = {}): Promise<PipelineStats> {
     this.checkOpen('run');
-    const r = new PipelineRun<I>(this.device, this.runOptions(options), inputs, options.signal, { kind: 'sink' }, this.keeper);
+    const r = new PipelineRun<I>(
+      this.device,
+      this.runOptions(options),
+      inputs,
+      options.signal,
+      { kind: 'sink' },
+      this.keeper,
+    );
     this.active.add(r);
     try {
       const stats = await r.execute();
@@ -79,10 +86,20 @@ export class Pipeline<I = number> implements Disposable {
    * slot is reused for a later chunk only then). chunk.data is valid until release() or the end of
    * the iteration, whichever comes first. options.sink is not called in this style.
    */
-  async *chunks(inputs: PipelineInput<I>, options: PipelineRunOptions = {}): AsyncGenerator<OutputChunk<I>, void, undefined> {
+  async *chunks(
+    inputs: PipelineInput<I>,
+    options: PipelineRunOptions = {},
+  ): AsyncGenerator<OutputChunk<I>, void, undefined> {
     this.checkOpen('chunks');
     const queue = new AsyncQueue<OutputChunk<never>>();
-    const r = new PipelineRun<I>(this.device, this.runOptions(options), inputs, options.signal, { kind: 'pull', queue }, this.keeper);
+    const r = new PipelineRun<I>(
+      this.device,
+      this.runOptions(options),
+      inputs,
+      options.signal,
+      { kind: 'pull', queue },
+      this.keeper,
+    );
     this.active.add(r);
     const done = r.execute();
     done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
@@ -108,7 +125,8 @@ export class Pipeline<I = number> implements Disposable {
   /** The pipeline's options with this run's overrides (trace). */
   private runOptions(options: PipelineRunOptions): Readonly<PipelineOptions<I>> {
     if (options.trace === undefined || options.trace === !!this.options.trace) return this.options;
-    if (typeof options.trace !== 'boolean') throw new UsageError(`run options: trace must be true or false, not ${JSON.stringify(options.trace)}`);
+    if (typeof options.trace !== 'boolean')
+      throw new UsageError(`run options: trace must be true or false, not ${JSON.stringify(options.trace)}`);
     return { ...this.options, trace: options.trace };
   }
 
@@ -134,7 +152,8 @@ export class Pipeline<I = number> implements Disposable {
   }
 
   private checkOpen(what: string): void {
-    if (this.closed) throw new UsageError(`${this.options.label ?? 'pipeline'}.${what}() after close(); create a new pipeline`);
+    if (this.closed)
+      throw new UsageError(`${this.options.label ?? 'pipeline'}.${what}() after close(); create a new pipeline`);
   }
 }
 
@@ -145,18 +164,30 @@ export function createPipeline<I = number>(device: Device, options: PipelineOpti
 function validate<I>(o: PipelineOptions<I>): void {
   const bad = (msg: string) => new UsageError(`pipeline options: ${msg}`);
   if (!o || typeof o !== 'object') throw bad('pass an options object');
-  if (!Number.isSafeInteger(o.outputBytes) || o.outputBytes <= 0) throw bad(`outputBytes must be a positive integer, got ${o.outputBytes}`);
-  if (o.inputBytes !== undefined && (!Number.isSafeInteger(o.inputBytes) || o.inputBytes < 0)) throw bad(`inputBytes must be a non-negative integer, got ${o.inputBytes}`);
+  if (!Number.isSafeInteger(o.outputBytes) || o.outputBytes <= 0)
+    throw bad(`outputBytes must be a positive integer, got ${o.outputBytes}`);
+  if (o.inputBytes !== undefined && (!Number.isSafeInteger(o.inputBytes) || o.inputBytes < 0))
+    throw bad(`inputBytes must be a non-negative integer, got ${o.inputBytes}`);
   const d = o.depth ?? 'auto';
-  if (d !== 'auto' && (!Number.isInteger(d) || d < 1 || d > MAX_DEPTH)) throw bad(`depth must be 1..${MAX_DEPTH} or 'auto', got ${String(d)}`);
+  if (d !== 'auto' && (!Number.isInteger(d) || d < 1 || d > MAX_DEPTH))
+    throw bad(`depth must be 1..${MAX_DEPTH} or 'auto', got ${String(d)}`);
   const ds = o.deviceSlots ?? 'auto';
-  if (ds !== 'auto' && (!Number.isInteger(ds) || ds < 1 || ds > MAX_DEPTH)) throw bad(`deviceSlots must be 1..${MAX_DEPTH} or 'auto', got ${String(ds)}`);
-  if (typeof ds === 'number' && typeof d === 'number' && ds > d) throw bad(`deviceSlots (${ds}) cannot exceed depth (${d}): each device slot needs a pinned slot; raise depth or lower deviceSlots`);
-  if (o.mode !== undefined && o.mode !== 'overlap' && o.mode !== 'serial') throw bad(`mode must be 'overlap' or 'serial', got ${String(o.mode)}`);
-  if (typeof o.compute !== 'function') throw bad('compute(chunk) is required: it enqueues the kernels of one chunk on chunk.stream');
-  if (o.sink !== undefined && typeof o.sink !== 'function') throw bad('sink must be a function (chunk) => void | Promise<void>');
+  if (ds !== 'auto' && (!Number.isInteger(ds) || ds < 1 || ds > MAX_DEPTH))
+    throw bad(`deviceSlots must be 1..${MAX_DEPTH} or 'auto', got ${String(ds)}`);
+  if (typeof ds === 'number' && typeof d === 'number' && ds > d)
+    throw bad(
+      `deviceSlots (${ds}) cannot exceed depth (${d}): each device slot needs a pinned slot; raise depth or lower deviceSlots`,
+    );
+  if (o.mode !== undefined && o.mode !== 'overlap' && o.mode !== 'serial')
+    throw bad(`mode must be 'overlap' or 'serial', got ${String(o.mode)}`);
+  if (typeof o.compute !== 'function')
+    throw bad('compute(chunk) is required: it enqueues the kernels of one chunk on chunk.stream');
+  if (o.sink !== undefined && typeof o.sink !== 'function')
+    throw bad('sink must be a function (chunk) => void | Promise<void>');
   const c = o.sinkConcurrency ?? 1;
   if (!Number.isInteger(c) || c < 1) throw bad(`sinkConcurrency must be a positive integer, got ${c}`);
-  if (o.keepRing !== undefined && typeof o.keepRing !== 'boolean') throw bad(`keepRing must be true or false, got ${String(o.keepRing)}`);
-  if (o.sinkTimeoutMs !== undefined && !(o.sinkTimeoutMs > 0)) throw bad(`sinkTimeoutMs must be > 0 ms, got ${o.sinkTimeoutMs}`);
+  if (o.keepRing !== undefined && typeof o.keepRing !== 'boolean')
+    throw bad(`keepRing must be true or false, got ${String(o.keepRing)}`);
+  if (o.sinkTimeoutMs !== undefined && !(o.sinkTimeoutMs > 0))
+    throw bad(`sinkTimeoutMs must be > 0 ms, got ${o.sinkTimeoutMs}`);
 }

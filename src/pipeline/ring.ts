@@ -60,7 +60,14 @@ export class ResourceBag {
   }
 }
 
-export function allocateDeviceSlot(device: Device, bag: ResourceBag, index: number, outputBytes: number, inputBytes: number, label: string): DeviceSlot {
+export function allocateDeviceSlot(
+  device: Device,
+  bag: ResourceBag,
+  index: number,
+  outputBytes: number,
+  inputBytes: number,
+  label: string,
+): DeviceSlot {
   const out = bag.add(device.allocDevice(outputBytes, `${label} out[${index}]`));
   const input = inputBytes > 0 ? bag.add(device.allocDevice(inputBytes, `${label} in[${index}]`)) : null;
   const staging = inputBytes > 0 ? bag.add(device.allocPinned(inputBytes, `${label} pinned in[${index}]`)) : null;
@@ -74,7 +81,13 @@ export function allocateDeviceSlot(device: Device, bag: ResourceBag, index: numb
   };
 }
 
-export function allocateHostSlot(device: Device, bag: ResourceBag, index: number, outputBytes: number, label: string): HostSlot {
+export function allocateHostSlot(
+  device: Device,
+  bag: ResourceBag,
+  index: number,
+  outputBytes: number,
+  label: string,
+): HostSlot {
   return {
     index,
     pinned: bag.add(device.allocPinned(outputBytes, `${label} pinned out[${index}]`)),
@@ -98,7 +111,10 @@ export interface KeptRing {
 /** Every buffer and event of a kept ring still open (a closed device closes what it made). */
 export function keptRingUsable(r: KeptRing): boolean {
   const open = (x: { closed: boolean } | null) => x === null || !x.closed;
-  return r.host.every((s) => open(s.pinned) && open(s.copied)) && r.device.every((s) => open(s.out) && open(s.in) && open(s.staging) && open(s.computed) && open(s.uploaded));
+  return (
+    r.host.every((s) => open(s.pinned) && open(s.copied)) &&
+    r.device.every((s) => open(s.out) && open(s.in) && open(s.staging) && open(s.computed) && open(s.uploaded))
+  );
 }
 
 /** How a run takes a Pipeline's kept ring and hands it back (or its own, for the next run). */

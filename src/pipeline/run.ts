@@ -44,14 +44,39 @@
 import type { Device, PinnedBuffer, Stream } from '../core/types.js';
 import { CudaError, UsageError } from '../cuda/errors.js';
 import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
-import { AUTO_JITTER_MS, AUTO_START_BYTES, AUTO_START_DEPTH, AUTO_WARMUP, autoStartDepth, chooseDepth, type DepthChoice, type StageSample } from './auto-depth.js';
+import {
+  AUTO_JITTER_MS,
+  AUTO_START_BYTES,
+  AUTO_START_DEPTH,
+  AUTO_WARMUP,
+  autoStartDepth,
+  chooseDepth,
+  type DepthChoice,
+  type StageSample,
+} from './auto-depth.js';
 import { PipelineError, abortReason } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
-import { ResourceBag, allocateDeviceSlot, allocateHostSlot, keptRingUsable, type DeviceSlot, type HostSlot, type RingKeeper } from './ring.js';
+import {
+  ResourceBag,
+  allocateDeviceSlot,
+  allocateHostSlot,
+  keptRingUsable,
+  type DeviceSlot,
+  type HostSlot,
+  type RingKeeper,
+} from './ring.js';
 import { startSink } from './sink-call.js';
 import { buildStats } from './stats.js';
 import { HostClockAlignment, TimingPool, readSpans, type MeasuredSpans, type TimingSet } from './timing.js';
-import type { ChunkTiming, ComputeChunk, OutputChunk, PipelineInput, PipelineOptions, PipelineStats, StageName } from './types.js';
+import type {
+  ChunkTiming,
+  ComputeChunk,
+  OutputChunk,
+  PipelineInput,
+  PipelineOptions,
+  PipelineStats,
+  StageName,
+} from './types.js';
 
 /** Longest stretch the pump may run without letting the event loop turn (ms). */
 const STARVE_MS = 4;
@@ -286,7 +311,9 @@ export class PipelineRun<I> {
     } else {
       this.computeStream = this.bag.add(d.createStream({ label: `${this.label} compute`, priority: p.compute }));
       this.copyStream = this.bag.add(d.createStream({ label: `${this.label} copy`, priority: p.copy }));
-      this.uploadStream = this.uploads ? this.bag.add(d.createStream({ label: `${this.label} upload`, priority: p.upload })) : this.computeStream;
+      this.uploadStream = this.uploads
+        ? this.bag.add(d.createStream({ label: `${this.label} upload`, priority: p.upload }))
+        : this.computeStream;
     }
     if (this.auto) {
       let free = Number.MAX_SAFE_INTEGER;
@@ -326,12 +353,23 @@ export class PipelineRun<I> {
   }
 
   private addDeviceSlot(): void {
-    this.devSlots.push(allocateDeviceSlot(this.device, this.ringBag, this.devSlots.length, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label));
+    this.devSlots.push(
+      allocateDeviceSlot(
+        this.device,
+        this.ringBag,
+        this.devSlots.length,
+        this.opts.outputBytes,
+        this.opts.inputBytes ?? 0,
+        this.label,
+      ),
+    );
     this.devUsers.push(null);
   }
 
   private addHostSlot(): void {
-    this.hostSlots.push(allocateHostSlot(this.device, this.ringBag, this.hostSlots.length, this.opts.outputBytes, this.label));
+    this.hostSlots.push(
+      allocateHostSlot(this.device, this.ringBag, this.hostSlots.length, this.opts.outputBytes, this.label),
+    );
     this.hostUsers.push(null);
   }
 
@@ -377,7 +415,13 @@ export class PipelineRun<I> {
     // The ring goes back to the pipeline unless a sink still holds a slot or the context is lost.
     const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
     if (this.keeper && !held && !lost) {
-      this.keeper.give({ bag: this.ringBag, host: this.hostSlots, device: this.devSlots, allocMsPerHostSlot: this.allocMsPerHostSlot, allocMsPerDeviceSlot: this.allocMsPerDeviceSlot });
+      this.keeper.give({
+        bag: this.ringBag,
+        host: this.hostSlots,
+        device: this.devSlots,
+        allocMsPerHostSlot: this.allocMsPerHostSlot,
+        allocMsPerDeviceSlot: this.allocMsPerDeviceSlot,
+      });
     } else this.ringBag.close();
   }
 
@@ -393,7 +437,14 @@ export class PipelineRun<I> {
     // reports the earliest chunk, whatever order the failures arrived in, so the error's "the
     // chunks after it were not delivered" holds and the output is intact up to that chunk
     // (a full disk fails chunks 0 and 1 both, and either write may come back first).
-    if (this.error && stage === 'sink' && this.error.stage === 'sink' && chunk < this.error.chunk && !this.aborted && !this.consumerLeft) {
+    if (
+      this.error &&
+      stage === 'sink' &&
+      this.error.stage === 'sink' &&
+      chunk < this.error.chunk &&
+      !this.aborted &&
+      !this.consumerLeft
+    ) {
       this.error = new PipelineError(stage, chunk, cause, this.label);
       return;
     }
@@ -411,7 +462,14 @@ export class PipelineRun<I> {
     if (this.stopFlag) {
       // A fill or compute() promise still running may touch the ring: teardown waits for it.
       if (this.producerMustSettle) return;
-    } else if (!(this.inputDone && this.cur === null && !this.hasItem && !this.producerWaiting && this.copyQ.size === 0 && this.deliverQ.size === 0)) {
+    } else if (!(
+      this.inputDone &&
+      this.cur === null &&
+      !this.hasItem &&
+      !this.producerWaiting &&
+      this.copyQ.size === 0 &&
+      this.deliverQ.size === 0
+    )) {
       return;
     }
     // Pull style: the consumer's loop ends once it has taken the last chunk.
@@ -426,7 +484,9 @@ export class PipelineRun<I> {
   }
 
   private deviceSlotFor(n: number): DeviceSlot {
-    return this.devSlots[n < this.deviceGrowAt ? n % this.startDeviceSlots : (n - this.deviceGrowAt) % this.deviceSlots]!;
+    return this.devSlots[
+      n < this.deviceGrowAt ? n % this.startDeviceSlots : (n - this.deviceGrowAt) % this.deviceSlots
+    ]!;
   }
 
   /**
@@ -553,7 +613,11 @@ export class PipelineRun<I> {
   private readonly onProducerError = (err: unknown): void => {
     this.producerWaiting = false;
     this.producerMustSettle = false;
-    this.fail(this.phase === P_UPLOAD || this.phase === P_UPLOAD_ENQUEUE ? 'upload' : 'compute', this.cur?.index ?? this.nextIndex, err);
+    this.fail(
+      this.phase === P_UPLOAD || this.phase === P_UPLOAD_ENQUEUE ? 'upload' : 'compute',
+      this.cur?.index ?? this.nextIndex,
+      err,
+    );
     this.checkFinished();
   };
 
@@ -642,7 +706,11 @@ export class PipelineRun<I> {
         stage = 'upload';
         // Barrier 5, host side: H2D(q) must have finished reading staging[i].
         if (devPrev && !resumed && !dev.uploaded!.isDone()) return this.waitProducer(dev.uploaded!.completion(), false);
-        this.device.hostAccess(dev.staging!, 'write', this.hostLabels ? `${this.label}: host fills input of chunk ${n}` : undefined);
+        this.device.hostAccess(
+          dev.staging!,
+          'write',
+          this.hostLabels ? `${this.label}: host fills input of chunk ${n}` : undefined,
+        );
         this.phase = P_UPLOAD_ENQUEUE;
         const filled = this.fill(chunk, dev.staging!);
         if (filled) return this.waitProducer(filled, true);
@@ -673,9 +741,17 @@ export class PipelineRun<I> {
         chunk.timing?.computeStart.record(cs);
         chunk.enqueuedCompute = performance.now();
         this.phase = P_COMPUTED;
-        const view: ComputeChunk<I> = { index: n, slot: dev.index, stream: cs, output: dev.out, input: dev.in, item: chunk.item };
+        const view: ComputeChunk<I> = {
+          index: n,
+          slot: dev.index,
+          stream: cs,
+          output: dev.out,
+          input: dev.in,
+          item: chunk.item,
+        };
         const ret = this.opts.compute(view);
-        if (ret && typeof (ret as Promise<void>).then === 'function') return this.waitProducer(ret as Promise<void>, true);
+        if (ret && typeof (ret as Promise<void>).then === 'function')
+          return this.waitProducer(ret as Promise<void>, true);
       }
       // P_COMPUTED
       const cs = this.computeStream;
@@ -715,7 +791,10 @@ export class PipelineRun<I> {
     }
     if (ArrayBuffer.isView(item)) {
       const src = new Uint8Array(item.buffer, item.byteOffset, item.byteLength);
-      if (src.byteLength > size) throw new UsageError(`input of chunk ${n} has ${src.byteLength} bytes but inputBytes is ${size}; raise inputBytes or split the input`);
+      if (src.byteLength > size)
+        throw new UsageError(
+          `input of chunk ${n} has ${src.byteLength} bytes but inputBytes is ${size}; raise inputBytes or split the input`,
+        );
       staging.bytes.set(src);
       chunk.uploadBytes = src.byteLength;
       return null;
@@ -847,7 +926,14 @@ export class PipelineRun<I> {
       this.release(chunk);
       return;
     }
-    const out: OutputChunk<I> = { index: n, slot: slot.index, item: chunk.item, data: this.dataOf(slot), pinned: slot.pinned, release: () => this.release(chunk) };
+    const out: OutputChunk<I> = {
+      index: n,
+      slot: slot.index,
+      item: chunk.item,
+      data: this.dataOf(slot),
+      pinned: slot.pinned,
+      release: () => this.release(chunk),
+    };
     if (this.host.kind === 'pull') {
       // Pull style counts a chunk delivered when handed over: the last ones may never be released.
       this.delivered++;
@@ -908,7 +994,12 @@ export class PipelineRun<I> {
     const n = chunk.index;
     const slot = chunk.slot;
     try {
-      if (!slot.pinned.closed) this.device.hostAccess(slot.pinned, 'read', this.hostLabels ? `${this.label}: host releases chunk ${n}` : undefined);
+      if (!slot.pinned.closed)
+        this.device.hostAccess(
+          slot.pinned,
+          'read',
+          this.hostLabels ? `${this.label}: host releases chunk ${n}` : undefined,
+        );
     } catch (err) {
       this.fail('sink', n, err);
     }

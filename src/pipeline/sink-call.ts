@@ -18,7 +18,10 @@ export function startSink<C>(
   const p = Promise.resolve(r);
   if (timeoutMs === undefined) return p;
   const timer = setTimeout(
-    () => onTimeout(new Error(`the sink did not settle within ${timeoutMs} ms (sinkTimeoutMs); make it faster or raise the limit`)),
+    () =>
+      onTimeout(
+        new Error(`the sink did not settle within ${timeoutMs} ms (sinkTimeoutMs); make it faster or raise the limit`),
+      ),
     timeoutMs,
   );
   return p.finally(() => clearTimeout(timer));

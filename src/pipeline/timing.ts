@@ -34,7 +34,8 @@ export class TimingPool {
     const set = this.free.pop();
     if (set) return set;
     const k = this.made++;
-    const ev = (what: string) => this.bag.add(this.device.createEvent({ timing: true, label: `${this.label} ${what}#${k}` }));
+    const ev = (what: string) =>
+      this.bag.add(this.device.createEvent({ timing: true, label: `${this.label} ${what}#${k}` }));
     return {
       uploadStart: this.uploads ? ev('uploadStart') : null,
       uploadEnd: this.uploads ? ev('uploadEnd') : null,

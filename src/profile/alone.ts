@@ -41,10 +41,18 @@ export async function computeAloneMs(device: Device, compute: ComputeFn, options
   const bufs: DeviceBuffer[] = [];
   try {
     for (let i = 0; i < n; i++) bufs.push(device.allocDevice(options.chunkBytes, `alone device[${i}]`));
-    const chunk = (index: number): ComputeChunk<number> => ({ index, slot: index % n, stream, output: bufs[index % n]!, input: null, item: index });
+    const chunk = (index: number): ComputeChunk<number> => ({
+      index,
+      slot: index % n,
+      stream,
+      output: bufs[index % n]!,
+      input: null,
+      item: index,
+    });
     for (let k = 0; k < (options.warmup ?? 2); k++) await compute(chunk(k));
     await stream.synchronize();
-    if (device.backend === 'cuda') return (await gatedGpuMs(device, stream, options.chunks, (k) => compute(chunk(k)))).ms;
+    if (device.backend === 'cuda')
+      return (await gatedGpuMs(device, stream, options.chunks, (k) => compute(chunk(k)))).ms;
     return await timed(device, stream, async () => {
       for (let k = 0; k < options.chunks; k++) await compute(chunk(k));
     });
@@ -68,7 +76,9 @@ export async function copyAloneMs(device: Device, options: AloneOptions): Promis
     }
     for (let k = 0; k < (options.warmup ?? 2); k++) device.copy(stream, host[k % n]!, dev[k % n]!);
     await stream.synchronize();
-    if (device.backend === 'cuda') return (await gatedGpuMs(device, stream, options.chunks, (k) => device.copy(stream, host[k % n]!, dev[k % n]!))).ms;
+    if (device.backend === 'cuda')
+      return (await gatedGpuMs(device, stream, options.chunks, (k) => device.copy(stream, host[k % n]!, dev[k % n]!)))
+        .ms;
     return await timed(device, stream, async () => {
       for (let k = 0; k < options.chunks; k++) device.copy(stream, host[k % n]!, dev[k % n]!);
     });

@@ -7,7 +7,12 @@ import { UsageError } from '../cuda/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { decoder } from '../workloads/decoder.js';
 import { fractal } from '../workloads/fractal.js';
-import { chunkBytes as frameChunkBytes, frameRange, type FrameFormat, type FrameRange } from '../workloads/frame-format.js';
+import {
+  chunkBytes as frameChunkBytes,
+  frameRange,
+  type FrameFormat,
+  type FrameRange,
+} from '../workloads/frame-format.js';
 import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
 import type { FrameWorkloadFactory } from '../workloads/types.js';
 import type { BenchInstance, BenchWorkload } from './sweep.js';
@@ -47,20 +52,34 @@ function syntheticWorkload(backend: 'cuda' | 'fake'): BenchWorkload {
 
 function frameWorkload(factory: FrameWorkloadFactory, backend: 'cuda' | 'fake'): BenchWorkload {
   // Full HD on a GPU; a thumbnail on the fake device, whose JS kernels would take minutes at 1080p.
-  const format: FrameFormat = backend === 'fake' ? { width: 64, height: 40, pixelFormat: 'yuv420p', framesPerChunk: 4 } : { width: 1920, height: 1080, pixelFormat: 'yuv420p', framesPerChunk: 4 };
+  const format: FrameFormat =
+    backend === 'fake'
+      ? { width: 64, height: 40, pixelFormat: 'yuv420p', framesPerChunk: 4 }
+      : { width: 1920, height: 1080, pixelFormat: 'yuv420p', framesPerChunk: 4 };
   return {
     name: factory.name,
     tunable: false,
     fixedChunkBytes: frameChunkBytes(format),
     async create(device: Device): Promise<BenchInstance> {
-      const w = factory.create({ width: format.width, height: format.height, pixelFormat: format.pixelFormat, framesPerChunk: format.framesPerChunk });
+      const w = factory.create({
+        width: format.width,
+        height: format.height,
+        pixelFormat: format.pixelFormat,
+        framesPerChunk: format.framesPerChunk,
+      });
       const instance = w.setup(device);
       return {
         compute: (chunk: ComputeChunk<number>) => {
           const item: FrameRange = frameRange(chunk.index, format.framesPerChunk, Number.MAX_SAFE_INTEGER);
           instance.compute({ ...chunk, item });
         },
-        params: () => ({ width: format.width, height: format.height, pixelFormat: format.pixelFormat, framesPerChunk: format.framesPerChunk, describe: w.describe }),
+        params: () => ({
+          width: format.width,
+          height: format.height,
+          pixelFormat: format.pixelFormat,
+          framesPerChunk: format.framesPerChunk,
+          describe: w.describe,
+        }),
         close: () => w.close(),
       };
     },

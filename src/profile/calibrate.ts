@@ -27,7 +27,13 @@ const TOLERANCE = 0.01;
 export async function calibrateCost(
   device: Device,
   work: Tunable,
-  options: { chunkBytes: number; targetMsPerChunk: number; initialCost: number; maxCost?: number; probeChunks?: number },
+  options: {
+    chunkBytes: number;
+    targetMsPerChunk: number;
+    initialCost: number;
+    maxCost?: number;
+    probeChunks?: number;
+  },
 ): Promise<Calibration> {
   const maxCost = options.maxCost ?? 2 ** 31 - 1;
   const target = options.targetMsPerChunk;
@@ -37,7 +43,9 @@ export async function calibrateCost(
   const measure = async (cost: number): Promise<number> => {
     work.setCost(cost);
     probes++;
-    const t = (await computeAloneMs(device, work.compute, { chunkBytes: options.chunkBytes, chunks: probe, warmup: 1 })) / probe;
+    const t =
+      (await computeAloneMs(device, work.compute, { chunkBytes: options.chunkBytes, chunks: probe, warmup: 1 })) /
+      probe;
     if (options.probeChunks === undefined && t > 0) probe = Math.min(256, Math.max(8, Math.ceil(2 / t)));
     return t;
   };

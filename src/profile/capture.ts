@@ -2,7 +2,17 @@
 // the Python peers can launch the very same kernel with the very same arguments. The device is
 // wrapped, not replaced: every call still reaches it, and only compile() and the launches of the
 // kernels it returns are observed.
-import type { ArgType, CompileOptions, Device, DeviceBuffer, Kernel, KernelArg, LaunchOptions, Program, Stream } from '../core/types.js';
+import type {
+  ArgType,
+  CompileOptions,
+  Device,
+  DeviceBuffer,
+  Kernel,
+  KernelArg,
+  LaunchOptions,
+  Program,
+  Stream,
+} from '../core/types.js';
 
 export interface CompiledSource {
   source: string;
@@ -51,7 +61,8 @@ export class LaunchRecorder {
       new Proxy(program, {
         get(target, prop) {
           if (prop === 'getKernel') {
-            return (name: string, signature?: readonly ArgType[]): Kernel => wrapKernel(target.getKernel(name, signature), source);
+            return (name: string, signature?: readonly ArgType[]): Kernel =>
+              wrapKernel(target.getKernel(name, signature), source);
           }
           const v = Reflect.get(target, prop, target) as unknown;
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
@@ -106,13 +117,22 @@ export function peerLaunch(
 ): { ok: true; launch: PeerLaunch } | { ok: false; reason: string } {
   if (perChunk.length < 2) return { ok: false, reason: 'fewer than two chunks were recorded' };
   for (const c of perChunk) {
-    if (c.launches.length !== 1) return { ok: false, reason: `chunk ${c.index} launched ${c.launches.length} kernels; the peers reproduce one launch per chunk` };
+    if (c.launches.length !== 1)
+      return {
+        ok: false,
+        reason: `chunk ${c.index} launched ${c.launches.length} kernels; the peers reproduce one launch per chunk`,
+      };
   }
   const first = perChunk[0]!.launches[0]!;
   for (const c of perChunk) {
     const l = c.launches[0]!;
-    if (l.kernel !== first.kernel || l.source.source !== first.source.source) return { ok: false, reason: 'chunks launch different kernels' };
-    if (l.grid.join() !== first.grid.join() || l.block.join() !== first.block.join() || l.sharedMemBytes !== first.sharedMemBytes) {
+    if (l.kernel !== first.kernel || l.source.source !== first.source.source)
+      return { ok: false, reason: 'chunks launch different kernels' };
+    if (
+      l.grid.join() !== first.grid.join() ||
+      l.block.join() !== first.block.join() ||
+      l.sharedMemBytes !== first.sharedMemBytes
+    ) {
       return { ok: false, reason: 'the launch configuration changes from chunk to chunk' };
     }
   }
@@ -128,18 +148,26 @@ export function peerLaunch(
       args.push({ kind: 'output' });
       continue;
     }
-    if (values.some(isBuffer)) return { ok: false, reason: `argument ${a} is a device buffer other than the chunk's output (the peers allocate only the output)` };
+    if (values.some(isBuffer))
+      return {
+        ok: false,
+        reason: `argument ${a} is a device buffer other than the chunk's output (the peers allocate only the output)`,
+      };
     if (values.every((v) => v === values[0])) {
       args.push({ kind: 'const', type, value: String(values[0]) });
       continue;
     }
-    const integral = type !== 'f32' && type !== 'f64' && values.every((v) => typeof v === 'bigint' || Number.isInteger(v));
+    const integral =
+      type !== 'f32' && type !== 'f64' && values.every((v) => typeof v === 'bigint' || Number.isInteger(v));
     const nums = integral ? values.map((v) => BigInt(v as number | bigint)) : [];
     if (integral && perChunk.every((c, k) => nums[k]! - nums[0]! === BigInt(c.index - perChunk[0]!.index))) {
       args.push({ kind: 'index', type, offset: Number(nums[0]! - BigInt(perChunk[0]!.index)) });
       continue;
     }
-    return { ok: false, reason: `argument ${a} (${type}) varies from chunk to chunk in a way other than the chunk index` };
+    return {
+      ok: false,
+      reason: `argument ${a} (${type}) varies from chunk to chunk in a way other than the chunk index`,
+    };
   }
   return {
     ok: true,

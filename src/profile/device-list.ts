@@ -20,7 +20,10 @@ export function parseDeviceList(value: string | number, option = '--devices'): D
     if (n < 1) throw new UsageError(`${option}: a count must be at least 1, got '${text}'`);
     return Array.from({ length: n }, (_, k) => k);
   }
-  if (!/^\d+(,\d+)*,?$/.test(text)) throw new UsageError(`${option} takes 'all', a count (e.g. 2) or a list of ordinals (e.g. 0,1 or 0,0), got '${text}'`);
+  if (!/^\d+(,\d+)*,?$/.test(text))
+    throw new UsageError(
+      `${option} takes 'all', a count (e.g. 2) or a list of ordinals (e.g. 0,1 or 0,0), got '${text}'`,
+    );
   return text.split(',').filter(Boolean).map(Number);
 }
 
@@ -34,13 +37,18 @@ export interface OpenedDevices {
 }
 
 /** Opens each distinct ordinal once (fake devices with `fake`), failing cleanly part way. */
-export async function openDeviceList(list: DeviceList, options: { fake?: boolean; fakeOptions?: Record<string, unknown> } = {}): Promise<OpenedDevices> {
+export async function openDeviceList(
+  list: DeviceList,
+  options: { fake?: boolean; fakeOptions?: Record<string, unknown> } = {},
+): Promise<OpenedDevices> {
   let ordinals: number[];
   if (list === 'all') {
-    if (options.fake) throw new UsageError("--devices all: the fake device has no list of GPUs; give a count, e.g. --devices 2");
+    if (options.fake)
+      throw new UsageError('--devices all: the fake device has no list of GPUs; give a count, e.g. --devices 2');
     const { listDevices } = await import('../core/open.js');
     const count = listDevices().length;
-    if (count === 0) throw new UsageError('--devices all: no CUDA device is visible; check nvidia-smi and CUDA_VISIBLE_DEVICES');
+    if (count === 0)
+      throw new UsageError('--devices all: no CUDA device is visible; check nvidia-smi and CUDA_VISIBLE_DEVICES');
     ordinals = Array.from({ length: count }, (_, k) => k);
   } else {
     ordinals = [...list];
@@ -60,12 +68,16 @@ export async function openDeviceList(list: DeviceList, options: { fake?: boolean
   try {
     if (options.fake) {
       const { FakeDevice } = await import('../testing/index.js');
-      for (const o of ordinals) if (!byOrdinal.has(o)) byOrdinal.set(o, new FakeDevice({ ...options.fakeOptions, ordinal: o }));
+      for (const o of ordinals)
+        if (!byOrdinal.has(o)) byOrdinal.set(o, new FakeDevice({ ...options.fakeOptions, ordinal: o }));
     } else {
       const { listDevices, open } = await import('../core/open.js');
       const count = listDevices().length;
       for (const o of ordinals) {
-        if (o >= count) throw new UsageError(`--devices: ordinal ${o} is out of range (${count} visible: 0..${count - 1}); \`tandem info\` lists them`);
+        if (o >= count)
+          throw new UsageError(
+            `--devices: ordinal ${o} is out of range (${count} visible: 0..${count - 1}); \`tandem info\` lists them`,
+          );
       }
       for (const o of ordinals) if (!byOrdinal.has(o)) byOrdinal.set(o, await open(o));
     }
@@ -73,7 +85,12 @@ export async function openDeviceList(list: DeviceList, options: { fake?: boolean
     await closeAll();
     throw err;
   }
-  return { devices: ordinals.map((o) => byOrdinal.get(o)!), ordinals, distinct: [...byOrdinal.values()], close: closeAll };
+  return {
+    devices: ordinals.map((o) => byOrdinal.get(o)!),
+    ordinals,
+    distinct: [...byOrdinal.values()],
+    close: closeAll,
+  };
 }
 
 /**
@@ -107,6 +124,14 @@ export function multiAsPipelineStats(m: MultiPipelineStats, mode: PipelineMode):
 }
 
 /** Per-device shares of a multi-device run, for results and summaries. */
-export function deviceShares(m: MultiPipelineStats): { ordinal: number; name: string; chunks: number; share: number; wallMs: number }[] {
-  return m.perDevice.map((d) => ({ ordinal: d.ordinal, name: d.name, chunks: d.chunks, share: d.share, wallMs: d.wallMs }));
+export function deviceShares(
+  m: MultiPipelineStats,
+): { ordinal: number; name: string; chunks: number; share: number; wallMs: number }[] {
+  return m.perDevice.map((d) => ({
+    ordinal: d.ordinal,
+    name: d.name,
+    chunks: d.chunks,
+    share: d.share,
+    wallMs: d.wallMs,
+  }));
 }

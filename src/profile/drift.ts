@@ -25,7 +25,10 @@ export function copyDrift(chunkBytes: number, samplesMs: number[]): CopyDrift {
 export function copyDriftNote(drifts: CopyDrift[], threshold = DRIFT_WARN): string | null {
   const bad = drifts.filter((d) => d.spread > threshold);
   if (bad.length === 0) return null;
-  const each = bad.map((d) => `${formatBytes(d.chunkBytes)}: ${(d.spread * 100).toFixed(1)} % over ${d.samplesMs.length} measurements (${Math.min(...d.samplesMs).toFixed(1)}–${Math.max(...d.samplesMs).toFixed(1)} ms)`);
+  const each = bad.map(
+    (d) =>
+      `${formatBytes(d.chunkBytes)}: ${(d.spread * 100).toFixed(1)} % over ${d.samplesMs.length} measurements (${Math.min(...d.samplesMs).toFixed(1)}–${Math.max(...d.samplesMs).toFixed(1)} ms)`,
+  );
   return (
     `D2H alone drifted on this host (${each.join('; ')}): copy-bound efficiencies and peer ratios carry that much noise. ` +
     `Rerun on a host whose copy bandwidth is steady (bench/copy-drift.ts checks in a few seconds).`

@@ -51,7 +51,13 @@ export interface GatedTiming {
  * gated (the GPU caught up with the host): it is retried with a longer hold and a smaller batch,
  * up to three times, then kept as measured (counted in the result).
  */
-export async function gatedGpuMs(device: Device, stream: Stream, count: number, enqueue: (k: number) => void | Promise<void>, options: { batch?: number } = {}): Promise<GatedTiming> {
+export async function gatedGpuMs(
+  device: Device,
+  stream: Stream,
+  count: number,
+  enqueue: (k: number) => void | Promise<void>,
+  options: { batch?: number } = {},
+): Promise<GatedTiming> {
   const start = device.createEvent({ timing: true, label: 'gated start' });
   const end = device.createEvent({ timing: true, label: 'gated end' });
   let batch = Math.max(1, options.batch ?? 128);
@@ -60,7 +66,7 @@ export async function gatedGpuMs(device: Device, stream: Stream, count: number, 
   let gatedBatches = 0;
   let batches = 0;
   try {
-    for (let k0 = 0; k0 < count; ) {
+    for (let k0 = 0; k0 < count;) {
       for (let attempt = 0; ; attempt++) {
         const n = Math.min(batch, count - k0);
         hold(device, stream, holdMs);

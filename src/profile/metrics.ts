@@ -151,7 +151,10 @@ export function timelineBounds(timeline: readonly ChunkTiming[]): { start: numbe
  * the last earlier chunk in the same slot. Keyed on the slots the run recorded rather than
  * n − depth, since the device ring may be smaller than the pinned one and 'auto' resizes both.
  */
-function previousUsers(timeline: readonly ChunkTiming[]): { device: Map<number, ChunkTiming>; host: Map<number, ChunkTiming> } {
+function previousUsers(timeline: readonly ChunkTiming[]): {
+  device: Map<number, ChunkTiming>;
+  host: Map<number, ChunkTiming>;
+} {
   const device = new Map<number, ChunkTiming>();
   const host = new Map<number, ChunkTiming>();
   const lastDevice = new Map<number, ChunkTiming>();
@@ -210,7 +213,17 @@ export function computeGaps(timeline: readonly ChunkTiming[], minGapMs = 0.002):
       }
     } else if (next.upload && next.upload[1] > start + eps) cause = 'upload';
     else if (q && q.copy[1] > start + eps) cause = 'ring-full';
-    gaps.push({ start, end, ms: end - start, afterChunk: prev.index, beforeChunk: next.index, during, copyChunks, sinkChunks, cause });
+    gaps.push({
+      start,
+      end,
+      ms: end - start,
+      afterChunk: prev.index,
+      beforeChunk: next.index,
+      during,
+      copyChunks,
+      sinkChunks,
+      cause,
+    });
   }
   return gaps;
 }
@@ -305,7 +318,10 @@ export function computeMetrics(stats: PipelineStats, options: MetricsOptions = {
  * What per-chunk timing events cost: the traced run's wall minus the untraced run's, per chunk,
  * for the same cell. Negative values are noise and are reported as measured.
  */
-export function traceCostPerChunkMs(untraced: Pick<PipelineStats, 'wallMs' | 'chunks'>, traced: Pick<PipelineStats, 'wallMs' | 'chunks'>): number | null {
+export function traceCostPerChunkMs(
+  untraced: Pick<PipelineStats, 'wallMs' | 'chunks'>,
+  traced: Pick<PipelineStats, 'wallMs' | 'chunks'>,
+): number | null {
   if (untraced.chunks <= 0 || untraced.chunks !== traced.chunks) return null;
   return (traced.wallMs - untraced.wallMs) / untraced.chunks;
 }

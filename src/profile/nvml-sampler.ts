@@ -36,7 +36,8 @@ export function nvmlUtilizationReader(pciBusId: string): { read: UtilizationRead
   const h = handle[0];
   const out: { gpu?: number; memory?: number } = {};
   return {
-    read: () => (n.nvmlDeviceGetUtilizationRates(h, out) === NVML_SUCCESS ? { gpu: out.gpu ?? 0, memory: out.memory ?? 0 } : null),
+    read: () =>
+      n.nvmlDeviceGetUtilizationRates(h, out) === NVML_SUCCESS ? { gpu: out.gpu ?? 0, memory: out.memory ?? 0 } : null,
   };
 }
 

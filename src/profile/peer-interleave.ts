@@ -16,9 +16,14 @@ export interface InterleavedPeers extends SweepPeers {
   close(): Promise<void>;
 }
 
-export async function startPeers(device: number, options: { warmupChunks: number; log: (line: string) => void; python?: string; dir?: string }): Promise<InterleavedPeers> {
+export async function startPeers(
+  device: number,
+  options: { warmupChunks: number; log: (line: string) => void; python?: string; dir?: string },
+): Promise<InterleavedPeers> {
   // Their imports (torch: seconds each) overlap each other; the sweep has not started yet.
-  const all = await Promise.all(PEERS.map((s) => PeerServer.start(s, device, { log: options.log, python: options.python, dir: options.dir })));
+  const all = await Promise.all(
+    PEERS.map((s) => PeerServer.start(s, device, { log: options.log, python: options.python, dir: options.dir })),
+  );
   const servers = all.filter((s) => s.spec.perDepth);
   const batchServers = all.filter((s) => !s.spec.perDepth);
   const alone = new Map<string, PeerAlone>();
@@ -32,7 +37,15 @@ export async function startPeers(device: number, options: { warmupChunks: number
         try {
           // No stages alone in the peer: its efficiency is taken against tandem's ideal of the
           // cell (seconds saved per cell, and one ideal for every column of the row).
-          alone.set(s.spec.name, await s.prepare({ key: cell.key, chunkBytes: cell.chunkBytes, chunks: cell.chunks, launch }, kernel, options.warmupChunks, false));
+          alone.set(
+            s.spec.name,
+            await s.prepare(
+              { key: cell.key, chunkBytes: cell.chunkBytes, chunks: cell.chunks, launch },
+              kernel,
+              options.warmupChunks,
+              false,
+            ),
+          );
         } catch (err) {
           options.log(`peer ${s.spec.name} failed preparing ${cell.key}: ${(err as Error).message}; not run again`);
         }

@@ -60,9 +60,16 @@ export function attachInterleaved(cell: Cell, runs: readonly InterleavedRound[],
     const series = depths.map((depth) => {
       const rounds = runs.filter((r) => r.peers[name]?.[depth] !== undefined);
       const walls = rounds.map((r) => r.peers[name]![depth]!);
-      return { depth, walls, ratios: rounds.map((r) => r.peers[name]![depth]! / r.stats.wallMs), wallMs: median(walls) };
+      return {
+        depth,
+        walls,
+        ratios: rounds.map((r) => r.peers[name]![depth]! / r.stats.wallMs),
+        wallMs: median(walls),
+      };
     });
-    const best = series.reduce((a, b) => (b.walls.length > a.walls.length || (b.walls.length === a.walls.length && b.wallMs < a.wallMs) ? b : a));
+    const best = series.reduce((a, b) =>
+      b.walls.length > a.walls.length || (b.walls.length === a.walls.length && b.wallMs < a.wallMs) ? b : a,
+    );
     const { walls, ratios, wallMs } = best;
     // The peer's own stages alone when it timed them, else tandem's of this cell (the same kernel
     // and copies on the same GPU in the same minute; the copy ideal is the best D2H seen so far).
@@ -78,8 +85,12 @@ export function attachInterleaved(cell: Cell, runs: readonly InterleavedRound[],
       tandemSpeedup: wallMs / tandem,
       interleaved: true,
       depth: best.depth,
-      ...(series.length > 1 ? { depthsRun: series.map((x) => ({ depth: x.depth, wallMs: x.wallMs, runs: x.walls.length })) } : {}),
-      ...(walls.length > 1 ? { walls, ratioRange: [Math.min(...ratios), Math.max(...ratios)] as [number, number] } : {}),
+      ...(series.length > 1
+        ? { depthsRun: series.map((x) => ({ depth: x.depth, wallMs: x.wallMs, runs: x.walls.length })) }
+        : {}),
+      ...(walls.length > 1
+        ? { walls, ratioRange: [Math.min(...ratios), Math.max(...ratios)] as [number, number] }
+        : {}),
     };
   }
 }

@@ -7,7 +7,14 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { PeerLaunch } from './capture.js';
-import { peerProcess, type PeerCellConfig, type PeerConfig, type PeerOutcome, type PeerProcessOptions, type PeerSpec } from './peers.js';
+import {
+  peerProcess,
+  type PeerCellConfig,
+  type PeerConfig,
+  type PeerOutcome,
+  type PeerProcessOptions,
+  type PeerSpec,
+} from './peers.js';
 
 export interface PeerAlone {
   computeAloneMs: number | null;
@@ -54,7 +61,10 @@ export class PeerServer {
     if (server.failure) return server;
     // The peer's own "skipped" line (a missing module) or anything else it printed first.
     const status = first.status === 'skipped' ? 'skipped' : 'failed';
-    server.fail(status, typeof first.reason === 'string' ? first.reason : `unexpected first line ${JSON.stringify(first)}`);
+    server.fail(
+      status,
+      typeof first.reason === 'string' ? first.reason : `unexpected first line ${JSON.stringify(first)}`,
+    );
     return server;
   }
 
@@ -111,7 +121,10 @@ export class PeerServer {
     if (queued) return Promise.resolve(queued);
     if (this.failure) return Promise.resolve({ ok: false, error: this.failure.reason, failed: true });
     return new Promise((resolve) => {
-      const timer = setTimeout(() => this.fail('failed', `no reply after ${Math.round(this.timeoutMs / 1000)} s; killed`), this.timeoutMs);
+      const timer = setTimeout(
+        () => this.fail('failed', `no reply after ${Math.round(this.timeoutMs / 1000)} s; killed`),
+        this.timeoutMs,
+      );
       this.waiting = { resolve, timer };
     });
   }
@@ -131,7 +144,12 @@ export class PeerServer {
    * Makes the cell's buffers and warms it up in the peer's process; with `alone`, also times its
    * stages alone there (else both figures are null).
    */
-  async prepare(cell: Omit<PeerCellConfig, 'depths'> & { depths?: number[] }, kernel: PeerLaunch['kernel'], warmupChunks: number, alone = true): Promise<PeerAlone> {
+  async prepare(
+    cell: Omit<PeerCellConfig, 'depths'> & { depths?: number[] },
+    kernel: PeerLaunch['kernel'],
+    warmupChunks: number,
+    alone = true,
+  ): Promise<PeerAlone> {
     const r = await this.request({ op: 'cell', cell, kernel, warmupChunks, alone });
     const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
     return { computeAloneMs: num(r.computeAloneMs), copyAloneMs: num(r.copyAloneMs) };
@@ -156,7 +174,8 @@ export class PeerServer {
     this.closing = true; // its exit after the reply is the normal end
     this.child!.stdin.write(`${JSON.stringify(config)}\n`);
     const r = await this.next();
-    if (typeof r.peer === 'string' && (r.status === 'ok' || r.status === 'failed' || r.status === 'skipped')) return r as unknown as PeerOutcome;
+    if (typeof r.peer === 'string' && (r.status === 'ok' || r.status === 'failed' || r.status === 'skipped'))
+      return r as unknown as PeerOutcome;
     const reason = typeof r.error === 'string' ? r.error : `unexpected reply ${JSON.stringify(r).slice(0, 200)}`;
     this.fail('failed', reason);
     return { peer: this.spec.name, status: 'failed', reason };

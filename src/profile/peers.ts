@@ -18,9 +18,24 @@ export interface PeerSpec {
 }
 
 export const PEERS: readonly PeerSpec[] = [
-  { name: 'torch-sketch', script: 'torch_sketch.py', description: 'PyTorch dual-stream sketch (reference/dual-cuda-stream-overlap.txt) with barriers 1 and 3 added', perDepth: true },
-  { name: 'torch-habit', script: 'torch_habit.py', description: "PyTorch's usual habit: out.cpu() per chunk on one stream", perDepth: false },
-  { name: 'cupy-streams', script: 'cupy_streams.py', description: 'CuPy, compute and copy streams, pinned buffers, events both ways', perDepth: true },
+  {
+    name: 'torch-sketch',
+    script: 'torch_sketch.py',
+    description: 'PyTorch dual-stream sketch (reference/dual-cuda-stream-overlap.txt) with barriers 1 and 3 added',
+    perDepth: true,
+  },
+  {
+    name: 'torch-habit',
+    script: 'torch_habit.py',
+    description: "PyTorch's usual habit: out.cpu() per chunk on one stream",
+    perDepth: false,
+  },
+  {
+    name: 'cupy-streams',
+    script: 'cupy_streams.py',
+    description: 'CuPy, compute and copy streams, pinned buffers, events both ways',
+    perDepth: true,
+  },
 ];
 
 export interface PeerCellConfig {
@@ -79,7 +94,10 @@ export function pythonCommand(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The last line of `stdout` that parses as a JSON object with a `peer` field. */
 export function parsePeerOutput(stdout: string): PeerOutcome | null {
-  const lines = stdout.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (let i = lines.length - 1; i >= 0; i--) {
     try {
       const v = JSON.parse(lines[i]!) as PeerOutcome;
@@ -107,12 +125,17 @@ export function peerProcess(spec: PeerSpec, options: PeerProcessOptions) {
     log: options.log ?? ((l: string) => process.stderr.write(`${l}\n`)),
     env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
     /** Why spawning failed, said so that the user knows what to set. */
-    spawnFailure: (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? `${python} not found (set TANDEM_PYTHON to a Python 3 with torch and cupy)` : err.message),
+    spawnFailure: (err: NodeJS.ErrnoException) =>
+      err.code === 'ENOENT' ? `${python} not found (set TANDEM_PYTHON to a Python 3 with torch and cupy)` : err.message,
   };
 }
 
 /** Runs one peer over the config; its stderr is passed through, prefixed, to `log`. */
-export async function runPeer(spec: PeerSpec, configPath: string, options: PeerProcessOptions = {}): Promise<PeerOutcome> {
+export async function runPeer(
+  spec: PeerSpec,
+  configPath: string,
+  options: PeerProcessOptions = {},
+): Promise<PeerOutcome> {
   const { python, script, log, env, spawnFailure } = peerProcess(spec, options);
   if (!existsSync(script)) return { peer: spec.name, status: 'skipped', reason: `${script} not found` };
   return await new Promise<PeerOutcome>((resolve) => {
@@ -129,7 +152,11 @@ export async function runPeer(spec: PeerSpec, configPath: string, options: PeerP
     const child = spawn(python, [script, configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      done({ peer: spec.name, status: 'failed', reason: `no result after ${Math.round((options.timeoutMs ?? 600_000) / 1000)} s; killed` });
+      done({
+        peer: spec.name,
+        status: 'failed',
+        reason: `no result after ${Math.round((options.timeoutMs ?? 600_000) / 1000)} s; killed`,
+      });
     }, options.timeoutMs ?? 600_000);
     timer.unref();
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -147,7 +174,11 @@ export async function runPeer(spec: PeerSpec, configPath: string, options: PeerP
       const parsed = parsePeerOutput(stdout);
       if (parsed) return done(parsed);
       const tail = stderrTail.trim().split('\n').slice(-3).join(' | ');
-      done({ peer: spec.name, status: 'failed', reason: `exited with ${signal ?? `code ${code}`} without a result${tail ? `: ${tail}` : ''}` });
+      done({
+        peer: spec.name,
+        status: 'failed',
+        reason: `exited with ${signal ?? `code ${code}`} without a result${tail ? `: ${tail}` : ''}`,
+      });
     });
   });
 }

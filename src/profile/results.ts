@@ -124,7 +124,10 @@ export interface Results {
 export function tandemVersion(): string {
   for (const rel of ['../../../package.json', '../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'tandem' && pkg.version) return pkg.version;
     } catch {
       // not at this level of the tree (src/ vs dist/src/)
@@ -133,7 +136,10 @@ export function tandemVersion(): string {
   return 'unknown';
 }
 
-export function environment(device: { backend: 'cuda' | 'fake'; properties: DeviceProperties } | null, extra: Partial<Environment> = {}): Environment {
+export function environment(
+  device: { backend: 'cuda' | 'fake'; properties: DeviceProperties } | null,
+  extra: Partial<Environment> = {},
+): Environment {
   return {
     tandemVersion: tandemVersion(),
     node: process.version,
@@ -155,7 +161,13 @@ export function withoutTimeline(stats: PipelineStats): Omit<PipelineStats, 'time
   return rest;
 }
 
-export function timelineRecord(cellId: string, label: string, stats: PipelineStats, utilization: readonly UtilizationSample[] = [], maxChunks = 1000): TimelineRecord | null {
+export function timelineRecord(
+  cellId: string,
+  label: string,
+  stats: PipelineStats,
+  utilization: readonly UtilizationSample[] = [],
+  maxChunks = 1000,
+): TimelineRecord | null {
   if (!stats.timeline) return null;
   const tl = stats.timeline;
   return {
@@ -219,7 +231,9 @@ export function singleRunResults(
     cells: [cell],
     peers: [],
     timelines: tl ? [tl] : [],
-    notes: stats.timeline ? ['Figures come from a traced run (per-chunk timing events on): they include the tracing cost.'] : [],
+    notes: stats.timeline
+      ? ['Figures come from a traced run (per-chunk timing events on): they include the tracing cost.']
+      : [],
     files: {},
   };
 }

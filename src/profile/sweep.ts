@@ -135,8 +135,18 @@ function virtualNow(device: Device): number | null {
   return typeof now === 'number' ? now : null;
 }
 
-async function runMultiPipeline(devices: readonly Device[], compute: MultiCompute, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; signal?: AbortSignal }): Promise<{ stats: PipelineStats; shares: ReturnType<typeof deviceShares> }> {
-  const pipeline = createMultiPipeline<number>(devices, { outputBytes: o.chunkBytes, mode: o.mode, depth: o.depth, compute, label: `bench ${o.mode} ×${devices.length}` });
+async function runMultiPipeline(
+  devices: readonly Device[],
+  compute: MultiCompute,
+  o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; signal?: AbortSignal },
+): Promise<{ stats: PipelineStats; shares: ReturnType<typeof deviceShares> }> {
+  const pipeline = createMultiPipeline<number>(devices, {
+    outputBytes: o.chunkBytes,
+    mode: o.mode,
+    depth: o.depth,
+    compute,
+    label: `bench ${o.mode} ×${devices.length}`,
+  });
   try {
     if (o.warmup > 0) await pipeline.run(o.warmup * devices.length, { signal: o.signal });
     const distinct = [...new Set(devices)];
@@ -148,7 +158,14 @@ async function runMultiPipeline(devices: readonly Device[], compute: MultiComput
     const advanced = distinct.map((d, k) => (v0[k] === null ? null : virtualNow(d)! - v0[k]!));
     if (advanced.every((v) => v !== null && v > 0)) {
       const wallMs = Math.max(...(advanced as number[]));
-      return { stats: { ...stats, wallMs, copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) } }, shares: deviceShares(m) };
+      return {
+        stats: {
+          ...stats,
+          wallMs,
+          copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) },
+        },
+        shares: deviceShares(m),
+      };
     }
     return { stats, shares: deviceShares(m) };
   } finally {
@@ -157,7 +174,11 @@ async function runMultiPipeline(devices: readonly Device[], compute: MultiComput
 }
 
 /** A pipeline past its warm-up run: measure() runs the cell once more (repeats share the warm-up). */
-async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; signal?: AbortSignal }): Promise<{ measure(trace?: boolean): Promise<PipelineStats>; close(): void }> {
+async function warmPipeline(
+  device: Device,
+  compute: ComputeFn,
+  o: { mode: PipelineMode; depth: DepthSpec; chunkBytes: number; chunks: number; warmup: number; signal?: AbortSignal },
+): Promise<{ measure(trace?: boolean): Promise<PipelineStats>; close(): void }> {
   const pipeline = createPipeline<number>(device, {
     outputBytes: o.chunkBytes,
     mode: o.mode,
@@ -186,7 +207,11 @@ async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: Pipel
       // shorter than the virtual work it ran: on the fake, walls are virtual like its stage times.
       if (v0 !== null && v1 !== null && v1 > v0) {
         const wallMs = v1 - v0;
-        return { ...stats, wallMs, copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) } };
+        return {
+          ...stats,
+          wallMs,
+          copyThroughput: { ...stats.copyThroughput, wall: stats.bytesOut / (wallMs / 1000) },
+        };
       }
       return stats;
     },
@@ -195,7 +220,12 @@ async function warmPipeline(device: Device, compute: ComputeFn, o: { mode: Pipel
 }
 
 /** Launches of chunks 0, 1, 2 recorded through the wrapped device, turned into a peer rule. */
-async function capture(device: Device, recorder: LaunchRecorder, compute: ComputeFn, chunkBytes: number): Promise<{ launch: PeerLaunch | null; reason?: string }> {
+async function capture(
+  device: Device,
+  recorder: LaunchRecorder,
+  compute: ComputeFn,
+  chunkBytes: number,
+): Promise<{ launch: PeerLaunch | null; reason?: string }> {
   const stream = device.createStream({ label: 'capture' });
   const bufs = [device.allocDevice(chunkBytes, 'capture[0]'), device.allocDevice(chunkBytes, 'capture[1]')];
   const perChunk: { index: number; output: (typeof bufs)[number]; launches: RecordedLaunch[] }[] = [];
@@ -256,8 +286,20 @@ async function measureCell(
     repeats: number;
     peers?: SweepPeers;
   },
-): Promise<{ cell: Cell; traced: PipelineStats | null; tracedSamples: UtilizationSample[]; copyAfterMs: number | null }> {
-  const run = { mode: o.mode, depth: o.depth, chunkBytes: o.chunkBytes, chunks: o.chunks, warmup: o.warmup, signal: o.signal };
+): Promise<{
+  cell: Cell;
+  traced: PipelineStats | null;
+  tracedSamples: UtilizationSample[];
+  copyAfterMs: number | null;
+}> {
+  const run = {
+    mode: o.mode,
+    depth: o.depth,
+    chunkBytes: o.chunkBytes,
+    chunks: o.chunks,
+    warmup: o.warmup,
+    signal: o.signal,
+  };
   let shares: ReturnType<typeof deviceShares> | null = null;
   const interleave = o.mode === 'overlap' && !o.multi;
   const repeats = interleave ? o.repeats : 1;
@@ -287,7 +329,8 @@ async function measureCell(
       if (interleave && o.peers) {
         const depths = [...new Set([stats.depth, stats.deviceSlots])];
         for (const depth of depths) {
-          for (const [name, ms] of Object.entries(await o.peers.run(depth, choice.skipAt(depth, depths)))) (peers[name] ??= {})[depth] = ms;
+          for (const [name, ms] of Object.entries(await o.peers.run(depth, choice.skipAt(depth, depths))))
+            (peers[name] ??= {})[depth] = ms;
         }
         choice.record(peers);
       }
@@ -324,7 +367,9 @@ async function measureCell(
     params: {
       ...o.params,
       ...(o.depth === 'auto' ? { depth: 'auto', depthReason: untraced.depthReason } : {}),
-      ...(o.depth === 'auto' && new Set(runs.map((r) => r.stats.depth)).size > 1 ? { depthsRun: runs.map((r) => r.stats.depth) } : {}),
+      ...(o.depth === 'auto' && new Set(runs.map((r) => r.stats.depth)).size > 1
+        ? { depthsRun: runs.map((r) => r.stats.depth) }
+        : {}),
       ...(o.multi ? { pipelines: o.multi.devices.length, gpus, perDevice: shares } : {}),
     },
     alone: { computeMs: o.computeMs, copyMs },
@@ -341,7 +386,12 @@ async function measureCell(
   return { cell, traced, tracedSamples, copyAfterMs };
 }
 
-export async function runSweep(device: Device, workload: BenchWorkload, config: SweepConfig, hooks: SweepHooks): Promise<SweepOutput> {
+export async function runSweep(
+  device: Device,
+  workload: BenchWorkload,
+  config: SweepConfig,
+  hooks: SweepHooks,
+): Promise<SweepOutput> {
   const cells: Cell[] = [];
   const timelines: TimelineRecord[] = [];
   const peerCells: PeerCellSpec[] = [];
@@ -372,7 +422,8 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
             compute: (c) => (c.device === device ? instance : extra.get(c.device)!).compute(c),
           };
         }
-        const ratios: (number | null)[] = workload.tunable && instance.setCost && config.ratios.length ? config.ratios : [null];
+        const ratios: (number | null)[] =
+          workload.tunable && instance.setCost && config.ratios.length ? config.ratios : [null];
         hooks.log(`${workload.name}, ${formatBytes(chunkBytes)} chunks × ${chunks}: measuring D2H alone`);
         // The best D2H-alone figure at this size so far: the pinned peak. Cells where the copy can
         // bound the run measure it again after their run and keep the faster. Copy bandwidth into
@@ -390,20 +441,35 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
         for (const ratio of ratios) {
           hooks.signal?.throwIfAborted();
           if (ratio !== null) {
-            const cal = await calibrateCost(device, { compute: instance.compute, setCost: instance.setCost! }, {
-              chunkBytes,
-              targetMsPerChunk: ratio * (copyMs / chunks),
-              initialCost: workload.initialCost ?? 1024,
-              maxCost: workload.maxCost,
-            });
+            const cal = await calibrateCost(
+              device,
+              { compute: instance.compute, setCost: instance.setCost! },
+              {
+                chunkBytes,
+                targetMsPerChunk: ratio * (copyMs / chunks),
+                initialCost: workload.initialCost ?? 1024,
+                maxCost: workload.maxCost,
+              },
+            );
             for (const e of extra.values()) e.setCost?.(cal.cost);
-            hooks.log(`  ratio ${ratio}: cost ${cal.cost} → ${cal.computeMsPerChunk.toFixed(4)} ms/chunk (target ${cal.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`);
+            hooks.log(
+              `  ratio ${ratio}: cost ${cal.cost} → ${cal.computeMsPerChunk.toFixed(4)} ms/chunk (target ${cal.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`,
+            );
           }
           const computeMs = await computeAloneMs(device, instance.compute, { chunkBytes, chunks, warmup: 2 });
-          if (ratio !== null) hooks.log(`  ratio ${ratio}: compute alone ${computeMs.toFixed(2)} ms / D2H alone ${copyMs.toFixed(2)} ms over ${chunks} chunks = ${(computeMs / copyMs).toFixed(3)}`);
+          if (ratio !== null)
+            hooks.log(
+              `  ratio ${ratio}: compute alone ${computeMs.toFixed(2)} ms / D2H alone ${copyMs.toFixed(2)} ms over ${chunks} chunks = ${(computeMs / copyMs).toFixed(3)}`,
+            );
           const key = cellKey(chunkBytes, ratio);
           const cap = await capture(device, recorder, instance.compute, chunkBytes);
-          peerCells.push({ key, chunkBytes, chunks, launch: cap.launch, ...(cap.reason ? { reason: cap.reason } : {}) });
+          peerCells.push({
+            key,
+            chunkBytes,
+            chunks,
+            launch: cap.launch,
+            ...(cap.reason ? { reason: cap.reason } : {}),
+          });
           const peers = cap.launch && !multi ? hooks.peers : undefined;
           if (peers) await peers.prepare({ key, chunkBytes, chunks, launch: cap.launch! });
           const params = instance.params();
@@ -411,8 +477,22 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
             hooks.signal?.throwIfAborted();
             const copyMatters = copyMs >= 0.8 * computeMs;
             const { cell, traced, tracedSamples, copyAfterMs } = await measureCell(device, instance.compute, sampler, {
-              key, workload: workload.name, mode, depth, ratio, chunkBytes, chunks, params, computeMs, copyMs,
-              warmup: config.warmupChunks, trace: config.traced, signal: hooks.signal, multi, repeats: config.repeats, peers,
+              key,
+              workload: workload.name,
+              mode,
+              depth,
+              ratio,
+              chunkBytes,
+              chunks,
+              params,
+              computeMs,
+              copyMs,
+              warmup: config.warmupChunks,
+              trace: config.traced,
+              signal: hooks.signal,
+              multi,
+              repeats: config.repeats,
+              peers,
               ...(copyMatters && device.backend === 'cuda' ? { copyAfter: copyAgain } : {}),
             });
             if (copyAfterMs !== null) copyMs = Math.min(copyMs, copyAfterMs);
@@ -425,7 +505,9 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
             done++;
             hooks.log(
               `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${ringLabel(cell)}`} ${key}: ${cell.stats.wallMs.toFixed(2)} ms, efficiency ${cell.efficiency?.toFixed(4) ?? '–'}` +
-                (cell.traced?.metrics.kernelUtilization.strict != null ? `, kernel util ${(cell.traced.metrics.kernelUtilization.strict * 100).toFixed(1)}%` : '') +
+                (cell.traced?.metrics.kernelUtilization.strict != null
+                  ? `, kernel util ${(cell.traced.metrics.kernelUtilization.strict * 100).toFixed(1)}%`
+                  : '') +
                 (cell.nvml?.mean != null ? `, NVML ${cell.nvml.mean.toFixed(0)}%` : '') +
                 ` (${((performance.now() - started) / 1000).toFixed(1)} s into the sweep)`,
             );
@@ -444,6 +526,8 @@ export async function runSweep(device: Device, workload: BenchWorkload, config: 
     timelines,
     peerCells,
     copyDrift: drifts.map((d) => copyDrift(d.chunkBytes, d.samples)),
-    utilization: sampler ? { available: true } : { available: false, reason: hooks.utilization?.reason ?? 'not sampled' },
+    utilization: sampler
+      ? { available: true }
+      : { available: false, reason: hooks.utilization?.reason ?? 'not sampled' },
   };
 }

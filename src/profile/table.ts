@@ -5,12 +5,21 @@
 import { formatBytes } from '../cuda/errors.js';
 import type { Results } from './results.js';
 
-const f = (v: number | null | undefined, digits: number, suffix = ''): string => (typeof v === 'number' && Number.isFinite(v) ? `${v.toFixed(digits)}${suffix}` : '–');
-const pct = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
+const f = (v: number | null | undefined, digits: number, suffix = ''): string =>
+  typeof v === 'number' && Number.isFinite(v) ? `${v.toFixed(digits)}${suffix}` : '–';
+const pct = (v: number | null | undefined): string =>
+  typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–';
 
 export function formatTable(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
-  return rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** 'd16/3' where 16 pinned slots had 3 device slots under them, else 'd6'. */
@@ -21,11 +30,27 @@ export function ringLabel(c: { depth: number; stats: { deviceSlots?: number } })
 
 export function resultsTable(results: Results): string {
   const peers = results.peers.filter((p) => p.status === 'ok').map((p) => p.name);
-  const header = ['mode', 'size', 'ratio', 'chunks', 'wall ms', 'eff', 'c/c meas', 'kernel util', 'NVML', 'D2H GB/s', 'of peak', 'trace µs/ch', ...peers.map((p) => `${p}/tandem`), ...(peers.length ? ['fastest'] : [])];
+  const header = [
+    'mode',
+    'size',
+    'ratio',
+    'chunks',
+    'wall ms',
+    'eff',
+    'c/c meas',
+    'kernel util',
+    'NVML',
+    'D2H GB/s',
+    'of peak',
+    'trace µs/ch',
+    ...peers.map((p) => `${p}/tandem`),
+    ...(peers.length ? ['fastest'] : []),
+  ];
   const rows = [header];
   for (const c of results.cells) {
     rows.push([
-      (c.mode === 'serial' ? 'serial' : `overlap d${ringLabel(c)}`) + (typeof c.params.pipelines === 'number' && c.params.pipelines > 1 ? ` ×${c.params.pipelines}` : ''),
+      (c.mode === 'serial' ? 'serial' : `overlap d${ringLabel(c)}`) +
+        (typeof c.params.pipelines === 'number' && c.params.pipelines > 1 ? ` ×${c.params.pipelines}` : ''),
       formatBytes(c.chunkBytes),
       c.ratio === null ? '–' : String(c.ratio),
       String(c.chunks),

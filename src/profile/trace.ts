@@ -78,7 +78,16 @@ export function buildTrace(runs: readonly TraceRun[], metadata: Record<string, u
         const args: Record<string, unknown> = { chunk: c.index, slot: c.slot };
         if (stage === 'compute') args.enqueuedAtUs = us(c.enqueuedCompute, t0);
         if (stage === 'copy') args.enqueuedAtUs = us(c.enqueuedCopy, t0);
-        events.push({ name: `${stage} #${c.index}`, cat: stage, ph: 'X', pid, tid: TRACKS[stage], ts: us(a, t0), dur: us(b, a), args });
+        events.push({
+          name: `${stage} #${c.index}`,
+          cat: stage,
+          ph: 'X',
+          pid,
+          tid: TRACKS[stage],
+          ts: us(a, t0),
+          dur: us(b, a),
+          args,
+        });
       }
       // One flow per edge between consecutive stages of the chunk. 's' binds to the slice that
       // encloses it; 'f' with bp 'e' binds to the enclosing slice too (not the next one), so both
@@ -88,8 +97,25 @@ export function buildTrace(runs: readonly TraceRun[], metadata: Record<string, u
         const to = c[present[k]!]!;
         const id = flowId++;
         const name = `chunk #${c.index}`;
-        events.push({ name, cat: 'chunk', ph: 's', id, pid, tid: TRACKS[present[k - 1]!], ts: us((from[0] + from[1]) / 2, t0) });
-        events.push({ name, cat: 'chunk', ph: 'f', bp: 'e', id, pid, tid: TRACKS[present[k]!], ts: us((to[0] + to[1]) / 2, t0) });
+        events.push({
+          name,
+          cat: 'chunk',
+          ph: 's',
+          id,
+          pid,
+          tid: TRACKS[present[k - 1]!],
+          ts: us((from[0] + from[1]) / 2, t0),
+        });
+        events.push({
+          name,
+          cat: 'chunk',
+          ph: 'f',
+          bp: 'e',
+          id,
+          pid,
+          tid: TRACKS[present[k]!],
+          ts: us((to[0] + to[1]) / 2, t0),
+        });
       }
     }
     for (const g of computeGaps(timeline)) {
@@ -101,7 +127,13 @@ export function buildTrace(runs: readonly TraceRun[], metadata: Record<string, u
         tid: TRACKS.gaps,
         ts: us(g.start, t0),
         dur: us(g.end, g.start),
-        args: { afterChunk: g.afterChunk, beforeChunk: g.beforeChunk, copyBusyMs: g.during.copy, sinkBusyMs: g.during.sink, uploadBusyMs: g.during.upload },
+        args: {
+          afterChunk: g.afterChunk,
+          beforeChunk: g.beforeChunk,
+          copyBusyMs: g.during.copy,
+          sinkBusyMs: g.during.sink,
+          uploadBusyMs: g.during.upload,
+        },
       });
     }
     for (const s of run.utilization ?? []) {
@@ -113,11 +145,19 @@ export function buildTrace(runs: readonly TraceRun[], metadata: Record<string, u
 }
 
 /** Writes one run's timeline as a trace file. */
-export async function writeTrace(path: string, timeline: readonly ChunkTiming[], meta: { label?: string; [k: string]: unknown } = {}): Promise<void> {
+export async function writeTrace(
+  path: string,
+  timeline: readonly ChunkTiming[],
+  meta: { label?: string; [k: string]: unknown } = {},
+): Promise<void> {
   const { label = 'tandem run', ...rest } = meta;
   await writeTraceRuns(path, [{ label, timeline }], rest);
 }
 
-export async function writeTraceRuns(path: string, runs: readonly TraceRun[], metadata: Record<string, unknown> = {}): Promise<void> {
+export async function writeTraceRuns(
+  path: string,
+  runs: readonly TraceRun[],
+  metadata: Record<string, unknown> = {},
+): Promise<void> {
   await writeFile(path, JSON.stringify(buildTrace(runs, metadata)));
 }

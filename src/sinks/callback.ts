@@ -28,7 +28,9 @@ export function callbackSink(
       if (closed) throw new SinkError('callback', chunk.index, 'write after close');
       const t0 = performance.now();
       const batch: FrameBatch = options.format
-        ? (({ firstFrame, frames }) => ({ chunkIndex: chunk.index, firstFrame, frames }))(chunkFrames(chunk, options.format))
+        ? (({ firstFrame, frames }) => ({ chunkIndex: chunk.index, firstFrame, frames }))(
+            chunkFrames(chunk, options.format),
+          )
         : { chunkIndex: chunk.index, firstFrame: chunk.index, frames: [chunk.data] };
       await fn(batch, chunk);
       result.chunks++;

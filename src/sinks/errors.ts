@@ -54,7 +54,12 @@ export async function checkWritableDir(sink: string, dir: string): Promise<void>
     s = await stat(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new SinkError(sink, null, `output directory ${abs} does not exist: create it (mkdir -p ${dir}) or choose another output`, { cause: err });
+      throw new SinkError(
+        sink,
+        null,
+        `output directory ${abs} does not exist: create it (mkdir -p ${dir}) or choose another output`,
+        { cause: err },
+      );
     }
     throw new SinkError(sink, null, describeFsError(err, abs), { cause: err });
   }
@@ -62,6 +67,11 @@ export async function checkWritableDir(sink: string, dir: string): Promise<void>
   try {
     await access(abs, fsConstants.W_OK);
   } catch (err) {
-    throw new SinkError(sink, null, `output directory ${abs} is not writable (${(err as NodeJS.ErrnoException).code}): choose a directory you can write to or fix its permissions`, { cause: err });
+    throw new SinkError(
+      sink,
+      null,
+      `output directory ${abs} is not writable (${(err as NodeJS.ErrnoException).code}): choose a directory you can write to or fix its permissions`,
+      { cause: err },
+    );
   }
 }

@@ -13,8 +13,13 @@ import type { Sink, SinkResult } from './types.js';
 
 export class FfmpegNotFoundError extends Error {
   override readonly name = 'FfmpegNotFoundError';
-  constructor(readonly searched: readonly string[], detail?: string) {
-    super(`ffmpeg not found${detail ? ` (${detail})` : ''}: looked in ${searched.join(', ') || '(empty PATH)'}. Install it (apt-get install ffmpeg) or set TANDEM_FFMPEG to the ffmpeg executable`);
+  constructor(
+    readonly searched: readonly string[],
+    detail?: string,
+  ) {
+    super(
+      `ffmpeg not found${detail ? ` (${detail})` : ''}: looked in ${searched.join(', ') || '(empty PATH)'}. Install it (apt-get install ffmpeg) or set TANDEM_FFMPEG to the ffmpeg executable`,
+    );
   }
 }
 
@@ -66,11 +71,22 @@ const H264_CONTAINERS = new Set(['.mp4', '.mov', '.mkv', '.m4v']);
 export function ffmpegArgs(options: FfmpegSinkOptions): string[] {
   const { width, height, pixelFormat } = options.format;
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'rawvideo', '-pix_fmt', pixelFormat, '-s', `${width}x${height}`, '-r', String(options.fps ?? 30),
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    pixelFormat,
+    '-s',
+    `${width}x${height}`,
+    '-r',
+    String(options.fps ?? 30),
     // The GPU wrote BT.709 limited range: say so, so nothing reinterprets it as BT.601.
     ...(pixelFormat === 'yuv420p' ? ['-color_range', 'tv', '-colorspace', 'bt709'] : []),
-    '-i', 'pipe:0',
+    '-i',
+    'pipe:0',
   ];
   if (H264_CONTAINERS.has(extname(options.path).toLowerCase())) {
     args.push('-c:v', options.codec ?? 'libx264', '-preset', options.preset ?? 'veryfast', '-pix_fmt', 'yuv420p');
@@ -128,8 +144,11 @@ export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<Ffmpeg
   stdin.on('error', () => {});
 
   const describeExit = (e: Exit): string => {
-    const how = spawnError ? `could not run ${ffmpeg}: ${spawnError.message}`
-      : e.signal ? `ffmpeg was killed by ${e.signal}` : `ffmpeg exited with code ${e.code}`;
+    const how = spawnError
+      ? `could not run ${ffmpeg}: ${spawnError.message}`
+      : e.signal
+        ? `ffmpeg was killed by ${e.signal}`
+        : `ffmpeg exited with code ${e.code}`;
     const said = stderr.trim() ? `; ffmpeg said: ${stderr.trim().split('\n').slice(-6).join(' | ')}` : '';
     return `${how}${said}`;
   };
@@ -162,7 +181,13 @@ export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<Ffmpeg
         if (err) {
           // Let the exit status arrive: it says more than EPIPE does.
           void Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]).then(() =>
-            fail(exit ? `${describeExit(exit)} while chunk ${index} was being written` : `writing to ffmpeg failed: ${err.message}`, err));
+            fail(
+              exit
+                ? `${describeExit(exit)} while chunk ${index} was being written`
+                : `writing to ffmpeg failed: ${err.message}`,
+              err,
+            ),
+          );
           return;
         }
         written = true;

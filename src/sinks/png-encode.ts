@@ -55,13 +55,16 @@ export function pngCodec(z: Pick<typeof zlib, 'deflateSync' | 'inflateSync'>): P
   function encodePng(image: PngImage, level = 3): Uint8Array {
     const { width, height, channels, pixels } = image;
     const stride = width * channels;
-    if (pixels.length < stride * height) throw new RangeError(`PNG: ${pixels.length} bytes for ${width}x${height}x${channels}`);
+    if (pixels.length < stride * height)
+      throw new RangeError(`PNG: ${pixels.length} bytes for ${width}x${height}x${channels}`);
     const filtered = new Uint8Array((stride + 1) * height);
     for (let y = 0; y < height; y++) {
-      const row = y * stride, o = y * (stride + 1);
+      const row = y * stride,
+        o = y * (stride + 1);
       filtered[o] = 1; // Sub
       for (let i = 0; i < channels; i++) filtered[o + 1 + i] = pixels[row + i]!;
-      for (let i = channels; i < stride; i++) filtered[o + 1 + i] = (pixels[row + i]! - pixels[row + i - channels]!) & 0xff;
+      for (let i = channels; i < stride; i++)
+        filtered[o + 1 + i] = (pixels[row + i]! - pixels[row + i - channels]!) & 0xff;
     }
     const ihdr = new Uint8Array(13);
     const dv = new DataView(ihdr.buffer);
@@ -73,30 +76,41 @@ export function pngCodec(z: Pick<typeof zlib, 'deflateSync' | 'inflateSync'>): P
     const parts = [SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))];
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
-    for (const p of parts) { out.set(p, at); at += p.length; }
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
     return out;
   }
 
   function paeth(a: number, b: number, c: number): number {
-    const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+    const p = a + b - c,
+      pa = Math.abs(p - a),
+      pb = Math.abs(p - b),
+      pc = Math.abs(p - c);
     return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
   }
 
   function decodePng(png: Uint8Array): PngImage {
     for (let i = 0; i < 8; i++) if (png[i] !== SIGNATURE[i]) throw new Error('not a PNG: bad signature');
     const dv = new DataView(png.buffer, png.byteOffset, png.byteLength);
-    let at = 8, width = 0, height = 0, channels: 3 | 4 = 4;
+    let at = 8,
+      width = 0,
+      height = 0,
+      channels: 3 | 4 = 4;
     const idat: Uint8Array[] = [];
     let ended = false;
     while (at < png.length && !ended) {
       const len = dv.getUint32(at);
       const type = String.fromCharCode(...png.subarray(at + 4, at + 8));
       const data = png.subarray(at + 8, at + 8 + len);
-      if (crc32(png.subarray(at + 4, at + 8 + len)) !== dv.getUint32(at + 8 + len)) throw new Error(`PNG: bad CRC in ${type}`);
+      if (crc32(png.subarray(at + 4, at + 8 + len)) !== dv.getUint32(at + 8 + len))
+        throw new Error(`PNG: bad CRC in ${type}`);
       if (type === 'IHDR') {
         width = dv.getUint32(at + 8);
         height = dv.getUint32(at + 12);
-        if (data[8] !== 8 || (data[9] !== 6 && data[9] !== 2) || data[12] !== 0) throw new Error('PNG: only 8-bit RGB/RGBA non-interlaced');
+        if (data[8] !== 8 || (data[9] !== 6 && data[9] !== 2) || data[12] !== 0)
+          throw new Error('PNG: only 8-bit RGB/RGBA non-interlaced');
         channels = data[9] === 6 ? 4 : 3;
       } else if (type === 'IDAT') idat.push(data);
       else if (type === 'IEND') ended = true;
@@ -108,13 +122,16 @@ export function pngCodec(z: Pick<typeof zlib, 'deflateSync' | 'inflateSync'>): P
     const pixels = new Uint8Array(stride * height);
     for (let y = 0; y < height; y++) {
       const f = raw[y * (stride + 1)]!;
-      const src = y * (stride + 1) + 1, row = y * stride, up = row - stride;
+      const src = y * (stride + 1) + 1,
+        row = y * stride,
+        up = row - stride;
       for (let i = 0; i < stride; i++) {
         const a = i >= channels ? pixels[row + i - channels]! : 0;
         const b = y > 0 ? pixels[up + i]! : 0;
         const c = y > 0 && i >= channels ? pixels[up + i - channels]! : 0;
         const x = raw[src + i]!;
-        pixels[row + i] = (f === 0 ? x : f === 1 ? x + a : f === 2 ? x + b : f === 3 ? x + ((a + b) >> 1) : x + paeth(a, b, c)) & 0xff;
+        pixels[row + i] =
+          (f === 0 ? x : f === 1 ? x + a : f === 2 ? x + b : f === 3 ? x + ((a + b) >> 1) : x + paeth(a, b, c)) & 0xff;
       }
     }
     return { width, height, channels, pixels };

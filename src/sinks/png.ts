@@ -43,7 +43,12 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new SinkError('png', null, `cannot create ${dir}: its parent ${dirname(dir)} does not exist (mkdir -p ${dirname(dir)}) or choose another output`, { cause: err });
+      throw new SinkError(
+        'png',
+        null,
+        `cannot create ${dir}: its parent ${dirname(dir)} does not exist (mkdir -p ${dirname(dir)}) or choose another output`,
+        { cause: err },
+      );
     }
     if (code !== 'EEXIST') throw new SinkError('png', null, describeFsError(err, dir), { cause: err });
   }
@@ -82,7 +87,9 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
     // Copy each frame out (a transfer list cannot take pinned memory), then hand the slot back.
     const copies = frames.map((f) => f.slice().buffer as ArrayBuffer);
     chunk.release();
-    const encoded = copies.map((data) => pool.run<ArrayBuffer>({ data, width, height, pixelFormat, level } satisfies PngTask, [data]));
+    const encoded = copies.map((data) =>
+      pool.run<ArrayBuffer>({ data, width, height, pixelFormat, level } satisfies PngTask, [data]),
+    );
     for (const p of encoded) p.catch(() => {}); // reported through the chain below
     const done = encoded.map((p, k) => {
       const path = join(dir, pngFileName(firstFrame + k, startNumber));
@@ -91,7 +98,12 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
         try {
           png = await p;
         } catch (err) {
-          throw new SinkError('png', chunk.index, `encoding frame ${firstFrame + k} failed: ${(err as Error).message}`, { cause: err });
+          throw new SinkError(
+            'png',
+            chunk.index,
+            `encoding frame ${firstFrame + k} failed: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
         try {
           await writeFile(path, new Uint8Array(png));

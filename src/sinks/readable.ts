@@ -30,9 +30,11 @@ export function readableSink(options: { format?: FrameFormat; highWaterMark?: nu
     readable,
     concurrency: 1,
     write: async (chunk) => {
-      if (failure) throw new SinkError('readable', chunk.index, `the stream was aborted: ${failure.message}`, { cause: failure });
+      if (failure)
+        throw new SinkError('readable', chunk.index, `the stream was aborted: ${failure.message}`, { cause: failure });
       if (ended) throw new SinkError('readable', chunk.index, 'write after close');
-      if (readable.destroyed) throw new SinkError('readable', chunk.index, 'the readable stream was destroyed by its consumer');
+      if (readable.destroyed)
+        throw new SinkError('readable', chunk.index, 'the readable stream was destroyed by its consumer');
       const t0 = performance.now();
       const cf = options.format ? chunkFrames(chunk, options.format) : null;
       const bytes = cf ? cf.bytes : chunk.data;

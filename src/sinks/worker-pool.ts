@@ -20,7 +20,11 @@ export class WorkerPool {
   #queue: Task[] = [];
   #closed = false;
 
-  constructor(private readonly source: string, size: number, private readonly label: string) {
+  constructor(
+    private readonly source: string,
+    size: number,
+    private readonly label: string,
+  ) {
     this.size = Math.max(1, Math.floor(size));
     for (let i = 0; i < this.size; i++) this.#slots.push(this.#spawn());
   }

@@ -131,7 +131,13 @@ export class FakeClock {
     if (this.waiters.length > 0 && !this.fault) {
       if (this.running.length === 0 && this.queued.length === 0) {
         // Cannot happen without a fault (every dependency is an earlier op); fail loudly if it does.
-        const err = new CudaError(999, 'CUDA_ERROR_UNKNOWN', 'fake device', 'a waiter can never complete', 'internal scheduler bug');
+        const err = new CudaError(
+          999,
+          'CUDA_ERROR_UNKNOWN',
+          'fake device',
+          'a waiter can never complete',
+          'internal scheduler bug',
+        );
         const ws = this.waiters;
         this.waiters = [];
         for (const w of ws) w.reject(err);
@@ -229,7 +235,12 @@ export class FakeClock {
             this.setFault(
               err instanceof CudaError && err.sticky
                 ? err
-                : new CudaError(700, 'CUDA_ERROR_ILLEGAL_ADDRESS', 'fake kernel', `kernel ${op.label} threw: ${(err as Error)?.message ?? String(err)}`),
+                : new CudaError(
+                    700,
+                    'CUDA_ERROR_ILLEGAL_ADDRESS',
+                    'fake kernel',
+                    `kernel ${op.label} threw: ${(err as Error)?.message ?? String(err)}`,
+                  ),
             );
             return;
           }

@@ -21,7 +21,15 @@ import type {
 } from '../core/types.js';
 import { CudaError, UsageError, formatBytes } from '../cuda/errors.js';
 import { FakeClock } from './fake-clock.js';
-import { FakeKernel, FakeProgram, type Dim3, type FakeKernelArg, type FakeKernelCost, type FakeKernelDef, type FakeKernelFn } from './fake-kernel.js';
+import {
+  FakeKernel,
+  FakeProgram,
+  type Dim3,
+  type FakeKernelArg,
+  type FakeKernelCost,
+  type FakeKernelDef,
+  type FakeKernelFn,
+} from './fake-kernel.js';
 import { FakeDeviceBuffer, FakeEvent, FakePinnedBuffer, FakeStream, type FakeHost } from './fake-resources.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineOptions } from '../pipeline/types.js';
@@ -63,7 +71,8 @@ export class FakeDevice implements Device, FakeHost {
   readonly properties: DeviceProperties;
   readonly clock: FakeClock;
   closed = false;
-  private readonly opts: Required<Omit<FakeDeviceOptions, 'copyCostMs' | 'name' | 'ordinal'>> & Pick<FakeDeviceOptions, 'copyCostMs'>;
+  private readonly opts: Required<Omit<FakeDeviceOptions, 'copyCostMs' | 'name' | 'ordinal'>> &
+    Pick<FakeDeviceOptions, 'copyCostMs'>;
   private readonly kernels = new Map<string, FakeKernelDef>();
   private readonly live = new Set<object>();
   private nextAddress = ADDRESS_BASE;
@@ -72,7 +81,8 @@ export class FakeDevice implements Device, FakeHost {
 
   constructor(options: FakeDeviceOptions = {}) {
     const copyEngines = options.copyEngines ?? 2;
-    if (!Number.isInteger(copyEngines) || copyEngines < 1) throw new UsageError(`copyEngines must be a positive integer, got ${copyEngines}`);
+    if (!Number.isInteger(copyEngines) || copyEngines < 1)
+      throw new UsageError(`copyEngines must be a positive integer, got ${copyEngines}`);
     this.opts = {
       totalMemory: options.totalMemory ?? 80 * 1024 ** 3,
       copyEngines,
@@ -121,12 +131,27 @@ export class FakeDevice implements Device, FakeHost {
 
   /** Faults the device now, as a kernel hitting an illegal address would: sticky. */
   injectStickyFault(detail = 'injected by the test'): void {
-    this.clock.setFault(new CudaError(700, 'CUDA_ERROR_ILLEGAL_ADDRESS', 'fake device', 'an illegal memory access was encountered', detail));
+    this.clock.setFault(
+      new CudaError(
+        700,
+        'CUDA_ERROR_ILLEGAL_ADDRESS',
+        'fake device',
+        'an illegal memory access was encountered',
+        detail,
+      ),
+    );
   }
 
   /** Open streams, events and buffers: compare before and after to find leaks. */
   liveResources(): FakeLiveResources {
-    const r: FakeLiveResources = { streams: 0, events: 0, deviceBuffers: 0, pinnedBuffers: 0, deviceBytes: 0, pinnedBytes: 0 };
+    const r: FakeLiveResources = {
+      streams: 0,
+      events: 0,
+      deviceBuffers: 0,
+      pinnedBuffers: 0,
+      deviceBytes: 0,
+      pinnedBytes: 0,
+    };
     for (const x of this.live) {
       if (x instanceof FakeStream) r.streams++;
       else if (x instanceof FakeEvent) r.events++;
@@ -176,7 +201,13 @@ export class FakeDevice implements Device, FakeHost {
     this.maybeFail('alloc');
     const free = this.opts.totalMemory - this.usedDevice;
     if (bytes > free) {
-      throw new CudaError(2, 'CUDA_ERROR_OUT_OF_MEMORY', 'cuMemAlloc_v2', 'out of memory', `${formatBytes(bytes)} asked, ${formatBytes(free)} free, '${label}'`);
+      throw new CudaError(
+        2,
+        'CUDA_ERROR_OUT_OF_MEMORY',
+        'cuMemAlloc_v2',
+        'out of memory',
+        `${formatBytes(bytes)} asked, ${formatBytes(free)} free, '${label}'`,
+      );
     }
     const ptr = this.nextAddress;
     this.nextAddress += BigInt(Math.ceil(Math.max(bytes, 1) / 256) * 256 + 256);
@@ -194,21 +225,39 @@ export class FakeDevice implements Device, FakeHost {
   copy(stream: Stream, dst: HostOrDevice, src: HostOrDevice, options: CopyOptions = {}): void {
     this.checkUsable('copy');
     const s = this.ownStream(stream, 'copy');
-    const direction: CopyDirection = `${src.kind === 'device' ? 'D' : 'H'}to${dst.kind === 'device' ? 'D' : 'H'}` as CopyDirection;
+    const direction: CopyDirection =
+      `${src.kind === 'device' ? 'D' : 'H'}to${dst.kind === 'device' ? 'D' : 'H'}` as CopyDirection;
     const from = this.memoryOf(src, 'copy source');
     const to = this.memoryOf(dst, 'copy destination');
     const srcOffset = options.srcOffset ?? 0;
     const dstOffset = options.dstOffset ?? 0;
     const bytes = options.bytes ?? from.byteLength - srcOffset;
-    if (!Number.isInteger(bytes) || bytes < 0 || !Number.isInteger(srcOffset) || srcOffset < 0 || !Number.isInteger(dstOffset) || dstOffset < 0) {
-      throw new UsageError(`copy: bytes and offsets must be non-negative integers (bytes ${bytes}, srcOffset ${srcOffset}, dstOffset ${dstOffset})`);
+    if (
+      !Number.isInteger(bytes) ||
+      bytes < 0 ||
+      !Number.isInteger(srcOffset) ||
+      srcOffset < 0 ||
+      !Number.isInteger(dstOffset) ||
+      dstOffset < 0
+    ) {
+      throw new UsageError(
+        `copy: bytes and offsets must be non-negative integers (bytes ${bytes}, srcOffset ${srcOffset}, dstOffset ${dstOffset})`,
+      );
     }
-    if (srcOffset + bytes > from.byteLength) throw new UsageError(`copy: ${formatBytes(bytes)} at offset ${srcOffset} run past the source '${src.label}' (${formatBytes(from.byteLength)})`);
-    if (dstOffset + bytes > to.byteLength) throw new UsageError(`copy: ${formatBytes(bytes)} at offset ${dstOffset} do not fit the destination '${dst.label}' (${formatBytes(to.byteLength)}); pass { bytes } or a larger buffer`);
+    if (srcOffset + bytes > from.byteLength)
+      throw new UsageError(
+        `copy: ${formatBytes(bytes)} at offset ${srcOffset} run past the source '${src.label}' (${formatBytes(from.byteLength)})`,
+      );
+    if (dstOffset + bytes > to.byteLength)
+      throw new UsageError(
+        `copy: ${formatBytes(bytes)} at offset ${dstOffset} do not fit the destination '${dst.label}' (${formatBytes(to.byteLength)}); pass { bytes } or a larger buffer`,
+      );
     this.maybeFail('copy', direction === 'HtoD' ? 'copyHtoD' : direction === 'DtoH' ? 'copyDtoH' : undefined);
     const engines = this.opts.copyEngines;
     const engine = direction === 'DtoH' ? 1 + Math.min(1, engines - 1) : direction === 'DtoD' ? 0 : 1;
-    const cost = this.opts.copyCostMs ? this.opts.copyCostMs(direction, bytes) : this.opts.copyLatencyMs + bytes / this.opts.copyBytesPerMs;
+    const cost = this.opts.copyCostMs
+      ? this.opts.copyCostMs(direction, bytes)
+      : this.opts.copyLatencyMs + bytes / this.opts.copyBytesPerMs;
     // The copy reads its source when it executes (at its end), so a missing barrier corrupts.
     s.enqueue(`copy${direction} ${formatBytes(bytes)}`, engine, cost, {
       onFinish: () => to.set(from.subarray(srcOffset, srcOffset + bytes), dstOffset),
@@ -221,8 +270,12 @@ export class FakeDevice implements Device, FakeHost {
     const mem = this.memoryOf(dst, 'memset destination');
     const offset = options.offset ?? 0;
     const bytes = options.bytes ?? mem.byteLength - offset;
-    if (offset < 0 || bytes < 0 || offset + bytes > mem.byteLength) throw new UsageError(`memset: ${bytes} bytes at offset ${offset} run past '${dst.label}' (${formatBytes(mem.byteLength)})`);
-    if (!Number.isInteger(value) || value < 0 || value > 255) throw new UsageError(`memset: value must be a byte (0..255), got ${value}`);
+    if (offset < 0 || bytes < 0 || offset + bytes > mem.byteLength)
+      throw new UsageError(
+        `memset: ${bytes} bytes at offset ${offset} run past '${dst.label}' (${formatBytes(mem.byteLength)})`,
+      );
+    if (!Number.isInteger(value) || value < 0 || value > 255)
+      throw new UsageError(`memset: value must be a byte (0..255), got ${value}`);
     s.enqueue(`memset ${formatBytes(bytes)}`, 0, this.opts.copyLatencyMs + bytes / (this.opts.copyBytesPerMs * 10), {
       onStart: () => mem.fill(value, offset, offset + bytes),
     });
@@ -234,7 +287,9 @@ export class FakeDevice implements Device, FakeHost {
     for (const [name, sig] of Object.entries(options.kernels ?? {})) {
       const def = this.kernels.get(name);
       if (def && (def.signature.length !== sig.length || sig.some((t, i) => t !== def.signature[i]))) {
-        throw new UsageError(`compile: kernel ${name} is declared (${sig.join(', ')}) but was defined on the fake device as (${def.signature.join(', ')})`);
+        throw new UsageError(
+          `compile: kernel ${name} is declared (${sig.join(', ')}) but was defined on the fake device as (${def.signature.join(', ')})`,
+        );
       }
     }
     return new FakeProgram(this.kernels, this, options.name ?? 'program');
@@ -259,8 +314,10 @@ export class FakeDevice implements Device, FakeHost {
   }
 
   hostAccess(buffer: PinnedBuffer, access: 'read' | 'write', label?: string): void {
-    if (!(buffer instanceof FakePinnedBuffer)) throw new UsageError(`hostAccess(${label ?? access}): the buffer is not pinned memory of this device`);
-    if (buffer.closed) throw new UsageError(`hostAccess(${label ?? access}): pinned buffer '${buffer.label}' is closed`);
+    if (!(buffer instanceof FakePinnedBuffer))
+      throw new UsageError(`hostAccess(${label ?? access}): the buffer is not pinned memory of this device`);
+    if (buffer.closed)
+      throw new UsageError(`hostAccess(${label ?? access}): pinned buffer '${buffer.label}' is closed`);
   }
 
   close(): void {
@@ -286,9 +343,12 @@ export class FakeDevice implements Device, FakeHost {
   launch(kernel: FakeKernel, stream: FakeStream, grid: Dim3, block: Dim3, args: KernelArg[]): void {
     this.maybeFail('launch');
     const def = kernel.def;
-    const converted: FakeKernelArg[] = args.map((a, i) => (def.signature[i] === 'pointer' ? this.pointerArg(a, kernel.name, i) : (a as number | bigint)));
+    const converted: FakeKernelArg[] = args.map((a, i) =>
+      def.signature[i] === 'pointer' ? this.pointerArg(a, kernel.name, i) : (a as number | bigint),
+    );
     const cost = typeof def.cost === 'function' ? def.cost(...converted) : (def.cost ?? this.opts.defaultKernelCostMs);
-    if (!(cost >= 0)) throw new UsageError(`kernel ${kernel.name}: its cost function returned ${cost}; return virtual ms ≥ 0`);
+    if (!(cost >= 0))
+      throw new UsageError(`kernel ${kernel.name}: its cost function returned ${cost}; return virtual ms ≥ 0`);
     stream.enqueue(`kernel ${kernel.name}`, 0, cost, { onStart: () => def.fn({ grid, block }, ...converted) });
   }
 
@@ -300,16 +360,21 @@ export class FakeDevice implements Device, FakeHost {
         return x.mem.subarray(Number(addr - x.ptr));
       }
     }
-    throw new UsageError(`kernel ${kernel}: argument ${i} (0x${addr.toString(16)}) is not inside any live device buffer`);
+    throw new UsageError(
+      `kernel ${kernel}: argument ${i} (0x${addr.toString(16)}) is not inside any live device buffer`,
+    );
   }
 
   private memoryOf(b: HostOrDevice, what: string): Uint8Array {
     if (b instanceof FakeDeviceBuffer || b instanceof FakePinnedBuffer) return b.memory(what);
-    throw new UsageError(`${what} '${(b as HostOrDevice).label}' is not memory of this fake device (pageable memory is not supported: use allocPinned)`);
+    throw new UsageError(
+      `${what} '${(b as HostOrDevice).label}' is not memory of this fake device (pageable memory is not supported: use allocPinned)`,
+    );
   }
 
   private ownStream(stream: Stream, what: string): FakeStream {
-    if (!(stream instanceof FakeStream) || stream.device !== this) throw new UsageError(`${what}: the stream belongs to another device`);
+    if (!(stream instanceof FakeStream) || stream.device !== this)
+      throw new UsageError(`${what}: the stream belongs to another device`);
     return stream;
   }
 
@@ -345,19 +410,44 @@ export class FakeDevice implements Device, FakeHost {
 function defaultFault(op: FakeFaultOp): Error {
   switch (op) {
     case 'launch':
-      return new CudaError(701, 'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES', 'cuLaunchKernel', 'too many resources requested for launch', 'injected by fake.failNext');
+      return new CudaError(
+        701,
+        'CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES',
+        'cuLaunchKernel',
+        'too many resources requested for launch',
+        'injected by fake.failNext',
+      );
     case 'alloc':
-      return new CudaError(2, 'CUDA_ERROR_OUT_OF_MEMORY', 'cuMemAlloc_v2', 'out of memory', 'injected by fake.failNext');
+      return new CudaError(
+        2,
+        'CUDA_ERROR_OUT_OF_MEMORY',
+        'cuMemAlloc_v2',
+        'out of memory',
+        'injected by fake.failNext',
+      );
     case 'pinnedAlloc':
-      return new CudaError(2, 'CUDA_ERROR_OUT_OF_MEMORY', 'cuMemHostAlloc', 'out of memory', 'injected by fake.failNext');
+      return new CudaError(
+        2,
+        'CUDA_ERROR_OUT_OF_MEMORY',
+        'cuMemHostAlloc',
+        'out of memory',
+        'injected by fake.failNext',
+      );
     default:
-      return new CudaError(1, 'CUDA_ERROR_INVALID_VALUE', op === 'copyHtoD' ? 'cuMemcpyHtoDAsync_v2' : 'cuMemcpyDtoHAsync_v2', 'invalid argument', 'injected by fake.failNext');
+      return new CudaError(
+        1,
+        'CUDA_ERROR_INVALID_VALUE',
+        op === 'copyHtoD' ? 'cuMemcpyHtoDAsync_v2' : 'cuMemcpyDtoHAsync_v2',
+        'invalid argument',
+        'injected by fake.failNext',
+      );
   }
 }
 
 function checkSize(bytes: number, what: string): void {
   // As on a real device: cuMemAlloc of 0 bytes is CUDA_ERROR_INVALID_VALUE, so refuse it up front.
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new UsageError(`${what}: size must be a positive integer of bytes, got ${bytes}`);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0)
+    throw new UsageError(`${what}: size must be a positive integer of bytes, got ${bytes}`);
 }
 
 /** Shorthand: a fake device with options. */

@@ -38,32 +38,42 @@ export function toDim3(d: Dim, what: string): Dim3 {
 export function checkLaunchShape(kernel: string, options: LaunchOptions): { grid: Dim3; block: Dim3 } {
   const grid = toDim3(options.grid, `kernel ${kernel}: grid`);
   const block = toDim3(options.block, `kernel ${kernel}: block`);
-  if (block[0] * block[1] * block[2] > 1024) throw new UsageError(`kernel ${kernel}: block ${block.join('×')} has more than 1024 threads; use a smaller block`);
+  if (block[0] * block[1] * block[2] > 1024)
+    throw new UsageError(`kernel ${kernel}: block ${block.join('×')} has more than 1024 threads; use a smaller block`);
   if (block[2] > 64) throw new UsageError(`kernel ${kernel}: block z is at most 64`);
-  if (grid[0] > 2 ** 31 - 1 || grid[1] > 65535 || grid[2] > 65535) throw new UsageError(`kernel ${kernel}: grid ${grid.join('×')} is too large (x < 2^31, y and z ≤ 65535)`);
+  if (grid[0] > 2 ** 31 - 1 || grid[1] > 65535 || grid[2] > 65535)
+    throw new UsageError(`kernel ${kernel}: grid ${grid.join('×')} is too large (x < 2^31, y and z ≤ 65535)`);
   return { grid, block };
 }
 
 export function checkArgs(kernel: string, signature: readonly ArgType[], args: readonly KernelArg[]): void {
   if (args.length !== signature.length) {
-    throw new UsageError(`kernel ${kernel} takes ${signature.length} arguments (${signature.join(', ')}), got ${args.length}`);
+    throw new UsageError(
+      `kernel ${kernel} takes ${signature.length} arguments (${signature.join(', ')}), got ${args.length}`,
+    );
   }
   signature.forEach((t, i) => {
     const a = args[i];
-    const bad = (want: string) => new UsageError(`kernel ${kernel}: argument ${i} is ${t} and needs ${want}, got ${typeof a === 'object' ? 'a buffer' : String(a)}`);
+    const bad = (want: string) =>
+      new UsageError(
+        `kernel ${kernel}: argument ${i} is ${t} and needs ${want}, got ${typeof a === 'object' ? 'a buffer' : String(a)}`,
+      );
     switch (t) {
       case 'pointer':
         if (!(a instanceof FakeDeviceBuffer) && typeof a !== 'bigint') throw bad('a DeviceBuffer or a bigint address');
         break;
       case 'u32':
-        if (typeof a !== 'number' || !Number.isInteger(a) || a < 0 || a > 0xffffffff) throw bad('an integer in 0..2^32-1');
+        if (typeof a !== 'number' || !Number.isInteger(a) || a < 0 || a > 0xffffffff)
+          throw bad('an integer in 0..2^32-1');
         break;
       case 'i32':
-        if (typeof a !== 'number' || !Number.isInteger(a) || a < -(2 ** 31) || a >= 2 ** 31) throw bad('an integer in -2^31..2^31-1');
+        if (typeof a !== 'number' || !Number.isInteger(a) || a < -(2 ** 31) || a >= 2 ** 31)
+          throw bad('an integer in -2^31..2^31-1');
         break;
       case 'u64':
       case 'i64':
-        if (typeof a !== 'bigint' && !(typeof a === 'number' && Number.isSafeInteger(a))) throw bad('a bigint or a safe integer');
+        if (typeof a !== 'bigint' && !(typeof a === 'number' && Number.isSafeInteger(a)))
+          throw bad('a bigint or a safe integer');
         break;
       case 'f32':
       case 'f64':
@@ -86,7 +96,8 @@ export class FakeKernel implements Kernel {
   }
   launch(stream: Stream, options: LaunchOptions, ...args: KernelArg[]): void {
     this.host.checkUsable(`launch ${this.name}`);
-    if (!(stream instanceof FakeStream)) throw new UsageError(`kernel ${this.name}: the stream belongs to another device`);
+    if (!(stream instanceof FakeStream))
+      throw new UsageError(`kernel ${this.name}: the stream belongs to another device`);
     const { grid, block } = checkLaunchShape(this.name, options);
     checkArgs(this.name, this.signature, args);
     this.host.launch(this, stream, grid, block, args);
@@ -110,7 +121,9 @@ export class FakeProgram implements Program {
       );
     }
     if (signature && (signature.length !== def.signature.length || signature.some((t, i) => t !== def.signature[i]))) {
-      throw new UsageError(`kernel ${name} was defined as (${def.signature.join(', ')}) but asked for as (${signature.join(', ')})`);
+      throw new UsageError(
+        `kernel ${name} was defined as (${def.signature.join(', ')}) but asked for as (${signature.join(', ')})`,
+      );
     }
     return new FakeKernel(def, this.host);
   }

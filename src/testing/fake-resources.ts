@@ -33,7 +33,8 @@ abstract class FakeResource {
     return this.host.device;
   }
   protected use(what: string): void {
-    if (this.closed) throw new UsageError(`${this.kindName} '${this.label}' used after close() (${what}); make a new one`);
+    if (this.closed)
+      throw new UsageError(`${this.kindName} '${this.label}' used after close() (${what}); make a new one`);
     this.host.checkUsable(`${this.kindName}.${what}`);
   }
   close(): void {
@@ -59,7 +60,13 @@ export class FakeStream extends FakeResource implements Stream {
   }
 
   /** Enqueues an op after everything already on this stream (and after `extraDeps`). */
-  enqueue(what: string, engine: number, cost: number, effects: { onStart?: () => void; onFinish?: () => void }, extraDeps: FakeOp[] = []): FakeOp {
+  enqueue(
+    what: string,
+    engine: number,
+    cost: number,
+    effects: { onStart?: () => void; onFinish?: () => void },
+    extraDeps: FakeOp[] = [],
+  ): FakeOp {
     this.use(what);
     const deps = this.tail ? [this.tail, ...extraDeps] : extraDeps;
     const op = this.host.clock.submit({ label: `${this.label}:${what}`, deps, engine, cost, ...effects });
@@ -69,7 +76,8 @@ export class FakeStream extends FakeResource implements Stream {
 
   waitEvent(event: Event): void {
     this.use('waitEvent');
-    if (!(event instanceof FakeEvent)) throw new UsageError(`stream '${this.label}'.waitEvent: the event belongs to another device`);
+    if (!(event instanceof FakeEvent))
+      throw new UsageError(`stream '${this.label}'.waitEvent: the event belongs to another device`);
     event.checkOpen('waited on');
     const rec = event.lastRecord;
     // Waiting on a never-recorded event is a no-op, as in CUDA.
@@ -101,7 +109,8 @@ export class FakeEvent extends FakeResource implements Event {
 
   record(stream: Stream): void {
     this.use('record');
-    if (!(stream instanceof FakeStream)) throw new UsageError(`event '${this.label}'.record: the stream belongs to another device`);
+    if (!(stream instanceof FakeStream))
+      throw new UsageError(`event '${this.label}'.record: the stream belongs to another device`);
     this.lastRecord = stream.enqueue(`record ${this.label}`, -1, 0, {});
   }
 
@@ -122,15 +131,35 @@ export class FakeEvent extends FakeResource implements Event {
 
   elapsedMs(start: Event): number {
     this.use('elapsedMs');
-    if (!(start instanceof FakeEvent)) throw new UsageError(`event '${this.label}'.elapsedMs: the start event belongs to another device`);
+    if (!(start instanceof FakeEvent))
+      throw new UsageError(`event '${this.label}'.elapsedMs: the start event belongs to another device`);
     if (!this.timing || !start.timing) {
-      throw new CudaError(400, 'CUDA_ERROR_INVALID_HANDLE', 'cuEventElapsedTime', 'an event was created without timing', `make both events with { timing: true }`);
+      throw new CudaError(
+        400,
+        'CUDA_ERROR_INVALID_HANDLE',
+        'cuEventElapsedTime',
+        'an event was created without timing',
+        `make both events with { timing: true }`,
+      );
     }
     const a = start.lastRecord;
     const b = this.lastRecord;
-    if (!a || !b) throw new CudaError(400, 'CUDA_ERROR_INVALID_HANDLE', 'cuEventElapsedTime', 'an event was never recorded', `record '${start.label}' and '${this.label}' first`);
+    if (!a || !b)
+      throw new CudaError(
+        400,
+        'CUDA_ERROR_INVALID_HANDLE',
+        'cuEventElapsedTime',
+        'an event was never recorded',
+        `record '${start.label}' and '${this.label}' first`,
+      );
     if (a.state !== 'done' || b.state !== 'done') {
-      throw new CudaError(600, 'CUDA_ERROR_NOT_READY', 'cuEventElapsedTime', 'an event has not completed yet', 'await completion() of both events first');
+      throw new CudaError(
+        600,
+        'CUDA_ERROR_NOT_READY',
+        'cuEventElapsedTime',
+        'an event has not completed yet',
+        'await completion() of both events first',
+      );
     }
     return b.end - a.end;
   }
@@ -183,8 +212,14 @@ export class FakePinnedBuffer extends FakeResource implements PinnedBuffer {
   view<T extends ArrayBufferView>(ctor: TypedArrayConstructor<T>, byteOffset = 0, length?: number): T {
     const b = this.bytes;
     const n = length ?? Math.floor((b.byteLength - byteOffset) / ctor.BYTES_PER_ELEMENT);
-    if (byteOffset < 0 || byteOffset % ctor.BYTES_PER_ELEMENT !== 0 || byteOffset + n * ctor.BYTES_PER_ELEMENT > b.byteLength) {
-      throw new UsageError(`pinned buffer '${this.label}'.view: offset ${byteOffset} / length ${n} do not fit ${formatBytes(b.byteLength)} with ${ctor.BYTES_PER_ELEMENT}-byte elements`);
+    if (
+      byteOffset < 0 ||
+      byteOffset % ctor.BYTES_PER_ELEMENT !== 0 ||
+      byteOffset + n * ctor.BYTES_PER_ELEMENT > b.byteLength
+    ) {
+      throw new UsageError(
+        `pinned buffer '${this.label}'.view: offset ${byteOffset} / length ${n} do not fit ${formatBytes(b.byteLength)} with ${ctor.BYTES_PER_ELEMENT}-byte elements`,
+      );
     }
     return new ctor(b.buffer, b.byteOffset + byteOffset, n);
   }

@@ -54,26 +54,39 @@ export function bt709V(r: number, g: number, b: number): number {
 
 /** The JS twin of store_block(): r, g, b hold the 2x2 block in the same order. */
 export function storeBlock(
-  frame: Uint8Array, width: number, height: number, format: number, x0: number, y0: number,
-  r: ArrayLike<number>, g: ArrayLike<number>, b: ArrayLike<number>,
+  frame: Uint8Array,
+  width: number,
+  height: number,
+  format: number,
+  x0: number,
+  y0: number,
+  r: ArrayLike<number>,
+  g: ArrayLike<number>,
+  b: ArrayLike<number>,
 ): void {
   if (format === 0) {
     for (let k = 0; k < 4; k++) {
-      const x = x0 + (k & 1), y = y0 + (k >> 1);
+      const x = x0 + (k & 1),
+        y = y0 + (k >> 1);
       if (x >= width || y >= height) continue;
       const p = (y * width + x) * 4;
-      frame[p] = r[k]!; frame[p + 1] = g[k]!; frame[p + 2] = b[k]!; frame[p + 3] = 255;
+      frame[p] = r[k]!;
+      frame[p + 1] = g[k]!;
+      frame[p + 2] = b[k]!;
+      frame[p + 3] = 255;
     }
     return;
   }
   for (let k = 0; k < 4; k++) {
-    const x = x0 + (k & 1), y = y0 + (k >> 1);
+    const x = x0 + (k & 1),
+      y = y0 + (k >> 1);
     frame[y * width + x] = bt709Y(r[k]!, g[k]!, b[k]!);
   }
   const ra = (r[0]! + r[1]! + r[2]! + r[3]! + 2) >> 2;
   const ga = (g[0]! + g[1]! + g[2]! + g[3]! + 2) >> 2;
   const ba = (b[0]! + b[1]! + b[2]! + b[3]! + 2) >> 2;
-  const cw = width >> 1, ch = height >> 1;
+  const cw = width >> 1,
+    ch = height >> 1;
   const ci = (y0 >> 1) * cw + (x0 >> 1);
   const uBase = width * height;
   frame[uBase + ci] = bt709U(ra, ga, ba);
@@ -85,9 +98,16 @@ export function storeBlock(
  * viewer shows. Fixed point (×8192) keeps it exact and fast on a worker thread. Self-contained:
  * the PNG sink's workers are built from its source text.
  */
-export function i420ToRgb(src: Uint8Array, width: number, height: number, out: Uint8Array = new Uint8Array(width * height * 3)): Uint8Array {
-  const cw = width >> 1, ch = height >> 1;
-  const uBase = width * height, vBase = uBase + cw * ch;
+export function i420ToRgb(
+  src: Uint8Array,
+  width: number,
+  height: number,
+  out: Uint8Array = new Uint8Array(width * height * 3),
+): Uint8Array {
+  const cw = width >> 1,
+    ch = height >> 1;
+  const uBase = width * height,
+    vBase = uBase + cw * ch;
   for (let y = 0; y < height; y++) {
     const crow = (y >> 1) * cw;
     for (let x = 0; x < width; x++) {
@@ -95,7 +115,9 @@ export function i420ToRgb(src: Uint8Array, width: number, height: number, out: U
       const d = src[uBase + crow + (x >> 1)]! - 128;
       const e = src[vBase + crow + (x >> 1)]! - 128;
       const o = (y * width + x) * 3;
-      let r = (c + 14744 * e + 4096) >> 13, g = (c - 1754 * d - 4383 * e + 4096) >> 13, b = (c + 17373 * d + 4096) >> 13;
+      let r = (c + 14744 * e + 4096) >> 13,
+        g = (c - 1754 * d - 4383 * e + 4096) >> 13,
+        b = (c + 17373 * d + 4096) >> 13;
       // 1.5748·255/224, 0.1873·…, 0.4681·…, 1.8556·…, all × 8192
       out[o] = r < 0 ? 0 : r > 255 ? 255 : r;
       out[o + 1] = g < 0 ? 0 : g > 255 ? 255 : g;

@@ -8,7 +8,14 @@ import { UsageError, formatBytes } from '../cuda/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
 import { defineFakeKernels, f32 } from './fake-kernels.js';
-import { chunkBytes, frameBytes, frameRangeOf, validateFrameFormat, type FrameFormat, type FrameRange } from './frame-format.js';
+import {
+  chunkBytes,
+  frameBytes,
+  frameRangeOf,
+  validateFrameFormat,
+  type FrameFormat,
+  type FrameRange,
+} from './frame-format.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
 import { mulberry32 } from '../util/prng.js';
 
@@ -159,7 +166,6 @@ export interface DecoderPlan {
   macsPerFrame: number;
 }
 
-
 export function decoderPlan(width: number, height: number, cost = 1, seed = 1): DecoderPlan {
   const hidden = HIDDEN_CHANNELS.map((c) => Math.max(2, Math.round(c * cost)));
   const layers: DecoderLayer[] = [];
@@ -192,9 +198,17 @@ export function decoderPlan(width: number, height: number, cost = 1, seed = 1): 
 // ---- the JS twins -------------------------------------------------------------------------
 
 function mixHash(seed: number, c: number, x: number, y: number, k: number): number {
-  let h = (seed ^ Math.imul(c, 0x9e3779b1) ^ Math.imul(y, 0x85ebca77) ^ Math.imul(x, 0xc2b2ae3d) ^ Math.imul(k, 0x27d4eb2f)) >>> 0;
-  h ^= h >>> 15; h = Math.imul(h, 0x2c1b3c6d) >>> 0;
-  h ^= h >>> 12; h = Math.imul(h, 0x297a2d39) >>> 0;
+  let h =
+    (seed ^
+      Math.imul(c, 0x9e3779b1) ^
+      Math.imul(y, 0x85ebca77) ^
+      Math.imul(x, 0xc2b2ae3d) ^
+      Math.imul(k, 0x27d4eb2f)) >>>
+    0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+  h ^= h >>> 12;
+  h = Math.imul(h, 0x297a2d39) >>> 0;
   h ^= h >>> 15;
   return h >>> 0;
 }
@@ -208,7 +222,8 @@ function lerp(a: number, b: number, t: number): number {
 }
 
 function valueNoise(seed: number, c: number, x: number, y: number, k: number): number {
-  const cx = Math.floor(x / NOISE_CELL), cy = Math.floor(y / NOISE_CELL);
+  const cx = Math.floor(x / NOISE_CELL),
+    cy = Math.floor(y / NOISE_CELL);
   const fx = fround((x % NOISE_CELL) * fround(1 / NOISE_CELL));
   const fy = fround((y % NOISE_CELL) * fround(1 / NOISE_CELL));
   const top = lerp(lattice(seed, c, cx, cy, k), lattice(seed, c, cx + 1, cy, k), fx);
@@ -216,7 +231,15 @@ function valueNoise(seed: number, c: number, x: number, y: number, k: number): n
   return lerp(top, bottom, fy);
 }
 
-export function decoderLatentJs(latent: Float32Array, first: number, frames: number, channels: number, lw: number, lh: number, seed: number): void {
+export function decoderLatentJs(
+  latent: Float32Array,
+  first: number,
+  frames: number,
+  channels: number,
+  lw: number,
+  lh: number,
+  seed: number,
+): void {
   for (let f = 0; f < frames; f++) {
     const frame = first + f;
     const k = Math.floor(frame / KEYFRAME_INTERVAL);
@@ -224,7 +247,11 @@ export function decoderLatentJs(latent: Float32Array, first: number, frames: num
     for (let y = 0; y < lh; y++) {
       for (let x = 0; x < lw; x++) {
         for (let c = 0; c < channels; c++) {
-          latent[((f * channels + c) * lh + y) * lw + x] = lerp(valueNoise(seed, c, x, y, k), valueNoise(seed, c, x, y, k + 1), t);
+          latent[((f * channels + c) * lh + y) * lw + x] = lerp(
+            valueNoise(seed, c, x, y, k),
+            valueNoise(seed, c, x, y, k + 1),
+            t,
+          );
         }
       }
     }
@@ -232,10 +259,20 @@ export function decoderLatentJs(latent: Float32Array, first: number, frames: num
 }
 
 export function decoderConvJs(
-  input: Float32Array, out: Float32Array, weights: Float32Array, wOffset: number, cin: number, cout: number,
-  outW: number, outH: number, up: number, relu: number, frames: number,
+  input: Float32Array,
+  out: Float32Array,
+  weights: Float32Array,
+  wOffset: number,
+  cin: number,
+  cout: number,
+  outW: number,
+  outH: number,
+  up: number,
+  relu: number,
+  frames: number,
 ): void {
-  const inW = outW >> up, inH = outH >> up;
+  const inW = outW >> up,
+    inH = outH >> up;
   for (let f = 0; f < frames; f++) {
     const src = f * cin * inW * inH;
     for (let oc = 0; oc < cout; oc++) {
@@ -271,8 +308,16 @@ function toByte(v: number): number {
 }
 
 export function decoderToPixelsJs(
-  input: Float32Array, out: Uint8Array, weights: Float32Array, wOffset: number, cin: number,
-  width: number, height: number, format: number, frameBytesArg: number, frames: number,
+  input: Float32Array,
+  out: Uint8Array,
+  weights: Float32Array,
+  wOffset: number,
+  cin: number,
+  width: number,
+  height: number,
+  format: number,
+  frameBytesArg: number,
+  frames: number,
 ): void {
   const rgb = [new Int32Array(4), new Int32Array(4), new Int32Array(4)] as const;
   for (let f = 0; f < frames; f++) {
@@ -281,7 +326,8 @@ export function decoderToPixelsJs(
     for (let y0 = 0; y0 < height; y0 += 2) {
       for (let x0 = 0; x0 < width; x0 += 2) {
         for (let k = 0; k < 4; k++) {
-          const x = x0 + (k & 1), y = y0 + (k >> 1);
+          const x = x0 + (k & 1),
+            y = y0 + (k >> 1);
           for (let oc = 0; oc < 3; oc++) {
             const w = wOffset + oc * cin * 9;
             let acc = weights[wOffset + 3 * cin * 9 + oc]!;
@@ -309,21 +355,40 @@ export function decoderToPixelsJs(
 }
 
 /** Renders frames on the host through the same plan: the reference the tests compare against. */
-export function renderDecoderFrames(format: Omit<FrameFormat, 'framesPerChunk'>, first: number, frames: number, cost = 1, seed = 1): Uint8Array {
+export function renderDecoderFrames(
+  format: Omit<FrameFormat, 'framesPerChunk'>,
+  first: number,
+  frames: number,
+  cost = 1,
+  seed = 1,
+): Uint8Array {
   const { width, height } = format;
   const plan = decoderPlan(width, height, cost, seed);
-  const lw = width >> 3, lh = height >> 3;
+  const lw = width >> 3,
+    lh = height >> 3;
   let cur = new Float32Array(frames * LATENT_CHANNELS * lw * lh);
   decoderLatentJs(cur, first, frames, LATENT_CHANNELS, lw, lh, seed);
   for (const l of plan.layers) {
-    const ow = width >> l.scale, oh = height >> l.scale;
+    const ow = width >> l.scale,
+      oh = height >> l.scale;
     const next = new Float32Array(frames * l.cout * ow * oh);
     decoderConvJs(cur, next, plan.weights, l.offset, l.cin, l.cout, ow, oh, l.up ? 1 : 0, l.relu ? 1 : 0, frames);
     cur = next;
   }
   const fb = frameBytes(format);
   const out = new Uint8Array(fb * frames);
-  decoderToPixelsJs(cur, out, plan.weights, plan.pixels.offset, plan.pixels.cin, width, height, format.pixelFormat === 'rgba' ? 0 : 1, fb, frames);
+  decoderToPixelsJs(
+    cur,
+    out,
+    plan.weights,
+    plan.pixels.offset,
+    plan.pixels.cin,
+    width,
+    height,
+    format.pixelFormat === 'rgba' ? 0 : 1,
+    fb,
+    frames,
+  );
   return out;
 }
 
@@ -337,35 +402,76 @@ const MAX_GRID_Z = 65535;
 function fakeKernels() {
   return [
     {
-      name: 'decoder_latent', signature: SIG.decoder_latent,
-      fn: (_ctx: unknown, latent: Uint8Array, first: number, channels: number, lw: number, lh: number, seed: number, frames: number) =>
-        decoderLatentJs(f32(latent), first, frames, channels, lw, lh, seed),
+      name: 'decoder_latent',
+      signature: SIG.decoder_latent,
+      fn: (
+        _ctx: unknown,
+        latent: Uint8Array,
+        first: number,
+        channels: number,
+        lw: number,
+        lh: number,
+        seed: number,
+        frames: number,
+      ) => decoderLatentJs(f32(latent), first, frames, channels, lw, lh, seed),
     },
     {
-      name: 'decoder_conv3x3', signature: SIG.decoder_conv3x3,
-      fn: (_ctx: unknown, input: Uint8Array, out: Uint8Array, w: Uint8Array, off: number, cin: number, cout: number, ow: number, oh: number, up: number, relu: number, frames: number) =>
-        decoderConvJs(f32(input), f32(out), f32(w), off, cin, cout, ow, oh, up, relu, frames),
+      name: 'decoder_conv3x3',
+      signature: SIG.decoder_conv3x3,
+      fn: (
+        _ctx: unknown,
+        input: Uint8Array,
+        out: Uint8Array,
+        w: Uint8Array,
+        off: number,
+        cin: number,
+        cout: number,
+        ow: number,
+        oh: number,
+        up: number,
+        relu: number,
+        frames: number,
+      ) => decoderConvJs(f32(input), f32(out), f32(w), off, cin, cout, ow, oh, up, relu, frames),
     },
     {
-      name: 'decoder_to_pixels', signature: SIG.decoder_to_pixels,
-      fn: (_ctx: unknown, input: Uint8Array, out: Uint8Array, w: Uint8Array, off: number, cin: number, width: number, height: number, format: number, fb: number, frames: number) =>
-        decoderToPixelsJs(f32(input), out, f32(w), off, cin, width, height, format, fb, frames),
+      name: 'decoder_to_pixels',
+      signature: SIG.decoder_to_pixels,
+      fn: (
+        _ctx: unknown,
+        input: Uint8Array,
+        out: Uint8Array,
+        w: Uint8Array,
+        off: number,
+        cin: number,
+        width: number,
+        height: number,
+        format: number,
+        fb: number,
+        frames: number,
+      ) => decoderToPixelsJs(f32(input), out, f32(w), off, cin, width, height, format, fb, frames),
     },
   ];
 }
 
 export const decoder: FrameWorkloadFactory = {
   name: 'decoder',
-  summary: 'VAE-decoder-shaped stack of conv3x3 + 2x upsampling from a 1/8 latent, seeded weights; --cost scales the channels',
+  summary:
+    'VAE-decoder-shaped stack of conv3x3 + 2x upsampling from a 1/8 latent, seeded weights; --cost scales the channels',
   create(options: FrameWorkloadOptions): FrameWorkload {
     const format: FrameFormat = {
-      width: options.width, height: options.height, pixelFormat: options.pixelFormat, framesPerChunk: options.framesPerChunk,
+      width: options.width,
+      height: options.height,
+      pixelFormat: options.pixelFormat,
+      framesPerChunk: options.framesPerChunk,
     };
     validateFrameFormat(format);
     const { width, height, pixelFormat, framesPerChunk } = format;
     if (width % 8 !== 0 || height % 8 !== 0) {
-      const w8 = Math.ceil(width / 8) * 8, h8 = Math.ceil(height / 8) * 8;
-      throw new UsageError(`the decoder works from a 1/8-size latent: width and height must be multiples of 8, got ${width}x${height}; try ${w8}x${h8}`);
+      const w8 = Math.ceil(width / 8) * 8,
+        h8 = Math.ceil(height / 8) * 8;
+      throw new UsageError(
+        `the decoder works from a 1/8-size latent: width and height must be multiples of 8, got ${width}x${height}; try ${w8}x${h8}`,
+      );
     }
     const cost = options.cost ?? 1;
     if (!(cost > 0) || !Number.isFinite(cost)) throw new UsageError(`--cost must be a positive number, got ${cost}`);
@@ -373,10 +479,15 @@ export const decoder: FrameWorkloadFactory = {
     const plan = decoderPlan(width, height, cost, seed);
     const widest = Math.max(...plan.layers.map((l) => l.cout));
     if (framesPerChunk * widest > MAX_GRID_Z) {
-      throw new UsageError(`frames per chunk x channels (${framesPerChunk} x ${widest}) exceeds the grid limit ${MAX_GRID_Z}; use fewer frames per chunk or a lower --cost`);
+      throw new UsageError(
+        `frames per chunk x channels (${framesPerChunk} x ${widest}) exceeds the grid limit ${MAX_GRID_Z}; use fewer frames per chunk or a lower --cost`,
+      );
     }
     // Activations alternate latent→A→B→A…: A holds the tensors at even positions.
-    const sizes = [LATENT_CHANNELS * ((width * height) >> 6), ...plan.layers.map((l) => l.cout * ((width * height) >> (2 * l.scale)))];
+    const sizes = [
+      LATENT_CHANNELS * ((width * height) >> 6),
+      ...plan.layers.map((l) => l.cout * ((width * height) >> (2 * l.scale))),
+    ];
     const sizeA = 4 * framesPerChunk * Math.max(...sizes.filter((_, i) => i % 2 === 0));
     const sizeB = 4 * framesPerChunk * Math.max(...sizes.filter((_, i) => i % 2 === 1));
     const fb = frameBytes(format);
@@ -392,7 +503,11 @@ export const decoder: FrameWorkloadFactory = {
         defineFakeKernels(device, fakeKernels());
         const mine: { close(): void }[] = [];
         try {
-          const program = device.compile(DECODER_SOURCE, { name: 'decoder.cu', options: DECODER_COMPILE_OPTIONS, kernels: SIG });
+          const program = device.compile(DECODER_SOURCE, {
+            name: 'decoder.cu',
+            options: DECODER_COMPILE_OPTIONS,
+            kernels: SIG,
+          });
           mine.push(program);
           const latentK = program.getKernel('decoder_latent', SIG.decoder_latent);
           const convK = program.getKernel('decoder_conv3x3', SIG.decoder_conv3x3);
@@ -430,36 +545,87 @@ export const decoder: FrameWorkloadFactory = {
                 device.copy(s, weights, staging);
                 uploaded = true;
               }
-              const lw = width >> 3, lh = height >> 3;
-              latentK.launch(s, { grid: [Math.ceil(lw / BLOCK[0]), Math.ceil(lh / BLOCK[1]), frames], block: BLOCK, writes: [a] },
-                a, first, LATENT_CHANNELS, lw, lh, seed, frames);
-              let src = a, dst = b;
+              const lw = width >> 3,
+                lh = height >> 3;
+              latentK.launch(
+                s,
+                { grid: [Math.ceil(lw / BLOCK[0]), Math.ceil(lh / BLOCK[1]), frames], block: BLOCK, writes: [a] },
+                a,
+                first,
+                LATENT_CHANNELS,
+                lw,
+                lh,
+                seed,
+                frames,
+              );
+              let src = a,
+                dst = b;
               for (const l of plan.layers) {
-                const ow = width >> l.scale, oh = height >> l.scale;
-                convK.launch(s, {
-                  grid: [Math.ceil(ow / BLOCK[0]), Math.ceil(oh / BLOCK[1]), frames * l.cout], block: BLOCK,
-                  reads: [src, weights], writes: [dst],
-                }, src, dst, weights, l.offset, l.cin, l.cout, ow, oh, l.up ? 1 : 0, l.relu ? 1 : 0, frames);
+                const ow = width >> l.scale,
+                  oh = height >> l.scale;
+                convK.launch(
+                  s,
+                  {
+                    grid: [Math.ceil(ow / BLOCK[0]), Math.ceil(oh / BLOCK[1]), frames * l.cout],
+                    block: BLOCK,
+                    reads: [src, weights],
+                    writes: [dst],
+                  },
+                  src,
+                  dst,
+                  weights,
+                  l.offset,
+                  l.cin,
+                  l.cout,
+                  ow,
+                  oh,
+                  l.up ? 1 : 0,
+                  l.relu ? 1 : 0,
+                  frames,
+                );
                 [src, dst] = [dst, src];
               }
               const p = plan.pixels;
-              pixelsK.launch(s, {
-                grid: [Math.ceil(width / 2 / BLOCK[0]), Math.ceil(height / 2 / BLOCK[1]), frames], block: BLOCK,
-                reads: [src, weights], writes: [chunk.output],
-              }, src, chunk.output, weights, p.offset, p.cin, width, height, pixelFormat === 'rgba' ? 0 : 1, fb, frames);
+              pixelsK.launch(
+                s,
+                {
+                  grid: [Math.ceil(width / 2 / BLOCK[0]), Math.ceil(height / 2 / BLOCK[1]), frames],
+                  block: BLOCK,
+                  reads: [src, weights],
+                  writes: [chunk.output],
+                },
+                src,
+                chunk.output,
+                weights,
+                p.offset,
+                p.cin,
+                width,
+                height,
+                pixelFormat === 'rgba' ? 0 : 1,
+                fb,
+                frames,
+              );
             },
             referenceFrames: (first: number, frames: number) => renderDecoderFrames(format, first, frames, cost, seed),
           };
         } catch (err) {
           for (const r of mine.reverse()) {
-            try { r.close(); } catch { /* keep the first error */ }
+            try {
+              r.close();
+            } catch {
+              /* keep the first error */
+            }
           }
           throw err;
         }
       },
       close() {
         for (const r of owned.splice(0).reverse()) {
-          try { r.close(); } catch { /* close the rest */ }
+          try {
+            r.close();
+          } catch {
+            /* close the rest */
+          }
         }
       },
     };

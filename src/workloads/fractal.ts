@@ -6,11 +6,20 @@ import { UsageError } from '../cuda/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
 import { defineFakeKernels } from './fake-kernels.js';
-import { chunkBytes, frameBytes, frameRangeOf, validateFrameFormat, type FrameFormat, type FrameRange } from './frame-format.js';
+import {
+  chunkBytes,
+  frameBytes,
+  frameRangeOf,
+  validateFrameFormat,
+  type FrameFormat,
+  type FrameRange,
+} from './frame-format.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
 
 /** Seahorse valley: boundary all the way down, so every zoom level has structure. */
-export const ZOOM_CENTER: readonly [number, number] = [-0.743643887037158704752191506114774, 0.131825904205311970493132056385139];
+export const ZOOM_CENTER: readonly [number, number] = [
+  -0.743643887037158704752191506114774, 0.131825904205311970493132056385139,
+];
 /** View width at frame 0, in the complex plane. */
 const START_WIDTH = 3.2;
 /** Zoom halves the view width every this many frames (one second at 30 fps). */
@@ -19,10 +28,7 @@ const FRAMES_PER_DOUBLING = 30;
 const MAX_DOUBLINGS = 40;
 export const BASE_ITERATIONS = 256;
 
-const PALETTE = [
-  0, 7, 100, 32, 107, 203, 237, 255, 255, 255, 170, 0,
-  160, 30, 0, 90, 0, 60, 20, 40, 160, 0, 2, 30,
-];
+const PALETTE = [0, 7, 100, 32, 107, 203, 237, 255, 255, 255, 170, 0, 160, 30, 0, 90, 0, 60, 20, 40, 160, 0, 2, 30];
 const PALETTE_STEPS = 64; // interpolation steps between two stops
 const PALETTE_PERIOD = (PALETTE.length / 3) * PALETTE_STEPS;
 
@@ -116,8 +122,14 @@ export function fractalFrameParams(frame: number, width: number, cost = 1): Frac
 
 function tlog2(v: number): number {
   let e = 0;
-  while (v >= 2) { v *= 0.5; ++e; }
-  while (v < 1) { v *= 2; --e; }
+  while (v >= 2) {
+    v *= 0.5;
+    ++e;
+  }
+  while (v < 1) {
+    v *= 2;
+    --e;
+  }
   const y = (v - 1) / (v + 1);
   const y2 = y * y;
   let s = 1 / 15;
@@ -131,12 +143,28 @@ function tlog2(v: number): number {
   return e + 2 * y * s * 1.4426950408889634;
 }
 
-function shade(x: number, y: number, width: number, height: number, cx0: number, cy0: number, step: number, maxIter: number, k: number, r: Int32Array, g: Int32Array, b: Int32Array): void {
+function shade(
+  x: number,
+  y: number,
+  width: number,
+  height: number,
+  cx0: number,
+  cy0: number,
+  step: number,
+  maxIter: number,
+  k: number,
+  r: Int32Array,
+  g: Int32Array,
+  b: Int32Array,
+): void {
   const hx = width * 0.5 - 0.5;
   const hy = height * 0.5 - 0.5;
   const cx = cx0 + (x - hx) * step;
   const cy = cy0 - (y - hy) * step;
-  let zx = 0, zy = 0, x2 = 0, y2 = 0;
+  let zx = 0,
+    zy = 0,
+    x2 = 0,
+    y2 = 0;
   let i = 0;
   for (; i < maxIter; ++i) {
     x2 = zx * zx;
@@ -145,28 +173,48 @@ function shade(x: number, y: number, width: number, height: number, cx0: number,
     zy = 2 * zx * zy + cy;
     zx = x2 - y2 + cx;
   }
-  if (i === maxIter) { r[k] = 0; g[k] = 0; b[k] = 0; return; }
+  if (i === maxIter) {
+    r[k] = 0;
+    g[k] = 0;
+    b[k] = 0;
+    return;
+  }
   const nu = tlog2(tlog2(x2 + y2) * 0.5);
   const mu = i + 1 - nu;
   // (int) in C truncates toward zero, as Math.trunc; mu + 4 > 0 always.
   const p = Math.trunc((mu + 4) * 12) % PALETTE_PERIOD;
-  const s = Math.trunc(p / PALETTE_STEPS), f = p % PALETTE_STEPS;
+  const s = Math.trunc(p / PALETTE_STEPS),
+    f = p % PALETTE_STEPS;
   const t = (s + 1) % (PALETTE.length / 3);
   r[k] = Math.trunc((PALETTE[s * 3]! * (PALETTE_STEPS - f) + PALETTE[t * 3]! * f + PALETTE_STEPS / 2) / PALETTE_STEPS);
-  g[k] = Math.trunc((PALETTE[s * 3 + 1]! * (PALETTE_STEPS - f) + PALETTE[t * 3 + 1]! * f + PALETTE_STEPS / 2) / PALETTE_STEPS);
-  b[k] = Math.trunc((PALETTE[s * 3 + 2]! * (PALETTE_STEPS - f) + PALETTE[t * 3 + 2]! * f + PALETTE_STEPS / 2) / PALETTE_STEPS);
+  g[k] = Math.trunc(
+    (PALETTE[s * 3 + 1]! * (PALETTE_STEPS - f) + PALETTE[t * 3 + 1]! * f + PALETTE_STEPS / 2) / PALETTE_STEPS,
+  );
+  b[k] = Math.trunc(
+    (PALETTE[s * 3 + 2]! * (PALETTE_STEPS - f) + PALETTE[t * 3 + 2]! * f + PALETTE_STEPS / 2) / PALETTE_STEPS,
+  );
 }
 
 /** The JS twin of fractal_frame: the whole launch at once. */
 export function fractalFrameJs(
-  out: Uint8Array, offset: number, width: number, height: number, format: number,
-  cx0: number, cy0: number, step: number, maxIter: number,
+  out: Uint8Array,
+  offset: number,
+  width: number,
+  height: number,
+  format: number,
+  cx0: number,
+  cy0: number,
+  step: number,
+  maxIter: number,
 ): void {
   const frame = out.subarray(offset);
-  const r = new Int32Array(4), g = new Int32Array(4), b = new Int32Array(4);
+  const r = new Int32Array(4),
+    g = new Int32Array(4),
+    b = new Int32Array(4);
   for (let y0 = 0; y0 < height; y0 += 2) {
     for (let x0 = 0; x0 < width; x0 += 2) {
-      for (let k = 0; k < 4; k++) shade(x0 + (k & 1), y0 + (k >> 1), width, height, cx0, cy0, step, maxIter, k, r, g, b);
+      for (let k = 0; k < 4; k++)
+        shade(x0 + (k & 1), y0 + (k >> 1), width, height, cx0, cy0, step, maxIter, k, r, g, b);
       storeBlock(frame, width, height, format, x0, y0, r, g, b);
     }
   }
@@ -176,7 +224,17 @@ export function fractalFrameJs(
 export function renderFractalFrame(format: Omit<FrameFormat, 'framesPerChunk'>, frame: number, cost = 1): Uint8Array {
   const out = new Uint8Array(frameBytes(format));
   const p = fractalFrameParams(frame, format.width, cost);
-  fractalFrameJs(out, 0, format.width, format.height, format.pixelFormat === 'rgba' ? 0 : 1, p.centerX, p.centerY, p.step, p.maxIterations);
+  fractalFrameJs(
+    out,
+    0,
+    format.width,
+    format.height,
+    format.pixelFormat === 'rgba' ? 0 : 1,
+    p.centerX,
+    p.centerY,
+    p.step,
+    p.maxIterations,
+  );
   return out;
 }
 
@@ -187,12 +245,16 @@ export const fractal: FrameWorkloadFactory = {
   summary: 'deep Mandelbrot zoom, smooth colouring, double precision; --cost scales the iterations',
   create(options: FrameWorkloadOptions): FrameWorkload {
     const format: FrameFormat = {
-      width: options.width, height: options.height, pixelFormat: options.pixelFormat, framesPerChunk: options.framesPerChunk,
+      width: options.width,
+      height: options.height,
+      pixelFormat: options.pixelFormat,
+      framesPerChunk: options.framesPerChunk,
     };
     validateFrameFormat(format);
     const cost = options.cost ?? 1;
     if (!(cost > 0) || !Number.isFinite(cost)) throw new UsageError(`--cost must be a positive number, got ${cost}`);
-    if (chunkBytes(format) > 0xffffffff) throw new UsageError('a fractal chunk must stay under 4 GiB: use fewer frames per chunk');
+    if (chunkBytes(format) > 0xffffffff)
+      throw new UsageError('a fractal chunk must stay under 4 GiB: use fewer frames per chunk');
     const fb = frameBytes(format);
     const programs: Program[] = [];
     return {
@@ -201,13 +263,28 @@ export const fractal: FrameWorkloadFactory = {
       format,
       describe: `Mandelbrot zoom, ${fractalFrameParams(0, format.width, cost).maxIterations}+ iterations a pixel (double precision)`,
       setup(device: Device): FrameWorkloadInstance {
-        defineFakeKernels(device, [{
-          name: 'fractal_frame', signature: FRACTAL_SIGNATURE,
-          fn: (_ctx, out: Uint8Array, offset: number, w: number, h: number, f: number, cx: number, cy: number, step: number, it: number) =>
-            fractalFrameJs(out, offset, w, h, f, cx, cy, step, it),
-        }]);
+        defineFakeKernels(device, [
+          {
+            name: 'fractal_frame',
+            signature: FRACTAL_SIGNATURE,
+            fn: (
+              _ctx,
+              out: Uint8Array,
+              offset: number,
+              w: number,
+              h: number,
+              f: number,
+              cx: number,
+              cy: number,
+              step: number,
+              it: number,
+            ) => fractalFrameJs(out, offset, w, h, f, cx, cy, step, it),
+          },
+        ]);
         const program = device.compile(FRACTAL_SOURCE, {
-          name: 'fractal.cu', options: FRACTAL_COMPILE_OPTIONS, kernels: { fractal_frame: FRACTAL_SIGNATURE },
+          name: 'fractal.cu',
+          options: FRACTAL_COMPILE_OPTIONS,
+          kernels: { fractal_frame: FRACTAL_SIGNATURE },
         });
         programs.push(program);
         const kernel: Kernel = program.getKernel('fractal_frame', FRACTAL_SIGNATURE);
@@ -220,9 +297,17 @@ export const fractal: FrameWorkloadFactory = {
             for (let k = 0; k < range.frames; k++) {
               const p = fractalFrameParams(range.firstFrame + k, width, cost);
               kernel.launch(
-                chunk.stream, { grid, block: BLOCK, writes: [chunk.output] },
-                chunk.output, k * fb, width, height, pixelFormat === 'rgba' ? 0 : 1,
-                p.centerX, p.centerY, p.step, p.maxIterations,
+                chunk.stream,
+                { grid, block: BLOCK, writes: [chunk.output] },
+                chunk.output,
+                k * fb,
+                width,
+                height,
+                pixelFormat === 'rgba' ? 0 : 1,
+                p.centerX,
+                p.centerY,
+                p.step,
+                p.maxIterations,
               );
             }
           },

@@ -40,16 +40,22 @@ export function chunkBytes(format: FrameFormat): number {
 export function validateFrameFormat(format: FrameFormat): void {
   const { width, height, pixelFormat, framesPerChunk } = format;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2) {
-    throw new UsageError(`frame size ${width}x${height} is not valid: give whole numbers of pixels, at least 2x2 (e.g. 1920x1080)`);
+    throw new UsageError(
+      `frame size ${width}x${height} is not valid: give whole numbers of pixels, at least 2x2 (e.g. 1920x1080)`,
+    );
   }
   if (width > MAX_WIDTH || height > MAX_HEIGHT) {
-    throw new UsageError(`frame size ${width}x${height} is larger than ${MAX_WIDTH}x${MAX_HEIGHT}; choose a smaller size`);
+    throw new UsageError(
+      `frame size ${width}x${height} is larger than ${MAX_WIDTH}x${MAX_HEIGHT}; choose a smaller size`,
+    );
   }
   if (!PIXEL_FORMATS.includes(pixelFormat)) {
     throw new UsageError(`pixel format '${String(pixelFormat)}' is not supported: use ${PIXEL_FORMATS.join(' or ')}`);
   }
   if (pixelFormat === 'yuv420p' && (width % 2 !== 0 || height % 2 !== 0)) {
-    throw new UsageError(`yuv420p needs an even width and height, got ${width}x${height}; use e.g. ${width + (width % 2)}x${height + (height % 2)} or --format rgba`);
+    throw new UsageError(
+      `yuv420p needs an even width and height, got ${width}x${height}; use e.g. ${width + (width % 2)}x${height + (height % 2)} or --format rgba`,
+    );
   }
   if (!Number.isInteger(framesPerChunk) || framesPerChunk < 1 || framesPerChunk > 256) {
     throw new UsageError(`frames per chunk must be a whole number from 1 to 256, got ${framesPerChunk}`);

@@ -15,13 +15,19 @@ const syntheticFrames: FrameWorkloadFactory = {
   summary: 'hash kernel with an exact cost knob (output is noise); --cost scales the hash rounds',
   create(options: FrameWorkloadOptions): FrameWorkload {
     const format: FrameFormat = {
-      width: options.width, height: options.height, pixelFormat: options.pixelFormat, framesPerChunk: options.framesPerChunk,
+      width: options.width,
+      height: options.height,
+      pixelFormat: options.pixelFormat,
+      framesPerChunk: options.framesPerChunk,
     };
     validateFrameFormat(format);
     const cost = options.cost ?? 1;
     if (!(cost >= 0) || !Number.isFinite(cost)) throw new UsageError(`--cost must be a number ≥ 0, got ${cost}`);
     const outputBytes = chunkBytes(format);
-    if (outputBytes % 4 !== 0) throw new UsageError(`the synthetic workload writes 32-bit words: a chunk of ${outputBytes} bytes is not a multiple of 4; change --size or --frames-per-chunk`);
+    if (outputBytes % 4 !== 0)
+      throw new UsageError(
+        `the synthetic workload writes 32-bit words: a chunk of ${outputBytes} bytes is not a multiple of 4; change --size or --frames-per-chunk`,
+      );
     const iters = Math.round(SYNTHETIC_ITERS * cost);
     const inner = synthetic({ outputBytes, iters });
     return {

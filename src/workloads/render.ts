@@ -100,7 +100,10 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
       progress.framesDone += framesInChunk(chunk.item, workload.format);
       progress.chunksDone++;
       progress.elapsedMs = now - t0;
-      options.onChunk?.({ ...progress, sinkActiveMs: progress.sinkActiveMs + (progress.sinkInFlight ? now - activeSince : 0) });
+      options.onChunk?.({
+        ...progress,
+        sinkActiveMs: progress.sinkActiveMs + (progress.sinkInFlight ? now - activeSince : 0),
+      });
     }
   };
   const shared = {
@@ -118,7 +121,10 @@ export async function runRender(options: RenderOptions): Promise<RenderOutcome> 
   let multi: MultiPipelineStats | null = null;
   let error: unknown = null;
   if (devices.length > 1) {
-    const pipeline = createMultiPipeline<FrameRange>(devices, { ...shared, compute: (chunk) => instances.get(chunk.device)!.compute(chunk) });
+    const pipeline = createMultiPipeline<FrameRange>(devices, {
+      ...shared,
+      compute: (chunk) => instances.get(chunk.device)!.compute(chunk),
+    });
     try {
       multi = await pipeline.run(ranges, { signal: options.signal });
       stats = multiAsPipelineStats(multi, shared.mode);

@@ -77,7 +77,9 @@ export function syntheticWords(out: Uint32Array, chunk: number, iters: number, i
 export function syntheticReference(outputBytes: number, index: number, iters: number, input?: Uint8Array): Uint8Array {
   const out = new Uint8Array(outputBytes);
   const words = new Uint32Array(out.buffer, 0, outputBytes >>> 2);
-  const inWords = input ? new Uint32Array(input.buffer.slice(input.byteOffset, input.byteOffset + (input.byteLength & ~3))) : undefined;
+  const inWords = input
+    ? new Uint32Array(input.buffer.slice(input.byteOffset, input.byteOffset + (input.byteLength & ~3)))
+    : undefined;
   syntheticWords(words, index, iters, inWords && inWords.length ? inWords : undefined);
   return out;
 }
@@ -96,7 +98,10 @@ export interface KernelDefiner {
  * Defines tandem_synthetic on a fake device: the same bytes as the CUDA kernel, costing
  * `baseMs + words × iters × msPerWordIter` virtual ms.
  */
-export function defineSyntheticFakeKernel(fake: KernelDefiner, cost: { baseMs?: number; msPerWordIter?: number } = {}): void {
+export function defineSyntheticFakeKernel(
+  fake: KernelDefiner,
+  cost: { baseMs?: number; msPerWordIter?: number } = {},
+): void {
   const base = cost.baseMs ?? 0.005;
   const per = cost.msPerWordIter ?? 1e-6;
   fake.defineKernel(
@@ -136,9 +141,12 @@ export interface SyntheticOptions {
 export function synthetic(options: SyntheticOptions): Workload<unknown> {
   const { outputBytes, inputBytes } = options;
   const iters = options.iters ?? 0;
-  if (!Number.isSafeInteger(outputBytes) || outputBytes <= 0 || outputBytes % 4) throw new UsageError(`synthetic: outputBytes must be a positive multiple of 4, got ${outputBytes}`);
-  if (inputBytes !== undefined && (!Number.isSafeInteger(inputBytes) || inputBytes < 0 || inputBytes % 4)) throw new UsageError(`synthetic: inputBytes must be a multiple of 4, got ${inputBytes}`);
-  if (!Number.isInteger(iters) || iters < 0 || iters > 0xffffffff) throw new UsageError(`synthetic: iters must be an integer ≥ 0, got ${iters}`);
+  if (!Number.isSafeInteger(outputBytes) || outputBytes <= 0 || outputBytes % 4)
+    throw new UsageError(`synthetic: outputBytes must be a positive multiple of 4, got ${outputBytes}`);
+  if (inputBytes !== undefined && (!Number.isSafeInteger(inputBytes) || inputBytes < 0 || inputBytes % 4))
+    throw new UsageError(`synthetic: inputBytes must be a multiple of 4, got ${inputBytes}`);
+  if (!Number.isInteger(iters) || iters < 0 || iters > 0xffffffff)
+    throw new UsageError(`synthetic: iters must be an integer ≥ 0, got ${iters}`);
   const closers: Array<() => void> = [];
   return {
     name: `synthetic(iters=${iters})`,
@@ -162,11 +170,17 @@ export function synthetic(options: SyntheticOptions): Workload<unknown> {
 }
 
 /** Compiles tandem_synthetic for `device` (defining the JS version first on a fake device). */
-export function syntheticKernel(device: Device, fakeCost?: SyntheticOptions['fakeCost']): { program: import('../core/types.js').Program; kernel: Kernel } {
+export function syntheticKernel(
+  device: Device,
+  fakeCost?: SyntheticOptions['fakeCost'],
+): { program: import('../core/types.js').Program; kernel: Kernel } {
   if (device.backend === 'fake' && typeof (device as unknown as KernelDefiner).defineKernel === 'function') {
     defineSyntheticFakeKernel(device as unknown as KernelDefiner, fakeCost);
   }
-  const program = device.compile(SYNTHETIC_SOURCE, { kernels: { [SYNTHETIC_KERNEL]: SYNTHETIC_SIGNATURE }, name: 'synthetic.cu' });
+  const program = device.compile(SYNTHETIC_SOURCE, {
+    kernels: { [SYNTHETIC_KERNEL]: SYNTHETIC_SIGNATURE },
+    name: 'synthetic.cu',
+  });
   return { program, kernel: program.getKernel(SYNTHETIC_KERNEL, SYNTHETIC_SIGNATURE) };
 }
 
@@ -205,7 +219,12 @@ export interface Calibration {
  * Measures on `device` the D2H time of `outputBytes` and the kernel time against iters, and
  * returns the iters giving each compute/copy ratio (e.g. 0.5, 1, 2). Progress on stderr.
  */
-export async function calibrateSynthetic(device: Device, outputBytes: number, ratios: readonly number[] = [0.5, 1, 2], options: { repeats?: number; log?: (line: string) => void } = {}): Promise<Calibration> {
+export async function calibrateSynthetic(
+  device: Device,
+  outputBytes: number,
+  ratios: readonly number[] = [0.5, 1, 2],
+  options: { repeats?: number; log?: (line: string) => void } = {},
+): Promise<Calibration> {
   const repeats = options.repeats ?? 7;
   const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const { program, kernel } = syntheticKernel(device);
@@ -240,7 +259,9 @@ export async function calibrateSynthetic(device: Device, outputBytes: number, ra
     }
     const perIterMs = Math.max((tp - t0) / probe, 1e-9);
     const baseMs = t0;
-    log(`calibrate ${outputBytes} B: D2H ${copyMs.toFixed(4)} ms, kernel ${t0.toFixed(4)} ms + ${(perIterMs * 1000).toFixed(4)} µs × iters`);
+    log(
+      `calibrate ${outputBytes} B: D2H ${copyMs.toFixed(4)} ms, kernel ${t0.toFixed(4)} ms + ${(perIterMs * 1000).toFixed(4)} µs × iters`,
+    );
     const points: Calibration['points'] = [];
     for (const ratio of ratios) {
       let iters = Math.max(0, Math.round((ratio * copyMs - baseMs) / perIterMs));
@@ -251,7 +272,9 @@ export async function calibrateSynthetic(device: Device, outputBytes: number, ra
         k = await kernelMs(iters);
       }
       points.push({ ratio, iters, kernelMs: k, measuredRatio: k / copyMs });
-      log(`calibrate ${outputBytes} B: ratio ${ratio} → iters ${iters}, kernel ${k.toFixed(4)} ms (ratio ${(k / copyMs).toFixed(3)})`);
+      log(
+        `calibrate ${outputBytes} B: ratio ${ratio} → iters ${iters}, kernel ${k.toFixed(4)} ms (ratio ${(k / copyMs).toFixed(3)})`,
+      );
     }
     return { outputBytes, copyMs, baseMs, perIterMs, points };
   } finally {

@@ -46,7 +46,9 @@ let device: CudaDevice;
 test('open: properties of device 0', { skip }, async () => {
   device = await open(0);
   const p = device.properties;
-  console.log(`# ${p.name} cc ${p.computeCapability.join('.')} SMs ${p.smCount} copy engines ${p.asyncEngineCount} bus ${p.pciBusId} pcie ${JSON.stringify(p.pcie)} wait=${device.eventWait}`);
+  console.log(
+    `# ${p.name} cc ${p.computeCapability.join('.')} SMs ${p.smCount} copy engines ${p.asyncEngineCount} bus ${p.pciBusId} pcie ${JSON.stringify(p.pcie)} wait=${device.eventWait}`,
+  );
   assert.ok(p.name.length > 0);
   assert.ok(p.computeCapability[0] >= 5);
   assert.ok(p.smCount > 0);
@@ -70,7 +72,9 @@ test('alloc/free: cuMemGetInfo returns to its baseline', { skip }, () => {
 test('out of memory is a CudaError naming the call, the size asked and what is free', { skip }, () => {
   assert.throws(
     () => device.allocDevice(device.properties.totalMemory * 2, 'huge'),
-    (e: Error) => e instanceof CudaError && /^CUDA_ERROR_OUT_OF_MEMORY: .*\(cuMemAlloc_v2, [\d.]+ GiB asked, [\d.]+ GiB free for 'huge'\)/.test(e.message),
+    (e: Error) =>
+      e instanceof CudaError &&
+      /^CUDA_ERROR_OUT_OF_MEMORY: .*\(cuMemAlloc_v2, [\d.]+ GiB asked, [\d.]+ GiB free for 'huge'\)/.test(e.message),
   );
 });
 
@@ -202,7 +206,10 @@ for (const strategy of EVENT_WAIT_STRATEGIES) {
     program.getKernel('spin').launch(s2, { grid: 1, block: 1 }, 1_000_000n, 0n, 0);
     short.record(s2);
     const order: string[] = [];
-    await Promise.all([long.completion().then(() => order.push('long')), short.completion().then(() => order.push('short'))]);
+    await Promise.all([
+      long.completion().then(() => order.push('long')),
+      short.completion().then(() => order.push('short')),
+    ]);
     assert.deepEqual(order, ['short', 'long']);
     // whenComplete(): the callback form, once per wait; reused for the next wait on the event;
     // a second wait at the same time still completes; synchronous once done; closed → onError.
@@ -212,12 +219,18 @@ for (const strategy of EVENT_WAIT_STRATEGIES) {
       program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 20_000_000n, 0n, 0); // 20 ms
       ev.record(s);
       assert.equal(ev.isDone(), false);
-      await Promise.all([waited2(ev).then(() => calls.push(`a${round}`)), waited2(ev).then(() => calls.push(`b${round}`))]);
+      await Promise.all([
+        waited2(ev).then(() => calls.push(`a${round}`)),
+        waited2(ev).then(() => calls.push(`b${round}`)),
+      ]);
       assert.ok(ev.isDone());
     }
     assert.deepEqual(calls.sort(), ['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
     let now = false;
-    ev.whenComplete(() => (now = true), () => {});
+    ev.whenComplete(
+      () => (now = true),
+      () => {},
+    );
     assert.equal(now, true, 'already complete: called back at once');
     {
       const closed = dev.createEvent({ label: 'gone' });
@@ -256,8 +269,9 @@ test('closing twice is harmless; use after close is a clear error', { skip }, as
     assert.equal(r.closed, true);
   }
   const other = device.createStream({ label: 'other' });
-  const usage = (f: () => unknown, message: string) => assert.throws(f, (e: Error) => e instanceof UsageError && e.message.includes(message), message);
-  usage(() => device.copy(stream, pinned, buf), "copy");
+  const usage = (f: () => unknown, message: string) =>
+    assert.throws(f, (e: Error) => e instanceof UsageError && e.message.includes(message), message);
+  usage(() => device.copy(stream, pinned, buf), 'copy');
   usage(() => ev.record(other), "Event 'done' was closed; create a new one with device.createEvent()");
   usage(() => other.waitEvent(ev), "Event 'done' was closed");
   usage(() => device.memset(stream, buf, 0), "Stream 'copy' was closed; create a new one with device.createStream()");
@@ -271,8 +285,14 @@ test('closing twice is harmless; use after close is a clear error', { skip }, as
   using p2 = device.compile(SOURCE, { kernels: KERNELS, name: 'foundation.cu' });
   using s = device.createStream();
   using d = device.allocDevice(16);
-  usage(() => p2.getKernel('inc').launch(s, { grid: 1, block: [32, 64] }, d, d), 'has 2048 threads; this device allows 1024 per block');
-  usage(() => p2.getKernel('inc').launch(s, { grid: 1, block: 1 }, d), "kernel 'inc' takes 2 arguments (pointer, pointer); got 1");
+  usage(
+    () => p2.getKernel('inc').launch(s, { grid: 1, block: [32, 64] }, d, d),
+    'has 2048 threads; this device allows 1024 per block',
+  );
+  usage(
+    () => p2.getKernel('inc').launch(s, { grid: 1, block: 1 }, d),
+    "kernel 'inc' takes 2 arguments (pointer, pointer); got 1",
+  );
 
   const dev2 = await open(0);
   const s2 = dev2.createStream({ label: 'late' });
@@ -289,8 +309,13 @@ test('a device fault rejects pending completions instead of hanging (runs last)'
   program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 50_000_000n, 0n, 0);
   program.getKernel('poke').launch(s, { grid: 1, block: 1 }, 0x10n); // illegal address
   ev.record(s);
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('completion() hung after a device fault')), 10_000).unref());
-  await assert.rejects(Promise.race([ev.completion(), timeout]), (e: Error) => e instanceof CudaError && e.sticky && /CUDA_ERROR_ILLEGAL_ADDRESS/.test(e.message));
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('completion() hung after a device fault')), 10_000).unref(),
+  );
+  await assert.rejects(
+    Promise.race([ev.completion(), timeout]),
+    (e: Error) => e instanceof CudaError && e.sticky && /CUDA_ERROR_ILLEGAL_ADDRESS/.test(e.message),
+  );
   device.close();
   rmSync(cache, { recursive: true, force: true });
 });

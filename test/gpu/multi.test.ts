@@ -10,13 +10,21 @@ import { test } from 'node:test';
 import { driverAvailable, open } from '../../src/core/open.js';
 import type { Device } from '../../src/core/types.js';
 import { PipelineError } from '../../src/pipeline/index.js';
-import { MultiPipelineError, closeDevices, createMultiPipeline, openDevices, type MultiPipelineStats } from '../../src/pipeline/multi.js';
+import {
+  MultiPipelineError,
+  closeDevices,
+  createMultiPipeline,
+  openDevices,
+  type MultiPipelineStats,
+} from '../../src/pipeline/multi.js';
 import { synthetic, type Workload, type WorkloadInstance } from '../../src/workloads/synthetic.js';
 
 const avail = driverAvailable();
 const skip = avail.ok ? false : `no CUDA driver: ${avail.reason}`;
 if (skip) console.log(`# skipping GPU multi-device tests: ${skip}`);
-const skipMulti = skip || (avail.ok && avail.devices < 2 ? `one GPU visible (${avail.devices}); the several-GPU case needs 2 or more` : false);
+const skipMulti =
+  skip ||
+  (avail.ok && avail.devices < 2 ? `one GPU visible (${avail.devices}); the several-GPU case needs 2 or more` : false);
 
 const log = (line: string) => process.stderr.write(`[gpu multi] ${line}\n`);
 const OUT = 256 * 1024;
@@ -36,7 +44,12 @@ function instanceFor(d: Device) {
   return i;
 }
 
-async function runCollect(devices: Device[], uploads: boolean, depth: number, inputs?: Uint8Array[]): Promise<{ outs: Uint8Array[]; stats: MultiPipelineStats }> {
+async function runCollect(
+  devices: Device[],
+  uploads: boolean,
+  depth: number,
+  inputs?: Uint8Array[],
+): Promise<{ outs: Uint8Array[]; stats: MultiPipelineStats }> {
   for (const d of devices) instanceFor(d);
   const outs: Uint8Array[] = [];
   const order: number[] = [];
@@ -51,7 +64,11 @@ async function runCollect(devices: Device[], uploads: boolean, depth: number, in
     },
   });
   const stats = await pipe.run(inputs ?? CHUNKS);
-  assert.deepEqual(order, Array.from({ length: CHUNKS }, (_, k) => k), 'global order, each chunk once');
+  assert.deepEqual(
+    order,
+    Array.from({ length: CHUNKS }, (_, k) => k),
+    'global order, each chunk once',
+  );
   return { outs, stats };
 }
 
@@ -72,15 +89,24 @@ test('setup: open device 0, compile the synthetic kernels', { skip }, async () =
 });
 
 for (const uploads of [false, true]) {
-  test(`one Device listed twice${uploads ? ', with uploads' : ''}: in order, bit-exact vs the CPU reference, depth 2 and 3`, { skip }, async () => {
-    const inputs = uploads ? Array.from({ length: CHUNKS }, () => randomFillSync(new Uint8Array(IN))) : undefined;
-    for (const depth of [2, 3]) {
-      const { outs, stats } = await runCollect([device, device], uploads, depth, inputs);
-      checkReference(outs, uploads ? upload : plain, inputs);
-      assert.ok(stats.perDevice.every((d) => d.chunks > 0), `both pipelines got chunks: ${shares(stats)}`);
-      log(`same Device ×2 depth ${depth}${uploads ? ' +uploads' : ''}: ${CHUNKS} chunks match; shares ${shares(stats)}; ${stats.wallMs.toFixed(1)} ms; ${stats.bottleneck.reason}`);
-    }
-  });
+  test(
+    `one Device listed twice${uploads ? ', with uploads' : ''}: in order, bit-exact vs the CPU reference, depth 2 and 3`,
+    { skip },
+    async () => {
+      const inputs = uploads ? Array.from({ length: CHUNKS }, () => randomFillSync(new Uint8Array(IN))) : undefined;
+      for (const depth of [2, 3]) {
+        const { outs, stats } = await runCollect([device, device], uploads, depth, inputs);
+        checkReference(outs, uploads ? upload : plain, inputs);
+        assert.ok(
+          stats.perDevice.every((d) => d.chunks > 0),
+          `both pipelines got chunks: ${shares(stats)}`,
+        );
+        log(
+          `same Device ×2 depth ${depth}${uploads ? ' +uploads' : ''}: ${CHUNKS} chunks match; shares ${shares(stats)}; ${stats.wallMs.toFixed(1)} ms; ${stats.bottleneck.reason}`,
+        );
+      }
+    },
+  );
 }
 
 test('device 0 opened twice (two Device objects on one context): in order, bit-exact', { skip }, async () => {
@@ -95,10 +121,17 @@ test('device 0 opened twice (two Device objects on one context): in order, bit-e
   }
 });
 
-async function expectCleanFailure(what: string, run: () => Promise<unknown>, check: (e: unknown) => void): Promise<void> {
+async function expectCleanFailure(
+  what: string,
+  run: () => Promise<unknown>,
+  check: (e: unknown) => void,
+): Promise<void> {
   await device.synchronize();
   const before = device.memoryInfo().free;
-  const err = await run().then(() => null, (e: unknown) => e);
+  const err = await run().then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err, `${what}: the run should reject`);
   check(err);
   const after = device.memoryInfo().free;
@@ -108,31 +141,35 @@ async function expectCleanFailure(what: string, run: () => Promise<unknown>, che
   checkReference(again.outs, plain);
 }
 
-test('compute throws on pipeline 1: both stop, PipelineError names stage, chunk and device; memory at baseline', { skip }, async () => {
-  let at = -1;
-  await expectCleanFailure(
-    'compute fault',
-    () =>
-      createMultiPipeline([device, device], {
-        outputBytes: OUT,
-        depth: 3,
-        compute(c) {
-          if (c.deviceIndex === 1 && c.index >= 9 && at < 0) {
-            at = c.index;
-            throw new Error('compute callback failed');
-          }
-          instanceFor(c.device).plain.compute(c);
-        },
-      }).run(CHUNKS * 4),
-    (e) => {
-      assert.ok(e instanceof PipelineError && e instanceof MultiPipelineError);
-      assert.equal(e.stage, 'compute');
-      assert.equal(e.chunk, at);
-      assert.equal(e.deviceIndex, 1);
-      assert.equal(e.device, device.ordinal);
-    },
-  );
-});
+test(
+  'compute throws on pipeline 1: both stop, PipelineError names stage, chunk and device; memory at baseline',
+  { skip },
+  async () => {
+    let at = -1;
+    await expectCleanFailure(
+      'compute fault',
+      () =>
+        createMultiPipeline([device, device], {
+          outputBytes: OUT,
+          depth: 3,
+          compute(c) {
+            if (c.deviceIndex === 1 && c.index >= 9 && at < 0) {
+              at = c.index;
+              throw new Error('compute callback failed');
+            }
+            instanceFor(c.device).plain.compute(c);
+          },
+        }).run(CHUNKS * 4),
+      (e) => {
+        assert.ok(e instanceof PipelineError && e instanceof MultiPipelineError);
+        assert.equal(e.stage, 'compute');
+        assert.equal(e.chunk, at);
+        assert.equal(e.deviceIndex, 1);
+        assert.equal(e.device, device.ordinal);
+      },
+    );
+  },
+);
 
 test('sink rejects, and abort: both pipelines stop, memory at baseline', { skip }, async () => {
   await expectCleanFailure(
@@ -174,7 +211,10 @@ test("several GPUs: openDevices('all'), in order, bit-exact, every device used",
   try {
     const { outs, stats } = await runCollect(devices, false, 3);
     checkReference(outs, plain);
-    assert.ok(stats.perDevice.every((d) => d.chunks > 0), shares(stats));
+    assert.ok(
+      stats.perDevice.every((d) => d.chunks > 0),
+      shares(stats),
+    );
     log(`${devices.length} GPUs: ${CHUNKS} chunks match; shares ${shares(stats)}; ${stats.bottleneck.reason}`);
   } finally {
     for (const d of devices) instances.delete(d);

@@ -28,7 +28,12 @@ function randomInputs(n: number): Uint8Array[] {
   return Array.from({ length: n }, () => randomFillSync(new Uint8Array(IN)));
 }
 
-async function runCollect(mode: PipelineMode, depth: number, uploads: boolean, trace = false): Promise<{ outs: Uint8Array[]; stats: import('../../src/pipeline/index.js').PipelineStats }> {
+async function runCollect(
+  mode: PipelineMode,
+  depth: number,
+  uploads: boolean,
+  trace = false,
+): Promise<{ outs: Uint8Array[]; stats: import('../../src/pipeline/index.js').PipelineStats }> {
   const w = uploads ? workloads[0]!.upload : workloads[0]!.plain;
   const outs: Uint8Array[] = [];
   const pipe = createPipeline<Uint8Array>(device, {
@@ -52,29 +57,41 @@ test('setup: open device 0, compile the synthetic kernel, random inputs', { skip
   log(`device: ${device.properties.name}, ${device.properties.asyncEngineCount} copy engines`);
   const plain = synthetic({ outputBytes: OUT, iters: ITERS });
   const upload = synthetic({ outputBytes: OUT, inputBytes: IN, iters: ITERS });
-  workloads.push({ plain: plain.setup(device), upload: upload.setup(device), close: () => (plain.close(), upload.close()) });
+  workloads.push({
+    plain: plain.setup(device),
+    upload: upload.setup(device),
+    close: () => (plain.close(), upload.close()),
+  });
   inputs = randomInputs(CHUNKS);
 });
 
 for (const uploads of [false, true]) {
-  test(`serial and overlap depth 1..6${uploads ? ' with uploads' : ''}: bit-identical to each other and to the CPU reference`, { skip }, async () => {
-    const w = uploads ? workloads[0]!.upload : workloads[0]!.plain;
-    const serial = await runCollect('serial', 1, uploads);
-    assert.equal(serial.outs.length, CHUNKS);
-    for (let n = 0; n < CHUNKS; n++) {
-      const want = w.reference!(n, uploads ? inputs[n] : undefined);
-      assert.ok(Buffer.compare(serial.outs[n]!, want) === 0, `serial chunk ${n} differs from the CPU reference`);
-    }
-    log(`serial${uploads ? ' +uploads' : ''}: ${CHUNKS} chunks match the CPU reference (${serial.stats.wallMs.toFixed(1)} ms)`);
-    for (let depth = 1; depth <= 6; depth++) {
-      const o = await runCollect('overlap', depth, uploads);
-      assert.equal(o.outs.length, CHUNKS);
+  test(
+    `serial and overlap depth 1..6${uploads ? ' with uploads' : ''}: bit-identical to each other and to the CPU reference`,
+    { skip },
+    async () => {
+      const w = uploads ? workloads[0]!.upload : workloads[0]!.plain;
+      const serial = await runCollect('serial', 1, uploads);
+      assert.equal(serial.outs.length, CHUNKS);
       for (let n = 0; n < CHUNKS; n++) {
-        assert.ok(Buffer.compare(o.outs[n]!, serial.outs[n]!) === 0, `depth ${depth} chunk ${n} differs from serial`);
+        const want = w.reference!(n, uploads ? inputs[n] : undefined);
+        assert.ok(Buffer.compare(serial.outs[n]!, want) === 0, `serial chunk ${n} differs from the CPU reference`);
       }
-      log(`overlap depth ${depth}${uploads ? ' +uploads' : ''}: identical to serial (${o.stats.wallMs.toFixed(1)} ms)`);
-    }
-  });
+      log(
+        `serial${uploads ? ' +uploads' : ''}: ${CHUNKS} chunks match the CPU reference (${serial.stats.wallMs.toFixed(1)} ms)`,
+      );
+      for (let depth = 1; depth <= 6; depth++) {
+        const o = await runCollect('overlap', depth, uploads);
+        assert.equal(o.outs.length, CHUNKS);
+        for (let n = 0; n < CHUNKS; n++) {
+          assert.ok(Buffer.compare(o.outs[n]!, serial.outs[n]!) === 0, `depth ${depth} chunk ${n} differs from serial`);
+        }
+        log(
+          `overlap depth ${depth}${uploads ? ' +uploads' : ''}: identical to serial (${o.stats.wallMs.toFixed(1)} ms)`,
+        );
+      }
+    },
+  );
 }
 
 test('trace: timeline in host time respects the barriers; auto depth explains itself', { skip }, async () => {
@@ -88,21 +105,32 @@ test('trace: timeline in host time respects the barriers; auto depth explains it
     const p = tl[t.index - 3];
     if (p) assert.ok(t.compute[0] >= p.copy[1] - 1e-3, `barrier 1 at chunk ${t.index}`);
   }
-  log(`trace: efficiency ${stats.efficiency?.toFixed(3)} bottleneck ${stats.bottleneck} compute ${stats.stages.compute.busyMs?.toFixed(2)} ms copy ${stats.stages.copy.busyMs?.toFixed(2)} ms upload ${stats.stages.upload.busyMs?.toFixed(2)} ms wall ${stats.wallMs.toFixed(2)} ms`);
+  log(
+    `trace: efficiency ${stats.efficiency?.toFixed(3)} bottleneck ${stats.bottleneck} compute ${stats.stages.compute.busyMs?.toFixed(2)} ms copy ${stats.stages.copy.busyMs?.toFixed(2)} ms upload ${stats.stages.upload.busyMs?.toFixed(2)} ms wall ${stats.wallMs.toFixed(2)} ms`,
+  );
   const w = workloads[0]!.plain;
   const auto = await createPipeline(device, { outputBytes: OUT, compute: (c) => w.compute(c), sink: () => {} }).run(40);
   assert.ok(auto.depth >= 2 && auto.depth <= 16);
   log(`auto: ${auto.depthReason}`);
 });
 
-async function expectCleanFailure(what: string, run: () => Promise<unknown>, check: (e: unknown) => void): Promise<void> {
+async function expectCleanFailure(
+  what: string,
+  run: () => Promise<unknown>,
+  check: (e: unknown) => void,
+): Promise<void> {
   await device.synchronize();
   const before = device.memoryInfo().free;
-  const err = await run().then(() => null, (e: unknown) => e);
+  const err = await run().then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err, `${what}: the run should reject`);
   check(err);
   const after = device.memoryInfo().free;
-  log(`${what}: rejected with ${(err as Error).name}: ${(err as Error).message.split('\n')[0]}; free memory ${before} → ${after}`);
+  log(
+    `${what}: rejected with ${(err as Error).name}: ${(err as Error).message.split('\n')[0]}; free memory ${before} → ${after}`,
+  );
   // Less than one output slot (256 KiB) of slack: the driver may keep small bookkeeping pages.
   assert.ok(Math.abs(after - before) < 64 * 1024, `${what}: device memory back to its baseline (${before} → ${after})`);
   // The device still works.
@@ -112,48 +140,56 @@ async function expectCleanFailure(what: string, run: () => Promise<unknown>, che
 
 for (const mode of ['overlap', 'serial'] as const) {
   for (const at of [0, CHUNKS >> 1, CHUNKS - 1]) {
-    test(`${mode}: compute throws at chunk ${at} → PipelineError, memory at baseline, device usable`, { skip }, async () => {
-      const w = workloads[0]!.plain;
-      await expectCleanFailure(
-        `${mode} compute@${at}`,
-        () =>
-          createPipeline(device, {
-            outputBytes: OUT,
-            depth: 3,
-            mode,
-            compute(c) {
-              if (c.index === at) throw new Error('compute callback failed');
-              w.compute(c);
-            },
-          }).run(CHUNKS),
-        (e) => {
-          assert.ok(e instanceof PipelineError);
-          assert.equal(e.stage, 'compute');
-          assert.equal(e.chunk, at);
-        },
-      );
-    });
-    test(`${mode}: sink rejects at chunk ${at} → PipelineError, memory at baseline, device usable`, { skip }, async () => {
-      const w = workloads[0]!.plain;
-      await expectCleanFailure(
-        `${mode} sink@${at}`,
-        () =>
-          createPipeline(device, {
-            outputBytes: OUT,
-            depth: 3,
-            mode,
-            compute: (c) => w.compute(c),
-            async sink(c) {
-              if (c.index === at) throw new Error('sink failed');
-            },
-          }).run(CHUNKS),
-        (e) => {
-          assert.ok(e instanceof PipelineError);
-          assert.equal(e.stage, 'sink');
-          assert.equal(e.chunk, at);
-        },
-      );
-    });
+    test(
+      `${mode}: compute throws at chunk ${at} → PipelineError, memory at baseline, device usable`,
+      { skip },
+      async () => {
+        const w = workloads[0]!.plain;
+        await expectCleanFailure(
+          `${mode} compute@${at}`,
+          () =>
+            createPipeline(device, {
+              outputBytes: OUT,
+              depth: 3,
+              mode,
+              compute(c) {
+                if (c.index === at) throw new Error('compute callback failed');
+                w.compute(c);
+              },
+            }).run(CHUNKS),
+          (e) => {
+            assert.ok(e instanceof PipelineError);
+            assert.equal(e.stage, 'compute');
+            assert.equal(e.chunk, at);
+          },
+        );
+      },
+    );
+    test(
+      `${mode}: sink rejects at chunk ${at} → PipelineError, memory at baseline, device usable`,
+      { skip },
+      async () => {
+        const w = workloads[0]!.plain;
+        await expectCleanFailure(
+          `${mode} sink@${at}`,
+          () =>
+            createPipeline(device, {
+              outputBytes: OUT,
+              depth: 3,
+              mode,
+              compute: (c) => w.compute(c),
+              async sink(c) {
+                if (c.index === at) throw new Error('sink failed');
+              },
+            }).run(CHUNKS),
+          (e) => {
+            assert.ok(e instanceof PipelineError);
+            assert.equal(e.stage, 'sink');
+            assert.equal(e.chunk, at);
+          },
+        );
+      },
+    );
   }
   test(`${mode}: abort mid-run rejects with the reason, memory at baseline, device usable`, { skip }, async () => {
     const w = workloads[0]!.plain;

@@ -43,7 +43,16 @@ interface Frames {
   distinct: number;
 }
 
-async function render(name: string, width: number, height: number, pixelFormat: PixelFormat, mode: 'serial' | 'overlap', total: number, cost: number, keep = 0): Promise<Frames> {
+async function render(
+  name: string,
+  width: number,
+  height: number,
+  pixelFormat: PixelFormat,
+  mode: 'serial' | 'overlap',
+  total: number,
+  cost: number,
+  keep = 0,
+): Promise<Frames> {
   const dev = await gpu();
   const w = createFrameWorkload(name, { width, height, pixelFormat, framesPerChunk: 4, cost });
   try {
@@ -51,15 +60,23 @@ async function render(name: string, width: number, height: number, pixelFormat: 
     const sums: string[] = [];
     const kept: Uint8Array[] = [];
     let distinct = 0;
-    const sink = callbackSink(({ firstFrame, frames }) => {
-      frames.forEach((f, k) => {
-        sums[firstFrame + k] = sha(f);
-        if (firstFrame + k < keep) kept[firstFrame + k] = f.slice();
-        if (firstFrame + k === 0) distinct = new Set(f.subarray(0, width * height)).size;
-      });
-    }, { format: w.format, concurrency: 2 });
+    const sink = callbackSink(
+      ({ firstFrame, frames }) => {
+        frames.forEach((f, k) => {
+          sums[firstFrame + k] = sha(f);
+          if (firstFrame + k < keep) kept[firstFrame + k] = f.slice();
+          if (firstFrame + k === 0) distinct = new Set(f.subarray(0, width * height)).size;
+        });
+      },
+      { format: w.format, concurrency: 2 },
+    );
     const p = createPipeline<FrameRange>(dev, {
-      outputBytes: w.outputBytes, mode, depth: 3, compute: (c) => inst.compute(c), sink: sink.write, sinkConcurrency: 2,
+      outputBytes: w.outputBytes,
+      mode,
+      depth: 3,
+      compute: (c) => inst.compute(c),
+      sink: sink.write,
+      sinkConcurrency: 2,
     });
     await p.run(frameRanges(total, 4));
     p.close();
@@ -70,47 +87,64 @@ async function render(name: string, width: number, height: number, pixelFormat: 
 }
 
 function mismatch(a: Uint8Array, b: Uint8Array): string {
-  let n = 0, first = -1;
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) { n++; if (first < 0) first = i; }
+  let n = 0,
+    first = -1;
+  for (let i = 0; i < Math.min(a.length, b.length); i++)
+    if (a[i] !== b[i]) {
+      n++;
+      if (first < 0) first = i;
+    }
   return `${n} of ${a.length} bytes differ (first at ${first}: GPU ${a[first]} vs JS ${b[first]})`;
 }
 
 for (const name of ['fractal', 'decoder'] as const) {
   for (const pixelFormat of ['yuv420p', 'rgba'] as const) {
-    test(`${name} ${pixelFormat}: GPU frames equal the JS twin's, serial and overlap identical (64x32, 7 frames)`, { skip }, async () => {
-      const cost = name === 'decoder' ? 0.5 : 1;
-      const serial = await render(name, 64, 32, pixelFormat, 'serial', 7, cost, 7);
-      const overlap = await render(name, 64, 32, pixelFormat, 'overlap', 7, cost);
-      assert.deepEqual(overlap.sums, serial.sums, 'serial vs overlap');
-      const w = createFrameWorkload(name, { width: 64, height: 32, pixelFormat, framesPerChunk: 4, cost });
-      const fake = new (await import('../../src/testing/index.js')).FakeDevice();
-      try {
-        const ref = w.setup(fake).referenceFrames!(0, 7);
-        const fb = frameBytes(w.format);
-        for (let f = 0; f < 7; f++) {
-          const want = ref.subarray(f * fb, (f + 1) * fb);
-          assert.ok(sha(want) === serial.sums[f], `frame ${f}: ${mismatch(serial.kept[f]!, want)}`);
+    test(
+      `${name} ${pixelFormat}: GPU frames equal the JS twin's, serial and overlap identical (64x32, 7 frames)`,
+      { skip },
+      async () => {
+        const cost = name === 'decoder' ? 0.5 : 1;
+        const serial = await render(name, 64, 32, pixelFormat, 'serial', 7, cost, 7);
+        const overlap = await render(name, 64, 32, pixelFormat, 'overlap', 7, cost);
+        assert.deepEqual(overlap.sums, serial.sums, 'serial vs overlap');
+        const w = createFrameWorkload(name, { width: 64, height: 32, pixelFormat, framesPerChunk: 4, cost });
+        const fake = new (await import('../../src/testing/index.js')).FakeDevice();
+        try {
+          const ref = w.setup(fake).referenceFrames!(0, 7);
+          const fb = frameBytes(w.format);
+          for (let f = 0; f < 7; f++) {
+            const want = ref.subarray(f * fb, (f + 1) * fb);
+            assert.ok(sha(want) === serial.sums[f], `frame ${f}: ${mismatch(serial.kept[f]!, want)}`);
+          }
+        } finally {
+          w.close();
+          fake.close();
         }
-      } finally {
-        w.close();
-        fake.close();
-      }
-    });
+      },
+    );
   }
 }
 
-for (const [name, width, height, cost] of [['fractal', 1920, 1080, 1], ['decoder', 1920, 1080, 1], ['fractal', 3840, 2160, 0.5]] as const) {
-  test(`${name} ${width}x${height}: serial and overlap frames bit-identical, frames not constant`, { skip }, async () => {
-    const serial = await render(name, width, height, 'yuv420p', 'serial', 10, cost);
-    const overlap = await render(name, width, height, 'yuv420p', 'overlap', 10, cost);
-    assert.equal(overlap.sums.length, 10);
-    assert.deepEqual(overlap.sums, serial.sums);
-    assert.ok(overlap.distinct > 32, `frame 0 has only ${overlap.distinct} distinct luma values`);
-    assert.ok(new Set(overlap.sums).size >= 9, 'frames change over time');
-  });
+for (const [name, width, height, cost] of [
+  ['fractal', 1920, 1080, 1],
+  ['decoder', 1920, 1080, 1],
+  ['fractal', 3840, 2160, 0.5],
+] as const) {
+  test(
+    `${name} ${width}x${height}: serial and overlap frames bit-identical, frames not constant`,
+    { skip },
+    async () => {
+      const serial = await render(name, width, height, 'yuv420p', 'serial', 10, cost);
+      const overlap = await render(name, width, height, 'yuv420p', 'overlap', 10, cost);
+      assert.equal(overlap.sums.length, 10);
+      assert.deepEqual(overlap.sums, serial.sums);
+      assert.ok(overlap.distinct > 32, `frame 0 has only ${overlap.distinct} distinct luma values`);
+      assert.ok(new Set(overlap.sums).size >= 9, 'frames change over time');
+    },
+  );
 }
 
-test('raw and PNG sinks on the GPU: the PNGs decode to the raw file\'s frames', { skip }, async () => {
+test("raw and PNG sinks on the GPU: the PNGs decode to the raw file's frames", { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-gpu-sinks-'));
   try {
     const dev = await gpu();

@@ -12,10 +12,24 @@ import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
 import { parseDeviceList, openDeviceList, type DeviceList } from '../../profile/device-list.js';
 import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
-import { attachPeerResults, PEERS, pythonCommand, writePeerConfig, type PeerCellConfig, type PeerConfig } from '../../profile/peers.js';
+import {
+  attachPeerResults,
+  PEERS,
+  pythonCommand,
+  writePeerConfig,
+  type PeerCellConfig,
+  type PeerConfig,
+} from '../../profile/peers.js';
 import { startPeers, type InterleavedPeers } from '../../profile/peer-interleave.js';
 import { writeReport } from '../../profile/report.js';
-import { environment, RESULTS_SCHEMA, writeResults, type Environment, type PeerStatus, type Results } from '../../profile/results.js';
+import {
+  environment,
+  RESULTS_SCHEMA,
+  writeResults,
+  type Environment,
+  type PeerStatus,
+  type Results,
+} from '../../profile/results.js';
 import { copyDriftNote } from '../../profile/drift.js';
 import { cellKey, runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
 import { resultsTable } from '../../profile/table.js';
@@ -38,13 +52,26 @@ export interface BenchOptions {
   trace?: boolean;
 }
 
-const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, KIB: 1024, M: 1024 ** 2, MB: 1024 ** 2, MIB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3, GIB: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  K: 1024,
+  KB: 1024,
+  KIB: 1024,
+  M: 1024 ** 2,
+  MB: 1024 ** 2,
+  MIB: 1024 ** 2,
+  G: 1024 ** 3,
+  GB: 1024 ** 3,
+  GIB: 1024 ** 3,
+};
 
 /** '64M', '4MiB', '512K', '1048576' → bytes (binary units: M = MiB). */
 export function parseSize(text: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;
-  if (!m || unit === undefined) throw new UsageError(`--sizes: cannot read '${text}'; write sizes like 64M, 4M, 512K or a byte count`);
+  if (!m || unit === undefined)
+    throw new UsageError(`--sizes: cannot read '${text}'; write sizes like 64M, 4M, 512K or a byte count`);
   const bytes = Math.round(Number(m[1]) * unit);
   if (!(bytes >= 1024)) throw new UsageError(`--sizes: ${text} is too small; use at least 1K`);
   if (bytes % 4 !== 0) throw new UsageError(`--sizes: ${text} is not a multiple of 4 bytes`);
@@ -53,7 +80,10 @@ export function parseSize(text: string): number {
 
 function list(value: string | number | undefined, name: string): string[] {
   if (value === undefined) return [];
-  const items = String(value).split(',').map((s) => s.trim()).filter(Boolean);
+  const items = String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new UsageError(`--${name} is empty; give a comma-separated list`);
   return items;
 }
@@ -90,25 +120,33 @@ export interface ParsedBench {
 export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBench {
   const fake = !!o.fake;
   const modes = [...new Set(list(o.modes ?? 'overlap,serial', 'modes'))].map((m) => {
-    if (m !== 'overlap' && m !== 'serial') throw new UsageError(`--modes: unknown mode '${m}'; use overlap and/or serial`);
+    if (m !== 'overlap' && m !== 'serial')
+      throw new UsageError(`--modes: unknown mode '${m}'; use overlap and/or serial`);
     return m as PipelineMode;
   });
   const depths: DepthSpec[] = [...new Set(list(o.depths ?? '2,auto', 'depths'))].map((d) => {
     if (d === 'auto') return 'auto';
     const v = Number(d);
-    if (!Number.isInteger(v) || v < 1 || v > 16) throw new UsageError(`--depths: '${d}' is not a depth; use integers 1..16 or auto`);
+    if (!Number.isInteger(v) || v < 1 || v > 16)
+      throw new UsageError(`--depths: '${d}' is not a depth; use integers 1..16 or auto`);
     return v;
   });
   const ratios = [...new Set(positiveNumbers(o.ratios ?? '0.5,1,2', 'ratios', false))];
   const sizes = [...new Set(list(o.sizes ?? (fake ? '256K,64K' : '64M,4M'), 'sizes').map(parseSize))];
   const chunks = o.chunks === undefined || o.chunks === 'auto' ? null : positiveNumbers(o.chunks, 'chunks', true)[0]!;
-  if (chunks !== null && chunks < 2) throw new UsageError('--chunks: use at least 2 chunks so there is something to overlap');
+  if (chunks !== null && chunks < 2)
+    throw new UsageError('--chunks: use at least 2 chunks so there is something to overlap');
   const repeats = positiveNumbers(o.repeats ?? DEFAULT_REPEATS, 'repeats', true)[0]!;
-  if (repeats > 99) throw new UsageError(`--repeats: ${repeats} is more than 99; 5 already puts the median within the spread of a steady host`);
+  if (repeats > 99)
+    throw new UsageError(
+      `--repeats: ${repeats} is more than 99; 5 already puts the median within the spread of a steady host`,
+    );
   const device = Number(o.device ?? 0);
-  if (!Number.isInteger(device) || device < 0) throw new UsageError(`--device: '${o.device}' is not a device ordinal; \`tandem info\` lists them`);
+  if (!Number.isInteger(device) || device < 0)
+    throw new UsageError(`--device: '${o.device}' is not a device ordinal; \`tandem info\` lists them`);
   const workload = String(o.workload ?? 'synthetic');
-  if (!BENCH_WORKLOADS.includes(workload)) throw new UsageError(`--workload: unknown workload '${workload}'; built in: ${BENCH_WORKLOADS.join(', ')}`);
+  if (!BENCH_WORKLOADS.includes(workload))
+    throw new UsageError(`--workload: unknown workload '${workload}'; built in: ${BENCH_WORKLOADS.join(', ')}`);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   return {
     workload,
@@ -174,18 +212,30 @@ const log = (line: string): void => {
 };
 
 /** The devices of the run: --device alone, or --devices (one pipeline per entry). */
-async function openBenchDevices(p: ParsedBench): Promise<{ device: Device; devices: Device[]; ordinals: number[]; env: Partial<Environment>; close(): Promise<void> }> {
+async function openBenchDevices(p: ParsedBench): Promise<{
+  device: Device;
+  devices: Device[];
+  ordinals: number[];
+  env: Partial<Environment>;
+  close(): Promise<void>;
+}> {
   if (p.devices === null) {
     const { device, env } = await openDevice(p);
     return {
-      device, devices: [device], ordinals: [p.device], env,
+      device,
+      devices: [device],
+      ordinals: [p.device],
+      env,
       async close() {
         await device.synchronize().catch(() => undefined);
         device.close();
       },
     };
   }
-  const opened = await openDeviceList(p.devices, { fake: p.fake, fakeOptions: { copyBytesPerMs: FAKE_COPY_BYTES_PER_MS } });
+  const opened = await openDeviceList(p.devices, {
+    fake: p.fake,
+    fakeOptions: { copyBytesPerMs: FAKE_COPY_BYTES_PER_MS },
+  });
   const env: Partial<Environment> = {};
   if (!p.fake) {
     // Driver and NVRTC versions as the single-device path reports them.
@@ -198,7 +248,11 @@ async function openBenchDevices(p: ParsedBench): Promise<{ device: Device; devic
   return { device: opened.devices[0]!, devices: opened.devices, ordinals: opened.ordinals, env, close: opened.close };
 }
 
-export async function runBench(p: ParsedBench, argv: string[] = process.argv.slice(2), signal?: AbortSignal): Promise<Results> {
+export async function runBench(
+  p: ParsedBench,
+  argv: string[] = process.argv.slice(2),
+  signal?: AbortSignal,
+): Promise<Results> {
   const started = performance.now();
   const { device, devices, ordinals, env, close } = await openBenchDevices(p);
   const multi = devices.length > 1;
@@ -211,7 +265,10 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
   try {
     await mkdir(p.out, { recursive: true });
     const workload = await benchWorkload(p.workload, device.backend);
-    const utilization = device.backend === 'cuda' ? nvmlUtilizationReader(device.properties.pciBusId) : { read: null, reason: 'fake device' };
+    const utilization =
+      device.backend === 'cuda'
+        ? nvmlUtilizationReader(device.properties.pciBusId)
+        : { read: null, reason: 'fake device' };
     if (!utilization.read) log(`NVML utilization.gpu not sampled: ${utilization.reason}`);
     const ratioNearOne = [...p.ratios].sort((a, b) => Math.abs(Math.log(a)) - Math.abs(Math.log(b)))[0] ?? null;
     const showcaseSize = p.sizes[0]!;
@@ -224,25 +281,52 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
       warmupChunks: 4,
       repeats: p.repeats,
       traced: p.trace,
-      showcase: (c) => (c.chunkBytes === showcaseSize || workload.fixedChunkBytes !== undefined) && (c.ratio === null || c.ratio === ratioNearOne),
+      showcase: (c) =>
+        (c.chunkBytes === showcaseSize || workload.fixedChunkBytes !== undefined) &&
+        (c.ratio === null || c.ratio === ratioNearOne),
       maxTimelineChunks: 1000,
     };
-    log(`tandem bench on ${device.properties.name}${device.backend === 'fake' ? ' (fake device: virtual times, not GPU figures)' : ''}; results in ${p.out}`);
-    if (multi) log(`--devices ${ordinals.join(',')}: ${devices.length} pipelines on ${new Set(devices).size} device(s); chunks dealt to whichever frees a slot first`);
+    log(
+      `tandem bench on ${device.properties.name}${device.backend === 'fake' ? ' (fake device: virtual times, not GPU figures)' : ''}; results in ${p.out}`,
+    );
+    if (multi)
+      log(
+        `--devices ${ordinals.join(',')}: ${devices.length} pipelines on ${new Set(devices).size} device(s); chunks dealt to whichever frees a slot first`,
+      );
     const peersHere = p.peers && !multi && device.backend === 'cuda';
     if (peersHere) {
-      log(`peers: ${pythonCommand()} bench/peers/*.py; the stream peers run right after each of tandem's runs, the habit after the sweep`);
+      log(
+        `peers: ${pythonCommand()} bench/peers/*.py; the stream peers run right after each of tandem's runs, the habit after the sweep`,
+      );
       const t = performance.now();
       interleaved = await startPeers(p.device, { warmupChunks: PEER_WARMUP, log });
       log(`peers started in ${((performance.now() - t) / 1000).toFixed(1)} s`);
     }
-    const sweep = await runSweep(device, workload, config, { log, utilization, signal, devices, ...(interleaved ? { peers: interleaved } : {}) });
+    const sweep = await runSweep(device, workload, config, {
+      log,
+      utilization,
+      signal,
+      devices,
+      ...(interleaved ? { peers: interleaved } : {}),
+    });
 
     if (p.peers) {
       if (multi) {
-        for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers drive one GPU; run without --devices to compare' });
+        for (const s of PEERS)
+          peerStatus.push({
+            name: s.name,
+            description: s.description,
+            status: 'skipped',
+            reason: 'the peers drive one GPU; run without --devices to compare',
+          });
       } else if (device.backend === 'fake') {
-        for (const s of PEERS) peerStatus.push({ name: s.name, description: s.description, status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
+        for (const s of PEERS)
+          peerStatus.push({
+            name: s.name,
+            description: s.description,
+            status: 'skipped',
+            reason: 'the peers need a GPU (--fake given)',
+          });
       } else if (interleaved) {
         peerStatus.push(...interleaved.status());
         const t = performance.now();
@@ -251,16 +335,24 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         peersClosing = interleaved.close();
         interleaved = null;
         // The table's columns in the PEERS order.
-        peerStatus.sort((a, b) => PEERS.findIndex((s) => s.name === a.name) - PEERS.findIndex((s) => s.name === b.name));
+        peerStatus.sort(
+          (a, b) => PEERS.findIndex((s) => s.name === a.name) - PEERS.findIndex((s) => s.name === b.name),
+        );
       }
       for (const s of peerStatus) log(`peer ${s.name}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`);
     }
 
     const driftNote = copyDriftNote(sweep.copyDrift);
     if (driftNote) log(`warning: ${driftNote}`);
-    const costs = sweep.cells.map((c) => c.traceCostPerChunkUs).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b);
+    const costs = sweep.cells
+      .map((c) => c.traceCostPerChunkUs)
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
+      .sort((a, b) => a - b);
     const traceCostUs = costs.length ? costs[costs.length >> 1]! : null;
-    if (traceCostUs !== null) log(`tracing cost: median ${traceCostUs.toFixed(2)} µs per chunk over ${costs.length} cells (traced wall − untraced wall, per chunk); headline figures are from the untraced runs`);
+    if (traceCostUs !== null)
+      log(
+        `tracing cost: median ${traceCostUs.toFixed(2)} µs per chunk over ${costs.length} cells (traced wall − untraced wall, per chunk); headline figures are from the untraced runs`,
+      );
     results = {
       schema: RESULTS_SCHEMA,
       title: `tandem bench — ${workload.name} on ${device.properties.name}`,
@@ -289,16 +381,35 @@ export async function runBench(p: ParsedBench, argv: string[] = process.argv.sli
         ...(driftNote ? [driftNote] : []),
         'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, queued behind a hold kernel so the two timing events bracket GPU time only (no host launch cost), in the same process. The ratio calibration measures the same way.',
         'Where the copy can bound a cell (D2H alone ≥ 0.8 × compute alone), D2H alone is measured again right after the cell’s untraced run and the cell’s copy ideal is the fastest D2H alone measured at that size so far (the pinned peak): copy bandwidth into fresh pinned memory drifts by up to ~10% on the H100 host.',
-        ...(multi ? [`--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.`] : []),
+        ...(multi
+          ? [
+              `--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.`,
+            ]
+          : []),
         'Busy fractions, strict kernel utilisation and idle gaps come from one more run of the same cell, traced (per-chunk timing events), on the same pipeline and ring after the untraced runs; the difference of its wall and the untraced one, per chunk, is the tracing cost shown.',
         'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',
         'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own averaging window: it is the coarse figure, shown beside the strict one.',
         'Before each measured run, tandem’s process runs a full garbage collection and each stream peer calls gc.collect(): garbage the harness made (a traced run’s timeline, results) is not collected inside a run; collections the run itself causes still count.',
-        ...(p.repeats > 1 ? [`Each overlap cell ran ${p.repeats} times untraced; its figures are from the run with the median wall (all walls in results.json: walls), and each peer's wall is the median of its ${p.repeats} runs.`] : []),
-        ...(p.peers ? ['Peers run in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC). The stream peers (torch-sketch, cupy-streams) each run in one process started before the sweep, right after each of tandem’s untraced runs of a cell and at the depth tandem ran, so both see the same host and the same copy bandwidth (where tandem’s ring had fewer device slots than pinned slots, shown as d16/3, the peers also run at the smaller depth in the first round, and in later rounds each only at whichever of the two was faster for it in the first; the depth it ran in the most rounds is reported, each depth’s median and run count are in depthsRun); their efficiency is against tandem’s stages alone for the cell; peer/tandem above 1 means tandem was faster (medians; ratioRange in results.json: each peer run against the tandem run just before it); "fastest" names the quickest of tandem and the peers in that cell and its lead over the next, prefixed "tie, rounds split" where tandem and the runner-up each won some of the paired rounds.', `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 2} MiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks; its efficiency is against tandem’s stages alone for the cell, like the stream peers’.`] : []),
-        ...(device.backend === 'fake' ? ['Fake device: kernel and copy times are virtual; use these files to check the tooling, not for figures.'] : []),
+        ...(p.repeats > 1
+          ? [
+              `Each overlap cell ran ${p.repeats} times untraced; its figures are from the run with the median wall (all walls in results.json: walls), and each peer's wall is the median of its ${p.repeats} runs.`,
+            ]
+          : []),
+        ...(p.peers
+          ? [
+              'Peers run in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC). The stream peers (torch-sketch, cupy-streams) each run in one process started before the sweep, right after each of tandem’s untraced runs of a cell and at the depth tandem ran, so both see the same host and the same copy bandwidth (where tandem’s ring had fewer device slots than pinned slots, shown as d16/3, the peers also run at the smaller depth in the first round, and in later rounds each only at whichever of the two was faster for it in the first; the depth it ran in the most rounds is reported, each depth’s median and run count are in depthsRun); their efficiency is against tandem’s stages alone for the cell; peer/tandem above 1 means tandem was faster (medians; ratioRange in results.json: each peer run against the tandem run just before it); "fastest" names the quickest of tandem and the peers in that cell and its lead over the next, prefixed "tie, rounds split" where tandem and the runner-up each won some of the paired rounds.',
+              `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 2} MiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks; its efficiency is against tandem’s stages alone for the cell, like the stream peers’.`,
+            ]
+          : []),
+        ...(device.backend === 'fake'
+          ? ['Fake device: kernel and copy times are virtual; use these files to check the tooling, not for figures.']
+          : []),
       ],
-      files: { results: path.join(p.out, 'results.json'), trace: path.join(p.out, 'trace.json'), report: path.join(p.out, 'report.html') },
+      files: {
+        results: path.join(p.out, 'results.json'),
+        trace: path.join(p.out, 'trace.json'),
+        report: path.join(p.out, 'report.html'),
+      },
     };
     await writeResults(results.files.results!, results);
     await writeTraceRuns(
@@ -328,7 +439,12 @@ const PEER_WARMUP = 3;
  * The peers that run once per cell after the sweep (torch-habit), and peers-config.json for
  * rerunning any peer by hand in batch mode.
  */
-async function runBatchPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof runSweep>>, peers: InterleavedPeers, status: PeerStatus[]): Promise<void> {
+async function runBatchPeers(
+  p: ParsedBench,
+  sweep: Awaited<ReturnType<typeof runSweep>>,
+  peers: InterleavedPeers,
+  status: PeerStatus[],
+): Promise<void> {
   const usable = sweep.peerCells.filter((c) => c.launch);
   if (usable.length === 0) {
     const reason = sweep.peerCells[0]?.reason ?? 'no cells';
@@ -341,7 +457,14 @@ async function runBatchPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof ru
     return;
   }
   // Each peer runs, in each cell, the depths tandem ran there ('auto' resolved per cell).
-  const depthsOf = (key: string) => [...new Set(sweep.cells.filter((c) => c.mode === 'overlap' && cellKey(c.chunkBytes, c.ratio) === key).flatMap((c) => [c.depth, c.stats.deviceSlots ?? c.depth]))].sort((a, b) => a - b);
+  const depthsOf = (key: string) =>
+    [
+      ...new Set(
+        sweep.cells
+          .filter((c) => c.mode === 'overlap' && cellKey(c.chunkBytes, c.ratio) === key)
+          .flatMap((c) => [c.depth, c.stats.deviceSlots ?? c.depth]),
+      ),
+    ].sort((a, b) => a - b);
   const first = usable[0]!.launch!;
   const cells: PeerCellConfig[] = usable
     .filter((c) => c.launch!.kernel.source === first.kernel.source && c.launch!.kernel.name === first.kernel.name)
@@ -351,7 +474,13 @@ async function runBatchPeers(p: ParsedBench, sweep: Awaited<ReturnType<typeof ru
       return { key: c.key, chunkBytes: c.chunkBytes, chunks: c.chunks, depths: depths.length ? depths : [2], launch };
     });
   // Kept beside the results: `python3 bench/peers/<peer>.py OUT/peers-config.json` reruns a peer.
-  const config: PeerConfig = { device: p.device, warmupChunks: PEER_WARMUP, habitMaxBytes: HABIT_MAX_BYTES, kernel: first.kernel, cells };
+  const config: PeerConfig = {
+    device: p.device,
+    warmupChunks: PEER_WARMUP,
+    habitMaxBytes: HABIT_MAX_BYTES,
+    kernel: first.kernel,
+    cells,
+  };
   await writePeerConfig(path.join(p.out, 'peers-config.json'), config);
   // The file keeps the default (a rerun by hand times the stages alone); here the habit skips
   // that (~2 s of a default run) and its efficiency is against tandem's stages alone of the cell.
@@ -370,14 +499,31 @@ export function registerBench(cli: CAC): void {
     .command('bench', 'Sweep mode × depth × compute/copy ratio × chunk size; write results, trace and report')
     .option('--workload <name>', `Workload to run (${BENCH_WORKLOADS.join(', ')})`, { default: 'synthetic' })
     .option('--modes <list>', 'Pipeline modes: overlap,serial', { default: 'overlap,serial' })
-    .option('--depths <list>', "Ring depths for overlap (1..16 or auto: the depth tandem picks, resolved per cell; d16/3 in the table: 16 pinned slots, 3 of them with device buffers)", { default: '2,auto' })
+    .option(
+      '--depths <list>',
+      'Ring depths for overlap (1..16 or auto: the depth tandem picks, resolved per cell; d16/3 in the table: 16 pinned slots, 3 of them with device buffers)',
+      { default: '2,auto' },
+    )
     .option('--ratios <list>', 'Compute/copy time ratios for the synthetic kernel', { default: '0.5,1,2' })
     .option('--sizes <list>', 'Chunk sizes, e.g. 64M,4M,1M (default 64M,4M; 256K,64K with --fake)')
-    .option('--chunks <n>', 'Chunks per cell (default: enough for 8 GiB, 64..4096; the 0.999 target needs 1024+ at 64M)')
-    .option('--repeats <n>', 'Untraced runs per overlap cell, each followed by the stream peers; the median is reported', { default: DEFAULT_REPEATS })
+    .option(
+      '--chunks <n>',
+      'Chunks per cell (default: enough for 8 GiB, 64..4096; the 0.999 target needs 1024+ at 64M)',
+    )
+    .option(
+      '--repeats <n>',
+      'Untraced runs per overlap cell, each followed by the stream peers; the median is reported',
+      { default: DEFAULT_REPEATS },
+    )
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
-    .option('--devices <spec>', "One pipeline per device, chunks dealt to whichever frees a slot first: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices")
-    .option('--no-peers', 'Skip the PyTorch and CuPy peers (run by default: python3 or $TANDEM_PYTHON; skipped with a reason if missing)')
+    .option(
+      '--devices <spec>',
+      "One pipeline per device, chunks dealt to whichever frees a slot first: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices",
+    )
+    .option(
+      '--no-peers',
+      'Skip the PyTorch and CuPy peers (run by default: python3 or $TANDEM_PYTHON; skipped with a reason if missing)',
+    )
     .option('--fake', 'Run on the fake device (no GPU needed; virtual times)')
     .option('--json', 'Print the results JSON on stdout instead of the table')
     .option('--out <dir>', 'Directory for results.json, trace.json, report.html (default ./tandem-bench-<date>)')

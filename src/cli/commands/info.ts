@@ -6,7 +6,12 @@ import { UsageError, LibraryNotFoundError, formatBytes } from '../../cuda/errors
 import { driverAvailable, listDevices, open } from '../../core/open.js';
 import { library } from '../../cuda/library.js';
 import { nvrtcVersion } from '../../cuda/nvrtc.js';
-import { EMPTY_KERNEL_SOURCE, measureLaunchCost, measurePageableD2H, measurePinnedBandwidth } from '../../core/measure.js';
+import {
+  EMPTY_KERNEL_SOURCE,
+  measureLaunchCost,
+  measurePageableD2H,
+  measurePinnedBandwidth,
+} from '../../core/measure.js';
 import type { DeviceProperties } from '../../core/types.js';
 
 interface InfoOptions {
@@ -107,20 +112,30 @@ export function formatInfo(r: InfoReport): string {
       String(d.asyncEngineCount),
       formatBytes(d.totalMemory),
       d.memoryFree === null ? '-' : formatBytes(d.memoryFree),
-      d.pcie ? `gen${d.pcie.generation} x${d.pcie.width} (max gen${d.pcie.maxGeneration} x${d.pcie.maxWidth})` : 'unknown (no NVML)',
+      d.pcie
+        ? `gen${d.pcie.generation} x${d.pcie.width} (max gen${d.pcie.maxGeneration} x${d.pcie.maxWidth})`
+        : 'unknown (no NVML)',
       d.pciBusId,
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = [`driver ${r.driverVersion}, NVRTC ${r.nvrtc ?? 'not found'}`, ''];
-  for (const row of rows) lines.push(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  for (const row of rows)
+    lines.push(
+      row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
   const m = r.measured;
   if (m) {
     lines.push('', `measured on device ${m.device} (64 MiB copies):`);
     lines.push(`  pinned H2D        ${m.pinnedH2DGBps.toFixed(1)} GB/s`);
     lines.push(`  pinned D2H        ${m.pinnedD2HGBps.toFixed(1)} GB/s`);
     lines.push(`  pageable D2H      ${m.pageableD2HGBps.toFixed(1)} GB/s (into a reused Buffer)`);
-    lines.push(`  empty launch      ${m.emptyLaunchUs === null ? (m.launchNote ?? '-') : `${m.emptyLaunchUs.toFixed(2)} µs`}`);
+    lines.push(
+      `  empty launch      ${m.emptyLaunchUs === null ? (m.launchNote ?? '-') : `${m.emptyLaunchUs.toFixed(2)} µs`}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

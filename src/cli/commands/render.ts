@@ -15,7 +15,13 @@ import { openPngSink } from '../../sinks/png.js';
 import { openRawSink } from '../../sinks/raw.js';
 import { readableSink } from '../../sinks/readable.js';
 import type { Sink } from '../../sinks/types.js';
-import { PIXEL_FORMATS, frameBytes, parseSize, type FrameFormat, type PixelFormat } from '../../workloads/frame-format.js';
+import {
+  PIXEL_FORMATS,
+  frameBytes,
+  parseSize,
+  type FrameFormat,
+  type PixelFormat,
+} from '../../workloads/frame-format.js';
 import { createFrameWorkload, workloadNames } from '../../workloads/registry.js';
 import { runRender, type RenderProgress } from '../../workloads/render.js';
 import { openDeviceList, parseDeviceList, type DeviceList } from '../../profile/device-list.js';
@@ -50,18 +56,26 @@ export type OutputKind = 'ffmpeg' | 'png' | 'raw' | 'stdout';
 export async function outputKind(out: string): Promise<OutputKind> {
   if (out === '-' || out === 'pipe:' || out === 'pipe:1') return 'stdout';
   if (out.endsWith('/')) return 'png';
-  const isDir = await stat(out).then((s) => s.isDirectory(), () => false);
+  const isDir = await stat(out).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (isDir) return 'png';
   const ext = extname(out).toLowerCase();
   if (RAW_EXTENSIONS.has(ext)) return 'raw';
-  if (!ext) throw new UsageError(`--out '${out}' has no extension: write '${out}/' for a PNG sequence, '${out}.mp4' for a video or '${out}.raw' for raw frames`);
+  if (!ext)
+    throw new UsageError(
+      `--out '${out}' has no extension: write '${out}/' for a PNG sequence, '${out}.mp4' for a video or '${out}.raw' for raw frames`,
+    );
   return 'ffmpeg';
 }
 
 function integer(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = typeof v === 'number' ? v : Number(v);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` ≥ ${min}`}, got '${String(v)}'`);
+    throw new UsageError(
+      `--${name} must be a whole number${max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : ` ≥ ${min}`}, got '${String(v)}'`,
+    );
   }
   return n;
 }
@@ -93,21 +107,34 @@ export interface RenderPlan {
 
 /** Checks every option and says what to change; touches no device. */
 export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
-  if (!workloadNames().includes(o.workload)) throw new UsageError(`unknown workload '${o.workload}': choose one of ${workloadNames().join(', ')}`);
+  if (!workloadNames().includes(o.workload))
+    throw new UsageError(`unknown workload '${o.workload}': choose one of ${workloadNames().join(', ')}`);
   const { width, height } = parseSize(String(o.size));
-  if (!PIXEL_FORMATS.includes(o.format as PixelFormat)) throw new UsageError(`--format '${o.format}' is not supported: use ${PIXEL_FORMATS.join(' or ')}`);
+  if (!PIXEL_FORMATS.includes(o.format as PixelFormat))
+    throw new UsageError(`--format '${o.format}' is not supported: use ${PIXEL_FORMATS.join(' or ')}`);
   const frames = integer('frames', o.frames, 1);
   const framesPerChunk = integer('frames-per-chunk', o.framesPerChunk, 1, 256);
   const depth = o.depth === 'auto' ? 'auto' : integer('depth', o.depth, 1, 16);
-  const deviceSlots = o.deviceSlots === undefined || o.deviceSlots === 'auto' ? 'auto' : integer('device-slots', o.deviceSlots, 1, 16);
+  const deviceSlots =
+    o.deviceSlots === undefined || o.deviceSlots === 'auto' ? 'auto' : integer('device-slots', o.deviceSlots, 1, 16);
   if (typeof deviceSlots === 'number' && typeof depth === 'number' && deviceSlots > depth) {
-    throw new UsageError(`--device-slots ${deviceSlots} is more than --depth ${depth}: each device slot needs a pinned slot; raise --depth or lower --device-slots`);
+    throw new UsageError(
+      `--device-slots ${deviceSlots} is more than --depth ${depth}: each device slot needs a pinned slot; raise --depth or lower --device-slots`,
+    );
   }
-  if (o.mode !== 'overlap' && o.mode !== 'serial') throw new UsageError(`--mode must be overlap or serial, got '${o.mode}'`);
+  if (o.mode !== 'overlap' && o.mode !== 'serial')
+    throw new UsageError(`--mode must be overlap or serial, got '${o.mode}'`);
   if (o.out === undefined || o.out === '' || typeof o.out !== 'string') {
-    throw new UsageError('give --out: a video (zoom.mp4), a directory for PNGs (frames/), a raw file (video.raw) or - for stdout');
+    throw new UsageError(
+      'give --out: a video (zoom.mp4), a directory for PNGs (frames/), a raw file (video.raw) or - for stdout',
+    );
   }
-  const report = o.report === undefined || o.report === false ? null : o.report === true || o.report === '' ? 'tandem-render-report.html' : String(o.report);
+  const report =
+    o.report === undefined || o.report === false
+      ? null
+      : o.report === true || o.report === ''
+        ? 'tandem-render-report.html'
+        : String(o.report);
   return {
     workloadName: o.workload,
     format: { width, height, pixelFormat: o.format as PixelFormat, framesPerChunk },
@@ -132,7 +159,8 @@ async function openSink(plan: RenderPlan): Promise<Sink> {
   try {
     return await openSinkFor(plan);
   } catch (err) {
-    if ((err instanceof SinkError && err.chunkIndex === null) || err instanceof FfmpegNotFoundError) throw new UsageError(err.message);
+    if ((err instanceof SinkError && err.chunkIndex === null) || err instanceof FfmpegNotFoundError)
+      throw new UsageError(err.message);
     throw err;
   }
 }
@@ -166,12 +194,21 @@ async function openDevice(plan: RenderPlan): Promise<Device> {
 }
 
 /** The run's devices: --device alone, or one pipeline per --devices entry. */
-async function openRenderDevices(plan: RenderPlan): Promise<{ device: Device; devices: Device[]; close(): Promise<void> }> {
+async function openRenderDevices(
+  plan: RenderPlan,
+): Promise<{ device: Device; devices: Device[]; close(): Promise<void> }> {
   if (plan.devices === null) {
     const device = await openDevice(plan);
-    return { device, devices: [device], close: async () => void (await Promise.resolve(device[Symbol.asyncDispose]()).catch(() => {})) };
+    return {
+      device,
+      devices: [device],
+      close: async () => void (await Promise.resolve(device[Symbol.asyncDispose]()).catch(() => {})),
+    };
   }
-  const opened = await openDeviceList(plan.devices, { fake: plan.fake, fakeOptions: { name: 'tandem fake device (--fake)' } });
+  const opened = await openDeviceList(plan.devices, {
+    fake: plan.fake,
+    fakeOptions: { name: 'tandem fake device (--fake)' },
+  });
   return { device: opened.devices[0]!, devices: opened.devices, close: opened.close };
 }
 
@@ -251,17 +288,30 @@ class ProgressLine {
   }
 }
 
-function summary(plan: RenderPlan, device: Device, workload: FrameWorkload, stats: PipelineStats | null, outcome: Awaited<ReturnType<typeof runRender>>, utilSamples: number[], interrupted: boolean): string {
+function summary(
+  plan: RenderPlan,
+  device: Device,
+  workload: FrameWorkload,
+  stats: PipelineStats | null,
+  outcome: Awaited<ReturnType<typeof runRender>>,
+  utilSamples: number[],
+  interrupted: boolean,
+): string {
   const p = outcome.progress;
   const fb = frameBytes(plan.format);
   // To the last frame written (a PNG sink encodes after it has handed the slot back).
   const wall = outcome.outputWallMs ?? stats?.wallMs ?? p.elapsedMs;
   const fps = wall > 0 ? (p.framesDone / wall) * 1000 : 0;
-  const busy = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'n/a' : `${seconds(ms)} (${((ms / wall) * 100).toFixed(0)}%)`);
+  const busy = (ms: number | null | undefined) =>
+    ms === null || ms === undefined ? 'n/a' : `${seconds(ms)} (${((ms / wall) * 100).toFixed(0)}%)`;
   const lines = [
     `tandem render ${interrupted ? 'interrupted' : 'done'}: ${workload.name} ${plan.format.width}x${plan.format.height} ${plan.format.pixelFormat}, ${p.framesDone}/${plan.frames} frames → ${plan.out} (${plan.kind})`,
     `  device       ${device.properties.name} (${device.backend})`,
-    ...(outcome.multi ? [`  devices      ${outcome.multi.devices} pipelines: ${outcome.multi.perDevice.map((d) => `#${d.deviceIndex} (GPU ${d.ordinal}) ${d.chunks} chunks`).join(', ')}; limited by ${outcome.multi.bottleneck.stage ?? 'nothing in particular'} (${outcome.multi.bottleneck.reason})`] : []),
+    ...(outcome.multi
+      ? [
+          `  devices      ${outcome.multi.devices} pipelines: ${outcome.multi.perDevice.map((d) => `#${d.deviceIndex} (GPU ${d.ordinal}) ${d.chunks} chunks`).join(', ')}; limited by ${outcome.multi.bottleneck.stage ?? 'nothing in particular'} (${outcome.multi.bottleneck.reason})`,
+        ]
+      : []),
     `  workload     ${workload.describe}`,
     `  pipeline     ${stats?.mode ?? plan.mode}, depth ${stats?.depth ?? plan.depth}${stats && stats.deviceSlots !== stats.depth ? ` (${stats.deviceSlots} on the device)` : ''}${stats?.depthReason ? ` (${stats.depthReason})` : ''}, ${plan.format.framesPerChunk} frames a chunk (${formatBytes(fb * plan.format.framesPerChunk)})`,
     `  wall         ${seconds(wall)}, ${fps.toFixed(1)} frames/s, ${formatBytes((p.framesDone * fb) / Math.max(wall / 1000, 1e-9))}/s off the GPU`,
@@ -275,18 +325,31 @@ function summary(plan: RenderPlan, device: Device, workload: FrameWorkload, stat
 
 export function registerRender(cli: CAC): void {
   cli
-    .command('render', 'Render GPU frames into a video, a PNG sequence or a raw file, overlapping compute, copy and output')
+    .command(
+      'render',
+      'Render GPU frames into a video, a PNG sequence or a raw file, overlapping compute, copy and output',
+    )
     .option('--workload <name>', `Frame workload: ${workloadNames().join(', ')}`, { default: 'fractal' })
     .option('--size <WxH>', 'Frame size, up to 7680x4320', { default: '1920x1080' })
     .option('--frames <n>', 'Frames to render', { default: 300 })
-    .option('--out <path>', 'x.mp4/.mkv/.mov/.webm → ffmpeg; dir/ → PNG sequence; x.raw/.yuv → raw frames; pipe: (or --out=-) → raw frames on stdout')
+    .option(
+      '--out <path>',
+      'x.mp4/.mkv/.mov/.webm → ffmpeg; dir/ → PNG sequence; x.raw/.yuv → raw frames; pipe: (or --out=-) → raw frames on stdout',
+    )
     .option('--format <fmt>', 'Pixel format made on the GPU: yuv420p (1.5 B/pixel) or rgba', { default: 'yuv420p' })
     .option('--frames-per-chunk <n>', 'Frames per pipeline chunk', { default: 4 })
     .option('--depth <n>', "Ring depth (pinned slots) 1..16 or 'auto'", { default: 'auto' })
-    .option('--device-slots <n>', "How many ring slots have device buffers: 1..depth or 'auto' (all of a number --depth; measured with --depth auto)", { default: 'auto' })
+    .option(
+      '--device-slots <n>',
+      "How many ring slots have device buffers: 1..depth or 'auto' (all of a number --depth; measured with --depth auto)",
+      { default: 'auto' },
+    )
     .option('--mode <mode>', 'overlap or serial (the one-stream baseline)', { default: 'overlap' })
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
-    .option('--devices <spec>', "One pipeline per device, frames still written in order: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices")
+    .option(
+      '--devices <spec>',
+      "One pipeline per device, frames still written in order: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices",
+    )
     .option('--fps <n>', 'Frame rate written into the video', { default: 30 })
     .option('--cost <x>', 'Per-frame GPU cost multiplier (fractal iterations, decoder channels)', { default: 1 })
     .option('--report [file]', 'Write the HTML report (traced run) to file (default tandem-render-report.html)')
@@ -321,11 +384,17 @@ export async function render(options: RenderCliOptions): Promise<number> {
   try {
     const sink = await openSink(plan);
     const readUtil = await gpuUtilization(device);
-    const progress = new ProgressLine(plan.frames, readUtil ? () => {
-      const u = readUtil();
-      if (u !== null) utilSamples.push(u);
-      return u;
-    } : null, options.progress !== false);
+    const progress = new ProgressLine(
+      plan.frames,
+      readUtil
+        ? () => {
+            const u = readUtil();
+            if (u !== null) utilSamples.push(u);
+            return u;
+          }
+        : null,
+      options.progress !== false,
+    );
     let lastProgress: RenderProgress = { framesDone: 0, chunksDone: 0, elapsedMs: 0, sinkActiveMs: 0, sinkInFlight: 0 };
     // Between chunks too: a slow chunk must not freeze the line.
     const ticker = setInterval(() => progress.update(lastProgress), process.stderr.isTTY ? 500 : 5000);
@@ -333,8 +402,16 @@ export async function render(options: RenderCliOptions): Promise<number> {
     let outcome;
     try {
       outcome = await runRender({
-        device, devices, workload, sink, frames: plan.frames, depth: plan.depth, deviceSlots: plan.deviceSlots, mode: plan.mode,
-        trace: plan.report !== null, signal: ac.signal,
+        device,
+        devices,
+        workload,
+        sink,
+        frames: plan.frames,
+        depth: plan.depth,
+        deviceSlots: plan.deviceSlots,
+        mode: plan.mode,
+        trace: plan.report !== null,
+        signal: ac.signal,
         onChunk: (p) => {
           lastProgress = p;
           progress.update(p);
@@ -360,7 +437,13 @@ export async function render(options: RenderCliOptions): Promise<number> {
   }
 }
 
-async function writeRenderReport(plan: RenderPlan, device: Device, workload: FrameWorkload, stats: PipelineStats, util: number[]): Promise<string> {
+async function writeRenderReport(
+  plan: RenderPlan,
+  device: Device,
+  workload: FrameWorkload,
+  stats: PipelineStats,
+  util: number[],
+): Promise<string> {
   const { writeReport } = await import('../../profile/report.js');
   const { environment, withoutTimeline, timelineRecord, RESULTS_SCHEMA } = await import('../../profile/results.js');
   const { computeMetrics } = await import('../../profile/metrics.js');
@@ -374,25 +457,27 @@ async function writeRenderReport(plan: RenderPlan, device: Device, workload: Fra
     command: process.argv.slice(1),
     environment: environment(device),
     config: { ...plan },
-    cells: [{
-      id,
-      workload: workload.name,
-      mode: stats.mode,
-      depth: stats.depth,
-      ratio: null,
-      measuredRatio: null,
-      chunkBytes: workload.outputBytes,
-      chunks: stats.chunks,
-      params: { describe: workload.describe, cost: plan.cost, frames: plan.frames },
-      alone: null,
-      stats: withoutTimeline(stats),
-      efficiency: stats.efficiency,
-      copyOfPeak: null,
-      traced: { wallMs: stats.wallMs, metrics: computeMetrics(stats) },
-      traceCostPerChunkUs: null,
-      nvml: util.length ? { samples: util.length, mean, max: Math.max(...util), min: Math.min(...util) } : null,
-      peers: {},
-    }],
+    cells: [
+      {
+        id,
+        workload: workload.name,
+        mode: stats.mode,
+        depth: stats.depth,
+        ratio: null,
+        measuredRatio: null,
+        chunkBytes: workload.outputBytes,
+        chunks: stats.chunks,
+        params: { describe: workload.describe, cost: plan.cost, frames: plan.frames },
+        alone: null,
+        stats: withoutTimeline(stats),
+        efficiency: stats.efficiency,
+        copyOfPeak: null,
+        traced: { wallMs: stats.wallMs, metrics: computeMetrics(stats) },
+        traceCostPerChunkUs: null,
+        nvml: util.length ? { samples: util.length, mean, max: Math.max(...util), min: Math.min(...util) } : null,
+        peers: {},
+      },
+    ],
     peers: [],
     timelines: tl ? [tl] : [],
     notes: ['The render ran traced (per-chunk timing events), so its wall time includes their cost.'],

@@ -44,7 +44,9 @@ export interface EventWaiter {
  */
 export const DEFAULT_EVENT_WAIT: EventWaitStrategy = 'worker';
 
-export function strategyFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): EventWaitStrategy | undefined {
+export function strategyFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): EventWaitStrategy | undefined {
   const v = env.TANDEM_EVENT_WAIT;
   if (v === undefined || v === '') return undefined;
   if ((EVENT_WAIT_STRATEGIES as readonly string[]).includes(v)) return v as EventWaitStrategy;
