@@ -522,6 +522,8 @@ test(
     assert.equal(c['frames']!.text, '12');
     assert.equal(Number(c['fps']!.value), 12 / (run.stats.wallMs / 1000));
     assert.ok(c['bottleneck']!.text.length > 0);
+    // One figure, said once: efficiency is the bottleneck's share of the wall.
+    assert.equal(Number(c['efficiency']!.value), Number(c['bottleneck']!.value));
     assert.match((await page.textContent('#verdict'))!, /^12 frames in [\d.]+ s: [\d.]+ fps/);
     assert.ok((await page.locator('#stage-table tr[data-stage]').count()) >= 3);
     assert.equal(await page.locator('canvas.timeline').count(), 1);

@@ -217,9 +217,11 @@ export const REPORT_CLIENT_JS = String.raw`
       cards.push(card('bottleneck', 'Bottleneck (busiest stage)', STAGE_LABEL[b], isNum(bf) ? 'busy ' + FMT.pct(bf) + ' of the wall' : 'the stage with the most busy time', bf));
       verdict += ', busiest stage: ' + STAGE_LABEL[b] + (isNum(bf) ? ' (busy ' + FMT.pct(bf) + ' of the wall' + (bf < 0.5 ? ': every stage sat idle most of the run' : '') + ')' : '');
     } else cards.push(card('bottleneck', 'Bottleneck (busiest stage)', 'unknown', 'needs a traced run (--report traces it)', null));
-    if (isNum(run.efficiency)) {
-      cards.push(card('efficiency', 'Efficiency', FMT.eff(run.efficiency), 'busiest stage\u2019s busy time / wall; 1.0 = it never waited', run.efficiency));
-      verdict += ', efficiency ' + FMT.eff(run.efficiency);
+    // From the traced run's metrics where there are some, so that it is the bottleneck's busy share.
+    var eff = m && isNum(m.efficiency) ? m.efficiency : run.efficiency;
+    if (isNum(eff)) {
+      cards.push(card('efficiency', 'Efficiency', FMT.eff(eff), 'busiest stage\u2019s busy time / wall; 1.0 = it never waited', eff));
+      verdict += ', efficiency ' + FMT.eff(eff);
     }
     var ku = get(run, 'traced.metrics.kernelUtilization.strict');
     if (isNum(ku)) cards.push(card('kernel-util', 'Kernel utilisation (strict)', FMT.pct(ku), 'kernel busy / first-to-last kernel', ku));
@@ -309,7 +311,7 @@ export const REPORT_CLIENT_JS = String.raw`
   var cellById = {};
   data.cells.forEach(function (c) { cellById[c.id] = c; });
 
-  var LABEL_W = 92, LANE = 22, AXIS = 40;
+  var LABEL_W = 104, LANE = 22, AXIS = 40;
   var tip = el('div', { id: 'tip', hidden: '' });
   document.body.appendChild(tip);
   var views = [], view = { a: 0, b: 1 }, fullSpan = 1;
@@ -455,10 +457,10 @@ export const REPORT_CLIENT_JS = String.raw`
     tlBox.textContent = '';
     views = [];
     var c = cellById[id], g = c && cellGroup[id];
-    var main = makeView(rec, c ? (KIND === 'bench' ? cellLabel(c) + ' \u2014 ' + groupLabel(g) + ', ' + c.stats.wallMs.toFixed(2) + ' ms untraced' : cellLabel(c) + ', ' + c.stats.wallMs.toFixed(2) + ' ms (this traced run)') : rec.label);
+    var main = makeView(rec, c ? (KIND === 'bench' ? cellLabel(c) + ' \u2014 ' + groupLabel(g) + (c.traced ? ': traced run ' + c.traced.wallMs.toFixed(2) + ' ms' : '') + ' (untraced ' + c.stats.wallMs.toFixed(2) + ' ms)' : cellLabel(c) + ', ' + c.stats.wallMs.toFixed(2) + ' ms (this traced run)') : rec.label);
     if (main) views.push(main);
     if (c && c.mode !== 'serial' && g && g.serial && tlByCell[g.serial.id]) {
-      var sv = makeView(tlByCell[g.serial.id], 'serial, same configuration (same time scale), ' + g.serial.stats.wallMs.toFixed(2) + ' ms untraced');
+      var sv = makeView(tlByCell[g.serial.id], 'serial, same configuration, same time scale' + (g.serial.traced ? ': traced run ' + g.serial.traced.wallMs.toFixed(2) + ' ms' : '') + ' (untraced ' + g.serial.stats.wallMs.toFixed(2) + ' ms)');
       if (sv) views.push(sv);
     }
     views.forEach(function (v) { tlBox.appendChild(v.fig); });
@@ -597,10 +599,10 @@ export const REPORT_CLIENT_JS = String.raw`
     var ratios = uniq(data.cells.map(function (c) { return c.ratio; }).filter(function (r) { return r !== null; })).sort(function (a, b) { return a - b; });
     var sizes = uniq(data.cells.map(function (c) { return c.chunkBytes; })).sort(function (a, b) { return a - b; });
     if (ratios.length > 1) sizes.forEach(function (sz) {
-      charts.push({ title: 'Efficiency vs compute/copy ratio, ' + fmtBytes(sz) + ' chunks', xs: ratios, xfmt: String, xlabel: 'compute/copy time ratio (kernel / D2H, asked)', series: collect(function (c) { return c.chunkBytes === sz && c.ratio !== null; }, function (c) { return c.ratio; }) });
+      charts.push({ title: 'Efficiency vs compute/copy ratio, ' + fmtBytes(sz) + ' chunks', xs: ratios, xfmt: String, xlabel: 'compute/copy time ratio asked (kernel time / D2H time)', series: collect(function (c) { return c.chunkBytes === sz && c.ratio !== null; }, function (c) { return c.ratio; }) });
     });
     if (sizes.length > 1) (ratios.length ? ratios : [null]).forEach(function (r) {
-      charts.push({ title: 'Efficiency vs chunk size' + (r === null ? '' : ', compute/copy ' + r), xs: sizes, xfmt: fmtBytes, xlabel: 'chunk size (bytes, log steps)', series: collect(function (c) { return c.ratio === r; }, function (c) { return c.chunkBytes; }) });
+      charts.push({ title: 'Efficiency vs chunk size' + (r === null ? '' : ', compute/copy ' + r), xs: sizes, xfmt: fmtBytes, xlabel: 'chunk size', series: collect(function (c) { return c.ratio === r; }, function (c) { return c.chunkBytes; }) });
     });
     if (!charts.length) { box.appendChild(el('p', null, ['One ratio and one chunk size: no sweep to chart.'])); return; }
     charts.forEach(function (spec) {

@@ -188,11 +188,11 @@ export function reportKind(results: Results): 'bench' | 'render' | 'run' {
   return results.kind ?? 'bench';
 }
 
-const TIMELINE_SECTION = `<h2 id="timeline-heading">Timeline</h2>
+const TIMELINE_SECTION = `<section id="timeline-section"><h2 id="timeline-heading">Timeline</h2>
 <div id="picker-row"></div>
 <div class="legend" id="timeline-legend"></div>
 <p class="hint">Wheel to zoom, drag to pan, double-click to reset; hover a span for its chunk. Ticks in the host lane are the instants the host enqueued each chunk's kernel (upper) and copy (lower); red marks under the compute lane are the compute engine's idle gaps.</p>
-<div id="timelines"></div>`;
+<div id="timelines"></div></section>`;
 
 const GAPS_SECTION = `<h2>Compute idle gaps, by cause</h2>
 <div id="gaps"></div>`;
