@@ -133,10 +133,15 @@ async function assertNoOverflow(page: Page, what: string): Promise<void> {
       .filter((e) => e.getBoundingClientRect().right > d.clientWidth + 0.5)
       .map((e) => e.tagName + (e.id ? '#' + e.id : ''));
     const summary = document.querySelector('#summary');
-    return { scroll: d.scrollWidth, client: d.clientWidth, wide, summary: summary ? summary.scrollWidth - summary.clientWidth : 0 };
-  })()`)) as { scroll: number; client: number; wide: string[]; summary: number };
+    const clipped = Array.from(document.querySelectorAll('svg.chart text')).filter((t) => {
+      const r = t.closest('svg').getBoundingClientRect(), b = t.getBoundingClientRect();
+      return b.left < r.left - 0.5 || b.right > r.right + 0.5;
+    }).map((t) => t.textContent);
+    return { scroll: d.scrollWidth, client: d.clientWidth, wide, clipped, summary: summary ? summary.scrollWidth - summary.clientWidth : 0 };
+  })()`)) as { scroll: number; client: number; wide: string[]; clipped: string[]; summary: number };
   assert.ok(o.scroll <= o.client, `${what}: the page scrolls sideways (${o.scroll} > ${o.client})`);
   assert.deepEqual(o.wide, [], `${what}: wider than the page`);
+  assert.deepEqual(o.clipped, [], `${what}: chart text cut off at the chart's edge`);
   assert.ok(o.summary <= 0, `${what}: the summary table needs a scroll bar (${o.summary} px more)`);
 }
 

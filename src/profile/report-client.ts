@@ -128,7 +128,7 @@ export const REPORT_CLIENT_JS = String.raw`
     return c;
   }
   function headline(verdict, cards) {
-    head.appendChild(el('p', { id: 'verdict' }, [verdict]));
+    head.appendChild(el('p', { id: 'verdict' }, [verdict.charAt(0).toUpperCase() + verdict.slice(1)]));
     head.appendChild(el('div', { class: 'cards' }, cards));
   }
   function rangeText(vals, f) { var lo = Math.min.apply(null, vals), hi = Math.max.apply(null, vals); return lo === hi ? f(lo) : f(lo) + '\u2013' + f(hi); }
@@ -472,11 +472,16 @@ export const REPORT_CLIENT_JS = String.raw`
   }
   function timelineSection() {
     var legend = document.getElementById('timeline-legend');
+    if (!tlRecs.length) {
+      legend.hidden = true;
+      legend.nextElementSibling.hidden = true;
+      tlBox.appendChild(el('p', null, ['No traced run in these results: the timeline needs one (bench without --no-trace, render with --report).']));
+      return;
+    }
     var shown = STAGES.filter(function (s) { return tlRecs.some(function (r) { return r.timeline.some(function (c) { return c[s]; }); }); });
     shown.forEach(function (s) { legend.appendChild(el('span', null, [el('i', { style: 'background:' + COLORS[s] }), STAGE_LABEL[s]])); });
     legend.appendChild(el('span', null, [el('i', { style: 'background:' + COLORS.gap + ';height:3px;vertical-align:2px' }), 'compute idle gap']));
     legend.appendChild(el('span', null, [el('i', { style: 'background:linear-gradient(' + COLORS.compute + ' 50%,' + COLORS.copy + ' 50%);width:3px' }), 'host enqueue: kernel / copy']));
-    if (!tlRecs.length) { tlBox.appendChild(el('p', null, ['No traced run in these results: the timeline needs one (bench without --no-trace, render with --report).'])); return; }
     var row = document.getElementById('picker-row');
     var first = null;
     if (tlRecs.length > 1 || KIND === 'bench') {
@@ -565,7 +570,7 @@ export const REPORT_CLIENT_JS = String.raw`
     root.appendChild(svg('line', { x1: L, x2: L, y1: T, y2: H - B, class: 'axis' }));
     root.appendChild(svg('line', { x1: L, x2: W - R, y1: H - B, y2: H - B, class: 'axis' }));
     xs.forEach(function (x) { root.appendChild(svg('text', { x: X(x), y: H - B + 16, 'text-anchor': 'middle' }, spec.xfmt(x))); });
-    root.appendChild(svg('text', { x: L + (W - L - R) / 2, y: H - 8, 'text-anchor': 'middle', class: 'axis-label x-label' }, spec.xlabel));
+    root.appendChild(svg('text', { x: L + (W - L - R) / 2, y: H - 8, 'text-anchor': 'middle', class: 'axis-label x-label' }, W < 440 && spec.xshort ? spec.xshort : spec.xlabel));
     root.appendChild(svg('text', { x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-label y-label', transform: 'translate(14,' + (T + (H - T - B) / 2) + ') rotate(-90)' }, 'efficiency (ideal / wall)'));
     series.forEach(function (s, i) {
       var col = PALETTE[i % PALETTE.length];
@@ -599,7 +604,7 @@ export const REPORT_CLIENT_JS = String.raw`
     var ratios = uniq(data.cells.map(function (c) { return c.ratio; }).filter(function (r) { return r !== null; })).sort(function (a, b) { return a - b; });
     var sizes = uniq(data.cells.map(function (c) { return c.chunkBytes; })).sort(function (a, b) { return a - b; });
     if (ratios.length > 1) sizes.forEach(function (sz) {
-      charts.push({ title: 'Efficiency vs compute/copy ratio, ' + fmtBytes(sz) + ' chunks', xs: ratios, xfmt: String, xlabel: 'compute/copy time ratio asked (kernel time / D2H time)', series: collect(function (c) { return c.chunkBytes === sz && c.ratio !== null; }, function (c) { return c.ratio; }) });
+      charts.push({ title: 'Efficiency vs compute/copy ratio, ' + fmtBytes(sz) + ' chunks', xs: ratios, xfmt: String, xlabel: 'compute/copy time ratio asked (kernel time / D2H time)', xshort: 'compute/copy ratio (kernel / D2H)', series: collect(function (c) { return c.chunkBytes === sz && c.ratio !== null; }, function (c) { return c.ratio; }) });
     });
     if (sizes.length > 1) (ratios.length ? ratios : [null]).forEach(function (r) {
       charts.push({ title: 'Efficiency vs chunk size' + (r === null ? '' : ', compute/copy ' + r), xs: sizes, xfmt: fmtBytes, xlabel: 'chunk size', series: collect(function (c) { return c.ratio === r; }, function (c) { return c.chunkBytes; }) });

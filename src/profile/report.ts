@@ -184,7 +184,7 @@ function escapeHtml(s: string): string {
 }
 
 /** The page's kind: a sweep (bench), or one run (render, or a library run). */
-export function reportKind(results: Results): 'bench' | 'render' | 'run' {
+function reportKind(results: Results): 'bench' | 'render' | 'run' {
   return results.kind ?? 'bench';
 }
 
