@@ -55,6 +55,8 @@ function format(v: number, fmt: string): string {
       return (v / 1e9).toFixed(2);
     case 'speedup':
       return `${v.toFixed(3)}×`;
+    case 'x2':
+      return `${v.toFixed(2)}×`;
     default:
       throw new Error(`unknown format ${fmt}`);
   }
@@ -466,7 +468,7 @@ test('the headline states the figures computed from the cells', { skip, timeout:
   assert.equal(Number(c['peer:cupy-streams']!.value), 1.2); // median of 1.2, 1.4, 0.9
   assert.equal(
     await page.textContent('#verdict'),
-    'Overlap runs 1.50×–2.50× faster than serial; efficiency 0.9000–0.9700; bottleneck: copy (D2H) (2 of 3); 1.20× faster than cupy-streams.',
+    'Overlap runs 1.50×–2.50× faster than serial; efficiency 0.9000–0.9700; bottleneck: copy (D2H) (2 of 3); over the peers (peer wall / tandem wall, median): cupy-streams 1.20×.',
   );
   assert.equal(await page.locator('#summary-table tr.best').count(), 3);
   await assertNoOverflow(page, 'known results');

@@ -54,7 +54,8 @@ export const REPORT_CLIENT_JS = String.raw`
     gbps: function (v) { return (v / 1e9).toFixed(2); },
     us: function (v) { return v.toFixed(2); },
     ratio: function (v) { return v.toFixed(2); },
-    speedup: function (v) { return v.toFixed(3) + '\u00d7'; }
+    speedup: function (v) { return v.toFixed(3) + '\u00d7'; },
+    x2: function (v) { return v.toFixed(2) + '\u00d7'; }
   };
   function x2(v) { return v.toFixed(2) + '\u00d7'; }
   function isNum(v) { return typeof v === 'number' && isFinite(v); }
@@ -171,13 +172,15 @@ export const REPORT_CLIENT_JS = String.raw`
     var ku = withBest.map(function (g) { return get(g.best, 'traced.metrics.kernelUtilization.strict'); }).filter(isNum);
     if (ku.length) cards.push(card('kernel-util', 'Kernel utilisation (strict)', FMT.pct(median(ku)), (ku.length > 1 ? 'median of ' + ku.length + ' best overlaps; range ' + rangeText(ku, FMT.pct) : 'traced run') + '; kernel busy / first-to-last kernel', median(ku)));
     // The peers: peer wall / tandem wall per cell (above 1: tandem faster).
+    var peerVerdict = [];
     okPeers.forEach(function (p) {
       var vals = data.cells.map(function (c) { return c.peers[p] && c.peers[p].tandemSpeedup; }).filter(isNum);
       if (!vals.length) { cards.push(card('peer:' + p, 'vs ' + p, 'no figure', 'ran, but no cell has a peer/tandem ratio', null)); return; }
       var pm = median(vals), faster = vals.filter(function (v) { return v > 1; }).length;
       cards.push(card('peer:' + p, 'Speed-up over ' + p, x2(pm), 'peer wall / tandem wall, median of ' + plural(vals.length, 'cell') + (vals.length > 1 ? ', range ' + rangeText(vals, x2) : '') + '; tandem faster in ' + faster + ' of ' + vals.length, pm));
-      verdict.push(pm >= 1 ? x2(pm) + ' faster than ' + p : p + ' ' + x2(1 / pm) + ' faster than tandem');
+      peerVerdict.push(p + ' ' + x2(pm));
     });
+    if (peerVerdict.length) verdict.push('over the peers (peer wall / tandem wall, median): ' + peerVerdict.join(', '));
     if (!okPeers.length) {
       var why;
       if (!data.peers.length) why = 'no peer in these results (tandem bench runs them unless --no-peers)';
@@ -230,7 +233,7 @@ export const REPORT_CLIENT_JS = String.raw`
 
   // Bench: the compact table, grouped by configuration.
   function summaryTable() {
-    var heads = ['mode', 'wall ms', 'vs serial', 'efficiency', 'kernel util', 'D2H GB/s', 'bottleneck'].concat(okPeers.map(function (p) { return p + ' / tandem'; }), ['']);
+    var heads = ['mode', 'wall ms', 'vs serial', 'efficiency', 'kernel util', 'D2H GB/s', 'bottleneck'].concat(okPeers, ['']);
     var numeric = [false, true, true, true, true, true, false].concat(okPeers.map(function () { return true; }), [false]);
     var rows = [];
     groups.forEach(function (g) {
@@ -239,13 +242,14 @@ export const REPORT_CLIENT_JS = String.raw`
         var sp = speedupOverSerial(c);
         var tds = [td(cellLabel(c)), num(c, 'stats.wallMs', 'ms'), el('td', { class: 'num' + (sp !== null && sp < 1 ? ' slow' : ''), 'data-speedup': sp === null ? '' : String(sp) }, [sp === null ? '' : x2(sp)]),
           num(c, 'efficiency', 'eff'), num(c, 'traced.metrics.kernelUtilization.strict', 'pct'), num(c, 'stats.copyThroughput.wall', 'gbps'), td(STAGE_LABEL[bottleneckOf(c)] || '\u2013')];
-        okPeers.forEach(function (p) { tds.push(num(c, 'peers.' + p + '.tandemSpeedup', 'speedup')); });
-        var btn = tlByCell[c.id] ? el('button', { class: 'tl', type: 'button', 'data-show': c.id, title: 'show this cell\u2019s timeline' }, ['timeline']) : null;
+        okPeers.forEach(function (p) { tds.push(num(c, 'peers.' + p + '.tandemSpeedup', 'x2')); });
+        var btn = tlByCell[c.id] ? el('button', { class: 'tl', type: 'button', 'data-show': c.id, title: 'show this cell\u2019s timeline' }, ['view']) : null;
         tds.push(el('td', null, btn ? [btn] : []));
         rows.push(el('tr', { 'data-row': c.id, class: c === g.best ? 'best' : null }, tds));
       });
     });
     var t = table('summary-table', heads, rows, numeric);
+    okPeers.forEach(function (p, i) { t.tHead.rows[0].cells[7 + i].setAttribute('title', p + ' wall / tandem wall: above 1, tandem was faster'); });
     document.getElementById('summary').appendChild(t);
     t.addEventListener('click', function (ev) {
       var id = ev.target && ev.target.getAttribute && ev.target.getAttribute('data-show');

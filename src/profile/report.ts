@@ -203,7 +203,7 @@ const NOTES_SECTION = `<h2>Notes</h2>
 function benchBody(): string {
   return `<section id="headline"></section>
 <h2>Results by configuration</h2>
-<p class="hint">Efficiency = max(stage alone) / wall of the untraced run (1.0: the slowest stage never waited). vs serial = serial wall / this wall at the same chunk size and ratio. Kernel util (strict) comes from the traced run. The best overlap of each configuration is in bold; "timeline" shows its traced run below.</p>
+<p class="hint">Efficiency = max(stage alone) / wall of the untraced run (1.0: the slowest stage never waited). vs serial = serial wall / this wall at the same chunk size and ratio. Kernel util (strict) comes from the traced run. A peer's column is its wall / tandem's wall (above 1: tandem was faster). The best overlap of each configuration is in bold; "view" shows a cell's traced run below.</p>
 <div class="scroll" id="summary"></div>
 <details id="all-figures"><summary>Every figure per cell (busy fractions, NVML, copy peak, tracing cost)</summary><div class="scroll" id="details-table"></div></details>
 ${TIMELINE_SECTION}
