@@ -8,6 +8,7 @@
 //   (speed-up over serial and over a peer, efficiency, bottleneck), and says when peers did not run;
 // - a `tandem render --fake --report` page shows frames, fps, stage times and the timeline,
 //   and none of the bench-only sections.
+// - the compact timeline form decodes to the stored times (to half its unit), uploads included.
 // TANDEM_REPORT_SHOTS=dir writes screenshots of both pages at 1400 and 800 px into dir.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,8 +20,14 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { parseBenchOptions, runBench } from '../src/cli/commands/bench.js';
-import { expandTimeline, writeReport, type CompactTimeline } from '../src/profile/report.js';
-import type { Cell, Results } from '../src/profile/results.js';
+import {
+  compactTimeline,
+  expandTimeline,
+  TIMELINE_UNIT_MS,
+  writeReport,
+  type CompactTimeline,
+} from '../src/profile/report.js';
+import type { Cell, Results, TimelineRecord } from '../src/profile/results.js';
 
 const CHROMIUM = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM)
@@ -548,3 +555,34 @@ test(
     await page.close();
   },
 );
+
+test('compact timelines decode to the stored times: uploads, device slots, any chunk order, none', () => {
+  const tl: TimelineRecord['timeline'] = [3, 0, 2, 1].map((index, i) => ({
+    index,
+    slot: index % 2,
+    deviceSlot: 0,
+    upload: [100.12345 + i, 100.5 + i],
+    compute: [100.6 + i, 101.23456 + i],
+    copy: [101.3 + i, 101.9 + i],
+    sink: [102 + i, 102.00001 + i],
+    enqueuedCompute: 100.1 + i * 0.25,
+    enqueuedCopy: 100.2 + i * 0.25,
+  }));
+  const rec: TimelineRecord = { cellId: 'x', label: 'x', mode: 'overlap', depth: 2, timeline: tl, utilization: [] };
+  const ct = compactTimeline(rec);
+  assert.ok(ct.upload && ct.deviceSlot, 'upload and device slot columns kept');
+  const back = expandTimeline(ct);
+  assert.equal(back.length, tl.length);
+  back.forEach((g, k) => {
+    const w = tl[k]!;
+    assert.equal(g.index, w.index);
+    assert.equal(g.slot, w.slot);
+    assert.equal(g.deviceSlot, w.deviceSlot);
+    for (const s of ['upload', 'compute', 'copy', 'sink'] as const)
+      for (const j of [0, 1]) assert.ok(Math.abs(g[s]![j] - w[s]![j]) <= TIMELINE_UNIT_MS / 2 + 1e-9, `${s} ${k}`);
+  });
+  // A stage some chunks lack is left out rather than made up.
+  const partial = compactTimeline({ ...rec, timeline: tl.map((c, i) => (i ? c : { ...c, upload: undefined })) });
+  assert.equal(partial.upload, undefined);
+  assert.deepEqual(expandTimeline(compactTimeline({ ...rec, timeline: [] })), []);
+});
