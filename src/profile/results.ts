@@ -108,6 +108,11 @@ export interface TimelineRecord {
 
 export interface Results {
   schema: typeof RESULTS_SCHEMA;
+  /**
+   * What produced the results, which picks the report's page: a sweep of cells (bench, the
+   * default when absent), a `tandem render`, or one library run (singleRunResults).
+   */
+  kind?: 'bench' | 'render' | 'run';
   title: string;
   date: string;
   command: string[];
@@ -223,6 +228,7 @@ export function singleRunResults(
   const tl = timelineRecord(id, `${stats.mode}, depth ${stats.depth}`, stats, options.utilization ?? []);
   return {
     schema: RESULTS_SCHEMA,
+    kind: 'run',
     title: options.title ?? `tandem ${options.workload ?? 'run'}`,
     date: new Date().toISOString(),
     command: options.command ?? process.argv.slice(1),

@@ -270,8 +270,6 @@ export async function runBench(
         ? nvmlUtilizationReader(device.properties.pciBusId)
         : { read: null, reason: 'fake device' };
     if (!utilization.read) log(`NVML utilization.gpu not sampled: ${utilization.reason}`);
-    const ratioNearOne = [...p.ratios].sort((a, b) => Math.abs(Math.log(a)) - Math.abs(Math.log(b)))[0] ?? null;
-    const showcaseSize = p.sizes[0]!;
     const config: SweepConfig = {
       modes: p.modes,
       depths: p.depths,
@@ -281,9 +279,8 @@ export async function runBench(
       warmupChunks: 4,
       repeats: p.repeats,
       traced: p.trace,
-      showcase: (c) =>
-        (c.chunkBytes === showcaseSize || workload.fixedChunkBytes !== undefined) &&
-        (c.ratio === null || c.ratio === ratioNearOne),
+      // Every traced cell's timeline: the report's picker shows any of them.
+      showcase: () => true,
       maxTimelineChunks: 1000,
     };
     log(

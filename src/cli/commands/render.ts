@@ -426,7 +426,14 @@ export async function render(options: RenderCliOptions): Promise<number> {
     if (outcome.error && !interrupted) throw outcome.error;
     process.stderr.write(summary(plan, device, workload, outcome.stats, outcome, utilSamples, interrupted));
     if (plan.report && outcome.stats) {
-      const path = await writeRenderReport(plan, device, workload, outcome.stats, utilSamples);
+      const path = await writeRenderReport(
+        plan,
+        device,
+        workload,
+        outcome.stats,
+        utilSamples,
+        outcome.progress.framesDone,
+      );
       process.stderr.write(`  report       ${path}\n`);
     }
     return interrupted ? EXIT_INTERRUPTED : 0;
@@ -443,6 +450,7 @@ async function writeRenderReport(
   workload: FrameWorkload,
   stats: PipelineStats,
   util: number[],
+  framesDone: number,
 ): Promise<string> {
   const { writeReport } = await import('../../profile/report.js');
   const { environment, withoutTimeline, timelineRecord, RESULTS_SCHEMA } = await import('../../profile/results.js');
@@ -452,6 +460,7 @@ async function writeRenderReport(
   const mean = util.length ? util.reduce((a, b) => a + b, 0) / util.length : null;
   await writeReport(plan.report!, {
     schema: RESULTS_SCHEMA,
+    kind: 'render',
     title: `tandem render: ${workload.name} ${plan.format.width}x${plan.format.height} ${plan.format.pixelFormat} → ${plan.kind}`,
     date: new Date().toISOString(),
     command: process.argv.slice(1),
@@ -467,7 +476,7 @@ async function writeRenderReport(
         measuredRatio: null,
         chunkBytes: workload.outputBytes,
         chunks: stats.chunks,
-        params: { describe: workload.describe, cost: plan.cost, frames: plan.frames },
+        params: { describe: workload.describe, cost: plan.cost, frames: plan.frames, framesDone },
         alone: null,
         stats: withoutTimeline(stats),
         efficiency: stats.efficiency,
