@@ -377,6 +377,8 @@ export async function render(options: RenderCliOptions): Promise<number> {
       process.exit(EXIT_INTERRUPTED);
     }
     process.stderr.write('\ntandem render: stopping (finishing the output; Ctrl-C again to quit at once)\n');
+    // The fake device's frames in flight are thrown away: skip their JS rather than wait for it.
+    for (const d of devices) (d as { abandonKernels?: () => void }).abandonKernels?.();
     ac.abort(Object.assign(new Error('interrupted (SIGINT)'), { name: 'AbortError' }));
   };
   process.on('SIGINT', onSigint);
