@@ -4,6 +4,7 @@ import { registerInfo } from './commands/info.js';
 import { registerBench } from './commands/bench.js';
 import { registerRender } from './commands/render.js';
 import { runCli } from './run-cli.js';
+import { tandemVersion } from '../profile/results.js';
 
 const cli = cac('tandem');
 registerInfo(cli);
@@ -13,5 +14,6 @@ registerRender(cli);
 cli.help((sections) =>
   sections.map((s) => ({ ...s, body: s.body.replace(/^(\s*--no-\S+.*?)\s*\(default: true\)/gm, '$1') })),
 );
-cli.version(process.env.npm_package_version ?? '0.1.0');
+// tandem's own version (its package.json), not that of the package npm runs it from.
+cli.version(tandemVersion());
 await runCli(cli, process.argv);

@@ -27,6 +27,7 @@ import { runRender, type RenderProgress } from '../../workloads/render.js';
 import { openDeviceList, parseDeviceList, type DeviceList } from '../../profile/device-list.js';
 import type { FrameWorkload } from '../../workloads/types.js';
 import { EXIT_INTERRUPTED } from '../run-cli.js';
+import { GPU_OPTION_HELP, useFakeDevice } from '../backend.js';
 
 interface RenderCliOptions {
   workload: string;
@@ -44,6 +45,7 @@ interface RenderCliOptions {
   cost: number | string;
   report?: string | boolean;
   fake?: boolean;
+  gpu?: boolean;
   pngWorkers?: number | string;
   progress?: boolean;
 }
@@ -354,7 +356,11 @@ export function registerRender(cli: CAC): void {
     .option('--cost <x>', 'Per-frame GPU cost multiplier (fractal iterations, decoder channels)', { default: 1 })
     .option('--report [file]', 'Write the HTML report (traced run) to file (default tandem-render-report.html)')
     .option('--png-workers <n>', 'PNG encoder threads (default: cores - 1)')
-    .option('--fake', 'Run on the fake device (no GPU needed; slow JS kernels: keep frames small)')
+    .option(
+      '--fake',
+      'Run on the fake device (no GPU needed; slow JS kernels: keep frames small; the default where no GPU is usable)',
+    )
+    .option('--gpu', GPU_OPTION_HELP)
     .option('--no-progress', 'No progress line on stderr')
     .example('tandem render --workload fractal --size 1920x1080 --frames 600 --out zoom.mp4')
     .example('tandem render --workload decoder --size 1280x720 --frames 120 --out frames/')
@@ -367,6 +373,7 @@ export function registerRender(cli: CAC): void {
 /** Runs the command; resolves with the exit code (0, or 130 after Ctrl-C). */
 export async function render(options: RenderCliOptions): Promise<number> {
   const plan = await planRender(options);
+  plan.fake = useFakeDevice('render', options);
   const workload = createFrameWorkload(plan.workloadName, { ...plan.format, cost: plan.cost });
   const { device, devices, close: closeDevices } = await openRenderDevices(plan);
   const ac = new AbortController();
