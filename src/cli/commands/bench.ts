@@ -165,9 +165,18 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
     peers: o.peers !== false,
     fake,
     json: !!o.json,
-    out: path.resolve(o.out ?? `tandem-bench-${stamp}`),
+    out: path.resolve(benchOut(o.out) ?? `tandem-bench-${stamp}`),
     trace: o.trace !== false,
   };
+}
+
+/** --out: a directory for three files, so not stdout ('-'); --json puts the results there. */
+function benchOut(out: string | undefined): string | undefined {
+  if (out === '-' || out === 'pipe:' || out === 'pipe:1')
+    throw new UsageError(
+      `--out ${out}: bench writes results.json, trace.json and report.html into a directory; give one, and --json for the results on stdout`,
+    );
+  return out;
 }
 
 /** Untraced runs per overlap cell by default: the median of 3 with the peers interleaved. */
