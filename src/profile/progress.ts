@@ -1,7 +1,7 @@
 // The live progress line of `tandem render` (stderr). It is printed on a clock, not per chunk, so
 // it moves at a steady pace whatever the chunk size: every 250 ms on a terminal (redrawn in
 // place); elsewhere (a log file, CI) a line per tenth of the frames or every 5 s, whichever comes
-// first. The rate and the ETA are smoothed over a few seconds, so one fast or slow chunk does not
+// first. The rate and the ETA are measured over the last 20 s, so one fast or slow chunk does not
 // swing them.
 import { performance } from 'node:perf_hooks';
 import type { RenderProgress } from '../workloads/render.js';
@@ -11,41 +11,36 @@ export function seconds(ms: number): string {
   return ms >= 100_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** Time constant of the rate's smoothing (ms): a change of pace shows fully after a few of these. */
-const RATE_TAU_MS = 3000;
+/** The window the rate is measured over (ms): long enough that a burst of chunks is a small part. */
+const RATE_WINDOW_MS = 20_000;
 
 /**
- * Frames per second, smoothed exponentially over real time, and the ETA from it. The first
- * estimate is the average since the start; each later sample moves it towards the rate of its
- * window by a share that grows with the window's length, so a burst of chunks that arrive
- * together (a deep ring draining) moves the ETA by a little, not to nothing.
+ * Frames per second over the last RATE_WINDOW_MS (since the start, before that), and the ETA from
+ * it. A burst of chunks that arrive together (a deep ring draining) is a small share of a window
+ * this long, so it moves the ETA by a little, not to nothing; a lasting change of pace shows in
+ * full within one window.
  */
 export class EtaEstimator {
-  private last: { t: number; frames: number } | null = null;
-  private smoothed: number | null = null;
+  private readonly samples: { t: number; frames: number }[] = [{ t: 0, frames: 0 }];
+  private rate: number | null = null;
 
   constructor(private readonly total: number) {}
 
-  /** Records `framesDone` at `nowMs` (since the start) and returns the smoothed rate (frames/s). */
+  /** Records `framesDone` at `nowMs` (since the start) and returns the rate (frames/s). */
   sample(framesDone: number, nowMs: number): number | null {
-    if (this.last === null) {
-      if (framesDone > 0 && nowMs > 0) this.smoothed = (framesDone / nowMs) * 1000;
-    } else {
-      const dt = nowMs - this.last.t;
-      if (dt > 0) {
-        const windowRate = ((framesDone - this.last.frames) / dt) * 1000;
-        if (this.smoothed === null) this.smoothed = framesDone > 0 ? (framesDone / nowMs) * 1000 : null;
-        else this.smoothed += (windowRate - this.smoothed) * (1 - Math.exp(-dt / RATE_TAU_MS));
-      }
-    }
-    if (this.last === null || nowMs > this.last.t) this.last = { t: nowMs, frames: framesDone };
-    return this.smoothed;
+    const last = this.samples[this.samples.length - 1]!;
+    if (nowMs > last.t) this.samples.push({ t: nowMs, frames: framesDone });
+    // Keep one sample at or before the window's start.
+    while (this.samples.length > 2 && this.samples[1]!.t <= nowMs - RATE_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0]!;
+    if (framesDone > 0 && nowMs > first.t) this.rate = ((framesDone - first.frames) / (nowMs - first.t)) * 1000;
+    return this.rate;
   }
 
-  /** Seconds left at the smoothed rate; null before the first frame or once all are done. */
+  /** Seconds left at that rate; null before the first frame or once all are done. */
   eta(framesDone: number): number | null {
-    if (this.smoothed === null || !(this.smoothed > 0) || framesDone >= this.total) return null;
-    return (this.total - framesDone) / this.smoothed;
+    if (this.rate === null || !(this.rate > 0) || framesDone >= this.total) return null;
+    return (this.total - framesDone) / this.rate;
   }
 }
 
