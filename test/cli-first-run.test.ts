@@ -126,6 +126,8 @@ test("--version prints tandem's own version, not the npm package's it runs from"
   const r = tandem(['--version'], root, { npm_package_version: '9.9.9' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`^tandem/${pkg.version.replace(/\./g, '\\.')} `));
+  const help = tandem(['--help']);
+  assert.match(help.stdout, /Without a GPU:[\s\S]*--gpu[\s\S]*requires a\s+GPU/);
 });
 
 test('--out - parses like --out=- (raw frames on stdout); bench refuses it with a reason', { skip: built }, () => {

@@ -189,7 +189,7 @@ async function openSinkFor(plan: RenderPlan): Promise<Sink> {
 async function openDevice(plan: RenderPlan): Promise<Device> {
   if (plan.fake) {
     const { FakeDevice } = await import('../../testing/index.js');
-    return new FakeDevice({ name: 'tandem fake device (--fake)' });
+    return new FakeDevice({ name: 'tandem fake device' });
   }
   const { open } = await import('../../core/open.js');
   return open(plan.device);
@@ -209,7 +209,7 @@ async function openRenderDevices(
   }
   const opened = await openDeviceList(plan.devices, {
     fake: plan.fake,
-    fakeOptions: { name: 'tandem fake device (--fake)' },
+    fakeOptions: { name: 'tandem fake device' },
   });
   return { device: opened.devices[0]!, devices: opened.devices, close: opened.close };
 }
