@@ -196,18 +196,8 @@ function shade(
 }
 
 /** The JS twin of fractal_frame: the whole launch at once. */
-export function fractalFrameJs(
-  out: Uint8Array,
-  offset: number,
-  width: number,
-  height: number,
-  format: number,
-  cx0: number,
-  cy0: number,
-  step: number,
-  maxIter: number,
-): void {
-  runToEnd(fractalFrameRows(out, offset, width, height, format, cx0, cy0, step, maxIter));
+export function fractalFrameJs(...args: Parameters<typeof fractalFrameRows>): void {
+  runToEnd(fractalFrameRows(...args));
 }
 
 /** fractalFrameJs in slices: yields after each pair of rows (the fake device runs it between turns). */
