@@ -194,14 +194,14 @@ test(
 );
 
 test(
-  'without an NVIDIA driver, bench says so in one line and exits 2, writing nothing',
+  'without an NVIDIA driver, bench --gpu says so in one line and exits 2, writing nothing',
   { skip: builtCli ? false : 'dist/ not built' },
   async (t) => {
     const { driverAvailable } = await import('../src/core/open.js');
     if (driverAvailable().ok) return t.skip('a driver is present here');
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-bench-nodrv-'));
     try {
-      const r = spawnSync(process.execPath, [path.join(root, 'bin/tandem.js'), 'bench'], {
+      const r = spawnSync(process.execPath, [path.join(root, 'bin/tandem.js'), 'bench', '--gpu'], {
         cwd: dir,
         encoding: 'utf8',
         timeout: 30_000,

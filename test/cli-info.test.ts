@@ -1,5 +1,6 @@
-// `tandem info` on a machine without an NVIDIA driver (CI): one line on stderr saying what was
-// looked for, exit code 2, no stack trace. Runs the real CLI from the build (bin/tandem.js).
+// `tandem info --gpu` on a machine without an NVIDIA driver (CI): one line on stderr saying what
+// was looked for, exit code 2, no stack trace (plain `tandem info` shows the fake device there:
+// cli-first-run.test.ts). Runs the real CLI from the build (bin/tandem.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -24,7 +25,10 @@ const skip = !built
     ? 'an NVIDIA driver is present; this checks the no-driver path'
     : false;
 
-for (const args of [['info'], ['info', '--json']]) {
+for (const args of [
+  ['info', '--gpu'],
+  ['info', '--json', '--gpu'],
+]) {
   test(`tandem ${args.join(' ')} without a driver: one line, exit code 2`, { skip }, () => {
     const r = spawnSync(process.execPath, [join(root, 'bin/tandem.js'), ...args], {
       cwd: root,

@@ -10,7 +10,7 @@ export const EXIT_INTERRUPTED = 130;
 
 export async function runCli(cli: CAC, argv: readonly string[]): Promise<void> {
   try {
-    const args = joinNegativeValues(argv);
+    const args = joinNegativeValues(argv, valueOptions(cli));
     cli.parse(args, { run: false });
     restoreRawValues(cli.options, args);
     if (!cli.matchedCommand) {
@@ -43,11 +43,13 @@ export function reportCliError(err: unknown): number {
 }
 
 /**
- * `--frames -3` would reach the parser as an unknown option `-3`; no option name starts with a
- * digit, so a negative number after `--name` is that option's value: rewrite it `--name=-3` and
- * let the command's own validation say what is wrong with it.
+ * `--frames -3` would reach the parser as an unknown option `-3`, and `--out -` (stdout) as a
+ * missing value: the parser reads any word starting with '-' as an option. No option name starts
+ * with a digit, so a negative number after `--name` is that option's value; a lone `-` after an
+ * option that takes a value (`valueNames`) is that value. Both are rewritten `--name=value`, and
+ * the command's own validation says what is wrong with them.
  */
-export function joinNegativeValues(argv: readonly string[]): string[] {
+export function joinNegativeValues(argv: readonly string[], valueNames: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -56,12 +58,29 @@ export function joinNegativeValues(argv: readonly string[]): string[] {
       out.push(...argv.slice(i));
       break;
     }
-    if (/^--[^=]+$/.test(a) && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+    const name = /^--([^=]+)$/.exec(a)?.[1];
+    if (
+      name !== undefined &&
+      next !== undefined &&
+      (/^-(\d|\.\d)/.test(next) || (next === '-' && valueNames.has(name)))
+    ) {
       out.push(`${a}=${next}`);
       i++;
     } else out.push(a);
   }
   return out;
+}
+
+/** The names (kebab-case, as typed) of every option of every command that takes a value. */
+export function valueOptions(cli: CAC): Set<string> {
+  const names = new Set<string>();
+  for (const command of [cli.globalCommand, ...cli.commands]) {
+    for (const o of command.options) {
+      if (!/[<[]/.test(o.rawName)) continue;
+      for (const m of o.rawName.matchAll(/--([\w-]+)/g)) names.add(m[1]!);
+    }
+  }
+  return names;
 }
 
 /**

@@ -82,9 +82,11 @@ export class Pipeline<I = number> implements Disposable {
   }
 
   /**
-   * Pull style: yields each chunk in order; call chunk.release() when done with chunk.data (the
-   * slot is reused for a later chunk only then). chunk.data is valid until release() or the end of
-   * the iteration, whichever comes first. options.sink is not called in this style.
+   * Pull style: yields each chunk in order. A chunk's slot is released when the loop asks for the
+   * next chunk, or when the loop ends (break, return, throw): a consumer cannot forget it and stall
+   * the ring. chunk.release() frees the slot earlier (the GPU may then reuse it while the loop body
+   * still runs); it is idempotent. So chunk.data is valid until release() or the loop's next turn,
+   * whichever comes first: copy what must outlive the turn. options.sink is not called.
    */
   async *chunks(
     inputs: PipelineInput<I>,
@@ -104,14 +106,17 @@ export class Pipeline<I = number> implements Disposable {
     const done = r.execute();
     done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
     let finished = false;
+    let held: OutputChunk<never> | undefined;
     try {
       for (;;) {
-        const c = await queue.shift();
+        held?.release();
+        const c = (held = await queue.shift());
         if (c === undefined || r.stopped) break;
         yield c as OutputChunk<I>;
       }
       finished = true;
     } finally {
+      held?.release();
       if (!finished) r.stopQuietly();
       r.consumerDone.resolve();
       try {

@@ -61,7 +61,7 @@ export function resultsTable(results: Results): string {
       f(c.nvml?.mean, 0, '%'),
       f(c.stats.copyThroughput.wall / 1e9, 2),
       pct(c.copyOfPeak),
-      f(c.traceCostPerChunkUs, 2),
+      traceCostText(c.traceCostPerChunkUs, traceNoiseUs(c)),
       ...peers.map((p) => {
         const pc = c.peers[p];
         if (pc?.tandemSpeedup === undefined) return '–';
@@ -73,6 +73,29 @@ export function resultsTable(results: Results): string {
     ]);
   }
   return formatTable(rows);
+}
+
+/**
+ * The untraced runs' spread per chunk (µs): (slowest − fastest wall) / chunks, 0 with one run.
+ * A traced run that differs from the untraced one by less than this tells nothing of its cost.
+ */
+export function traceNoiseUs(c: { walls?: number[]; chunks: number }): number {
+  const w = c.walls;
+  if (!w || w.length < 2 || !(c.chunks > 0)) return 0;
+  return ((Math.max(...w) - Math.min(...w)) / c.chunks) * 1000;
+}
+
+/**
+ * The tracing cost as printed: µs per chunk where the traced run was slower by more than the
+ * untraced runs' spread, else 'within noise' (a traced run that came out faster did not cost a
+ * negative amount: the difference is the host's jitter). '–' when not measured.
+ */
+export function traceCostText(costUs: number | null | undefined, noiseUs: number): string {
+  if (typeof costUs !== 'number' || !Number.isFinite(costUs)) return '–';
+  // Float residue of equal walls (the fake device's virtual ones) prints as 0.00, not -0.00.
+  if (Math.abs(costUs) < 0.005 && noiseUs === 0) return '0.00';
+  if (costUs <= 0 || costUs <= noiseUs) return 'within noise';
+  return costUs.toFixed(2);
 }
 
 /**

@@ -6,10 +6,18 @@
 //   the clock races ahead to the next completion at once, one step per macrotask (setImmediate),
 //   so the host can enqueue more work between steps, as a real host would while the GPU runs.
 //   10,000 chunks of "milliseconds" of work finish in a fraction of a real second.
-// - The clock never runs behind the host: when it is behind performance.now() (since the device
-//   was made) it first catches up to it. So host-side delays (a slow sink) are real time and the
-//   GPU sits idle during them, as it would on real hardware. isDone() catches up but never races
-//   ahead, so polling sees work finish only once its virtual end time has passed in real time.
+// - With the default 'realtime' clock, the clock never runs behind the host: when it is behind
+//   performance.now() (since the device was made) it first catches up to it. So host-side delays
+//   (a slow sink) are real time and the GPU sits idle during them, as it would on real hardware.
+//   isDone() catches up but never races ahead, so polling sees work finish only once its virtual
+//   end time has passed in real time.
+// - With the 'virtual' clock, real time never enters: host work takes no virtual time, the clock
+//   moves only by the steps above, and the same sequence of calls gives the same virtual times
+//   in every run (what `tandem bench --fake` reports, so its figures repeat exactly). isDone()
+//   only reports; awaiting completion() is what moves the clock.
+// - A kernel whose JS runs in slices (its onStart returns a promise) holds the clock: virtual time
+//   does not pass that op's end until its JS has finished, so its slices can yield to the event
+//   loop (signals, timers, I/O) without any virtual time depending on how long the JS took.
 // - Ops start when their stream predecessor and every awaited event are done and their engine is
 //   free; ties go to the op enqueued first. A kernel runs its JS function when it starts (it
 //   "writes" at its start); a copy moves its bytes when it ends (it "reads" its source at its
@@ -27,13 +35,19 @@ export interface FakeOp {
   deps: readonly FakeOp[];
   readonly engine: EngineIndex;
   readonly cost: number;
-  /** Dropped once the op is done, with the memory its closure holds. */
-  onStart?: () => void;
+  /** Dropped once the op is done, with the memory its closure holds. A returned promise is work
+   * still running on the host: the op cannot end before it settles (a rejection faults the device). */
+  onStart?: () => void | Promise<void>;
   onFinish?: () => void;
   state: 'queued' | 'running' | 'done';
   start: number;
   end: number;
+  /** True while the JS of a sliced kernel is still running: the op cannot end yet. */
+  hostBusy?: boolean;
 }
+
+/** 'realtime': the clock catches up with the host's real time; 'virtual': real time never enters. */
+export type FakeClockMode = 'realtime' | 'virtual';
 
 interface Waiter {
   ops: readonly FakeOp[];
@@ -56,7 +70,10 @@ export class FakeClock {
   private waiters: Waiter[] = [];
   private pumpScheduled = false;
 
-  constructor(readonly copyEngines: number) {
+  constructor(
+    readonly copyEngines: number,
+    readonly mode: FakeClockMode = 'realtime',
+  ) {
     this.engineBusy = new Array<boolean>(copyEngines + 1).fill(false);
     this.busyMs = new Array<number>(copyEngines + 1).fill(0);
   }
@@ -107,8 +124,9 @@ export class FakeClock {
     for (const w of waiters) w.reject(err);
   }
 
+  /** Where the clock may catch up to on its own: real time, or (virtual clock) nowhere new. */
   private realNow(): number {
-    return performance.now() - this.t0;
+    return this.mode === 'virtual' ? this.now : performance.now() - this.t0;
   }
 
   private schedulePump(): void {
@@ -129,6 +147,9 @@ export class FakeClock {
     this.step();
     this.settleWaiters();
     if (this.waiters.length > 0 && !this.fault) {
+      // The next end belongs to a sliced kernel whose JS still runs: its completion pumps again.
+      const next = this.nextEnd();
+      if (next !== null && this.held(next)) return;
       if (this.running.length === 0 && this.queued.length === 0) {
         // Cannot happen without a fault (every dependency is an earlier op); fail loudly if it does.
         const err = new CudaError(
@@ -163,7 +184,11 @@ export class FakeClock {
       this.startReady();
       if (this.fault) return;
       const next = this.nextEnd();
-      if (next === null || next > target) break;
+      if (next === null || next > target || this.held(next)) {
+        // Time may not pass the end of an op whose JS is still running.
+        if (next !== null && this.held(next)) target = Math.min(target, next);
+        break;
+      }
       this.finishAt(next);
     }
     if (target > this.now) {
@@ -172,12 +197,17 @@ export class FakeClock {
     }
   }
 
+  /** True when an op ending at `t` still runs its JS (so nothing at or after t may finish yet). */
+  private held(t: number): boolean {
+    return this.running.some((op) => op.hostBusy && op.end <= t);
+  }
+
   /** Advances to the next completion, whatever real time says. */
   private step(): void {
     this.startReady();
     if (this.fault) return;
     const next = this.nextEnd();
-    if (next === null) return;
+    if (next === null || this.held(next)) return;
     this.finishAt(next);
     this.startReady();
   }
@@ -229,25 +259,40 @@ export class FakeClock {
           this.engineBusy[op.engine] = true;
           this.busyMs[op.engine]! += op.cost;
           this.running.push(op);
+          let work: void | Promise<void>;
           try {
-            op.onStart?.();
+            work = op.onStart?.();
           } catch (err) {
-            this.setFault(
-              err instanceof CudaError && err.sticky
-                ? err
-                : new CudaError(
-                    700,
-                    'CUDA_ERROR_ILLEGAL_ADDRESS',
-                    'fake kernel',
-                    `kernel ${op.label} threw: ${(err as Error)?.message ?? String(err)}`,
-                  ),
-            );
+            this.kernelThrew(op, err);
             return;
+          }
+          if (work) {
+            op.hostBusy = true;
+            work.then(
+              () => {
+                op.hostBusy = false;
+                if (this.waiters.length > 0) this.schedulePump();
+              },
+              (err: unknown) => this.kernelThrew(op, err),
+            );
           }
         }
         progressed = true;
       }
     }
+  }
+
+  private kernelThrew(op: FakeOp, err: unknown): void {
+    this.setFault(
+      err instanceof CudaError && err.sticky
+        ? err
+        : new CudaError(
+            700,
+            'CUDA_ERROR_ILLEGAL_ADDRESS',
+            'fake kernel',
+            `kernel ${op.label} threw: ${(err as Error)?.message ?? String(err)}`,
+          ),
+    );
   }
 }
 

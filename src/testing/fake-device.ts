@@ -20,7 +20,7 @@ import type {
   StreamOptions,
 } from '../core/types.js';
 import { CudaError, UsageError, formatBytes } from '../cuda/errors.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock, type FakeClockMode } from './fake-clock.js';
 import {
   FakeKernel,
   FakeProgram,
@@ -52,6 +52,12 @@ export interface FakeDeviceOptions {
   copyCostMs?: (direction: CopyDirection, bytes: number) => number;
   /** Cost of a kernel defined without one (virtual ms, default 0.01). */
   defaultKernelCostMs?: number;
+  /**
+   * 'realtime' (default): the virtual clock catches up with real time, so host-side delays (a
+   * slow sink) show as GPU idle time. 'virtual': real time never enters, so every run of the same
+   * calls gives the same virtual times (benchmarks of the tooling, reproducible figures).
+   */
+  clock?: FakeClockMode;
 }
 
 export interface FakeLiveResources {
@@ -71,13 +77,14 @@ export class FakeDevice implements Device, FakeHost {
   readonly properties: DeviceProperties;
   readonly clock: FakeClock;
   closed = false;
-  private readonly opts: Required<Omit<FakeDeviceOptions, 'copyCostMs' | 'name' | 'ordinal'>> &
+  private readonly opts: Required<Omit<FakeDeviceOptions, 'copyCostMs' | 'name' | 'ordinal' | 'clock'>> &
     Pick<FakeDeviceOptions, 'copyCostMs'>;
   private readonly kernels = new Map<string, FakeKernelDef>();
   private readonly live = new Set<object>();
   private nextAddress = ADDRESS_BASE;
   private usedDevice = 0;
   private faults: { op: FakeFaultOp; error: Error | undefined; skip: number }[] = [];
+  private kernelsAbandoned = false;
 
   constructor(options: FakeDeviceOptions = {}) {
     const copyEngines = options.copyEngines ?? 2;
@@ -92,7 +99,7 @@ export class FakeDevice implements Device, FakeHost {
       defaultKernelCostMs: options.defaultKernelCostMs ?? 0.01,
     };
     this.ordinal = options.ordinal ?? 0;
-    this.clock = new FakeClock(copyEngines);
+    this.clock = new FakeClock(copyEngines, options.clock ?? 'realtime');
     this.properties = {
       ordinal: this.ordinal,
       name: options.name ?? 'tandem fake device',
@@ -140,6 +147,17 @@ export class FakeDevice implements Device, FakeHost {
         detail,
       ),
     );
+  }
+
+  /**
+   * From now on, JS kernels do not run: queued launches skip their function and a kernel running
+   * in slices stops at its next slice; each still takes its virtual time, so streams, events and
+   * synchronize() behave as before, but kernel outputs are left unfinished. For a run that is being
+   * thrown away (Ctrl-C of `tandem render --fake`), so its teardown does not wait for seconds of
+   * JS per frame. Sticky: open a new device to compute again.
+   */
+  abandonKernels(): void {
+    this.kernelsAbandoned = true;
   }
 
   /** Open streams, events and buffers: compare before and after to find leaks. */
@@ -349,7 +367,12 @@ export class FakeDevice implements Device, FakeHost {
     const cost = typeof def.cost === 'function' ? def.cost(...converted) : (def.cost ?? this.opts.defaultKernelCostMs);
     if (!(cost >= 0))
       throw new UsageError(`kernel ${kernel.name}: its cost function returned ${cost}; return virtual ms ≥ 0`);
-    stream.enqueue(`kernel ${kernel.name}`, 0, cost, { onStart: () => def.fn({ grid, block }, ...converted) });
+    stream.enqueue(`kernel ${kernel.name}`, 0, cost, {
+      onStart: () => {
+        if (this.kernelsAbandoned) return;
+        return runKernelFn(def.fn({ grid, block }, ...converted), () => this.kernelsAbandoned);
+      },
+    });
   }
 
   private pointerArg(a: KernelArg, kernel: string, i: number): Uint8Array {
@@ -442,6 +465,34 @@ function defaultFault(op: FakeFaultOp): Error {
         'injected by fake.failNext',
       );
   }
+}
+
+/** Real ms a sliced kernel runs before it yields to the event loop: a signal waits at most this. */
+const KERNEL_SLICE_MS = 20;
+
+/**
+ * A kernel function that returns an iterator (a generator that yields between rows) runs in
+ * slices of about KERNEL_SLICE_MS between event-loop turns, so a long JS kernel does not hold up
+ * Ctrl-C, timers or I/O; the clock keeps the op from ending until the last slice has run.
+ */
+function runKernelFn(result: unknown, abandoned: () => boolean): void | Promise<void> {
+  if (typeof (result as Iterator<unknown> | null)?.next !== 'function') return;
+  const it = result as Iterator<unknown>;
+  return new Promise<void>((resolve, reject) => {
+    const slice = (): void => {
+      try {
+        const t0 = performance.now();
+        while (performance.now() - t0 < KERNEL_SLICE_MS) {
+          if (abandoned()) return resolve();
+          if (it.next().done) return resolve();
+        }
+        setImmediate(slice);
+      } catch (err) {
+        reject(err);
+      }
+    };
+    slice();
+  });
 }
 
 function checkSize(bytes: number, what: string): void {

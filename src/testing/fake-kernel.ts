@@ -9,7 +9,12 @@ export interface FakeKernelContext {
   grid: Dim3;
   block: Dim3;
 }
-export type FakeKernelFn = (ctx: FakeKernelContext, ...args: FakeKernelArg[]) => void;
+/**
+ * Runs the whole launch; what it returns is ignored, unless it is an iterator: a long kernel
+ * written as a generator that yields every row or so runs in short slices between event-loop
+ * turns, and its launch ends (in virtual time) only after the last slice.
+ */
+export type FakeKernelFn = (ctx: FakeKernelContext, ...args: FakeKernelArg[]) => unknown;
 /** Virtual ms per launch, or a function of the (converted) arguments. */
 export type FakeKernelCost = number | ((...args: FakeKernelArg[]) => number);
 

@@ -7,7 +7,7 @@ import type { Device, Stream } from '../core/types.js';
 import { UsageError, formatBytes } from '../cuda/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
-import { defineFakeKernels, f32 } from './fake-kernels.js';
+import { defineFakeKernels, f32, runToEnd } from './fake-kernels.js';
 import {
   chunkBytes,
   frameBytes,
@@ -258,7 +258,8 @@ export function decoderLatentJs(
   }
 }
 
-export function decoderConvJs(
+/** The JS twin of decoder_conv3x3, yielding after each output row (sliced on the fake device). */
+export function* decoderConvRows(
   input: Float32Array,
   out: Float32Array,
   weights: Float32Array,
@@ -270,7 +271,7 @@ export function decoderConvJs(
   up: number,
   relu: number,
   frames: number,
-): void {
+): Generator<void, void, undefined> {
   const inW = outW >> up,
     inH = outH >> up;
   for (let f = 0; f < frames; f++) {
@@ -297,6 +298,7 @@ export function decoderConvJs(
           if (relu !== 0 && !(acc > 0)) acc = 0;
           out[dst + y * outW + x] = acc;
         }
+        yield;
       }
     }
   }
@@ -307,7 +309,8 @@ function toByte(v: number): number {
   return Math.trunc(fround(fround(v * 255) + 0.5));
 }
 
-export function decoderToPixelsJs(
+/** The JS twin of decoder_to_pixels, yielding after each pair of rows (sliced on the fake device). */
+export function* decoderToPixelsRows(
   input: Float32Array,
   out: Uint8Array,
   weights: Float32Array,
@@ -318,7 +321,7 @@ export function decoderToPixelsJs(
   format: number,
   frameBytesArg: number,
   frames: number,
-): void {
+): Generator<void, void, undefined> {
   const rgb = [new Int32Array(4), new Int32Array(4), new Int32Array(4)] as const;
   for (let f = 0; f < frames; f++) {
     const src = f * cin * width * height;
@@ -350,6 +353,7 @@ export function decoderToPixelsJs(
         }
         storeBlock(frame, width, height, format, x0, y0, rgb[0], rgb[1], rgb[2]);
       }
+      yield;
     }
   }
 }
@@ -372,22 +376,26 @@ export function renderDecoderFrames(
     const ow = width >> l.scale,
       oh = height >> l.scale;
     const next = new Float32Array(frames * l.cout * ow * oh);
-    decoderConvJs(cur, next, plan.weights, l.offset, l.cin, l.cout, ow, oh, l.up ? 1 : 0, l.relu ? 1 : 0, frames);
+    runToEnd(
+      decoderConvRows(cur, next, plan.weights, l.offset, l.cin, l.cout, ow, oh, l.up ? 1 : 0, l.relu ? 1 : 0, frames),
+    );
     cur = next;
   }
   const fb = frameBytes(format);
   const out = new Uint8Array(fb * frames);
-  decoderToPixelsJs(
-    cur,
-    out,
-    plan.weights,
-    plan.pixels.offset,
-    plan.pixels.cin,
-    width,
-    height,
-    format.pixelFormat === 'rgba' ? 0 : 1,
-    fb,
-    frames,
+  runToEnd(
+    decoderToPixelsRows(
+      cur,
+      out,
+      plan.weights,
+      plan.pixels.offset,
+      plan.pixels.cin,
+      width,
+      height,
+      format.pixelFormat === 'rgba' ? 0 : 1,
+      fb,
+      frames,
+    ),
   );
   return out;
 }
@@ -431,7 +439,7 @@ function fakeKernels() {
         up: number,
         relu: number,
         frames: number,
-      ) => decoderConvJs(f32(input), f32(out), f32(w), off, cin, cout, ow, oh, up, relu, frames),
+      ) => decoderConvRows(f32(input), f32(out), f32(w), off, cin, cout, ow, oh, up, relu, frames),
     },
     {
       name: 'decoder_to_pixels',
@@ -448,7 +456,7 @@ function fakeKernels() {
         format: number,
         fb: number,
         frames: number,
-      ) => decoderToPixelsJs(f32(input), out, f32(w), off, cin, width, height, format, fb, frames),
+      ) => decoderToPixelsRows(f32(input), out, f32(w), off, cin, width, height, format, fb, frames),
     },
   ];
 }

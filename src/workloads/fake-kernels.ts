@@ -2,8 +2,12 @@
 // without a GPU. Typed structurally: workloads do not import the test double at runtime.
 import type { ArgType, Device } from '../core/types.js';
 
-/** A JS kernel: runs the whole launch; pointer arguments arrive as Uint8Array over the buffer. */
-export type FakeKernelFn = (ctx: unknown, ...args: any[]) => void;
+/**
+ * A JS kernel: runs the whole launch, or returns a generator that yields between rows so the
+ * fake device can run it in slices between event-loop turns (Ctrl-C stays prompt at 1080p).
+ * Pointer arguments arrive as Uint8Array over the buffer.
+ */
+export type FakeKernelFn = (ctx: unknown, ...args: any[]) => unknown;
 
 interface FakeKernelRegistry {
   defineKernel(name: string, signature: readonly ArgType[], fn: FakeKernelFn, cost?: unknown): unknown;
@@ -23,6 +27,11 @@ export function defineFakeKernels(device: Device, kernels: readonly FakeKernelSp
     throw new TypeError('this fake device has no defineKernel(); it cannot run tandem workloads');
   }
   for (const k of kernels) fake.defineKernel(k.name, k.signature, k.fn);
+}
+
+/** Runs a sliced JS kernel to its end at once (host-side references of the same bytes). */
+export function runToEnd(rows: Iterator<unknown>): void {
+  while (!rows.next().done);
 }
 
 /** A Float32Array over a buffer's bytes without copying (copies only if misaligned). */

@@ -5,7 +5,7 @@ import type { Device, Kernel, Program } from '../core/types.js';
 import { UsageError } from '../cuda/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
-import { defineFakeKernels } from './fake-kernels.js';
+import { defineFakeKernels, runToEnd } from './fake-kernels.js';
 import {
   chunkBytes,
   frameBytes,
@@ -196,7 +196,12 @@ function shade(
 }
 
 /** The JS twin of fractal_frame: the whole launch at once. */
-export function fractalFrameJs(
+export function fractalFrameJs(...args: Parameters<typeof fractalFrameRows>): void {
+  runToEnd(fractalFrameRows(...args));
+}
+
+/** fractalFrameJs in slices: yields after each pair of rows (the fake device runs it between turns). */
+export function* fractalFrameRows(
   out: Uint8Array,
   offset: number,
   width: number,
@@ -206,7 +211,7 @@ export function fractalFrameJs(
   cy0: number,
   step: number,
   maxIter: number,
-): void {
+): Generator<void, void, undefined> {
   const frame = out.subarray(offset);
   const r = new Int32Array(4),
     g = new Int32Array(4),
@@ -217,6 +222,7 @@ export function fractalFrameJs(
         shade(x0 + (k & 1), y0 + (k >> 1), width, height, cx0, cy0, step, maxIter, k, r, g, b);
       storeBlock(frame, width, height, format, x0, y0, r, g, b);
     }
+    yield;
   }
 }
 
@@ -278,7 +284,7 @@ export const fractal: FrameWorkloadFactory = {
               cy: number,
               step: number,
               it: number,
-            ) => fractalFrameJs(out, offset, w, h, f, cx, cy, step, it),
+            ) => fractalFrameRows(out, offset, w, h, f, cx, cy, step, it),
           },
         ]);
         const program = device.compile(FRACTAL_SOURCE, {

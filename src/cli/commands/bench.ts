@@ -1,12 +1,14 @@
 // `tandem bench`: sweeps mode × depth × compute/copy ratio × chunk size, prints a table on stdout
 // (or the results JSON with --json), progress on stderr, and writes results.json, trace.json and
 // report.html into --out. The PyTorch and CuPy peers run on the same cells with the same kernel
-// (--no-peers skips them); --fake runs everything on the fake device (CI, or trying it without a GPU).
+// (--no-peers skips them); --fake runs everything on the fake device (CI, or trying it without a
+// GPU), as does a host with no usable GPU unless --gpu (backend.ts).
 import type { CAC } from 'cac';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../../cuda/errors.js';
+import { GPU_OPTION_HELP, useFakeDevice } from '../backend.js';
 import type { Device } from '../../core/types.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
@@ -32,7 +34,7 @@ import {
 } from '../../profile/results.js';
 import { copyDriftNote } from '../../profile/drift.js';
 import { cellKey, runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
-import { resultsTable } from '../../profile/table.js';
+import { resultsTable, traceCostText, traceNoiseUs } from '../../profile/table.js';
 import { writeTraceRuns } from '../../profile/trace.js';
 
 export interface BenchOptions {
@@ -47,6 +49,7 @@ export interface BenchOptions {
   devices?: string | number;
   peers?: boolean;
   fake?: boolean;
+  gpu?: boolean;
   json?: boolean;
   out?: string;
   trace?: boolean;
@@ -162,9 +165,18 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
     peers: o.peers !== false,
     fake,
     json: !!o.json,
-    out: path.resolve(o.out ?? `tandem-bench-${stamp}`),
+    out: path.resolve(benchOut(o.out) ?? `tandem-bench-${stamp}`),
     trace: o.trace !== false,
   };
+}
+
+/** --out: a directory for three files, so not stdout ('-'); --json puts the results there. */
+function benchOut(out: string | undefined): string | undefined {
+  if (out === '-' || out === 'pipe:' || out === 'pipe:1')
+    throw new UsageError(
+      `--out ${out}: bench writes results.json, trace.json and report.html into a directory; give one, and --json for the results on stdout`,
+    );
+  return out;
 }
 
 /** Untraced runs per overlap cell by default: the median of 3 with the peers interleaved. */
@@ -182,10 +194,17 @@ export function defaultChunks(chunkBytes: number, fake: boolean): number {
   return Math.min(4096, Math.max(64, Math.ceil((8 * 1024 ** 3) / chunkBytes)));
 }
 
+/**
+ * The bench's fake device: copies slow enough that its virtual GPU times dominate, and a purely
+ * virtual clock, so the host's real time (JIT warm-up, garbage collection, a loaded machine) never
+ * enters a figure and two runs print the same table.
+ */
+const FAKE_BENCH_DEVICE = { copyBytesPerMs: FAKE_COPY_BYTES_PER_MS, clock: 'virtual' } as const;
+
 async function openDevice(p: ParsedBench): Promise<{ device: Device; env: Partial<Environment> }> {
   if (p.fake) {
     const { FakeDevice } = await import('../../testing/index.js');
-    return { device: new FakeDevice({ ordinal: p.device, copyBytesPerMs: FAKE_COPY_BYTES_PER_MS }), env: {} };
+    return { device: new FakeDevice({ ordinal: p.device, ...FAKE_BENCH_DEVICE }), env: {} };
   }
   const { open } = await import('../../core/open.js');
   const device = await open(p.device);
@@ -234,7 +253,7 @@ async function openBenchDevices(p: ParsedBench): Promise<{
   }
   const opened = await openDeviceList(p.devices, {
     fake: p.fake,
-    fakeOptions: { copyBytesPerMs: FAKE_COPY_BYTES_PER_MS },
+    fakeOptions: { ...FAKE_BENCH_DEVICE },
   });
   const env: Partial<Environment> = {};
   if (!p.fake) {
@@ -322,7 +341,7 @@ export async function runBench(
             name: s.name,
             description: s.description,
             status: 'skipped',
-            reason: 'the peers need a GPU (--fake given)',
+            reason: 'the peers need a GPU (ran on the fake device)',
           });
       } else if (interleaved) {
         peerStatus.push(...interleaved.status());
@@ -341,15 +360,19 @@ export async function runBench(
 
     const driftNote = copyDriftNote(sweep.copyDrift);
     if (driftNote) log(`warning: ${driftNote}`);
-    const costs = sweep.cells
-      .map((c) => c.traceCostPerChunkUs)
-      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v))
-      .sort((a, b) => a - b);
+    const measured = sweep.cells.filter(
+      (c): c is typeof c & { traceCostPerChunkUs: number } =>
+        typeof c.traceCostPerChunkUs === 'number' && Number.isFinite(c.traceCostPerChunkUs),
+    );
+    const costs = measured.map((c) => c.traceCostPerChunkUs).sort((a, b) => a - b);
+    const noises = measured.map(traceNoiseUs).sort((a, b) => a - b);
     const traceCostUs = costs.length ? costs[costs.length >> 1]! : null;
-    if (traceCostUs !== null)
+    if (traceCostUs !== null) {
+      const text = traceCostText(traceCostUs, noises[noises.length >> 1]!);
       log(
-        `tracing cost: median ${traceCostUs.toFixed(2)} µs per chunk over ${costs.length} cells (traced wall − untraced wall, per chunk); headline figures are from the untraced runs`,
+        `tracing cost: median ${/\d$/.test(text) ? `${text} µs per chunk` : text} over ${costs.length} cells (traced wall − untraced wall, per chunk, against the untraced runs' spread); headline figures are from the untraced runs`,
       );
+    }
     results = {
       schema: RESULTS_SCHEMA,
       title: `tandem bench — ${workload.name} on ${device.properties.name}`,
@@ -521,7 +544,8 @@ export function registerBench(cli: CAC): void {
       '--no-peers',
       'Skip the PyTorch and CuPy peers (run by default: python3 or $TANDEM_PYTHON; skipped with a reason if missing)',
     )
-    .option('--fake', 'Run on the fake device (no GPU needed; virtual times)')
+    .option('--fake', 'Run on the fake device (no GPU needed; virtual times; the default where no GPU is usable)')
+    .option('--gpu', GPU_OPTION_HELP)
     .option('--json', 'Print the results JSON on stdout instead of the table')
     .option('--out <dir>', 'Directory for results.json, trace.json, report.html (default ./tandem-bench-<date>)')
     .option('--no-trace', 'Skip the traced runs (no timeline, busy fractions or trace cost)')
@@ -529,7 +553,8 @@ export function registerBench(cli: CAC): void {
     .example('tandem bench --fake --out /tmp/bench')
     .example('tandem bench --devices 0,0 --sizes 4M --no-peers   # two pipelines on one GPU')
     .action(async (options: BenchOptions) => {
-      const parsed = parseBenchOptions(options);
+      parseBenchOptions(options); // usage errors first, before any device question
+      const parsed = parseBenchOptions({ ...options, fake: useFakeDevice('bench', options) });
       // Ctrl-C stops the sweep within a chunk; the pipeline cleans up and run-cli exits 130.
       const ac = new AbortController();
       const onSigint = () => {

@@ -1,6 +1,7 @@
 // `tandem info [--json]`: the devices, and what this host measures on the first one (or the one
 // given): pinned H2D/D2H and pageable D2H bandwidth, empty-kernel launch cost.
-// Without a driver, the LibraryNotFoundError reaches run-cli: one line, exit code 2.
+// Without a usable GPU (or with --fake) it says so and shows the fake device the other commands
+// then run on; with --gpu a missing driver reaches run-cli instead: one line, exit code 2.
 import type { CAC } from 'cac';
 import { UsageError, LibraryNotFoundError, formatBytes } from '../../cuda/errors.js';
 import { driverAvailable, listDevices, open } from '../../core/open.js';
@@ -13,15 +14,22 @@ import {
   measurePinnedBandwidth,
 } from '../../core/measure.js';
 import type { DeviceProperties } from '../../core/types.js';
+import { GPU_OPTION_HELP, noGpuReason, useFakeDevice } from '../backend.js';
 
 interface InfoOptions {
   json?: boolean;
+  fake?: boolean;
+  gpu?: boolean;
   device?: number;
   measure?: boolean;
 }
 
 export interface InfoReport {
-  driverVersion: string;
+  /** 'fake': no usable GPU here (or --fake); the devices are the fake device. */
+  backend: 'cuda' | 'fake';
+  /** Why the fake device is shown, or null on a GPU. */
+  note: string | null;
+  driverVersion: string | null;
   nvrtc: string | null;
   devices: (DeviceProperties & { memoryFree: number | null })[];
   measured: {
@@ -41,8 +49,10 @@ export function registerInfo(cli: CAC): void {
     .option('--json', 'Print the report as JSON on stdout')
     .option('--device <ordinal>', 'Device to measure', { default: 0 })
     .option('--no-measure', 'Only list devices')
+    .option('--fake', 'Show the fake device (the default where no GPU is usable)')
+    .option('--gpu', GPU_OPTION_HELP)
     .action(async (options: InfoOptions) => {
-      const report = await collectInfo(options);
+      const report = useFakeDevice('info', options) ? await fakeInfo(options) : await collectInfo(options);
       process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatInfo(report));
     });
 }
@@ -68,6 +78,8 @@ export async function collectInfo(options: InfoOptions = {}): Promise<InfoReport
     nvrtc = null;
   }
   const report: InfoReport = {
+    backend: 'cuda',
+    note: null,
     driverVersion: `${Math.floor(avail.version / 1000)}.${(avail.version % 1000) / 10}`,
     nvrtc,
     devices: props.map((p) => ({ ...p, memoryFree: null })),
@@ -101,6 +113,21 @@ export async function collectInfo(options: InfoOptions = {}): Promise<InfoReport
   return report;
 }
 
+/** The fake device as `tandem bench` and `tandem render` open it here; nothing to measure. */
+export async function fakeInfo(options: InfoOptions = {}): Promise<InfoReport> {
+  const { FakeDevice } = await import('../../testing/index.js');
+  const avail = options.fake ? null : driverAvailable();
+  using device = new FakeDevice({ ordinal: Number(options.device ?? 0) });
+  return {
+    backend: 'fake',
+    note: `${avail && !avail.ok ? `${noGpuReason(avail.reason)}; ` : ''}the fake device: JS kernels and copies on a virtual clock, for trying tandem and testing code, not for figures`,
+    driverVersion: null,
+    nvrtc: null,
+    devices: [{ ...device.properties, memoryFree: device.memoryInfo().free }],
+    measured: null,
+  };
+}
+
 export function formatInfo(r: InfoReport): string {
   const rows = [['#', 'name', 'cc', 'SMs', 'copy engines', 'memory', 'free', 'PCIe', 'bus']];
   for (const d of r.devices) {
@@ -119,7 +146,10 @@ export function formatInfo(r: InfoReport): string {
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  const lines = [`driver ${r.driverVersion}, NVRTC ${r.nvrtc ?? 'not found'}`, ''];
+  const lines = [
+    r.backend === 'fake' ? (r.note ?? 'the fake device') : `driver ${r.driverVersion}, NVRTC ${r.nvrtc ?? 'not found'}`,
+    '',
+  ];
   for (const row of rows)
     lines.push(
       row

@@ -5,7 +5,6 @@
 import type { CAC } from 'cac';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { Device } from '../../core/types.js';
 import { UsageError, formatBytes } from '../../cuda/errors.js';
 import type { PipelineStats } from '../../pipeline/types.js';
@@ -23,10 +22,12 @@ import {
   type PixelFormat,
 } from '../../workloads/frame-format.js';
 import { createFrameWorkload, workloadNames } from '../../workloads/registry.js';
-import { runRender, type RenderProgress } from '../../workloads/render.js';
+import { runRender } from '../../workloads/render.js';
+import { ProgressLine, seconds } from '../../profile/progress.js';
 import { openDeviceList, parseDeviceList, type DeviceList } from '../../profile/device-list.js';
 import type { FrameWorkload } from '../../workloads/types.js';
 import { EXIT_INTERRUPTED } from '../run-cli.js';
+import { GPU_OPTION_HELP, useFakeDevice } from '../backend.js';
 
 interface RenderCliOptions {
   workload: string;
@@ -44,6 +45,7 @@ interface RenderCliOptions {
   cost: number | string;
   report?: string | boolean;
   fake?: boolean;
+  gpu?: boolean;
   pngWorkers?: number | string;
   progress?: boolean;
 }
@@ -187,7 +189,7 @@ async function openSinkFor(plan: RenderPlan): Promise<Sink> {
 async function openDevice(plan: RenderPlan): Promise<Device> {
   if (plan.fake) {
     const { FakeDevice } = await import('../../testing/index.js');
-    return new FakeDevice({ name: 'tandem fake device (--fake)' });
+    return new FakeDevice({ name: 'tandem fake device' });
   }
   const { open } = await import('../../core/open.js');
   return open(plan.device);
@@ -207,7 +209,7 @@ async function openRenderDevices(
   }
   const opened = await openDeviceList(plan.devices, {
     fake: plan.fake,
-    fakeOptions: { name: 'tandem fake device (--fake)' },
+    fakeOptions: { name: 'tandem fake device' },
   });
   return { device: opened.devices[0]!, devices: opened.devices, close: opened.close };
 }
@@ -223,68 +225,6 @@ async function gpuUtilization(device: Device): Promise<(() => number | null) | n
     return () => read()?.gpu ?? null;
   } catch {
     return null;
-  }
-}
-
-function seconds(ms: number): string {
-  return ms >= 100_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
-}
-
-/** 'sink' when the host stage was busy nearly all the time, else the GPU side. */
-function liveBottleneck(p: RenderProgress, windowActiveMs: number, windowMs: number): string {
-  if (p.chunksDone === 0 || windowMs <= 0) return '…';
-  return windowActiveMs / windowMs > 0.9 ? 'sink (host stage)' : 'GPU (compute/copy)';
-}
-
-class ProgressLine {
-  private readonly tty = process.stderr.isTTY === true;
-  private lastPrint = 0;
-  private lastWindow = { t: 0, frames: 0, active: 0 };
-  private rate = 0;
-  private bottleneck = '…';
-  private util: number | null = null;
-
-  constructor(
-    private readonly total: number,
-    private readonly readUtil: (() => number | null) | null,
-    private readonly enabled: boolean,
-  ) {}
-
-  update(p: RenderProgress, force = false): void {
-    const now = performance.now();
-    if (!this.enabled) {
-      // No line to print, but the summary still reports NVML's utilisation: sample it.
-      if (force || now - this.lastPrint >= 500) {
-        this.readUtil?.();
-        this.lastPrint = now;
-      }
-      return;
-    }
-    const interval = this.tty ? 200 : 5000;
-    if (!force && now - this.lastPrint < interval) return;
-    const dt = p.elapsedMs - this.lastWindow.t;
-    if (dt > 0) {
-      this.rate = ((p.framesDone - this.lastWindow.frames) / dt) * 1000;
-      this.bottleneck = liveBottleneck(p, p.sinkActiveMs - this.lastWindow.active, dt);
-    }
-    this.lastWindow = { t: p.elapsedMs, frames: p.framesDone, active: p.sinkActiveMs };
-    this.util = this.readUtil?.() ?? null;
-    this.lastPrint = now;
-    const pct = this.total ? p.framesDone / this.total : 0;
-    const eta = this.rate > 0 ? (this.total - p.framesDone) / this.rate : null;
-    const util = this.util === null ? 'GPU util n/a' : `GPU ${this.util}%`;
-    const text = `${p.framesDone}/${this.total} frames  ${this.rate.toFixed(1)} fps  ${util}  bottleneck: ${this.bottleneck}${eta !== null ? `  eta ${seconds(eta * 1000)}` : ''}`;
-    if (this.tty) {
-      const width = 24;
-      const filled = Math.round(pct * width);
-      process.stderr.write(`\r\x1b[2K[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}`);
-    } else {
-      process.stderr.write(`tandem render: ${text}\n`);
-    }
-  }
-
-  end(): void {
-    if (this.enabled && this.tty) process.stderr.write('\n');
   }
 }
 
@@ -334,7 +274,7 @@ export function registerRender(cli: CAC): void {
     .option('--frames <n>', 'Frames to render', { default: 300 })
     .option(
       '--out <path>',
-      'x.mp4/.mkv/.mov/.webm → ffmpeg; dir/ → PNG sequence; x.raw/.yuv → raw frames; pipe: (or --out=-) → raw frames on stdout',
+      'x.mp4/.mkv/.mov/.webm → ffmpeg; dir/ → PNG sequence; x.raw/.yuv → raw frames; - (or pipe:) → raw frames on stdout',
     )
     .option('--format <fmt>', 'Pixel format made on the GPU: yuv420p (1.5 B/pixel) or rgba', { default: 'yuv420p' })
     .option('--frames-per-chunk <n>', 'Frames per pipeline chunk', { default: 4 })
@@ -354,7 +294,11 @@ export function registerRender(cli: CAC): void {
     .option('--cost <x>', 'Per-frame GPU cost multiplier (fractal iterations, decoder channels)', { default: 1 })
     .option('--report [file]', 'Write the HTML report (traced run) to file (default tandem-render-report.html)')
     .option('--png-workers <n>', 'PNG encoder threads (default: cores - 1)')
-    .option('--fake', 'Run on the fake device (no GPU needed; slow JS kernels: keep frames small)')
+    .option(
+      '--fake',
+      'Run on the fake device (no GPU needed; slow JS kernels: keep frames small; the default where no GPU is usable)',
+    )
+    .option('--gpu', GPU_OPTION_HELP)
     .option('--no-progress', 'No progress line on stderr')
     .example('tandem render --workload fractal --size 1920x1080 --frames 600 --out zoom.mp4')
     .example('tandem render --workload decoder --size 1280x720 --frames 120 --out frames/')
@@ -367,6 +311,7 @@ export function registerRender(cli: CAC): void {
 /** Runs the command; resolves with the exit code (0, or 130 after Ctrl-C). */
 export async function render(options: RenderCliOptions): Promise<number> {
   const plan = await planRender(options);
+  plan.fake = useFakeDevice('render', options);
   const workload = createFrameWorkload(plan.workloadName, { ...plan.format, cost: plan.cost });
   const { device, devices, close: closeDevices } = await openRenderDevices(plan);
   const ac = new AbortController();
@@ -377,6 +322,8 @@ export async function render(options: RenderCliOptions): Promise<number> {
       process.exit(EXIT_INTERRUPTED);
     }
     process.stderr.write('\ntandem render: stopping (finishing the output; Ctrl-C again to quit at once)\n');
+    // The fake device's frames in flight are thrown away: skip their JS rather than wait for it.
+    for (const d of devices) (d as { abandonKernels?: () => void }).abandonKernels?.();
     ac.abort(Object.assign(new Error('interrupted (SIGINT)'), { name: 'AbortError' }));
   };
   process.on('SIGINT', onSigint);
@@ -395,10 +342,6 @@ export async function render(options: RenderCliOptions): Promise<number> {
         : null,
       options.progress !== false,
     );
-    let lastProgress: RenderProgress = { framesDone: 0, chunksDone: 0, elapsedMs: 0, sinkActiveMs: 0, sinkInFlight: 0 };
-    // Between chunks too: a slow chunk must not freeze the line.
-    const ticker = setInterval(() => progress.update(lastProgress), process.stderr.isTTY ? 500 : 5000);
-    ticker.unref();
     let outcome;
     try {
       outcome = await runRender({
@@ -412,16 +355,13 @@ export async function render(options: RenderCliOptions): Promise<number> {
         mode: plan.mode,
         trace: plan.report !== null,
         signal: ac.signal,
-        onChunk: (p) => {
-          lastProgress = p;
-          progress.update(p);
-        },
+        onChunk: (p) => progress.update(p),
       });
-    } finally {
-      clearInterval(ticker);
+    } catch (err) {
+      progress.end(null);
+      throw err;
     }
-    progress.update(outcome.progress, true);
-    progress.end();
+    progress.end(outcome.progress);
     const interrupted = ac.signal.aborted;
     if (outcome.error && !interrupted) throw outcome.error;
     process.stderr.write(summary(plan, device, workload, outcome.stats, outcome, utilSamples, interrupted));
