@@ -22,9 +22,9 @@ import { callbackSink } from '../src/sinks/callback.js';
 import { openPngSink } from '../src/sinks/png.js';
 import { openRawSink } from '../src/sinks/raw.js';
 import type { Sink } from '../src/sinks/types.js';
-import { frameRanges, parseSize, type FrameFormat, type FrameRange } from '../src/workloads/frame-format.js';
+import { frameRanges, parseSize, type FrameFormat, type FrameRange } from '../src/formats/frame-format.js';
 import { createFrameWorkload } from '../src/workloads/registry.js';
-import { runRender } from '../src/workloads/render.js';
+import { runRender } from '../src/render/render.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -10,7 +10,7 @@ import { createPipeline } from '../src/pipeline/index.js';
 import { callbackSink, iteratorSink } from '../src/sinks/callback.js';
 import { readableSink } from '../src/sinks/readable.js';
 import { createFrameWorkload } from '../src/workloads/registry.js';
-import { frameRanges, type FrameRange } from '../src/workloads/frame-format.js';
+import { frameRanges, type FrameRange } from '../src/formats/frame-format.js';
 import type { Sink } from '../src/sinks/types.js';
 
 const FORMAT = { width: 16, height: 8, pixelFormat: 'rgba' as const, framesPerChunk: 2 };

@@ -12,8 +12,8 @@ import {
   parseSize,
   validateFrameFormat,
   type FrameRange,
-} from '../src/workloads/frame-format.js';
-import { bt709U, bt709V, bt709Y, i420ToRgb, storeBlock } from '../src/workloads/color.js';
+} from '../src/formats/frame-format.js';
+import { bt709U, bt709V, bt709Y, i420ToRgb, storeBlock } from '../src/formats/color.js';
 import { createFrameWorkload } from '../src/workloads/registry.js';
 import type { FrameWorkload, FrameWorkloadInstance } from '../src/workloads/types.js';
 import type { ComputeChunk } from '../src/pipeline/types.js';

@@ -12,7 +12,7 @@ import {
   frameRange,
   type FrameFormat,
   type FrameRange,
-} from '../workloads/frame-format.js';
+} from '../formats/frame-format.js';
 import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
 import type { FrameWorkloadFactory } from '../workloads/types.js';
 import type { BenchInstance, BenchWorkload } from './sweep.js';

@@ -3,7 +3,7 @@
 // at a time (a chunk's memory stays valid until the consumer asks for the next one).
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import type { FrameFormat } from '../workloads/frame-format.js';
+import type { FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';

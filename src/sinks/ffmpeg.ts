@@ -6,7 +6,7 @@ import { constants as fsConstants, accessSync, statSync } from 'node:fs';
 import { delimiter, dirname, extname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import { validateFrameFormat, type FrameFormat } from '../workloads/frame-format.js';
+import { validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir } from './errors.js';
 import type { Sink, SinkResult } from './types.js';

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import { validateFrameFormat, type FrameFormat } from '../workloads/frame-format.js';
+import { validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
 import { PNG_WORKER_SOURCE, type PngTask } from './png-worker.js';

@@ -5,7 +5,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import { frameBytes, type FrameFormat } from '../workloads/frame-format.js';
+import { frameBytes, type FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';

@@ -3,7 +3,7 @@
 // copied out of pinned memory. The host stage waits while the consumer is behind (backpressure).
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import type { FrameFormat } from '../workloads/frame-format.js';
+import type { FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';

@@ -6,7 +6,7 @@
 import type { Device, Stream } from '../core/types.js';
 import { UsageError, formatBytes } from '../cuda/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
-import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
+import { CUDA_COLOR_SOURCE, storeBlock } from '../formats/color.js';
 import { defineFakeKernels, f32 } from './fake-kernels.js';
 import {
   chunkBytes,
@@ -15,7 +15,7 @@ import {
   validateFrameFormat,
   type FrameFormat,
   type FrameRange,
-} from './frame-format.js';
+} from '../formats/frame-format.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
 import { mulberry32 } from '../util/prng.js';
 

@@ -4,7 +4,7 @@
 import type { Device, Kernel, Program } from '../core/types.js';
 import { UsageError } from '../cuda/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
-import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
+import { CUDA_COLOR_SOURCE, storeBlock } from '../formats/color.js';
 import { defineFakeKernels } from './fake-kernels.js';
 import {
   chunkBytes,
@@ -13,7 +13,7 @@ import {
   validateFrameFormat,
   type FrameFormat,
   type FrameRange,
-} from './frame-format.js';
+} from '../formats/frame-format.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
 
 /** Seahorse valley: boundary all the way down, so every zoom level has structure. */

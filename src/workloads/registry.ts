@@ -3,7 +3,7 @@
 import { UsageError } from '../cuda/errors.js';
 import { decoder } from './decoder.js';
 import { fractal } from './fractal.js';
-import { chunkBytes, validateFrameFormat, type FrameFormat } from './frame-format.js';
+import { chunkBytes, validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
 import { synthetic } from './synthetic.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadOptions } from './types.js';
 

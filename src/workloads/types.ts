@@ -3,7 +3,7 @@
 // a FrameWorkload is a Workload<FrameRange> wherever one is expected.
 import type { Device } from '../core/types.js';
 import type { ComputeChunk } from '../pipeline/types.js';
-import type { FrameFormat, FrameRange, PixelFormat } from './frame-format.js';
+import type { FrameFormat, FrameRange, PixelFormat } from '../formats/frame-format.js';
 
 export interface FrameWorkloadOptions {
   width: number;

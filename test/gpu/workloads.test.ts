@@ -16,10 +16,10 @@ import { callbackSink } from '../../src/sinks/callback.js';
 import { openRawSink } from '../../src/sinks/raw.js';
 import { openPngSink } from '../../src/sinks/png.js';
 import { decodePng } from '../../src/sinks/png-encode.js';
-import { i420ToRgb } from '../../src/workloads/color.js';
+import { i420ToRgb } from '../../src/formats/color.js';
 import { createFrameWorkload } from '../../src/workloads/registry.js';
-import { runRender } from '../../src/workloads/render.js';
-import { frameBytes, frameRanges, type FrameRange, type PixelFormat } from '../../src/workloads/frame-format.js';
+import { runRender } from '../../src/render/render.js';
+import { frameBytes, frameRanges, type FrameRange, type PixelFormat } from '../../src/formats/frame-format.js';
 
 const avail = driverAvailable();
 const skip = avail.ok ? false : `no CUDA driver: ${avail.reason}`;

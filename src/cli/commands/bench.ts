@@ -10,7 +10,7 @@ import { UsageError } from '../../cuda/errors.js';
 import type { Device } from '../../core/types.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
-import { parseDeviceList, openDeviceList, type DeviceList } from '../../profile/device-list.js';
+import { parseDeviceList, openDeviceList, type DeviceList } from '../device-list.js';
 import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
 import {
   attachPeerResults,

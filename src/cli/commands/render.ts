@@ -21,10 +21,10 @@ import {
   parseSize,
   type FrameFormat,
   type PixelFormat,
-} from '../../workloads/frame-format.js';
+} from '../../formats/frame-format.js';
 import { createFrameWorkload, workloadNames } from '../../workloads/registry.js';
-import { runRender, type RenderProgress } from '../../workloads/render.js';
-import { openDeviceList, parseDeviceList, type DeviceList } from '../../profile/device-list.js';
+import { runRender, type RenderProgress } from '../../render/render.js';
+import { openDeviceList, parseDeviceList, type DeviceList } from '../device-list.js';
 import type { FrameWorkload } from '../../workloads/types.js';
 import { EXIT_INTERRUPTED } from '../run-cli.js';
 

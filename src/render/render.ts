@@ -7,10 +7,10 @@ import { createPipeline } from '../pipeline/index.js';
 import { createMultiPipeline } from '../pipeline/multi.js';
 import type { MultiPipelineStats } from '../pipeline/multi-types.js';
 import type { OutputChunk, PipelineMode, PipelineStats } from '../pipeline/types.js';
-import { multiAsPipelineStats } from '../profile/device-list.js';
+import { multiAsPipelineStats } from '../cli/device-list.js';
 import type { Sink, SinkResult } from '../sinks/types.js';
-import { frameRanges, framesInChunk, type FrameRange } from './frame-format.js';
-import type { FrameWorkload } from './types.js';
+import { frameRanges, framesInChunk, type FrameRange } from '../formats/frame-format.js';
+import type { FrameWorkload } from '../workloads/types.js';
 
 export interface RenderProgress {
   framesDone: number;
