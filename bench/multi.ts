@@ -15,7 +15,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { driverAvailable } from '../src/core/open.js';
-import type { Device, Program } from '../src/core/types.js';
+import type { Program } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import {
   closeDevices,

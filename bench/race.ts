@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Device, Kernel } from '../src/core/types.js';
+import type { Kernel } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 import { checked } from '../src/check/index.js';
 import { runSketch, type SketchOptions } from '../src/check/sketch.js';
 import { createPipeline } from '../src/pipeline/index.js';
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
   const bytes = arg('mib', 16) * 1024 * 1024;
   const device = process.argv.includes('--fake')
     ? await fakeDevice()
-    : await (await import('../src/core/open.js')).open(arg('device', 0));
+    : await (await import('../src/pipeline/device.js')).open(arg('device', 0));
   try {
     process.stderr.write(
       `race: ${device.properties.name}, ${chunks} chunks of ${bytes / 2 ** 20} MiB, compute/copy target ${ratio}\n`,

@@ -15,7 +15,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { Device, PinnedBuffer } from '../src/core/types.js';
+import type { PinnedBuffer } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 import type { ComputeChunk } from '../src/pipeline/types.js';
 import { computeAloneMs, copyAloneMs } from '../src/profile/alone.js';
 import { callbackSink } from '../src/sinks/callback.js';
@@ -49,7 +50,7 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function openDevice(): Promise<Device> {
   if (args.fake) return new (await import('../src/testing/index.js')).FakeDevice();
-  const { driverAvailable, open } = await import('../src/core/open.js');
+  const { driverAvailable, open } = await import('../src/index.js');
   const a = driverAvailable();
   if (!a.ok) throw new Error(`no CUDA driver: ${a.reason} (use --fake for a smoke test)`);
   return open(0);

@@ -6,7 +6,7 @@
 // Prints the samples and the drift on stdout; with OUT set, writes $OUT/soak.json.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Device } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 import { createPipeline } from '../src/pipeline/index.js';
 
 const SOURCE = `
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const words = bytes / 4;
   const device = process.argv.includes('--fake')
     ? await fakeDevice()
-    : await (await import('../src/core/open.js')).open(arg('device', 0));
+    : await (await import('../src/pipeline/device.js')).open(arg('device', 0));
   const samples: Sample[] = [];
   let bad = 0;
   let delivered = 0;

@@ -3,14 +3,15 @@
 // workloads, profile, check → cli. Tests without a GPU: `tandem/testing` (the fake device).
 
 // Object model
-export { open, listDevices, driverAvailable, type DriverAvailability } from './core/open.js';
-export { CudaDevice, type OpenOptions } from './core/device.js';
-export { EVENT_WAIT_STRATEGIES, type EventWaitStrategy } from './core/completion/index.js';
+export { listDevices, driverAvailable, type DriverAvailability } from './core/open.js';
+export { open, CudaDevice, type Device } from './pipeline/device.js';
 export { normalizeLaunch, DEFAULT_LIMITS } from './core/launch-config.js';
 export type * from './core/types.js';
 
 // Errors
-export { CudaError, NvrtcError, LibraryNotFoundError, UsageError } from './cuda/errors.js';
+export { CudaError, NvrtcError, LibraryNotFoundError } from './cuda/errors.js';
+export { TandemError, UsageError, AbortError } from './util/errors.js';
+export { formatBytes } from './util/format.js';
 
 // Pipeline
 export { Pipeline, createPipeline, PipelineError, MAX_DEPTH } from './pipeline/index.js';

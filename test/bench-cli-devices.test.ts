@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseBenchOptions, runBench } from '../src/cli/commands/bench.js';
 import { planRender } from '../src/cli/commands/render.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { calibrateCost } from '../src/profile/calibrate.js';
 import { openDeviceList, parseDeviceList } from '../src/cli/device-list.js';
 import { fastest } from '../src/profile/table.js';

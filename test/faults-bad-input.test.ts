@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checked } from '../src/check/index.js';
 import { FakeDevice } from '../src/testing/index.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { normalizeLaunch } from '../src/core/launch-config.js';
 import { KernelArgs } from '../src/core/kernel-args.js';
-import type { Device, DeviceBuffer, KernelArg, PinnedBuffer } from '../src/core/types.js';
+import type { DeviceBuffer, KernelArg, PinnedBuffer } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 
 function devices(): Array<[string, Device, FakeDevice]> {
   const a = new FakeDevice({ totalMemory: 1 << 20 });

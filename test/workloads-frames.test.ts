@@ -17,7 +17,7 @@ import { bt709U, bt709V, bt709Y, i420ToRgb, storeBlock } from '../src/formats/co
 import { createFrameWorkload } from '../src/workloads/registry.js';
 import type { FrameWorkload, FrameWorkloadInstance } from '../src/workloads/types.js';
 import type { ComputeChunk } from '../src/pipeline/types.js';
-import type { Device } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -1,6 +1,8 @@
 // HazardError: two accesses to one buffer that nothing orders, told in DESIGN.md's words: the
 // buffer, both operations (stage, chunk, stream), and the barrier that would order them.
 
+import { TandemError } from '../util/errors.js';
+
 export type OpKind = 'kernel' | 'memset' | 'h2d' | 'd2h' | 'd2d' | 'h2h' | 'host';
 
 /** One side of a hazard: an operation on a stream, or a host step. */
@@ -20,8 +22,9 @@ export type HazardKind = 'read-after-write' | 'write-after-read' | 'write-after-
 /** DESIGN.md's barriers 1–5, or null when the hazard is not one of the pipeline's. */
 export type BarrierNumber = 1 | 2 | 3 | 4 | 5;
 
-export class HazardError extends Error {
-  override readonly name = 'HazardError';
+/** Two accesses to one buffer that nothing orders (code 'HAZARD'): both operations and the missing barrier. */
+export class HazardError extends TandemError {
+  override readonly name: string = 'HazardError';
   constructor(
     /** The buffer's label. */
     readonly buffer: string,
@@ -33,7 +36,10 @@ export class HazardError extends Error {
     /** What to add to order the two. */
     readonly advice: string,
   ) {
-    super(`hazard on ${bufferKind} buffer '${buffer}' (${hazard}): ${sentence(hazard, earlier, later)}: ${advice}`);
+    super(
+      'HAZARD',
+      `hazard on ${bufferKind} buffer '${buffer}' (${hazard}): ${sentence(hazard, earlier, later)}: ${advice}`,
+    );
   }
 }
 

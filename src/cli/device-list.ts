@@ -1,8 +1,8 @@
 // The devices behind the CLI's --devices: one pipeline per entry, a GPU listed twice giving two
 // pipelines on the same Device object (the one-GPU smoke test, --devices 0,0), each distinct GPU
 // opened once and closed once. --fake makes one fake device per distinct ordinal.
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
 import type { MultiPipelineStats } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
 
@@ -71,7 +71,10 @@ export async function openDeviceList(
       for (const o of ordinals)
         if (!byOrdinal.has(o)) byOrdinal.set(o, new FakeDevice({ ...options.fakeOptions, ordinal: o }));
     } else {
-      const { listDevices, open } = await import('../core/open.js');
+      const [{ listDevices }, { open }] = await Promise.all([
+        import('../core/open.js'),
+        import('../pipeline/device.js'),
+      ]);
       const count = listDevices().length;
       for (const o of ordinals) {
         if (o >= count)

@@ -5,7 +5,7 @@
 // which satisfies the alignment of every scalar type the signature allows.
 import koffi from 'koffi';
 import type { ArgType, KernelArg } from './types.js';
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 
 const SLOT = 8;
 const U32_MAX = 2 ** 32 - 1;

@@ -1,14 +1,9 @@
-// Entry points: open a device, list them, and ask whether a driver is there at all (for the
+// Entry points below the pipeline: list the devices and ask whether a driver is there at all (for the
 // CLI's one-line message and the GPU tests' skip reason).
 import { check, initDriver } from '../cuda/driver.js';
 import { CudaError, LibraryNotFoundError } from '../cuda/errors.js';
-import { CudaDevice, type OpenOptions } from './device.js';
 import { readDeviceProperties } from './properties.js';
 import type { DeviceProperties } from './types.js';
-
-export async function open(ordinal = 0, options?: OpenOptions): Promise<CudaDevice> {
-  return new CudaDevice(ordinal, options);
-}
 
 /** Every visible device's properties, without creating contexts. */
 export function listDevices(): DeviceProperties[] {

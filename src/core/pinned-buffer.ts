@@ -4,11 +4,11 @@
 import koffi from 'koffi';
 import { check } from '../cuda/driver.js';
 import { CU_MEMHOSTALLOC_PORTABLE, CU_MEMHOSTREGISTER_PORTABLE } from '../cuda/constants.js';
-import { formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
 import { closedError } from './closed.js';
 import type { DeviceContext } from './context.js';
 import { unwatch, watch } from './finalizer.js';
-import type { Device, PinnedBuffer, TypedArrayConstructor } from './types.js';
+import type { DeviceCore, PinnedBuffer, TypedArrayConstructor } from './types.js';
 
 abstract class HostMemory implements PinnedBuffer {
   readonly kind = 'pinned' as const;
@@ -30,7 +30,7 @@ abstract class HostMemory implements PinnedBuffer {
   protected abstract readonly kindName: string;
   protected abstract free(): void;
 
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner.device;
   }
 

@@ -19,7 +19,7 @@ export interface StreamOptions {
 }
 
 export interface Stream extends Resource {
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly label: string;
   readonly priority: number;
   /** Work submitted to this stream after this call waits until `event`'s last record completes. */
@@ -35,7 +35,7 @@ export interface EventOptions {
 }
 
 export interface Event extends Resource {
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly label: string;
   readonly timing: boolean;
   /** Captures the work submitted to `stream` so far; completes when that work has. */
@@ -60,7 +60,7 @@ export interface Event extends Resource {
 
 export interface DeviceBuffer extends Resource {
   readonly kind: 'device';
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly byteLength: number;
   /** The device address (CUdeviceptr) on a real device; an opaque id on the fake one. */
   readonly ptr: bigint;
@@ -69,7 +69,7 @@ export interface DeviceBuffer extends Resource {
 
 export interface PinnedBuffer extends Resource {
   readonly kind: 'pinned';
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly byteLength: number;
   readonly label: string;
   /** Zero-copy view of the page-locked memory. Invalid after close(). */
@@ -155,7 +155,11 @@ export interface DeviceProperties {
   pcie: { generation: number; width: number; maxGeneration: number; maxWidth: number } | null;
 }
 
-export interface Device extends Resource, AsyncDisposable {
+/**
+ * The object model of one GPU (or the fake one): streams, events, buffers, copies, programs.
+ * The pipeline layer's `Device` adds `pipeline()`; everything below the pipeline needs only this.
+ */
+export interface DeviceCore extends Resource, AsyncDisposable {
   readonly ordinal: number;
   readonly properties: DeviceProperties;
   /** 'cuda' for a real GPU, 'fake' for the test double. */

@@ -1,7 +1,7 @@
 // The shape of the frames a workload writes and a sink reads: size, pixel layout, and how many
 // frames one pipeline chunk carries. Sinks need it to split a chunk into frames and to tell
 // ffmpeg what arrives on its stdin.
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 
 /** 'rgba': 4 bytes a pixel. 'yuv420p': I420 planar (Y, then U, then V at half resolution), 1.5 bytes a pixel. */
 export type PixelFormat = 'rgba' | 'yuv420p';

@@ -17,11 +17,3 @@ export class MultiPipelineError extends PipelineError {
     super(stage, chunk, cause, `${label} on device ${device} (pipeline ${deviceIndex})`);
   }
 }
-
-/** The error for a run stopped by its signal: the signal's reason when it has one. */
-export function abortReasonOf(signal: AbortSignal): unknown {
-  if (signal.reason !== undefined) return signal.reason;
-  const e = new Error('the multi-device pipeline run was aborted');
-  e.name = 'AbortError';
-  return e;
-}

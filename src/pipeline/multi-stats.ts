@@ -1,6 +1,6 @@
 // Statistics of a multi-device run: totals, each device's share, and which stage (or device)
 // held the run back, when the measurements can tell.
-import type { Device } from '../core/types.js';
+import type { Device } from './device.js';
 import type { DeviceShare, MultiBottleneck, MultiPipelineStats } from './multi-types.js';
 import type { PipelineStats } from './types.js';
 

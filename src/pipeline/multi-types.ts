@@ -1,6 +1,6 @@
 // The multi-device pipeline's public contract: the same options as one device's pipeline, chunks
 // that say which device they landed on, and statistics aggregated over the devices.
-import type { Device } from '../core/types.js';
+import type { Device } from './device.js';
 import type { ComputeChunk, OutputChunk, PipelineOptions, PipelineStats, StageName } from './types.js';
 
 /** What compute() sees: `index` is the GLOBAL chunk index; stream and buffers are the device's. */

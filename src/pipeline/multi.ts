@@ -2,8 +2,8 @@
 // ring and pinned slots), inputs dealt to whichever device frees a slot first, and one sink that
 // receives every chunk in global order, exactly once. The same GPU may appear twice (two
 // pipelines sharing it: the one-GPU smoke test). See multi-run.ts for failure and clean-up.
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { Device } from './device.js';
+import { AbortError, UsageError } from '../util/errors.js';
 import { closeDevices } from './multi-close.js';
 import { openDevices, type DevicesSpec } from './multi-open.js';
 import { MultiRun, checkDevices, lookaheadOf } from './multi-run.js';
@@ -64,9 +64,7 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     for (const r of this.active.keys()) {
-      const e = new Error(`${r.label} was closed while running`);
-      e.name = 'AbortError';
-      r.abort(e);
+      r.abort(new AbortError(`${r.label} was closed while running`));
     }
     if (this.owned.length > 0)
       this.devicesClosed = Promise.all(this.active.values()).then(() => closeDevices(this.owned));

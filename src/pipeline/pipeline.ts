@@ -9,8 +9,8 @@
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
 // a reason gives a DOMException named 'AbortError'); close() during a run rejects it with an
 // Error named 'AbortError'. Either way the clean-up is the same as after an error.
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { DeviceCore } from '../core/types.js';
+import { AbortError, UsageError } from '../util/errors.js';
 import { AsyncQueue } from './async-tools.js';
 import { MAX_DEPTH } from './auto-depth.js';
 import { type KeptRing, type RingKeeper } from './ring.js';
@@ -28,7 +28,7 @@ export class Pipeline<I = number> implements Disposable {
   private readonly keeper: RingKeeper | null;
 
   constructor(
-    readonly device: Device,
+    readonly device: DeviceCore,
     options: PipelineOptions<I>,
   ) {
     validate(options);
@@ -141,9 +141,7 @@ export class Pipeline<I = number> implements Disposable {
     this.kept = null;
     kept?.bag.close();
     for (const r of this.active) {
-      const e = new Error(`${r.label} was closed while running`);
-      e.name = 'AbortError';
-      r.abort(e);
+      r.abort(new AbortError(`${r.label} was closed while running`));
     }
   }
 
@@ -157,7 +155,7 @@ export class Pipeline<I = number> implements Disposable {
   }
 }
 
-export function createPipeline<I = number>(device: Device, options: PipelineOptions<I>): Pipeline<I> {
+export function createPipeline<I = number>(device: DeviceCore, options: PipelineOptions<I>): Pipeline<I> {
   return new Pipeline<I>(device, options);
 }
 

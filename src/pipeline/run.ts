@@ -41,8 +41,9 @@
 //      H2D(q) completed: host observation.
 // Keyed on the previous user rather than n - depth, so the ring can be resized once ('auto').
 // Compute may run ahead of a slow host stage by up to depth + deviceSlots chunks, never more.
-import type { Device, PinnedBuffer, Stream } from '../core/types.js';
-import { CudaError, UsageError } from '../cuda/errors.js';
+import type { DeviceCore, PinnedBuffer, Stream } from '../core/types.js';
+import { CudaError } from '../cuda/errors.js';
+import { AbortError, UsageError, abortReason } from '../util/errors.js';
 import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
 import {
   AUTO_JITTER_MS,
@@ -54,7 +55,7 @@ import {
   type DepthChoice,
   type StageSample,
 } from './auto-depth.js';
-import { PipelineError, abortReason } from './errors.js';
+import { PipelineError } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
 import {
   ResourceBag,
@@ -208,7 +209,7 @@ export class PipelineRun<I> {
   private timeline: ChunkTiming[] | null;
 
   constructor(
-    private readonly device: Device,
+    private readonly device: DeviceCore,
     private readonly opts: PipelineOptions<I>,
     private readonly inputs: PipelineInput<I>,
     private readonly signal: AbortSignal | undefined,
@@ -246,7 +247,7 @@ export class PipelineRun<I> {
   }
 
   async execute(): Promise<PipelineStats> {
-    if (this.signal?.aborted) throw abortReason(this.signal);
+    if (this.signal?.aborted) throw abortReason(this.signal, 'the pipeline run was aborted');
     this.input = openInput(this.inputs);
     try {
       this.setup();
@@ -256,7 +257,7 @@ export class PipelineRun<I> {
       this.input.close();
       throw err;
     }
-    const onAbort = () => this.abort(abortReason(this.signal!));
+    const onAbort = () => this.abort(abortReason(this.signal!, 'the pipeline run was aborted'));
     this.signal?.addEventListener('abort', onAbort, { once: true });
     this.t0 = performance.now();
     this.lastHostEnd = this.t0;

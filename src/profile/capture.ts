@@ -5,7 +5,6 @@
 import type {
   ArgType,
   CompileOptions,
-  Device,
   DeviceBuffer,
   Kernel,
   KernelArg,
@@ -13,6 +12,7 @@ import type {
   Program,
   Stream,
 } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 
 export interface CompiledSource {
   source: string;

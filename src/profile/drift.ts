@@ -2,7 +2,7 @@
 // against D2H alone, so when D2H alone itself moves between measurements (some H100 hosts swing
 // 15–24 % within seconds: bench/copy-drift.ts), those figures carry that much noise, and the
 // report must say so rather than print efficiencies of 0.87 and 1.09 side by side.
-import { formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
 
 export interface CopyDrift {
   chunkBytes: number;

@@ -4,7 +4,8 @@
 // queued before the first one started: back-to-back GPU time, with none of the host's launch
 // cost inside it. Without the gate a probe of a few short kernels times the host (a 16 µs kernel
 // measured 28 µs per chunk over 6 chunks on an H100, 16 µs over 4096).
-import type { Device, Kernel, Program, Stream } from '../core/types.js';
+import type { Kernel, Program, Stream } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 
 export const HOLD_KERNEL = 'tandem_hold';
 

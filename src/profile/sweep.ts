@@ -6,13 +6,13 @@
 // cost itself.
 // Stages alone are GPU time of chunks queued back to back behind a hold (alone.ts); where the
 // copy can bound a cell, D2H alone is re-measured after each run and the fastest so far is kept.
-import type { Device } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import { createPipeline } from '../pipeline/pipeline.js';
 import { createMultiPipeline } from '../pipeline/multi.js';
 import type { MultiComputeChunk } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
 import { deviceShares, multiAsPipelineStats } from '../cli/device-list.js';
-import { formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
 import { collectGarbage } from '../util/full-gc.js';
 import { copyDrift, type CopyDrift } from './drift.js';
 import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';

@@ -2,7 +2,7 @@
 // the sink finalised whatever happens (closed after success, aborted after an error or an
 // interrupt, so an mp4 stays playable). Used by `tandem render` and bench/render.ts.
 import { performance } from 'node:perf_hooks';
-import type { Device } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import { createPipeline } from '../pipeline/index.js';
 import { createMultiPipeline } from '../pipeline/multi.js';
 import type { MultiPipelineStats } from '../pipeline/multi-types.js';

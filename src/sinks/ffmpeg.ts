@@ -7,17 +7,20 @@ import { delimiter, dirname, extname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
 import { validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
+import { TandemError } from '../util/errors.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
-export class FfmpegNotFoundError extends Error {
-  override readonly name = 'FfmpegNotFoundError';
+/** No ffmpeg executable (code 'FFMPEG_NOT_FOUND'): says where it looked and how to point at one. */
+export class FfmpegNotFoundError extends TandemError {
+  override readonly name: string = 'FfmpegNotFoundError';
   constructor(
     readonly searched: readonly string[],
     detail?: string,
   ) {
     super(
+      'FFMPEG_NOT_FOUND',
       `ffmpeg not found${detail ? ` (${detail})` : ''}: looked in ${searched.join(', ') || '(empty PATH)'}. Install it (apt-get install ffmpeg) or set TANDEM_FFMPEG to the ffmpeg executable`,
     );
   }

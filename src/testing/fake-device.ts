@@ -6,7 +6,6 @@ import type {
   ArgType,
   CompileOptions,
   CopyOptions,
-  Device,
   DeviceBuffer,
   DeviceProperties,
   Event,
@@ -19,7 +18,10 @@ import type {
   Stream,
   StreamOptions,
 } from '../core/types.js';
-import { CudaError, UsageError, formatBytes } from '../cuda/errors.js';
+import type { Device } from '../pipeline/device.js';
+import { CudaError } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
 import { FakeClock } from './fake-clock.js';
 import {
   FakeKernel,

@@ -1,6 +1,7 @@
 // Registers a workload's JS twin kernels on the fake device, so CI runs the same workload code
 // without a GPU. Typed structurally: workloads do not import the test double at runtime.
-import type { ArgType, Device } from '../core/types.js';
+import type { ArgType } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 
 /** A JS kernel: runs the whole launch; pointer arguments arrive as Uint8Array over the buffer. */
 export type FakeKernelFn = (ctx: unknown, ...args: any[]) => void;

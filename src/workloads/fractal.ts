@@ -1,8 +1,9 @@
 // A deep Mandelbrot zoom with smooth colouring, written straight into RGBA8 or I420 on the GPU.
 // Every operation is an IEEE double add/mul/div or integer arithmetic (FMA contraction off, the
 // logarithm a series of +,*,/), so the fake device's JS twin produces the same bytes as the GPU.
-import type { Device, Kernel, Program } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { Kernel, Program } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { CUDA_COLOR_SOURCE, storeBlock } from '../formats/color.js';
 import { defineFakeKernels } from './fake-kernels.js';

@@ -1,6 +1,6 @@
 // Workloads by name, for the CLI and users: 'fractal', 'decoder', and 'synthetic' (the hash
 // kernel of synthetic.ts, its output shown as frames: noise, but a compute cost set exactly).
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import { decoder } from './decoder.js';
 import { fractal } from './fractal.js';
 import { chunkBytes, validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';

@@ -3,8 +3,9 @@
 // can be set against the D2H time of its output. Used by the overlap benchmark and the tests.
 // Also: the same bytes computed on the CPU (reference), a fake-device kernel producing them, and
 // a calibration that finds the iters giving a chosen compute/copy ratio on a real device.
-import type { ArgType, Device, Kernel } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { ArgType, Kernel } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 
 /**

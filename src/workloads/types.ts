@@ -1,7 +1,7 @@
 // Frame workloads follow the Workload shape of synthetic.ts (name, outputBytes, setup(device) →
 // { compute }, close()) and add the frame layout that sinks need. Declared structurally here so
 // a FrameWorkload is a Workload<FrameRange> wherever one is expected.
-import type { Device } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import type { FrameFormat, FrameRange, PixelFormat } from '../formats/frame-format.js';
 

@@ -6,9 +6,12 @@
 //   bash .gpu-host/run.sh node --import tsx --test test/gpu/faults.test.ts
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { driverAvailable, open } from '../../src/core/open.js';
-import { CudaError, NvrtcError, UsageError } from '../../src/cuda/errors.js';
-import type { Device, PinnedBuffer } from '../../src/core/types.js';
+import { driverAvailable } from '../../src/core/open.js';
+import { open } from '../../src/pipeline/device.js';
+import { CudaError, NvrtcError } from '../../src/cuda/errors.js';
+import { UsageError } from '../../src/util/errors.js';
+import type { PinnedBuffer } from '../../src/core/types.js';
+import type { Device } from '../../src/pipeline/device.js';
 import { checked } from '../../src/check/index.js';
 import { createPipeline, PipelineError } from '../../src/pipeline/index.js';
 

@@ -6,8 +6,8 @@ import type { CAC } from 'cac';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { UsageError } from '../../cuda/errors.js';
-import type { Device } from '../../core/types.js';
+import { AbortError, UsageError } from '../../util/errors.js';
+import type { Device } from '../../pipeline/device.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
 import { parseDeviceList, openDeviceList, type DeviceList } from '../device-list.js';
@@ -187,7 +187,7 @@ async function openDevice(p: ParsedBench): Promise<{ device: Device; env: Partia
     const { FakeDevice } = await import('../../testing/index.js');
     return { device: new FakeDevice({ ordinal: p.device, copyBytesPerMs: FAKE_COPY_BYTES_PER_MS }), env: {} };
   }
-  const { open } = await import('../../core/open.js');
+  const { open } = await import('../../pipeline/device.js');
   const device = await open(p.device);
   const env: Partial<Environment> = {};
   try {
@@ -536,9 +536,7 @@ export function registerBench(cli: CAC): void {
       // Ctrl-C stops the sweep within a chunk; the pipeline cleans up and run-cli exits 130.
       const ac = new AbortController();
       const onSigint = () => {
-        const e = new Error('interrupted: tandem bench stopped (Ctrl-C) before writing results');
-        e.name = 'AbortError';
-        ac.abort(e);
+        ac.abort(new AbortError('interrupted: tandem bench stopped (Ctrl-C) before writing results'));
       };
       process.once('SIGINT', onSigint);
       let results: Results;

@@ -2,8 +2,11 @@
 // given): pinned H2D/D2H and pageable D2H bandwidth, empty-kernel launch cost.
 // Without a driver, the LibraryNotFoundError reaches run-cli: one line, exit code 2.
 import type { CAC } from 'cac';
-import { UsageError, LibraryNotFoundError, formatBytes } from '../../cuda/errors.js';
-import { driverAvailable, listDevices, open } from '../../core/open.js';
+import { LibraryNotFoundError } from '../../cuda/errors.js';
+import { formatBytes } from '../../util/format.js';
+import { UsageError } from '../../util/errors.js';
+import { driverAvailable, listDevices } from '../../core/open.js';
+import { open } from '../../pipeline/device.js';
 import { library } from '../../cuda/library.js';
 import { nvrtcVersion } from '../../cuda/nvrtc.js';
 import {

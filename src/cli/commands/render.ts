@@ -6,8 +6,9 @@ import type { CAC } from 'cac';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Device } from '../../core/types.js';
-import { UsageError, formatBytes } from '../../cuda/errors.js';
+import type { Device } from '../../pipeline/device.js';
+import { formatBytes } from '../../util/format.js';
+import { AbortError, UsageError } from '../../util/errors.js';
 import type { PipelineStats } from '../../pipeline/types.js';
 import { FfmpegNotFoundError, openFfmpegSink } from '../../sinks/ffmpeg.js';
 import { SinkError } from '../../sinks/errors.js';
@@ -189,7 +190,7 @@ async function openDevice(plan: RenderPlan): Promise<Device> {
     const { FakeDevice } = await import('../../testing/index.js');
     return new FakeDevice({ name: 'tandem fake device (--fake)' });
   }
-  const { open } = await import('../../core/open.js');
+  const { open } = await import('../../pipeline/device.js');
   return open(plan.device);
 }
 
@@ -377,7 +378,7 @@ export async function render(options: RenderCliOptions): Promise<number> {
       process.exit(EXIT_INTERRUPTED);
     }
     process.stderr.write('\ntandem render: stopping (finishing the output; Ctrl-C again to quit at once)\n');
-    ac.abort(Object.assign(new Error('interrupted (SIGINT)'), { name: 'AbortError' }));
+    ac.abort(new AbortError('interrupted (SIGINT)'));
   };
   process.on('SIGINT', onSigint);
   const utilSamples: number[] = [];

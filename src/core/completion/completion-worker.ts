@@ -1,4 +1,4 @@
-// The thread behind the 'worker' strategy (worker-waiter.ts). It receives event handles over a
+// The thread behind the worker waiter (worker-waiter.ts). It receives event handles over a
 // MessagePort, polls them with cuEventQuery in a synchronous loop (its own event loop never
 // runs) and posts [id, CUresult] back.
 // Polling instead of cuEventSynchronize: blocking on one event would delay the news of another
