@@ -3,8 +3,6 @@
 // opened once and closed once. --fake makes one fake device per distinct ordinal.
 import type { Device } from '../pipeline/device.js';
 import { UsageError } from '../util/errors.js';
-import type { MultiPipelineStats } from '../pipeline/multi-types.js';
-import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
 
 export type DeviceList = 'all' | readonly number[];
 
@@ -94,47 +92,4 @@ export async function openDeviceList(
     distinct: [...byOrdinal.values()],
     close: closeAll,
   };
-}
-
-/**
- * A multi-device run's statistics in the single-pipeline shape the results, tables and render
- * summary use: totals and wall of the whole run; stage busy times and depth from device 0's
- * pipeline (per-device figures stay in `perDevice`); efficiency left to the caller, who knows
- * the stages alone.
- */
-export function multiAsPipelineStats(m: MultiPipelineStats, mode: PipelineMode): PipelineStats {
-  const first = m.perDevice[0]?.stats;
-  const stage = m.bottleneck.stage;
-  return {
-    mode,
-    depth: first?.depth ?? 0,
-    deviceSlots: first?.deviceSlots ?? 0,
-    chunks: m.chunks,
-    bytesOut: m.bytesOut,
-    bytesIn: m.bytesIn,
-    wallMs: m.wallMs,
-    stages: {
-      upload: { busyMs: first?.stages.upload.busyMs ?? null },
-      compute: { busyMs: first?.stages.compute.busyMs ?? null },
-      copy: { busyMs: first?.stages.copy.busyMs ?? null },
-      sink: { busyMs: m.sink.busyMs },
-    },
-    bottleneck: stage === 'upload' || stage === 'compute' || stage === 'copy' || stage === 'sink' ? stage : null,
-    efficiency: null,
-    copyThroughput: { busy: null, wall: m.bytesPerSecond },
-    ...(first?.depthReason ? { depthReason: first.depthReason } : {}),
-  };
-}
-
-/** Per-device shares of a multi-device run, for results and summaries. */
-export function deviceShares(
-  m: MultiPipelineStats,
-): { ordinal: number; name: string; chunks: number; share: number; wallMs: number }[] {
-  return m.perDevice.map((d) => ({
-    ordinal: d.ordinal,
-    name: d.name,
-    chunks: d.chunks,
-    share: d.share,
-    wallMs: d.wallMs,
-  }));
 }

@@ -28,7 +28,5 @@ export { gatedGpuMs } from './hold.js';
 export type { GatedTiming } from './hold.js';
 export { calibrateCost } from './calibrate.js';
 export type { Calibration as CostCalibration, Tunable } from './calibrate.js';
-export { openDeviceList, parseDeviceList, multiAsPipelineStats } from '../cli/device-list.js';
-export type { DeviceList, OpenedDevices } from '../cli/device-list.js';
 export { runSweep } from './sweep.js';
 export type { BenchWorkload, BenchInstance, SweepConfig, SweepOutput } from './sweep.js';

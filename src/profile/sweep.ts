@@ -11,7 +11,7 @@ import { createPipeline } from '../pipeline/pipeline.js';
 import { createMultiPipeline } from '../pipeline/multi.js';
 import type { MultiComputeChunk } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
-import { deviceShares, multiAsPipelineStats } from '../cli/device-list.js';
+import { deviceShares, multiAsPipelineStats } from '../pipeline/multi-stats.js';
 import { formatBytes } from '../util/format.js';
 import { collectGarbage } from '../util/full-gc.js';
 import { copyDrift, type CopyDrift } from './drift.js';

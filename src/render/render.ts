@@ -7,7 +7,7 @@ import { createPipeline } from '../pipeline/index.js';
 import { createMultiPipeline } from '../pipeline/multi.js';
 import type { MultiPipelineStats } from '../pipeline/multi-types.js';
 import type { OutputChunk, PipelineMode, PipelineStats } from '../pipeline/types.js';
-import { multiAsPipelineStats } from '../cli/device-list.js';
+import { multiAsPipelineStats } from '../pipeline/multi-stats.js';
 import type { Sink, SinkResult } from '../sinks/types.js';
 import { frameRanges, framesInChunk, type FrameRange } from '../formats/frame-format.js';
 import type { FrameWorkload } from '../workloads/types.js';

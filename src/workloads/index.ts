@@ -16,4 +16,3 @@ export { fractal, renderFractalFrame, FRACTAL_SOURCE } from './fractal.js';
 export { decoder, renderDecoderFrames, decoderPlan, DECODER_SOURCE } from './decoder.js';
 export { FRAME_WORKLOADS, workloadNames, createFrameWorkload } from './registry.js';
 export { i420ToRgb } from '../formats/color.js';
-export { runRender, type RenderOptions, type RenderOutcome, type RenderProgress } from '../render/render.js';
