@@ -15,17 +15,20 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { PinnedBuffer } from '../src/core/types.js';
-import type { Device } from '../src/pipeline/device.js';
-import type { ComputeChunk } from '../src/pipeline/types.js';
-import { computeAloneMs, copyAloneMs } from '../src/profile/alone.js';
-import { callbackSink } from '../src/sinks/callback.js';
-import { openPngSink } from '../src/sinks/png.js';
-import { openRawSink } from '../src/sinks/raw.js';
-import type { Sink } from '../src/sinks/types.js';
-import { frameRanges, parseSize, type FrameFormat, type FrameRange } from '../src/formats/frame-format.js';
-import { createFrameWorkload } from '../src/workloads/registry.js';
-import { runRender } from '../src/render/render.js';
+import {
+  callbackSink,
+  createFrameWorkload,
+  openPngSink,
+  openRawSink,
+  runRender,
+  type ComputeChunk,
+  type Device,
+  type FrameFormat,
+  type FrameRange,
+  type PinnedBuffer,
+  type Sink,
+} from 'tandem';
+import { computeAloneMs, copyAloneMs, parseFrameSize } from 'tandem/bench';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,7 +43,7 @@ const { values: args } = parseArgs({
     repeats: { type: 'string', default: '3' },
   },
 });
-const { width, height } = parseSize(args.size!);
+const { width, height } = parseFrameSize(args.size!);
 const FRAMES = Number(args.frames);
 const FPC = Number(args['frames-per-chunk']);
 const DEPTH = args.depth === 'auto' ? ('auto' as const) : Number(args.depth);
@@ -49,8 +52,8 @@ const REPEATS = Math.max(1, Number(args.repeats));
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function openDevice(): Promise<Device> {
-  if (args.fake) return new (await import('../src/testing/index.js')).FakeDevice();
-  const { driverAvailable, open } = await import('../src/index.js');
+  if (args.fake) return new (await import('tandem/testing')).FakeDevice();
+  const { driverAvailable, open } = await import('tandem');
   const a = driverAvailable();
   if (!a.ok) throw new Error(`no CUDA driver: ${a.reason} (use --fake for a smoke test)`);
   return open(0);
