@@ -14,14 +14,17 @@
 // Env: DEVICES=all|2|0,1  SIZE_MIB=16  RATIOS=0.5,1,2  DEPTH=3  REPEATS=3  TARGET_MS=500
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPipeline, driverAvailable, type Device, type Program } from 'tandem';
 import {
   closeDevices,
   createMultiPipeline,
+  createPipeline,
+  driverAvailable,
   openDevices,
   parseDevicesSpec,
+  type Device,
   type MultiPipelineStats,
-} from '../src/pipeline/multi.js';
+  type Program,
+} from 'tandem';
 import { FakeDevice } from 'tandem/testing';
 import { calibrateSynthetic, median, syntheticKernel, syntheticLauncher } from 'tandem/bench';
 

@@ -56,7 +56,7 @@ export type {
   UploadSource,
 } from './pipeline/types.js';
 export { MultiPipeline, createMultiPipeline, openMultiPipeline } from './pipeline/multi.js';
-export { openDevices, closeDevices, type DevicesSpec } from './pipeline/multi.js';
+export { openDevices, closeDevices, parseDevicesSpec, type DevicesSpec } from './pipeline/multi.js';
 export type {
   DeviceShare,
   MultiBottleneck,

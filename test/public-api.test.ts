@@ -46,6 +46,7 @@ test("'tandem' exports exactly these runtime names", () => {
     'openMultiPipeline',
     'openPngSink',
     'openRawSink',
+    'parseDevicesSpec',
     'readableSink',
     'runRender',
     'synthetic',

@@ -16,7 +16,7 @@ import type { Sink } from '../src/sinks/types.js';
 const FORMAT = { width: 16, height: 8, pixelFormat: 'rgba' as const, framesPerChunk: 2 };
 const TOTAL = 7;
 
-async function run(sink: Sink<any>, during?: Promise<void>): Promise<Uint8Array> {
+async function run(sink: Sink<FrameRange>, during?: Promise<void>): Promise<Uint8Array> {
   const device = new FakeDevice();
   const w = createFrameWorkload('fractal', { ...FORMAT, cost: 0.25 });
   try {

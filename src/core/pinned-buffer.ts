@@ -118,6 +118,7 @@ export class CudaPinnedBuffer extends HostMemory {
  */
 export class RegisteredHostBuffer extends HostMemory {
   protected readonly kindName = 'RegisteredHostBuffer';
+  // eslint-disable-next-line no-unused-private-class-members -- held, not read: the registered memory stays alive
   #source: ArrayBufferView | null;
 
   static register(owner: DeviceContext, source: ArrayBufferView, label: string): RegisteredHostBuffer {

@@ -34,7 +34,10 @@ export function buildMultiStats(m: MultiMeasurements): MultiPipelineStats {
     if (busy.compute !== null && busy.copy !== null) {
       for (const k of ['upload', 'compute', 'copy'] as const) {
         const b = busy[k] ?? 0;
-        if (b > best) ((best = b), (busiest = k));
+        if (b > best) {
+          best = b;
+          busiest = k;
+        }
       }
     }
     const dev = m.devices[d]!;

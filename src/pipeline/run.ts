@@ -43,7 +43,7 @@
 // Compute may run ahead of a slow host stage by up to depth + deviceSlots chunks, never more.
 import type { DeviceCore, PinnedBuffer, Stream } from '../core/types.js';
 import { CudaError } from '../cuda/errors.js';
-import { AbortError, UsageError, abortReason } from '../util/errors.js';
+import { UsageError, abortReason } from '../util/errors.js';
 import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
 import {
   AUTO_JITTER_MS,

@@ -32,7 +32,10 @@ export function buildStats(m: RunMeasurements): PipelineStats {
     let best = -1;
     for (const k of ['upload', 'compute', 'copy', 'sink'] as const) {
       const b = stages[k].busyMs!;
-      if (b > best) ((best = b), (bottleneck = k));
+      if (b > best) {
+        best = b;
+        bottleneck = k;
+      }
     }
     efficiency = m.wallMs > 0 && m.chunks > 0 ? best / m.wallMs : null;
   }

@@ -157,8 +157,13 @@ export class FakeDevice implements Device, FakeHost {
     for (const x of this.live) {
       if (x instanceof FakeStream) r.streams++;
       else if (x instanceof FakeEvent) r.events++;
-      else if (x instanceof FakeDeviceBuffer) (r.deviceBuffers++, (r.deviceBytes += x.byteLength));
-      else if (x instanceof FakePinnedBuffer) (r.pinnedBuffers++, (r.pinnedBytes += x.byteLength));
+      else if (x instanceof FakeDeviceBuffer) {
+        r.deviceBuffers++;
+        r.deviceBytes += x.byteLength;
+      } else if (x instanceof FakePinnedBuffer) {
+        r.pinnedBuffers++;
+        r.pinnedBytes += x.byteLength;
+      }
     }
     return r;
   }

@@ -4,6 +4,7 @@ import type { ArgType } from '../core/types.js';
 import type { Device } from '../pipeline/device.js';
 
 /** A JS kernel: runs the whole launch; pointer arguments arrive as Uint8Array over the buffer. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kernel declares its own parameter types
 export type FakeKernelFn = (ctx: unknown, ...args: any[]) => void;
 
 interface FakeKernelRegistry {

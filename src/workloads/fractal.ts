@@ -18,9 +18,7 @@ import {
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
 
 /** Seahorse valley: boundary all the way down, so every zoom level has structure. */
-export const ZOOM_CENTER: readonly [number, number] = [
-  -0.743643887037158704752191506114774, 0.131825904205311970493132056385139,
-];
+export const ZOOM_CENTER: readonly [number, number] = [-0.7436438870371587, 0.13182590420531198];
 /** View width at frame 0, in the complex plane. */
 const START_WIDTH = 3.2;
 /** Zoom halves the view width every this many frames (one second at 30 fps). */
