@@ -93,9 +93,8 @@ export class CudaPinnedBuffer extends HostMemory {
       `${formatBytes(byteLength)} pinned${label ? ` for '${label}'` : ''}; page-locked memory is limited by RAM and ulimit -l`,
     );
     // No view yet: V8 counts an external ArrayBuffer's bytes toward its GC heuristics, and making
-    // three 64 MiB views started a full mark-compact (1-4 ms on a small heap) within the next few
-    // milliseconds every time (measured: bench/probe-start.ts on the GPU host, and a malloc'd
-    // koffi.view on any machine). Memory that is only a copy target, never read from JS (a ring
+    // a few large views starts a full mark-compact within milliseconds, in the middle of a run.
+    // Memory that is only a copy target, never read from JS (a ring
     // whose host stage just releases, as in tandem bench), never pays it: the first `.bytes`,
     // `view()` or `asBuffer()` makes the view.
     return new CudaPinnedBuffer(owner, byteLength, label, out[0]!);

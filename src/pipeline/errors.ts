@@ -11,7 +11,7 @@ const ADVICE: Record<StageName, string> = {
   sink: 'the host stage (sink) failed; the chunks after it were not delivered',
 };
 
-/** A run failed (code 'STAGE_FAILED'): the stage, the chunk, the cause, and `cudaName` when the cause is a CudaError. */
+/** A run failed (code 'STAGE_FAILED'): the stage, the chunk, the cause, and its `cudaName` for a CudaError. */
 export class PipelineError extends TandemError {
   override readonly name: string = 'PipelineError';
   /** The CUDA name of the cause (e.g. CUDA_ERROR_ILLEGAL_ADDRESS) when the cause is a CudaError. */

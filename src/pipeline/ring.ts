@@ -24,7 +24,7 @@ export interface DeviceSlot {
 /**
  * The host side of a slot: the pinned buffer D2H(n) writes and the host stage reads. More of
  * these than device slots lets the host enqueue copies further ahead, so a host pause (a GC
- * scavenge, 0.4-1.5 ms) does not idle the copy engine; pinned memory is not in the L2.
+ * scavenge) does not idle the copy engine; pinned memory is not in the L2.
  */
 export interface HostSlot {
   readonly index: number;

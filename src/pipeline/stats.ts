@@ -1,5 +1,5 @@
 // PipelineStats from what a run measured. GPU busy times exist only with trace (timing events);
-// the host stage is always timed on the host. efficiency = max(Σ stage busy) / wall (DESIGN.md).
+// the host stage is always timed on the host. efficiency = max(Σ stage busy) / wall (docs/design.md).
 import type { ChunkTiming, PipelineMode, PipelineStats } from './types.js';
 
 export interface RunMeasurements {

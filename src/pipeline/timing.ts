@@ -1,7 +1,7 @@
 // Per-chunk timing events (trace mode and 'auto' warm-up) and the host-clock alignment.
 //
 // Alignment method: at the start of a run the compute stream is idle, so a timing event recorded
-// there completes within a launch latency (~10 µs on an H100). We take performance.now() just
+// there completes within a launch latency. We take performance.now() just
 // before recording it and map every later GPU timestamp to host time as
 //   host(e) = hostAtReference + e.elapsedMs(reference).
 // Error: the launch latency plus clock drift over the run (negligible for runs of seconds).

@@ -171,8 +171,8 @@ export function parseBenchOptions(o: BenchOptions, now = new Date()): ParsedBenc
 export const DEFAULT_REPEATS = 3;
 
 /**
- * Chunks per cell when --chunks is not given: 8 GiB a cell (~0.16 s of D2H on an H100), so the
- * default sweep with its peers takes under a minute (48–56 s measured). The fill and the drain
+ * Chunks per cell when --chunks is not given: 8 GiB a cell, so the default sweep with its peers
+ * stays short on a current GPU. The fill and the drain
  * cost about one chunk's non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at
  * compute/copy ratio r: 0.996 for 128 chunks of 64 MiB at r = 2 or 0.5, 0.992 at r = 1 (a run
  * that measures the 0.999 target needs --chunks 1024 or more). 64..4096 chunks.
