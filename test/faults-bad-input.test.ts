@@ -132,6 +132,7 @@ test('kernel argument count and types: the message names the argument, what it n
     const s = dev.createStream();
     const b = dev.allocDevice(16, 'b');
     const l = { grid: 1, block: 1 };
+    // @ts-expect-error -- one argument short: a type error, and a UsageError at run time
     assert.throws(() => k.launch(s, l, b, 1), usage(/takes 3 arguments \(pointer, u32, f32\), got 2/), name);
     assert.throws(
       () => k.launch(s, l, b, -1, 1),
@@ -139,6 +140,7 @@ test('kernel argument count and types: the message names the argument, what it n
       name,
     );
     assert.throws(
+      // @ts-expect-error -- a number where the signature says pointer
       () => k.launch(s, l, 5, 1, 1),
       usage(/argument 0 is pointer and needs a DeviceBuffer or a bigint address/),
       name,

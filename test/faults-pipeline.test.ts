@@ -59,7 +59,7 @@ function intactPrefix(delivered: Array<{ index: number; bytes: Uint8Array }>): n
 
 function pipelineOn(
   dev: Device,
-  extra: Partial<PipelineOptions<number>> & { kernel?: string },
+  extra: Partial<PipelineOptions<number>> & { kernel?: 'produce' | 'explode' },
   delivered: Array<{ index: number; bytes: Uint8Array }>,
 ) {
   const k = dev

@@ -431,7 +431,8 @@ class CheckedProgram implements Program {
     return this.inner.closed;
   }
   getKernel(name: string, signature?: readonly ArgType[]): Kernel {
-    return new CheckedKernel(this.owner, this.inner.getKernel(name, signature));
+    const kernel = signature ? this.inner.getKernel(name, signature) : this.inner.getKernel(name);
+    return new CheckedKernel(this.owner, kernel);
   }
   close(): void {
     this.inner.close();

@@ -100,6 +100,19 @@ export interface CopyOptions {
 export type ArgType = 'pointer' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64';
 export type KernelArg = DeviceBuffer | bigint | number;
 
+/** What launch() accepts for one declared argument: a buffer or raw address, a bigint or number for 64-bit. */
+export type KernelArgOf<T extends ArgType> = T extends 'pointer'
+  ? DeviceBuffer | bigint
+  : T extends 'u64' | 'i64'
+    ? bigint | number
+    : number;
+
+/** launch()'s argument list for a signature: a tuple for a literal signature, else any KernelArg list. */
+export type KernelArgsOf<S extends readonly ArgType[]> = { -readonly [K in keyof S]: KernelArgOf<S[K]> };
+
+/** Kernel name → signature, as given to compile(). */
+export type KernelSignatures = Readonly<Record<string, readonly ArgType[]>>;
+
 export type Dim = number | readonly [number] | readonly [number, number] | readonly [number, number, number];
 
 export interface LaunchOptions {
@@ -116,24 +129,30 @@ export interface LaunchOptions {
   chunk?: number;
 }
 
-export interface Kernel {
+/**
+ * A kernel of a compiled program. `S` is its declared signature: with a literal one (compile's
+ * `kernels`, or getKernel's second argument) launch() is typed argument by argument.
+ */
+export interface Kernel<S extends readonly ArgType[] = readonly ArgType[]> {
   readonly name: string;
   readonly signature: readonly ArgType[];
-  /** Enqueues the kernel on `stream`. Arguments are checked against the signature. */
-  launch(stream: Stream, options: LaunchOptions, ...args: KernelArg[]): void;
+  /** Enqueues the kernel on `stream`. Arguments are checked against the signature at run time too. */
+  launch(stream: Stream, options: LaunchOptions, ...args: KernelArgsOf<S>): void;
 }
 
-export interface CompileOptions {
+export interface CompileOptions<K extends KernelSignatures = KernelSignatures> {
   /** Extra NVRTC options, e.g. ['-DN=4', '--use_fast_math']. */
   options?: readonly string[];
   /** Kernel name → signature. Names are looked up with getKernel(name). */
-  kernels?: Record<string, readonly ArgType[]>;
+  kernels?: K;
   /** File name shown in compile errors. */
   name?: string;
 }
 
-export interface Program extends Resource {
-  getKernel(name: string, signature?: readonly ArgType[]): Kernel;
+/** Compiled device code; getKernel() types a kernel's launch() by the signature declared for it. */
+export interface Program<K extends KernelSignatures = KernelSignatures> extends Resource {
+  getKernel<N extends keyof K & string>(name: N): Kernel<K[N]>;
+  getKernel<const S extends readonly ArgType[]>(name: string, signature: S): Kernel<S>;
 }
 
 export interface MemoryInfo {
@@ -177,7 +196,7 @@ export interface DeviceCore extends Resource, AsyncDisposable {
   /** Asynchronous memset of bytes on `stream`. */
   memset(stream: Stream, dst: DeviceBuffer, value: number, options?: { bytes?: number; offset?: number }): void;
   /** CUDA C++ → cubin for this device (cached on disk for real devices). */
-  compile(source: string, options?: CompileOptions): Program;
+  compile<const K extends KernelSignatures = KernelSignatures>(source: string, options?: CompileOptions<K>): Program<K>;
   /** Waits for all work on the device; never blocks the event loop. */
   synchronize(): Promise<void>;
   /**

@@ -129,12 +129,14 @@ test('launch shape and arguments out of range: UsageErrors naming what to change
     );
     assert.throws(() => k.launch(s, { grid: [1, 70000], block: 32 }, b, 1, 0), usage(/grid\.y = 70000 exceeds/));
     assert.throws(() => k.launch(s, { grid: 1, block: 32, sharedMemBytes: 1 << 30 }, b, 1, 0), usage(/sharedMemBytes/));
+    // @ts-expect-error -- one argument short
     assert.throws(() => k.launch(s, { grid: 1, block: 32 }, b, 1), usage(/takes 3 arguments/));
     assert.throws(
       () => k.launch(s, { grid: 1, block: 32 }, b, -1, 0),
       usage(/argument 1 \(u32\).*expected an integer/),
     );
     assert.throws(
+      // @ts-expect-error -- a number where the signature says pointer
       () => k.launch(s, { grid: 1, block: 32 }, 5, 1, 0),
       usage(/argument 0 \(pointer\).*expected a DeviceBuffer or a bigint/),
     );
