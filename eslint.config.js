@@ -71,7 +71,10 @@ export default tseslint.config(
     languageOptions: { parserOptions: { ecmaVersion: 2023, sourceType: 'module' } },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
-      'max-len': ['error', { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true, ignoreStrings: true, ignoreTemplateLiterals: true }],
+      'max-len': [
+        'error',
+        { code: 120, ignoreUrls: true, ignoreRegExpLiterals: true, ignoreStrings: true, ignoreTemplateLiterals: true },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // A Proxy handler or a context object that names its owner ('self', 'recorder') captures it on purpose.
       '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['self', 'recorder'] }],

@@ -48,5 +48,5 @@ export {
   type Calibration,
 } from './workloads/synthetic.js';
 export { runSketch, type SketchOptions } from './check/sketch.js';
-export { parseSize as parseFrameSize } from './formats/frame-format.js';
+export { parseFrameSize } from './formats/frame-format.js';
 export { median } from './util/median.js';

@@ -9,7 +9,7 @@ import { decoder, renderDecoderFrames, decoderPlan } from '../src/workloads/deco
 import {
   frameBytes,
   frameRanges,
-  parseSize,
+  parseFrameSize,
   validateFrameFormat,
   type FrameRange,
 } from '../src/formats/frame-format.js';
@@ -135,8 +135,8 @@ test('workload options are validated with messages that say what to change', () 
     () => createFrameWorkload('mandelbulb', { width: 32, height: 16, pixelFormat: 'rgba', framesPerChunk: 1 }),
     /unknown workload 'mandelbulb': choose one of fractal, decoder, synthetic/,
   );
-  assert.throws(() => parseSize('1920by1080'), /write it like 1920x1080/);
-  assert.deepEqual(parseSize('3840x2160'), { width: 3840, height: 2160 });
+  assert.throws(() => parseFrameSize('1920by1080'), /write it like 1920x1080/);
+  assert.deepEqual(parseFrameSize('3840x2160'), { width: 3840, height: 2160 });
   assert.throws(
     () => validateFrameFormat({ width: 9000, height: 100, pixelFormat: 'rgba', framesPerChunk: 1 }),
     /larger than/,

@@ -63,7 +63,7 @@ export function validateFrameFormat(format: FrameFormat): void {
 }
 
 /** "1920x1080" → { width, height }; a UsageError naming the expected form otherwise. */
-export function parseSize(text: string): { width: number; height: number } {
+export function parseFrameSize(text: string): { width: number; height: number } {
   const m = /^\s*(\d+)\s*[x×X]\s*(\d+)\s*$/.exec(text);
   if (!m) throw new UsageError(`--size '${text}' is not WIDTHxHEIGHT; write it like 1920x1080`);
   return { width: Number(m[1]), height: Number(m[2]) };

@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AbortError, UsageError } from '../../util/errors.js';
+import { parseBytes } from '../../util/format.js';
 import type { Device } from '../../pipeline/device.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
@@ -52,27 +53,9 @@ export interface BenchOptions {
   trace?: boolean;
 }
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  B: 1,
-  K: 1024,
-  KB: 1024,
-  KIB: 1024,
-  M: 1024 ** 2,
-  MB: 1024 ** 2,
-  MIB: 1024 ** 2,
-  G: 1024 ** 3,
-  GB: 1024 ** 3,
-  GIB: 1024 ** 3,
-};
-
-/** '64M', '4MiB', '512K', '1048576' → bytes (binary units: M = MiB). */
+/** '64M', '4MiB', '512K', '1048576' → bytes for --sizes: at least 1 KiB, a multiple of 4. */
 export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;
-  if (!m || unit === undefined)
-    throw new UsageError(`--sizes: cannot read '${text}'; write sizes like 64M, 4M, 512K or a byte count`);
-  const bytes = Math.round(Number(m[1]) * unit);
+  const bytes = parseBytes(text, '--sizes');
   if (!(bytes >= 1024)) throw new UsageError(`--sizes: ${text} is too small; use at least 1K`);
   if (bytes % 4 !== 0) throw new UsageError(`--sizes: ${text} is not a multiple of 4 bytes`);
   return bytes;

@@ -19,7 +19,7 @@ import type { Sink } from '../../sinks/types.js';
 import {
   PIXEL_FORMATS,
   frameBytes,
-  parseSize,
+  parseFrameSize,
   type FrameFormat,
   type PixelFormat,
 } from '../../formats/frame-format.js';
@@ -110,7 +110,7 @@ export interface RenderPlan {
 export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
   if (!workloadNames().includes(o.workload))
     throw new UsageError(`unknown workload '${o.workload}': choose one of ${workloadNames().join(', ')}`);
-  const { width, height } = parseSize(String(o.size));
+  const { width, height } = parseFrameSize(String(o.size));
   if (!PIXEL_FORMATS.includes(o.format as PixelFormat))
     throw new UsageError(`--format '${o.format}' is not supported: use ${PIXEL_FORMATS.join(' or ')}`);
   const frames = integer('frames', o.frames, 1);
