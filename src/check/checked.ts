@@ -48,6 +48,11 @@ export interface CheckedDevice extends Device {
   clearHazards(): void;
 }
 
+/**
+ * `device` behind the hazard checker: every copy, launch, event and host access is checked for
+ * accesses to one buffer that nothing orders; a race is a HazardError (or collected, per
+ * options.onHazard) before it reaches the device.
+ */
 export function checked(device: DeviceCore, options: CheckOptions = {}): CheckedDevice {
   return new CheckedDeviceImpl(device, options);
 }

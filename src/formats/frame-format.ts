@@ -6,6 +6,7 @@ import { UsageError } from '../util/errors.js';
 /** 'rgba': 4 bytes a pixel. 'yuv420p': I420 planar (Y, then U, then V at half resolution), 1.5 bytes a pixel. */
 export type PixelFormat = 'rgba' | 'yuv420p';
 
+/** The pixel formats frames may have: 8-bit RGBA, or planar YUV 4:2:0 (I420). */
 export const PIXEL_FORMATS: readonly PixelFormat[] = ['rgba', 'yuv420p'];
 
 export interface FrameFormat {
@@ -27,11 +28,13 @@ export interface FrameRange {
 export const MAX_WIDTH = 7680;
 export const MAX_HEIGHT = 4320;
 
+/** Bytes of one frame of that size and pixel format. */
 export function frameBytes(format: Pick<FrameFormat, 'width' | 'height' | 'pixelFormat'>): number {
   const px = format.width * format.height;
   return format.pixelFormat === 'rgba' ? px * 4 : px + 2 * ((format.width / 2) * (format.height / 2));
 }
 
+/** Bytes of one chunk: framesPerChunk frames. */
 export function chunkBytes(format: FrameFormat): number {
   return frameBytes(format) * format.framesPerChunk;
 }

@@ -36,6 +36,7 @@ export const AUTO_START_BYTES = 256 * 1024 ** 2;
 export const AUTO_JITTER_MS = 1;
 /** Chunks timed before deciding (chunk 0 is timed but not used). */
 export const AUTO_WARMUP = 4;
+/** The deepest ring a pipeline takes: `depth` is 1..MAX_DEPTH or 'auto'. */
 export const MAX_DEPTH = 16;
 /** Share of free device memory, and pinned bytes in all, the ring may take when growing. */
 const DEVICE_MEMORY_SHARE = 0.5;

@@ -3,6 +3,7 @@
 import { PipelineError } from './errors.js';
 import type { StageName } from './types.js';
 
+/** A multi-device run failed: a PipelineError whose chunk is the global index, plus the device. */
 export class MultiPipelineError extends PipelineError {
   constructor(
     stage: StageName,

@@ -17,6 +17,11 @@ export { openDevices, parseDevicesSpec, resolveDevicesSpec, type DevicesSpec } f
 export { bottleneckOf } from './multi-stats.js';
 export type * from './multi-types.js';
 
+/**
+ * One pipeline per device, fed from one input: chunks are dealt to whichever device has room
+ * and reach the sink once each, in global order. close() stops runs in progress with an
+ * AbortError (and closes the devices it opened itself, from openMultiPipeline()).
+ */
 export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
   closed = false;
   /** Statistics of the last run that completed. */
@@ -85,6 +90,7 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
   }
 }
 
+/** A MultiPipeline over `devices` (one listed twice runs two pipelines on it); the caller keeps them. */
 export function createMultiPipeline<I = number>(
   devices: readonly Device[],
   options: MultiPipelineOptions<I>,

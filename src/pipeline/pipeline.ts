@@ -17,6 +17,12 @@ import { type KeptRing, type RingKeeper } from './ring.js';
 import { PipelineRun } from './run.js';
 import type { OutputChunk, PipelineInput, PipelineOptions, PipelineRunOptions, PipelineStats } from './types.js';
 
+/**
+ * An overlap pipeline on one device: run() pushes every input through compute → D2H → sink and
+ * resolves with the run's statistics; chunks() hands the chunks out for a for-await loop instead.
+ * Each run allocates its ring and frees it at the end (unless keepRing); close() stops runs in
+ * progress with an AbortError. Make one with createPipeline() or device.pipeline().
+ */
 export class Pipeline<I = number> implements Disposable {
   closed = false;
   /** Statistics of the last run that completed (also set after a pull-style iteration ends). */
@@ -155,6 +161,7 @@ export class Pipeline<I = number> implements Disposable {
   }
 }
 
+/** A Pipeline on `device` with `options`, validated now (a UsageError names a bad option). */
 export function createPipeline<I = number>(device: DeviceCore, options: PipelineOptions<I>): Pipeline<I> {
   return new Pipeline<I>(device, options);
 }

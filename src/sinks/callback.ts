@@ -15,6 +15,7 @@ export interface FrameBatch {
   frames: Uint8Array[];
 }
 
+/** A sink calling `fn` with each chunk's frames, views of pinned memory valid until its promise settles. */
 export function callbackSink(
   fn: (batch: FrameBatch, chunk: OutputChunk<unknown>) => void | Promise<void>,
   options: { format?: FrameFormat; concurrency?: number; name?: string } = {},
@@ -56,6 +57,7 @@ export function callbackSink(
  */
 export interface IteratorSink<I = unknown> extends Sink<I>, AsyncIterable<OutputChunk<I>> {}
 
+/** A sink that is also an async iterable: a chunk's memory stays valid until the loop asks for the next. */
 export function iteratorSink<I = unknown>(): IteratorSink<I> {
   const result: SinkResult = { target: 'async iterator', bytes: 0, frames: 0, chunks: 0, busyMs: 0 };
   /** Chunks handed in by the pipeline, each with the resolver that frees its slot. */

@@ -111,6 +111,7 @@ export interface FfmpegSink extends Sink {
   readonly args: readonly string[];
 }
 
+/** A sink piping raw frames into an ffmpeg process that encodes them; close() waits for the file. */
 export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<FfmpegSink> {
   validateFrameFormat(options.format);
   const ffmpeg = options.ffmpeg ?? findFfmpeg();

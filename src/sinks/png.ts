@@ -35,6 +35,7 @@ export function pngFileName(frame: number, startNumber = 1): string {
   return `frame_${String(frame + startNumber).padStart(6, '0')}.png`;
 }
 
+/** A sink encoding each frame to a numbered PNG file on worker threads; checks the directory first. */
 export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
   validateFrameFormat(options.format);
   const dir = resolve(options.dir);

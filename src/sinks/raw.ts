@@ -34,6 +34,7 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Pr
   }
 }
 
+/** A sink writing raw frames to one file (in order, several chunks in flight) or one file per chunk. */
 export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
   const perChunk = options.perChunk ?? false;
   const target = resolve(options.path);

@@ -12,6 +12,7 @@ export interface ReadableSink extends Sink {
   readonly readable: Readable;
 }
 
+/** A sink that is a Readable of the run's bytes (copied out of pinned memory); it waits while the reader is behind. */
 export function readableSink(options: { format?: FrameFormat; highWaterMark?: number } = {}): ReadableSink {
   const result: SinkResult = { target: 'readable stream', bytes: 0, frames: 0, chunks: 0, busyMs: 0 };
   let wantMore: (() => void) | null = null;

@@ -67,6 +67,10 @@ export interface FakeLiveResources {
 
 const ADDRESS_BASE = 0x7f00_0000_0000n;
 
+/**
+ * A Device with no GPU: the same object model and pipeline() over host memory, JS kernels
+ * (defineKernel) and a virtual clock, with fault injection, so code and tests run anywhere.
+ */
 export class FakeDevice implements Device, FakeHost {
   readonly backend = 'fake' as const;
   readonly ordinal: number;

@@ -65,6 +65,7 @@ export const FRAME_WORKLOADS: Readonly<Record<string, FrameWorkloadFactory>> = {
   synthetic: syntheticFrames,
 };
 
+/** Names createFrameWorkload() accepts. */
 export function workloadNames(): string[] {
   return Object.keys(FRAME_WORKLOADS);
 }
