@@ -31,6 +31,7 @@ import { HOST_ACTOR, joinInto, tick, type VectorClock } from './clock.js';
 import type { HazardError, OpInfo, OpKind } from './errors.js';
 import { BufferShadow } from './shadow.js';
 
+/** What checked() does with a hazard it finds. */
 export interface CheckOptions {
   /**
    * 'throw' (default): a racing access throws its HazardError before it reaches the device.
@@ -40,6 +41,7 @@ export interface CheckOptions {
   onHazard?: 'throw' | 'collect' | ((hazard: HazardError) => void);
 }
 
+/** A Device whose work goes through the hazard checker; `hazards` lists what it found. */
 export interface CheckedDevice extends Device {
   /** The device underneath (for its own extras: a fake's fault injection, a real one's registerHost). */
   readonly inner: DeviceCore;

@@ -19,6 +19,7 @@ export function listDevices(): DeviceProperties[] {
   return out;
 }
 
+/** driverAvailable()'s answer: the driver version and device count, or why there is none. */
 export type DriverAvailability = { ok: true; version: number; devices: number } | { ok: false; reason: string };
 
 /** Whether a usable driver and at least one GPU are present; never throws. */

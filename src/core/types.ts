@@ -9,6 +9,7 @@ export interface Resource extends Disposable {
   close(): void;
 }
 
+/** createStream() options: non-blocking, priority, a label for messages. */
 export interface StreamOptions {
   /** Non-blocking (does not synchronise with the legacy default stream). Default true. */
   nonBlocking?: boolean;
@@ -18,6 +19,7 @@ export interface StreamOptions {
   label?: string;
 }
 
+/** A CUDA stream: work on it runs in order; work on different streams may overlap. */
 export interface Stream extends Resource {
   readonly device: DeviceCore;
   readonly label: string;
@@ -28,12 +30,14 @@ export interface Stream extends Resource {
   synchronize(): Promise<void>;
 }
 
+/** createEvent() options: timing (for elapsedMs) and a label for messages. */
 export interface EventOptions {
   /** Record timestamps so elapsedMs() works. Costs GPU time per record: off by default. */
   timing?: boolean;
   label?: string;
 }
 
+/** A CUDA event: recorded on a stream, waited on by another stream or awaited by the host, never blocking. */
 export interface Event extends Resource {
   readonly device: DeviceCore;
   readonly label: string;
@@ -58,6 +62,7 @@ export interface Event extends Resource {
   elapsedMs(start: Event): number;
 }
 
+/** Device memory (cuMemAlloc): a kernel argument and a copy source or target; freed by close(). */
 export interface DeviceBuffer extends Resource {
   readonly kind: 'device';
   readonly device: DeviceCore;
@@ -67,6 +72,7 @@ export interface DeviceBuffer extends Resource {
   readonly label: string;
 }
 
+/** Page-locked host memory: the only host memory copies use, readable from JS without a copy. */
 export interface PinnedBuffer extends Resource {
   readonly kind: 'pinned';
   readonly device: DeviceCore;
@@ -80,13 +86,16 @@ export interface PinnedBuffer extends Resource {
   view<T extends ArrayBufferView>(ctor: TypedArrayConstructor<T>, byteOffset?: number, length?: number): T;
 }
 
+/** A typed array class (Uint8Array, Float32Array…), for PinnedBuffer.view(). */
 export type TypedArrayConstructor<T> = {
   new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): T;
   readonly BYTES_PER_ELEMENT: number;
 };
 
+/** Either end of a copy: device memory or pinned host memory. */
 export type HostOrDevice = DeviceBuffer | PinnedBuffer;
 
+/** A part of a copy: bytes and offsets into source and destination (checked before the driver sees them). */
 export interface CopyOptions {
   /** Bytes to copy; default: the whole source (which must then fit the destination). */
   bytes?: number;
@@ -115,6 +124,7 @@ export type KernelSignatures = Readonly<Record<string, readonly ArgType[]>>;
 
 export type Dim = number | readonly [number] | readonly [number, number] | readonly [number, number, number];
 
+/** How a kernel launches: grid and block, dynamic shared memory, and what the hazard checker needs. */
 export interface LaunchOptions {
   grid: Dim;
   block: Dim;
@@ -140,6 +150,7 @@ export interface Kernel<S extends readonly ArgType[] = readonly ArgType[]> {
   launch(stream: Stream, options: LaunchOptions, ...args: KernelArgsOf<S>): void;
 }
 
+/** How compile() builds a program: NVRTC options, the kernels' signatures, a file name for errors. */
 export interface CompileOptions<K extends KernelSignatures = KernelSignatures> {
   /** Extra NVRTC options, e.g. ['-DN=4', '--use_fast_math']. */
   options?: readonly string[];
@@ -155,11 +166,13 @@ export interface Program<K extends KernelSignatures = KernelSignatures> extends 
   getKernel<const S extends readonly ArgType[]>(name: string, signature: S): Kernel<S>;
 }
 
+/** Free and total device memory in bytes (cuMemGetInfo). */
 export interface MemoryInfo {
   free: number;
   total: number;
 }
 
+/** What the driver says about a device: name, compute capability, SMs, memory, copy engines, PCIe. */
 export interface DeviceProperties {
   ordinal: number;
   name: string;

@@ -9,6 +9,7 @@ export type PixelFormat = 'rgba' | 'yuv420p';
 /** The pixel formats frames may have: 8-bit RGBA, or planar YUV 4:2:0 (I420). */
 export const PIXEL_FORMATS: readonly PixelFormat[] = ['rgba', 'yuv420p'];
 
+/** The frames of a run: size, pixel format, and how many frames one chunk holds. */
 export interface FrameFormat {
   width: number;
   height: number;

@@ -8,6 +8,7 @@ import { chunkFrames } from './chunk-frames.js';
 import { SinkError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
+/** What callbackSink()'s function gets per chunk: the chunk's frames as views of pinned memory. */
 export interface FrameBatch {
   chunkIndex: number;
   firstFrame: number;
@@ -55,6 +56,7 @@ export function callbackSink(
  * in another. The pipeline waits (its slot stays held) until the consumer moves on; close()
  * after the run ends the loop, abort(err) makes the loop throw.
  */
+/** A Sink to iterate with for await: each chunk is handed to the loop in order. */
 export interface IteratorSink<I = unknown> extends Sink<I>, AsyncIterable<OutputChunk<I>> {}
 
 /** A sink that is also an async iterable: a chunk's memory stays valid until the loop asks for the next. */

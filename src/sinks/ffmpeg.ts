@@ -50,6 +50,7 @@ export function findFfmpeg(env: NodeJS.ProcessEnv = process.env): string {
   throw new FfmpegNotFoundError(dirs);
 }
 
+/** openFfmpegSink() options: the output file, the frame format and frame rate, ffmpeg's codec arguments. */
 export interface FfmpegSinkOptions {
   /** Output file; the container comes from the extension (.mp4, .mkv, .mov, .webm, .y4m …). */
   path: string;
@@ -105,6 +106,7 @@ interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+/** A Sink that feeds an ffmpeg process. */
 export interface FfmpegSink extends Sink {
   /** The ffmpeg process id (for diagnostics). */
   readonly pid: number | undefined;

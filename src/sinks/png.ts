@@ -17,6 +17,7 @@ import { PNG_WORKER_SOURCE, type PngTask } from './png-worker.js';
 import type { Sink, SinkResult } from './types.js';
 import { WorkerPool } from './worker-pool.js';
 
+/** openPngSink() options: the directory, the frame format, workers and compression. */
 export interface PngSinkOptions {
   /** Output directory; created if its parent exists. */
   dir: string;

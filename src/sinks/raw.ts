@@ -10,6 +10,7 @@ import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
+/** openRawSink() options: the output path, one file or one per chunk, the frame format. */
 export interface RawSinkOptions {
   /** A file (one file for the run) or, with perChunk, a directory. */
   path: string;

@@ -8,6 +8,7 @@ import { chunkFrames } from './chunk-frames.js';
 import { SinkError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
+/** A Sink with a Readable of the run's bytes. */
 export interface ReadableSink extends Sink {
   readonly readable: Readable;
 }
