@@ -2,13 +2,13 @@
 // A run allocates its ring (device and pinned buffers, streams, events) when it starts and frees
 // all of it when it ends, whatever the outcome; a Pipeline holds no GPU memory between runs.
 // Unless options.keepRing: then the ring's buffers and events stay with the Pipeline after a run
-// until close(), and the next run starts on them without allocating (the run's own wall does not
-// change: bench/probe-keep-ring.ts); a run that lost the CUDA context, or whose timed-out sink
+// until close(), and the next run starts on them without allocating (the run's own wall is the
+// same either way: its clock starts once the ring exists); a run that lost the CUDA context, or whose timed-out sink
 // still holds a slot, frees its ring instead.
 //
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
 // a reason gives a DOMException named 'AbortError'); close() during a run rejects it with an
-// Error named 'AbortError'. Either way the clean-up is the same as after an error.
+// AbortError (util/errors.ts). Either way the clean-up is the same as after an error.
 import type { DeviceCore } from '../core/types.js';
 import { AbortError, UsageError } from '../util/errors.js';
 import { AsyncQueue } from './async-tools.js';

@@ -44,7 +44,7 @@ export interface FakeDeviceOptions {
   ordinal?: number;
   /** Device memory the fake pretends to have (default 80 GiB; nothing is reserved up front). */
   totalMemory?: number;
-  /** Copy engines (default 2: H2D on the first, D2H on the second, like an H100). */
+  /** Copy engines (default 2: H2D on the first, D2H on the second, as on current data-centre GPUs). */
   copyEngines?: number;
   /** Copy bandwidth in bytes per virtual ms (default 50e6, i.e. 50 GB/s). */
   copyBytesPerMs?: number;
