@@ -107,6 +107,7 @@ export interface CopyOptions {
 
 /** Kernel argument types, as declared in a kernel signature. */
 export type ArgType = 'pointer' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64';
+/** Any kernel argument: a device buffer or raw device address, or a number / bigint scalar. */
 export type KernelArg = DeviceBuffer | bigint | number;
 
 /** What launch() accepts for one declared argument: a buffer or raw address, a bigint or number for 64-bit. */
@@ -122,6 +123,7 @@ export type KernelArgsOf<S extends readonly ArgType[]> = { -readonly [K in keyof
 /** Kernel name → signature, as given to compile(). */
 export type KernelSignatures = Readonly<Record<string, readonly ArgType[]>>;
 
+/** A grid or block size: x, or [x], [x, y], [x, y, z]. */
 export type Dim = number | readonly [number] | readonly [number, number] | readonly [number, number, number];
 
 /** How a kernel launches: grid and block, dynamic shared memory, and what the hazard checker needs. */
