@@ -5,7 +5,7 @@
 // script can stop before spending GPU time on figures that would mean nothing.
 //   bash .gpu-host/run.sh node --import tsx bench/copy-drift.ts && node ... bench/overlap.ts
 // Env: MIB=4  N=2000  REPEATS=6  MAX_SPREAD=0.01
-import { driverAvailable, open } from '../src/core/open.js';
+import { driverAvailable, open } from 'tandem';
 import { timeD2H } from './d2h-alone.js';
 
 const MIB = Number(process.env.MIB ?? 4);

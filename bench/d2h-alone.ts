@@ -1,7 +1,7 @@
 // D2H copies alone, for the experiments' references: `n` copies of `bytes` from one device buffer
 // into two pinned buffers taken in turn, on one stream, timed with events, `repeats` times
 // (GPU ms each). The same measurement as bench/overlap.ts's 'copy alone'.
-import type { Device } from '../src/core/types.js';
+import type { Device } from 'tandem';
 
 export async function timeD2H(device: Device, bytes: number, n: number, repeats = 1): Promise<number[]> {
   using s = device.createStream({ label: 'd2h alone' });

@@ -14,19 +14,19 @@
 // Env: DEVICES=all|2|0,1  SIZE_MIB=16  RATIOS=0.5,1,2  DEPTH=3  REPEATS=3  TARGET_MS=500
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { driverAvailable } from '../src/core/open.js';
-import type { Device, Program } from '../src/core/types.js';
-import { createPipeline } from '../src/pipeline/index.js';
 import {
   closeDevices,
   createMultiPipeline,
+  createPipeline,
+  driverAvailable,
   openDevices,
   parseDevicesSpec,
+  type Device,
   type MultiPipelineStats,
-} from '../src/pipeline/multi.js';
-import { FakeDevice } from '../src/testing/index.js';
-import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
-import { median } from '../src/util/median.js';
+  type Program,
+} from 'tandem';
+import { FakeDevice } from 'tandem/testing';
+import { calibrateSynthetic, median, syntheticKernel, syntheticLauncher } from 'tandem/bench';
 
 const MiB = 1024 * 1024;
 const SIZE = Math.round(Number(process.env.SIZE_MIB ?? 16) * MiB);

@@ -24,11 +24,8 @@
 //      DEPTHS=2,3,16,auto  TAIL_SHARE=0.5
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { driverAvailable, open } from '../src/core/open.js';
-import type { Device } from '../src/core/types.js';
-import { createPipeline, type PipelineStats } from '../src/pipeline/index.js';
-import { calibrateSynthetic, syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
-import { median } from '../src/util/median.js';
+import { createPipeline, driverAvailable, open, type Device, type PipelineStats } from 'tandem';
+import { calibrateSynthetic, median, syntheticKernel, syntheticLauncher } from 'tandem/bench';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.SIZES ?? '64,4,1').split(',').map((s) => Math.round(Number(s) * MiB));
@@ -306,11 +303,7 @@ if (outDir) {
   const file = join(outDir, 'overlap.json');
   writeFileSync(
     file,
-    JSON.stringify(
-      { device: props, repeats: REPEATS, eventWait: device.eventWait, hostProbeUsPerChunk: hostProbe, cells },
-      null,
-      2,
-    ),
+    JSON.stringify({ device: props, repeats: REPEATS, hostProbeUsPerChunk: hostProbe, cells }, null, 2),
   );
   log(`wrote ${file}`);
 }

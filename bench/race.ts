@@ -7,10 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Device, Kernel } from '../src/core/types.js';
-import { checked } from '../src/check/index.js';
-import { runSketch, type SketchOptions } from '../src/check/sketch.js';
-import { createPipeline } from '../src/pipeline/index.js';
+import { checked, createPipeline, type Device, type Kernel } from 'tandem';
+import { runSketch, type SketchOptions } from 'tandem/bench';
 
 export const FILL_SOURCE = `
 extern "C" __global__ void race_fill(unsigned int* out, unsigned int words, unsigned int chunk, unsigned int iters) {
@@ -201,7 +199,7 @@ function arg(name: string, fallback: number): number {
 
 /** --fake: the same flow on the fake device (a smoke test without a GPU; virtual times). */
 async function fakeDevice(): Promise<Device> {
-  const { FakeDevice } = await import('../src/testing/index.js');
+  const { FakeDevice } = await import('tandem/testing');
   const fake = new FakeDevice();
   fake.defineKernel(
     'race_fill',
@@ -223,7 +221,7 @@ async function main(): Promise<void> {
   const bytes = arg('mib', 16) * 1024 * 1024;
   const device = process.argv.includes('--fake')
     ? await fakeDevice()
-    : await (await import('../src/core/open.js')).open(arg('device', 0));
+    : await (await import('tandem')).open(arg('device', 0));
   try {
     process.stderr.write(
       `race: ${device.properties.name}, ${chunks} chunks of ${bytes / 2 ** 20} MiB, compute/copy target ${ratio}\n`,

@@ -6,8 +6,7 @@
 // Prints the samples and the drift on stdout; with OUT set, writes $OUT/soak.json.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Device } from '../src/core/types.js';
-import { createPipeline } from '../src/pipeline/index.js';
+import { createPipeline, type Device } from 'tandem';
 
 const SOURCE = `
 extern "C" __global__ void soak_fill(unsigned int* out, unsigned int words, unsigned int chunk) {
@@ -59,7 +58,7 @@ function arg(name: string, fallback: number): number {
 
 /** --fake: the same flow on the fake device (a smoke test without a GPU). */
 async function fakeDevice(): Promise<Device> {
-  const { FakeDevice } = await import('../src/testing/index.js');
+  const { FakeDevice } = await import('tandem/testing');
   const fake = new FakeDevice();
   fake.defineKernel(
     'soak_fill',
@@ -82,7 +81,7 @@ async function main(): Promise<void> {
   const words = bytes / 4;
   const device = process.argv.includes('--fake')
     ? await fakeDevice()
-    : await (await import('../src/core/open.js')).open(arg('device', 0));
+    : await (await import('tandem')).open(arg('device', 0));
   const samples: Sample[] = [];
   let bad = 0;
   let delivered = 0;

@@ -2,7 +2,7 @@
 // GPU on the copy stream and written to a file while the next chunks compute.
 //   npx tsx examples/quickstart.ts [out.raw]
 import { open as openFile } from 'node:fs/promises';
-import { open } from '../src/index.js';
+import { open } from 'tandem';
 
 const SOURCE = `
 extern "C" __global__ void frame(unsigned char *out, unsigned long long n, unsigned int index) {

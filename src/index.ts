@@ -1,51 +1,94 @@
 // tandem: keep an NVIDIA GPU computing while every chunk of its output streams to the host.
-// The layers, bottom up: raw bindings (cuda/) → object model (core/) → pipeline → sinks,
-// workloads, profile, check → cli. Tests without a GPU: `tandem/testing` (the fake device).
+// The public API, name by name. Tests without a GPU: `tandem/testing` (the fake device); the
+// benchmark and report machinery behind `tandem bench`: `tandem/bench`. eslint.config.js lists
+// the layers these names come from.
 
-// Object model
-export { open, listDevices, driverAvailable, type DriverAvailability } from './core/open.js';
-export { CudaDevice, type OpenOptions } from './core/device.js';
-export { EVENT_WAIT_STRATEGIES, type EventWaitStrategy } from './core/completion/index.js';
-export { normalizeLaunch, DEFAULT_LIMITS } from './core/launch-config.js';
-export type * from './core/types.js';
-
-// Errors
-export { CudaError, NvrtcError, LibraryNotFoundError, UsageError } from './cuda/errors.js';
-
-// Pipeline
-export { Pipeline, createPipeline, PipelineError, MAX_DEPTH } from './pipeline/index.js';
-export type * from './pipeline/types.js';
-export {
-  MultiPipeline,
-  createMultiPipeline,
-  openMultiPipeline,
-  openDevices,
-  closeDevices,
-  parseDevicesSpec,
-  resolveDevicesSpec,
-  MultiPipelineError,
-  bottleneckOf,
-} from './pipeline/multi.js';
+// Devices and the object model
+export { listDevices, driverAvailable, type DriverAvailability } from './core/open.js';
+export { open, CudaDevice, type Device } from './pipeline/device.js';
 export type {
-  MultiPipelineOptions,
-  MultiPipelineStats,
-  MultiComputeChunk,
-  MultiOutputChunk,
+  ArgType,
+  CompileOptions,
+  CopyOptions,
+  DeviceBuffer,
+  DeviceCore,
+  DeviceProperties,
+  Event,
+  EventOptions,
+  HostOrDevice,
+  Kernel,
+  KernelArg,
+  KernelArgOf,
+  KernelArgsOf,
+  KernelSignatures,
+  Dim,
+  LaunchOptions,
+  MemoryInfo,
+  PinnedBuffer,
+  Program,
+  Resource,
+  Stream,
+  StreamOptions,
+  TypedArrayConstructor,
+} from './core/types.js';
+
+// Errors: every one is a TandemError with a string `code`
+export { TandemError, UsageError, AbortError } from './util/errors.js';
+export { CudaError, NvrtcError, LibraryNotFoundError } from './cuda/errors.js';
+export { PipelineError } from './pipeline/errors.js';
+export { MultiPipelineError } from './pipeline/multi-errors.js';
+export { HazardError } from './check/errors.js';
+export { SinkError } from './sinks/errors.js';
+export { FfmpegNotFoundError } from './sinks/ffmpeg.js';
+
+// The pipeline
+export { Pipeline, createPipeline } from './pipeline/pipeline.js';
+export { MAX_DEPTH } from './pipeline/auto-depth.js';
+export type {
+  ChunkTiming,
+  ComputeChunk,
+  OutputChunk,
+  PipelineInput,
+  PipelineMode,
+  PipelineOptions,
+  PipelineRunOptions,
+  PipelineStats,
+  RunOptions,
+  StageName,
+  StageStats,
+  UploadSource,
+} from './pipeline/types.js';
+export { MultiPipeline, createMultiPipeline, openMultiPipeline } from './pipeline/multi.js';
+export { openDevices, closeDevices, parseDevicesSpec, type DevicesSpec } from './pipeline/multi.js';
+export type {
   DeviceShare,
   MultiBottleneck,
-  DevicesSpec,
+  MultiComputeChunk,
+  MultiOutputChunk,
+  MultiPipelineOptions,
+  MultiPipelineStats,
 } from './pipeline/multi.js';
 
-// Host stages, workloads, profiling, checking
-export * from './sinks/index.js';
-export * from './workloads/index.js';
-export {
-  synthetic,
-  syntheticReference,
-  calibrateSynthetic,
-  SYNTHETIC_SOURCE,
-  type Workload,
-  type WorkloadInstance,
-} from './workloads/synthetic.js';
-export * from './profile/index.js';
-export * from './check/index.js';
+// The hazard checker
+export { checked, type CheckedDevice, type CheckOptions } from './check/checked.js';
+
+// Frames and host stages (sinks)
+export { PIXEL_FORMATS, frameBytes, chunkBytes, frameRanges } from './formats/frame-format.js';
+export type { FrameFormat, FrameRange, PixelFormat } from './formats/frame-format.js';
+export type { Sink, SinkResult } from './sinks/types.js';
+export { openRawSink, type RawSinkOptions } from './sinks/raw.js';
+export { openPngSink, type PngSinkOptions } from './sinks/png.js';
+export { openFfmpegSink, findFfmpeg, type FfmpegSink, type FfmpegSinkOptions } from './sinks/ffmpeg.js';
+export { callbackSink, iteratorSink, type FrameBatch, type IteratorSink } from './sinks/callback.js';
+export { readableSink, type ReadableSink } from './sinks/readable.js';
+
+// Workloads, and rendering one to a sink
+export { synthetic, type SyntheticOptions, type Workload, type WorkloadInstance } from './workloads/synthetic.js';
+export { createFrameWorkload, workloadNames } from './workloads/registry.js';
+export type {
+  FrameWorkload,
+  FrameWorkloadFactory,
+  FrameWorkloadInstance,
+  FrameWorkloadOptions,
+} from './workloads/types.js';
+export { runRender, type RenderOptions, type RenderOutcome, type RenderProgress } from './render/render.js';

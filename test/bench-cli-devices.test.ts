@@ -8,15 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseBenchOptions, runBench } from '../src/cli/commands/bench.js';
 import { planRender } from '../src/cli/commands/render.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { calibrateCost } from '../src/profile/calibrate.js';
-import { openDeviceList, parseDeviceList } from '../src/profile/device-list.js';
+import { openDeviceList, parseDeviceList } from '../src/cli/device-list.js';
 import { fastest } from '../src/profile/table.js';
 import type { Cell } from '../src/profile/results.js';
 import { callbackSink } from '../src/sinks/callback.js';
 import { FakeDevice } from '../src/testing/index.js';
 import { createFrameWorkload } from '../src/workloads/registry.js';
-import { runRender } from '../src/workloads/render.js';
+import { runRender } from '../src/render/render.js';
 import { syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 import { FAKE_COPY_BYTES_PER_MS } from '../src/profile/bench-workloads.js';
 

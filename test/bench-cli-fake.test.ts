@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultChunks, parseBenchOptions, parseSize } from '../src/cli/commands/bench.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { FakeDevice } from '../src/testing/index.js';
 import { LaunchRecorder, peerLaunch, type RecordedLaunch } from '../src/profile/capture.js';
 import { attachPeerResults, parsePeerOutput, PEERS, runPeer, writePeerConfig } from '../src/profile/peers.js';

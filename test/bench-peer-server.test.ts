@@ -16,7 +16,7 @@ import { runSweep, type SweepPeers } from '../src/profile/sweep.js';
 import { benchWorkload, FAKE_COPY_BYTES_PER_MS } from '../src/profile/bench-workloads.js';
 import { FakeDevice } from '../src/testing/index.js';
 import { parseBenchOptions } from '../src/cli/commands/bench.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 
 function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { driverAvailable } from '../src/core/open.js';
-import { EtaEstimator } from '../src/profile/progress.js';
+import { EtaEstimator } from '../src/cli/progress.js';
 import { traceCostText, traceNoiseUs } from '../src/profile/table.js';
 
 function repoRoot(): string {

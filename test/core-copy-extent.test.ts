@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyExtent } from '../src/core/device.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 
 const buf = (kind: 'device' | 'pinned', byteLength: number, label: string, closed = false) => ({
   kind,

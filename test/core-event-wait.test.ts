@@ -1,27 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_EVENT_WAIT, EVENT_WAIT_STRATEGIES, strategyFromEnv } from '../src/core/completion/waiter.js';
-import { UsageError } from '../src/cuda/errors.js';
-import { PollWaiter } from '../src/core/completion/poll-waiter.js';
 import { sweepEvents, type PendingWait } from '../src/core/completion/sweep.js';
 
-test('TANDEM_EVENT_WAIT picks a strategy; unset or empty leaves the default', () => {
-  for (const s of EVENT_WAIT_STRATEGIES) assert.equal(strategyFromEnv({ TANDEM_EVENT_WAIT: s }), s);
-  assert.equal(strategyFromEnv({}), undefined);
-  assert.equal(strategyFromEnv({ TANDEM_EVENT_WAIT: '' }), undefined);
-  assert.equal(DEFAULT_EVENT_WAIT, 'worker');
-});
-
-test('an unknown strategy is a usage error listing the choices', () => {
-  assert.throws(
-    () => strategyFromEnv({ TANDEM_EVENT_WAIT: 'spin' }),
-    (e: Error) =>
-      e instanceof UsageError &&
-      e.message === "TANDEM_EVENT_WAIT='spin' is not a strategy; use one of worker, poll, async",
-  );
-});
-
-// The sweep behind the 'poll' strategy and the worker's spinning phase, with a stand-in for
+// The sweep behind the worker waiter's spinning phase, with a stand-in for
 // cuEventQuery: events are numbers, `state` says which are done (0), pending (600) or faulted.
 const NOT_READY = 600;
 
@@ -114,29 +95,4 @@ test('sweepEvents: a callback that throws does not strand the waits after it; th
   assert.deepEqual(log, ['done 2']);
   assert.equal(queued.length, 1);
   assert.throws(queued[0]!, (e) => e === boom);
-});
-
-test("'poll' waiter: watch() calls back once the event finishes, wait() resolves, close() fails what is pending", async () => {
-  const state = new Map<bigint, number>([
-    [1n, NOT_READY],
-    [2n, NOT_READY],
-    [3n, NOT_READY],
-  ]);
-  const waiter = new PollWaiter({ cuEventQuery: (e: bigint) => state.get(e) } as never);
-  const log: string[] = [];
-  waiter.watch({ event: 1n, resolve: () => log.push('done 1'), reject: () => log.push('fail 1') });
-  const p2 = waiter.wait(2n).then(() => log.push('done 2'));
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(log, []);
-  assert.equal(waiter.pending, 2);
-  state.set(1n, 0);
-  state.set(2n, 0);
-  await p2;
-  for (let k = 0; k < 3 && log.length < 2; k++) await new Promise((r) => setImmediate(r));
-  assert.deepEqual(log.sort(), ['done 1', 'done 2']);
-  const failed = new Promise<Error>((resolve) => waiter.watch({ event: 3n, resolve: () => {}, reject: resolve }));
-  waiter.close(new Error('device closed'));
-  assert.equal((await failed).message, 'device closed');
-  const late = await new Promise<Error>((resolve) => waiter.watch({ event: 3n, resolve: () => {}, reject: resolve }));
-  assert.equal(late.message, 'device closed');
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KernelArgs } from '../src/core/kernel-args.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import type { DeviceBuffer } from '../src/core/types.js';
 
 // Only what packing reads; the real buffer class needs a GPU.

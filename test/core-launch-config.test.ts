@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS, normalizeDim, normalizeLaunch } from '../src/core/launch-config.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 
 test('numbers and 1–3 dimensions become [x, y, z]', () => {
   assert.deepEqual(normalizeDim(256, 'block'), [256, 1, 1]);

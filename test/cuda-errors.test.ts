@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CudaError, NvrtcError, UsageError, cudaResultName, formatBytes } from '../src/cuda/errors.js';
+import { CudaError, NvrtcError, cudaResultName } from '../src/cuda/errors.js';
+import { formatBytes } from '../src/util/format.js';
+import { UsageError } from '../src/util/errors.js';
 import { cudaError, describeResult } from '../src/cuda/driver.js';
 import { closedError } from '../src/core/closed.js';
 import { checkNvrtc } from '../src/cuda/nvrtc.js';
@@ -17,7 +19,8 @@ test('the message starts with the CUDA name, then the call and context, then adv
     `${formatBytes(96 * 1024 ** 3)} asked, ${formatBytes(79.1 * 1024 ** 3)} free`,
   );
   assert.ok(e instanceof CudaError);
-  assert.equal(e.code, 2);
+  assert.equal(e.result, 2);
+  assert.equal(e.code, 'CUDA_ERROR_OUT_OF_MEMORY');
   assert.equal(e.cudaName, 'CUDA_ERROR_OUT_OF_MEMORY');
   assert.equal(e.call, 'cuMemAlloc_v2');
   assert.equal(e.sticky, false);

@@ -2,7 +2,8 @@
 // engines that overlap, copies that read their source when they run, faults, accounting.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CudaError, UsageError } from '../src/cuda/errors.js';
+import { CudaError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { FakeDevice } from '../src/testing/index.js';
 
 function setup(options = {}) {

@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checked } from '../src/check/index.js';
 import { FakeDevice } from '../src/testing/index.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { normalizeLaunch } from '../src/core/launch-config.js';
 import { KernelArgs } from '../src/core/kernel-args.js';
-import type { Device, DeviceBuffer, KernelArg, PinnedBuffer } from '../src/core/types.js';
+import type { DeviceBuffer, KernelArg, PinnedBuffer } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 
 function devices(): Array<[string, Device, FakeDevice]> {
   const a = new FakeDevice({ totalMemory: 1 << 20 });
@@ -131,6 +132,7 @@ test('kernel argument count and types: the message names the argument, what it n
     const s = dev.createStream();
     const b = dev.allocDevice(16, 'b');
     const l = { grid: 1, block: 1 };
+    // @ts-expect-error -- one argument short: a type error, and a UsageError at run time
     assert.throws(() => k.launch(s, l, b, 1), usage(/takes 3 arguments \(pointer, u32, f32\), got 2/), name);
     assert.throws(
       () => k.launch(s, l, b, -1, 1),
@@ -138,6 +140,7 @@ test('kernel argument count and types: the message names the argument, what it n
       name,
     );
     assert.throws(
+      // @ts-expect-error -- a number where the signature says pointer
       () => k.launch(s, l, 5, 1, 1),
       usage(/argument 0 is pointer and needs a DeviceBuffer or a bigint address/),
       name,

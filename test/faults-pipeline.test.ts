@@ -11,7 +11,7 @@ import { checked } from '../src/check/index.js';
 import { createPipeline, PipelineError, type OutputChunk, type PipelineOptions } from '../src/pipeline/index.js';
 import { openRawSink } from '../src/sinks/index.js';
 import { FakeDevice } from '../src/testing/index.js';
-import type { Device } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 
 const OUT = 512;
 const CHUNKS = 12;
@@ -59,7 +59,7 @@ function intactPrefix(delivered: Array<{ index: number; bytes: Uint8Array }>): n
 
 function pipelineOn(
   dev: Device,
-  extra: Partial<PipelineOptions<number>> & { kernel?: string },
+  extra: Partial<PipelineOptions<number>> & { kernel?: 'produce' | 'explode' },
   delivered: Array<{ index: number; bytes: Uint8Array }>,
 ) {
   const k = dev

@@ -1,4 +1,4 @@
-// The hazard checker on the fake device: each of DESIGN.md's five barriers, left out, is
+// The hazard checker on the fake device: each of docs/design.md's five barriers, left out, is
 // reported with the buffer, both operations and the barrier; put back, nothing is reported.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { checked } from '../src/check/index.js';
 import { runSketch, type SketchOptions } from '../src/check/sketch.js';
 import { FakeDevice } from '../src/testing/index.js';
-import type { Device } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 
 const BYTES = 4096;
 const CHUNKS = 24;

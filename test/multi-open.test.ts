@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { driverAvailable } from '../src/core/open.js';
-import { UsageError } from '../src/cuda/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import {
   closeDevices,
   createMultiPipeline,

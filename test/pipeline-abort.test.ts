@@ -29,13 +29,19 @@ test('abort at random points: rejects with the reason, stops within about a chun
       depth,
       mode,
       compute(c) {
-        if (c.index === stopAt && rand() < 0.5) (ac.abort(reason), (aborted = true));
+        if (c.index === stopAt && rand() < 0.5) {
+          ac.abort(reason);
+          aborted = true;
+        }
         compute(c);
       },
       async sink(c) {
         assert.deepEqual(c.data, reference(c.index, uploads ? c.item : undefined));
         if (aborted) after++;
-        if (c.index === stopAt && !aborted) (ac.abort(reason), (aborted = true));
+        if (c.index === stopAt && !aborted) {
+          ac.abort(reason);
+          aborted = true;
+        }
         await randomDelay(rand);
       },
     });

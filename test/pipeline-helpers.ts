@@ -25,7 +25,7 @@ export async function randomDelay(rand: () => number): Promise<void> {
 export interface Rig {
   fake: FakeDevice;
   /** compute() for a pipeline: the synthetic kernel with `iters`. */
-  compute: (chunk: ComputeChunk<any>) => void;
+  compute: (chunk: ComputeChunk<unknown>) => void;
   reference: (index: number, input?: Uint8Array) => Uint8Array;
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderFractalFrame } from '../src/workloads/fractal.js';
-import { frameBytes } from '../src/workloads/frame-format.js';
+import { frameBytes } from '../src/formats/frame-format.js';
 
 // dist/test/x.js or test/x.ts: the repository root is where package.json is.
 function repoRoot(): string {

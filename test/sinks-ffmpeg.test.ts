@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FfmpegNotFoundError, findFfmpeg, openFfmpegSink, ffmpegArgs } from '../src/sinks/ffmpeg.js';
 import { SinkError } from '../src/sinks/errors.js';
-import { frameBytes, frameRanges, type FrameFormat, type FrameRange } from '../src/workloads/frame-format.js';
+import { frameBytes, frameRanges, type FrameFormat, type FrameRange } from '../src/formats/frame-format.js';
 import { renderFractalFrame } from '../src/workloads/fractal.js';
 import type { OutputChunk } from '../src/pipeline/types.js';
 

@@ -10,8 +10,8 @@ import { openRawSink } from '../src/sinks/raw.js';
 import { openPngSink, pngFileName } from '../src/sinks/png.js';
 import { decodePng, encodePng, crc32 } from '../src/sinks/png-encode.js';
 import { SinkError } from '../src/sinks/errors.js';
-import { i420ToRgb } from '../src/workloads/color.js';
-import { frameBytes, frameRanges, type FrameFormat, type FrameRange } from '../src/workloads/frame-format.js';
+import { i420ToRgb } from '../src/formats/color.js';
+import { frameBytes, frameRanges, type FrameFormat, type FrameRange } from '../src/formats/frame-format.js';
 import type { OutputChunk } from '../src/pipeline/types.js';
 
 /** A chunk as the pipeline hands it over, over an ordinary buffer standing in for the pinned slot. */

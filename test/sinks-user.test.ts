@@ -10,13 +10,13 @@ import { createPipeline } from '../src/pipeline/index.js';
 import { callbackSink, iteratorSink } from '../src/sinks/callback.js';
 import { readableSink } from '../src/sinks/readable.js';
 import { createFrameWorkload } from '../src/workloads/registry.js';
-import { frameRanges, type FrameRange } from '../src/workloads/frame-format.js';
+import { frameRanges, type FrameRange } from '../src/formats/frame-format.js';
 import type { Sink } from '../src/sinks/types.js';
 
 const FORMAT = { width: 16, height: 8, pixelFormat: 'rgba' as const, framesPerChunk: 2 };
 const TOTAL = 7;
 
-async function run(sink: Sink<any>, during?: Promise<void>): Promise<Uint8Array> {
+async function run(sink: Sink<FrameRange>, during?: Promise<void>): Promise<Uint8Array> {
   const device = new FakeDevice();
   const w = createFrameWorkload('fractal', { ...FORMAT, cost: 0.25 });
   try {

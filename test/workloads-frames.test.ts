@@ -9,15 +9,15 @@ import { decoder, renderDecoderFrames, decoderPlan } from '../src/workloads/deco
 import {
   frameBytes,
   frameRanges,
-  parseSize,
+  parseFrameSize,
   validateFrameFormat,
   type FrameRange,
-} from '../src/workloads/frame-format.js';
-import { bt709U, bt709V, bt709Y, i420ToRgb, storeBlock } from '../src/workloads/color.js';
+} from '../src/formats/frame-format.js';
+import { bt709U, bt709V, bt709Y, i420ToRgb, storeBlock } from '../src/formats/color.js';
 import { createFrameWorkload } from '../src/workloads/registry.js';
 import type { FrameWorkload, FrameWorkloadInstance } from '../src/workloads/types.js';
 import type { ComputeChunk } from '../src/pipeline/types.js';
-import type { Device } from '../src/core/types.js';
+import type { Device } from '../src/pipeline/device.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -135,8 +135,8 @@ test('workload options are validated with messages that say what to change', () 
     () => createFrameWorkload('mandelbulb', { width: 32, height: 16, pixelFormat: 'rgba', framesPerChunk: 1 }),
     /unknown workload 'mandelbulb': choose one of fractal, decoder, synthetic/,
   );
-  assert.throws(() => parseSize('1920by1080'), /write it like 1920x1080/);
-  assert.deepEqual(parseSize('3840x2160'), { width: 3840, height: 2160 });
+  assert.throws(() => parseFrameSize('1920by1080'), /write it like 1920x1080/);
+  assert.deepEqual(parseFrameSize('3840x2160'), { width: 3840, height: 2160 });
   assert.throws(
     () => validateFrameFormat({ width: 9000, height: 100, pixelFormat: 'rgba', framesPerChunk: 1 }),
     /larger than/,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { FakeDevice } from '../src/testing/index.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import { createFrameWorkload } from '../src/workloads/registry.js';
-import { frameBytes, frameRanges, type FrameRange, type PixelFormat } from '../src/workloads/frame-format.js';
+import { frameBytes, frameRanges, type FrameRange, type PixelFormat } from '../src/formats/frame-format.js';
 import { callbackSink } from '../src/sinks/callback.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');

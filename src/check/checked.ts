@@ -5,9 +5,9 @@
 // enqueued after a host step runs after it). Each buffer access is checked against the buffer's
 // shadow before it reaches the device; the shadow is updated only once the device accepted it.
 import type {
+  DeviceCore,
   CompileOptions,
   CopyOptions,
-  Device,
   DeviceBuffer,
   DeviceProperties,
   Event,
@@ -24,10 +24,14 @@ import type {
   TypedArrayConstructor,
   ArgType,
 } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
+import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
+import type { PipelineOptions } from '../pipeline/types.js';
 import { HOST_ACTOR, joinInto, tick, type VectorClock } from './clock.js';
 import type { HazardError, OpInfo, OpKind } from './errors.js';
 import { BufferShadow } from './shadow.js';
 
+/** What checked() does with a hazard it finds. */
 export interface CheckOptions {
   /**
    * 'throw' (default): a racing access throws its HazardError before it reaches the device.
@@ -37,15 +41,21 @@ export interface CheckOptions {
   onHazard?: 'throw' | 'collect' | ((hazard: HazardError) => void);
 }
 
+/** A Device whose work goes through the hazard checker; `hazards` lists what it found. */
 export interface CheckedDevice extends Device {
   /** The device underneath (for its own extras: a fake's fault injection, a real one's registerHost). */
-  readonly inner: Device;
+  readonly inner: DeviceCore;
   /** Every hazard found so far, thrown or not. */
   readonly hazards: readonly HazardError[];
   clearHazards(): void;
 }
 
-export function checked(device: Device, options: CheckOptions = {}): CheckedDevice {
+/**
+ * `device` behind the hazard checker: every copy, launch, event and host access is checked for
+ * accesses to one buffer that nothing orders; a race is a HazardError (or collected, per
+ * options.onHazard) before it reaches the device.
+ */
+export function checked(device: DeviceCore, options: CheckOptions = {}): CheckedDevice {
   return new CheckedDeviceImpl(device, options);
 }
 
@@ -80,7 +90,7 @@ class CheckedDeviceImpl implements CheckedDevice {
   private closedClock: VectorClock = [];
 
   constructor(
-    readonly inner: Device,
+    readonly inner: DeviceCore,
     private readonly options: CheckOptions,
   ) {}
 
@@ -161,6 +171,11 @@ class CheckedDeviceImpl implements CheckedDevice {
     this.closedClock = [];
     await this.inner.synchronize();
     for (const c of snapshot) joinInto(this.host, c);
+  }
+
+  /** The overlap pipeline on the checked device: every access of its runs is checked. */
+  pipeline<I = number>(options: PipelineOptions<I>): Pipeline<I> {
+    return createPipeline(this, options);
   }
 
   hostAccess(buffer: PinnedBuffer, access: 'read' | 'write', label?: string): void {
@@ -269,7 +284,7 @@ class CheckedStream implements Stream {
     private readonly owner: CheckedDeviceImpl,
     private readonly inner: Stream,
   ) {}
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner;
   }
   get label(): string {
@@ -311,7 +326,7 @@ class CheckedEvent implements Event {
     private readonly owner: CheckedDeviceImpl,
     private readonly inner: Event,
   ) {}
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner;
   }
   get label(): string {
@@ -356,7 +371,7 @@ class CheckedDeviceBuffer implements DeviceBuffer {
     private readonly owner: CheckedDeviceImpl,
     private readonly inner: DeviceBuffer,
   ) {}
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner;
   }
   get byteLength(): number {
@@ -385,7 +400,7 @@ class CheckedPinnedBuffer implements PinnedBuffer {
     private readonly owner: CheckedDeviceImpl,
     private readonly inner: PinnedBuffer,
   ) {}
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner;
   }
   get byteLength(): number {
@@ -423,7 +438,8 @@ class CheckedProgram implements Program {
     return this.inner.closed;
   }
   getKernel(name: string, signature?: readonly ArgType[]): Kernel {
-    return new CheckedKernel(this.owner, this.inner.getKernel(name, signature));
+    const kernel = signature ? this.inner.getKernel(name, signature) : this.inner.getKernel(name);
+    return new CheckedKernel(this.owner, kernel);
   }
   close(): void {
     this.inner.close();

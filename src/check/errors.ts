@@ -1,5 +1,7 @@
-// HazardError: two accesses to one buffer that nothing orders, told in DESIGN.md's words: the
+// HazardError: two accesses to one buffer that nothing orders, told in docs/design.md's words: the
 // buffer, both operations (stage, chunk, stream), and the barrier that would order them.
+
+import { TandemError } from '../util/errors.js';
 
 export type OpKind = 'kernel' | 'memset' | 'h2d' | 'd2h' | 'd2d' | 'h2h' | 'host';
 
@@ -9,7 +11,10 @@ export interface OpInfo {
   readonly access: 'read' | 'write';
   /** The stream's label, or 'host'. */
   readonly where: string;
-  /** The pipeline chunk the operation belongs to, when tagged (LaunchOptions.chunk, CopyOptions.chunk, a host label "chunk N"). */
+  /**
+   * The pipeline chunk the operation belongs to, when tagged (LaunchOptions.chunk,
+   * CopyOptions.chunk, a host label "chunk N").
+   */
   readonly chunk: number | null;
   /** Kernel name, or the host step's label. */
   readonly name: string;
@@ -17,11 +22,12 @@ export interface OpInfo {
 
 export type HazardKind = 'read-after-write' | 'write-after-read' | 'write-after-write' | 'overwritten-before-read';
 
-/** DESIGN.md's barriers 1–5, or null when the hazard is not one of the pipeline's. */
+/** docs/design.md's barriers 1–5, or null when the hazard is not one of the pipeline's. */
 export type BarrierNumber = 1 | 2 | 3 | 4 | 5;
 
-export class HazardError extends Error {
-  override readonly name = 'HazardError';
+/** Two accesses to one buffer that nothing orders (code 'HAZARD'): both operations and the missing barrier. */
+export class HazardError extends TandemError {
+  override readonly name: string = 'HazardError';
   constructor(
     /** The buffer's label. */
     readonly buffer: string,
@@ -33,7 +39,10 @@ export class HazardError extends Error {
     /** What to add to order the two. */
     readonly advice: string,
   ) {
-    super(`hazard on ${bufferKind} buffer '${buffer}' (${hazard}): ${sentence(hazard, earlier, later)}: ${advice}`);
+    super(
+      'HAZARD',
+      `hazard on ${bufferKind} buffer '${buffer}' (${hazard}): ${sentence(hazard, earlier, later)}: ${advice}`,
+    );
   }
 }
 
@@ -75,7 +84,7 @@ function sentence(hazard: HazardKind, earlier: OpInfo, later: OpInfo): string {
 const isWriteOnDevice = (k: OpKind): boolean => k === 'kernel' || k === 'memset' || k === 'h2d' || k === 'd2d';
 
 /**
- * Names the missing barrier (DESIGN.md, "The barriers, all of them") and what to add.
+ * Names the missing barrier (docs/design.md, "The barriers, all of them") and what to add.
  * `earlier` is the access not ordered before `later`.
  */
 export function classify(

@@ -5,7 +5,8 @@
 // after the worker released host_buf[i]); `barriers` adds them back, for comparison. Not part of
 // the package's API: tests and bench/race.ts use it to show what the checker finds and what the
 // races really do to the data.
-import type { Device, DeviceBuffer, Stream } from '../core/types.js';
+import type { DeviceBuffer, Stream } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 
 export interface SketchOptions {
   chunks: number;

@@ -3,7 +3,8 @@
 // virtual), so `npx tandem bench` works on a laptop. A GPU is required, and its absence is a
 // usage error (exit 2, the driver's own message), only where the command line asks for one:
 // --gpu, or a device picked by --device / --devices without --fake.
-import { LibraryNotFoundError, UsageError } from '../cuda/errors.js';
+import { LibraryNotFoundError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import { driverAvailable } from '../core/open.js';
 import { library } from '../cuda/library.js';
 

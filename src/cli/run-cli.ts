@@ -2,7 +2,8 @@
 // and an exit code: 2 for usage errors and a missing driver, 130 for an interrupt, 1 otherwise.
 // Stack traces only with TANDEM_DEBUG=1.
 import type { CAC } from 'cac';
-import { LibraryNotFoundError, UsageError } from '../cuda/errors.js';
+import { LibraryNotFoundError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

@@ -1,5 +1,5 @@
 // The one message for a resource used after close(): what it was and how to get a new one.
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 
 const REMEDY: Record<string, string> = {
   Device: 'open it again with open(ordinal)',

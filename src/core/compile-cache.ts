@@ -1,4 +1,4 @@
-// On-disk cache of NVRTC output: a small kernel costs ~100 ms to compile and nothing to load.
+// On-disk cache of NVRTC output: compiling costs far more than loading a cached cubin.
 // Keyed by sha256 of everything that changes the binary (source, options, architecture, NVRTC
 // version); written to a temporary name and renamed so a concurrent reader never sees half.
 import { createHash, randomBytes } from 'node:crypto';

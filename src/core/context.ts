@@ -4,7 +4,7 @@
 import { check, type Driver } from '../cuda/driver.js';
 import type { EventWaiter } from './completion/index.js';
 import type { LaunchLimits } from './launch-config.js';
-import type { Device } from './types.js';
+import type { DeviceCore } from './types.js';
 
 export interface Child {
   readonly closed: boolean;
@@ -12,7 +12,7 @@ export interface Child {
 }
 
 export interface DeviceContext {
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly driver: Driver;
   readonly ctx: bigint;
   readonly limits: LaunchLimits;

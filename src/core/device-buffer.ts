@@ -1,10 +1,10 @@
 // Device memory (cuMemAlloc_v2 / cuMemFree_v2).
 import { check, toPtr } from '../cuda/driver.js';
-import { formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
 import { closedError } from './closed.js';
 import type { DeviceContext } from './context.js';
 import { unwatch, watch } from './finalizer.js';
-import type { Device, DeviceBuffer } from './types.js';
+import type { DeviceCore, DeviceBuffer } from './types.js';
 
 export class CudaDeviceBuffer implements DeviceBuffer {
   readonly kind = 'device' as const;
@@ -32,7 +32,7 @@ export class CudaDeviceBuffer implements DeviceBuffer {
     owner.adopt(this);
   }
 
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner.device;
   }
 

@@ -2,10 +2,11 @@
 // copies and memsets (direction from the buffer kinds, sizes checked before the driver sees
 // them), and the owner of the event waiter. close() closes whatever its children left open.
 import { check, initDriver, type Driver } from '../cuda/driver.js';
-import { UsageError, formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
 import { closedError } from './closed.js';
 import { cudaHandle } from './handles.js';
-import { createWaiter, type EventWaitStrategy, type EventWaiter } from './completion/index.js';
+import { createWaiter, type EventWaiter } from './completion/index.js';
 import { forgetContext, setCurrentContext, type Child, type DeviceContext } from './context.js';
 import { CudaDeviceBuffer } from './device-buffer.js';
 import { CudaEvent } from './event.js';
@@ -14,12 +15,10 @@ import { CudaPinnedBuffer, RegisteredHostBuffer } from './pinned-buffer.js';
 import { CudaProgram } from './program.js';
 import { readDeviceProperties, readLaunchLimits } from './properties.js';
 import { CudaStream } from './stream.js';
-import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
-import type { PipelineOptions } from '../pipeline/types.js';
 import type {
   CompileOptions,
   CopyOptions,
-  Device,
+  DeviceCore,
   DeviceBuffer,
   DeviceProperties,
   EventOptions,
@@ -30,12 +29,7 @@ import type {
   StreamOptions,
 } from './types.js';
 
-export interface OpenOptions {
-  /** How Event.completion() waits; default TANDEM_EVENT_WAIT, else 'worker'. */
-  eventWait?: EventWaitStrategy;
-}
-
-export class CudaDevice implements Device {
+export class CudaDeviceCore implements DeviceCore {
   readonly backend = 'cuda' as const;
   readonly properties: DeviceProperties;
   readonly limits: LaunchLimits;
@@ -49,11 +43,8 @@ export class CudaDevice implements Device {
   readonly #context: DeviceContext;
   #closed = false;
 
-  /** Use open() from open.ts; this retains the primary context of `ordinal`. */
-  constructor(
-    readonly ordinal: number,
-    options: OpenOptions = {},
-  ) {
+  /** Use open() (pipeline/device.ts); this retains the primary context of `ordinal`. */
+  constructor(readonly ordinal: number) {
     const d = initDriver();
     this.#driver = d;
     const count = [0];
@@ -76,7 +67,7 @@ export class CudaDevice implements Device {
     const greatest = [0];
     check(d.cuCtxGetStreamPriorityRange(least, greatest), 'cuCtxGetStreamPriorityRange');
     this.#priorities = { least: least[0]!, greatest: greatest[0]! };
-    this.#waiter = createWaiter(d, this.#ctx, options.eventWait);
+    this.#waiter = createWaiter(d, this.#ctx);
 
     const self = this;
     this.#context = {
@@ -106,11 +97,6 @@ export class CudaDevice implements Device {
   /** The CUcontext (the device's primary context), for interop with other CUDA code. */
   get context(): bigint {
     return this.#ctx;
-  }
-
-  /** Which Event.completion() strategy this device uses. */
-  get eventWait(): EventWaitStrategy {
-    return this.#waiter.strategy;
   }
 
   /** Stream priorities this context accepts: `greatest` (highest priority) ≤ p ≤ `least`. */
@@ -238,11 +224,6 @@ export class CudaDevice implements Device {
       if (c instanceof CudaStream && !c.closed) waits.push(c.synchronize());
     }
     return Promise.all(waits).then(() => undefined);
-  }
-
-  /** The overlap pipeline on this device: `createPipeline(this, options)`. */
-  pipeline<I = number>(options: PipelineOptions<I>): Pipeline<I> {
-    return createPipeline(this, options);
   }
 
   hostAccess(_buffer: PinnedBuffer, _access: 'read' | 'write', _label?: string): void {

@@ -2,14 +2,14 @@
 // isDone (cuEventQuery, NOT_READY → false) and completion() through the device's waiter.
 import { check, cudaError } from '../cuda/driver.js';
 import { CUDA_ERROR_NOT_READY, CUDA_SUCCESS, CU_EVENT_DEFAULT, CU_EVENT_DISABLE_TIMING } from '../cuda/constants.js';
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import { awaitEvent } from './completion/index.js';
 import { closedError } from './closed.js';
 import { cudaHandle } from './handles.js';
 import type { DeviceContext } from './context.js';
 import { InFlight } from './deferred-destroy.js';
 import { unwatch, watch } from './finalizer.js';
-import type { Device, Event, EventOptions, Stream } from './types.js';
+import type { DeviceCore, Event, EventOptions, Stream } from './types.js';
 
 let eventCount = 0;
 
@@ -43,7 +43,7 @@ export class CudaEvent implements Event {
     owner.adopt(this);
   }
 
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner.device;
   }
 

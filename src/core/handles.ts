@@ -3,13 +3,13 @@
 // The caller is named in two parts (`owner` is a label that already exists, `op` a literal) and
 // the message is built only on failure: this runs several times per chunk, and a template
 // string per call is garbage the pipeline's hot path does not need.
-import { UsageError } from '../cuda/errors.js';
-import type { Device, Event, Stream } from './types.js';
+import { UsageError } from '../util/errors.js';
+import type { DeviceCore, Event, Stream } from './types.js';
 
 export function cudaHandle(
   x: Stream | Event,
   kind: 'stream' | 'event',
-  device: Device,
+  device: DeviceCore,
   owner: string,
   op = '',
 ): bigint {

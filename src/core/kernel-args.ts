@@ -1,11 +1,11 @@
 // Kernel arguments packed the way cuLaunchKernel wants them (an array of pointers, one per
 // parameter, each to the parameter's value), into memory allocated ONCE per kernel and updated
-// in place on every launch: marshalling a fresh array per call is what makes a 4-argument launch
-// cost 1 µs more than an empty one through koffi (DESIGN.md). Each value gets an 8-byte slot,
+// in place on every launch: marshalling a fresh array per call through koffi is what makes a
+// launch's cost grow with its arguments. Each value gets an 8-byte slot,
 // which satisfies the alignment of every scalar type the signature allows.
 import koffi from 'koffi';
 import type { ArgType, KernelArg } from './types.js';
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 
 const SLOT = 8;
 const U32_MAX = 2 ** 32 - 1;

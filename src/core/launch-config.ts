@@ -1,7 +1,8 @@
 // Grid/block normalisation: a number or 1–3 dimensions → [x, y, z], checked against the
 // device's limits before the driver sees them, with messages that say what to change.
 import type { Dim } from './types.js';
-import { UsageError, formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
 
 export type Dim3 = [number, number, number];
 

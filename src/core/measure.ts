@@ -1,6 +1,6 @@
 // Measurements `tandem info` and the benches share: copy bandwidth (device-timed with events)
 // and kernel launch cost (host-timed: what a launch costs the calling thread).
-import type { CudaDevice } from './device.js';
+import type { CudaDeviceCore } from './device.js';
 import type { CudaStream } from './stream.js';
 
 export interface BandwidthResult {
@@ -15,7 +15,7 @@ const MiB = 1024 * 1024;
 
 /** Pinned H2D / D2H, timed by events over `reps` copies of `bytes` after one warm-up. */
 export async function measurePinnedBandwidth(
-  device: CudaDevice,
+  device: CudaDeviceCore,
   bytes = 64 * MiB,
   reps = 10,
 ): Promise<{ h2d: BandwidthResult; d2h: BandwidthResult }> {
@@ -46,7 +46,7 @@ export async function measurePinnedBandwidth(
  * copy and returns when it is done, so host time is the honest measure; the buffer is touched
  * once before timing so page faults are not counted.
  */
-export async function measurePageableD2H(device: CudaDevice, bytes = 64 * MiB, reps = 5): Promise<BandwidthResult> {
+export async function measurePageableD2H(device: CudaDeviceCore, bytes = 64 * MiB, reps = 5): Promise<BandwidthResult> {
   using stream = device.createStream({ label: 'measure-pageable' });
   using dev = device.allocDevice(bytes, 'measure-device');
   const host = Buffer.alloc(bytes, 1);

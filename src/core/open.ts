@@ -1,14 +1,9 @@
-// Entry points: open a device, list them, and ask whether a driver is there at all (for the
+// Entry points below the pipeline: list the devices and ask whether a driver is there at all (for the
 // CLI's one-line message and the GPU tests' skip reason).
 import { check, initDriver } from '../cuda/driver.js';
 import { CudaError, LibraryNotFoundError } from '../cuda/errors.js';
-import { CudaDevice, type OpenOptions } from './device.js';
 import { readDeviceProperties } from './properties.js';
 import type { DeviceProperties } from './types.js';
-
-export async function open(ordinal = 0, options?: OpenOptions): Promise<CudaDevice> {
-  return new CudaDevice(ordinal, options);
-}
 
 /** Every visible device's properties, without creating contexts. */
 export function listDevices(): DeviceProperties[] {
@@ -24,6 +19,7 @@ export function listDevices(): DeviceProperties[] {
   return out;
 }
 
+/** driverAvailable()'s answer: the driver version and device count, or why there is none. */
 export type DriverAvailability = { ok: true; version: number; devices: number } | { ok: false; reason: string };
 
 /** Whether a usable driver and at least one GPU are present; never throws. */

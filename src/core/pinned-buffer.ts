@@ -4,11 +4,11 @@
 import koffi from 'koffi';
 import { check } from '../cuda/driver.js';
 import { CU_MEMHOSTALLOC_PORTABLE, CU_MEMHOSTREGISTER_PORTABLE } from '../cuda/constants.js';
-import { formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
 import { closedError } from './closed.js';
 import type { DeviceContext } from './context.js';
 import { unwatch, watch } from './finalizer.js';
-import type { Device, PinnedBuffer, TypedArrayConstructor } from './types.js';
+import type { DeviceCore, PinnedBuffer, TypedArrayConstructor } from './types.js';
 
 abstract class HostMemory implements PinnedBuffer {
   readonly kind = 'pinned' as const;
@@ -30,7 +30,7 @@ abstract class HostMemory implements PinnedBuffer {
   protected abstract readonly kindName: string;
   protected abstract free(): void;
 
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner.device;
   }
 
@@ -93,9 +93,8 @@ export class CudaPinnedBuffer extends HostMemory {
       `${formatBytes(byteLength)} pinned${label ? ` for '${label}'` : ''}; page-locked memory is limited by RAM and ulimit -l`,
     );
     // No view yet: V8 counts an external ArrayBuffer's bytes toward its GC heuristics, and making
-    // three 64 MiB views started a full mark-compact (1-4 ms on a small heap) within the next few
-    // milliseconds every time (measured: bench/probe-start.ts on the GPU host, and a malloc'd
-    // koffi.view on any machine). Memory that is only a copy target, never read from JS (a ring
+    // a few large views starts a full mark-compact within milliseconds, in the middle of a run.
+    // Memory that is only a copy target, never read from JS (a ring
     // whose host stage just releases, as in tandem bench), never pays it: the first `.bytes`,
     // `view()` or `asBuffer()` makes the view.
     return new CudaPinnedBuffer(owner, byteLength, label, out[0]!);
@@ -118,6 +117,7 @@ export class CudaPinnedBuffer extends HostMemory {
  */
 export class RegisteredHostBuffer extends HostMemory {
   protected readonly kindName = 'RegisteredHostBuffer';
+  // eslint-disable-next-line no-unused-private-class-members -- held, not read: the registered memory stays alive
   #source: ArrayBufferView | null;
 
   static register(owner: DeviceContext, source: ArrayBufferView, label: string): RegisteredHostBuffer {

@@ -2,7 +2,7 @@
 // up by name with a declared signature; the disk cache (compile-cache.ts) skips NVRTC on reruns.
 import { check } from '../cuda/driver.js';
 import { nvrtcVersion } from '../cuda/nvrtc.js';
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import { closedError } from './closed.js';
 import { cacheDir, cacheKey, readCached, writeCached } from './compile-cache.js';
 import type { DeviceContext } from './context.js';

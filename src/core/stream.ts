@@ -2,14 +2,14 @@
 // context's range. synchronize() awaits an internal event, so it never blocks the event loop.
 import { check } from '../cuda/driver.js';
 import { CU_EVENT_DISABLE_TIMING, CU_STREAM_DEFAULT, CU_STREAM_NON_BLOCKING } from '../cuda/constants.js';
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import { cudaHandle } from './handles.js';
 import { awaitEvent } from './completion/index.js';
 import { closedError } from './closed.js';
 import { InFlight } from './deferred-destroy.js';
 import type { DeviceContext } from './context.js';
 import { unwatch, watch } from './finalizer.js';
-import type { Device, Event, Stream, StreamOptions } from './types.js';
+import type { DeviceCore, Event, Stream, StreamOptions } from './types.js';
 
 let streamCount = 0;
 
@@ -54,7 +54,7 @@ export class CudaStream implements Stream {
     owner.adopt(this);
   }
 
-  get device(): Device {
+  get device(): DeviceCore {
     return this.owner.device;
   }
 

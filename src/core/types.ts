@@ -9,6 +9,7 @@ export interface Resource extends Disposable {
   close(): void;
 }
 
+/** createStream() options: non-blocking, priority, a label for messages. */
 export interface StreamOptions {
   /** Non-blocking (does not synchronise with the legacy default stream). Default true. */
   nonBlocking?: boolean;
@@ -18,8 +19,9 @@ export interface StreamOptions {
   label?: string;
 }
 
+/** A CUDA stream: work on it runs in order; work on different streams may overlap. */
 export interface Stream extends Resource {
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly label: string;
   readonly priority: number;
   /** Work submitted to this stream after this call waits until `event`'s last record completes. */
@@ -28,14 +30,16 @@ export interface Stream extends Resource {
   synchronize(): Promise<void>;
 }
 
+/** createEvent() options: timing (for elapsedMs) and a label for messages. */
 export interface EventOptions {
   /** Record timestamps so elapsedMs() works. Costs GPU time per record: off by default. */
   timing?: boolean;
   label?: string;
 }
 
+/** A CUDA event: recorded on a stream, waited on by another stream or awaited by the host, never blocking. */
 export interface Event extends Resource {
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly label: string;
   readonly timing: boolean;
   /** Captures the work submitted to `stream` so far; completes when that work has. */
@@ -58,18 +62,20 @@ export interface Event extends Resource {
   elapsedMs(start: Event): number;
 }
 
+/** Device memory (cuMemAlloc): a kernel argument and a copy source or target; freed by close(). */
 export interface DeviceBuffer extends Resource {
   readonly kind: 'device';
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly byteLength: number;
   /** The device address (CUdeviceptr) on a real device; an opaque id on the fake one. */
   readonly ptr: bigint;
   readonly label: string;
 }
 
+/** Page-locked host memory: the only host memory copies use, readable from JS without a copy. */
 export interface PinnedBuffer extends Resource {
   readonly kind: 'pinned';
-  readonly device: Device;
+  readonly device: DeviceCore;
   readonly byteLength: number;
   readonly label: string;
   /** Zero-copy view of the page-locked memory. Invalid after close(). */
@@ -80,13 +86,16 @@ export interface PinnedBuffer extends Resource {
   view<T extends ArrayBufferView>(ctor: TypedArrayConstructor<T>, byteOffset?: number, length?: number): T;
 }
 
+/** A typed array class (Uint8Array, Float32Array…), for PinnedBuffer.view(). */
 export type TypedArrayConstructor<T> = {
   new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): T;
   readonly BYTES_PER_ELEMENT: number;
 };
 
+/** Either end of a copy: device memory or pinned host memory. */
 export type HostOrDevice = DeviceBuffer | PinnedBuffer;
 
+/** A part of a copy: bytes and offsets into source and destination (checked before the driver sees them). */
 export interface CopyOptions {
   /** Bytes to copy; default: the whole source (which must then fit the destination). */
   bytes?: number;
@@ -98,10 +107,26 @@ export interface CopyOptions {
 
 /** Kernel argument types, as declared in a kernel signature. */
 export type ArgType = 'pointer' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64';
+/** Any kernel argument: a device buffer or raw device address, or a number / bigint scalar. */
 export type KernelArg = DeviceBuffer | bigint | number;
 
+/** What launch() accepts for one declared argument: a buffer or raw address, a bigint or number for 64-bit. */
+export type KernelArgOf<T extends ArgType> = T extends 'pointer'
+  ? DeviceBuffer | bigint
+  : T extends 'u64' | 'i64'
+    ? bigint | number
+    : number;
+
+/** launch()'s argument list for a signature: a tuple for a literal signature, else any KernelArg list. */
+export type KernelArgsOf<S extends readonly ArgType[]> = { -readonly [K in keyof S]: KernelArgOf<S[K]> };
+
+/** Kernel name → signature, as given to compile(). */
+export type KernelSignatures = Readonly<Record<string, readonly ArgType[]>>;
+
+/** A grid or block size: x, or [x], [x, y], [x, y, z]. */
 export type Dim = number | readonly [number] | readonly [number, number] | readonly [number, number, number];
 
+/** How a kernel launches: grid and block, dynamic shared memory, and what the hazard checker needs. */
 export interface LaunchOptions {
   grid: Dim;
   block: Dim;
@@ -116,31 +141,40 @@ export interface LaunchOptions {
   chunk?: number;
 }
 
-export interface Kernel {
+/**
+ * A kernel of a compiled program. `S` is its declared signature: with a literal one (compile's
+ * `kernels`, or getKernel's second argument) launch() is typed argument by argument.
+ */
+export interface Kernel<S extends readonly ArgType[] = readonly ArgType[]> {
   readonly name: string;
   readonly signature: readonly ArgType[];
-  /** Enqueues the kernel on `stream`. Arguments are checked against the signature. */
-  launch(stream: Stream, options: LaunchOptions, ...args: KernelArg[]): void;
+  /** Enqueues the kernel on `stream`. Arguments are checked against the signature at run time too. */
+  launch(stream: Stream, options: LaunchOptions, ...args: KernelArgsOf<S>): void;
 }
 
-export interface CompileOptions {
+/** How compile() builds a program: NVRTC options, the kernels' signatures, a file name for errors. */
+export interface CompileOptions<K extends KernelSignatures = KernelSignatures> {
   /** Extra NVRTC options, e.g. ['-DN=4', '--use_fast_math']. */
   options?: readonly string[];
   /** Kernel name → signature. Names are looked up with getKernel(name). */
-  kernels?: Record<string, readonly ArgType[]>;
+  kernels?: K;
   /** File name shown in compile errors. */
   name?: string;
 }
 
-export interface Program extends Resource {
-  getKernel(name: string, signature?: readonly ArgType[]): Kernel;
+/** Compiled device code; getKernel() types a kernel's launch() by the signature declared for it. */
+export interface Program<K extends KernelSignatures = KernelSignatures> extends Resource {
+  getKernel<N extends keyof K & string>(name: N): Kernel<K[N]>;
+  getKernel<const S extends readonly ArgType[]>(name: string, signature: S): Kernel<S>;
 }
 
+/** Free and total device memory in bytes (cuMemGetInfo). */
 export interface MemoryInfo {
   free: number;
   total: number;
 }
 
+/** What the driver says about a device: name, compute capability, SMs, memory, copy engines, PCIe. */
 export interface DeviceProperties {
   ordinal: number;
   name: string;
@@ -155,7 +189,11 @@ export interface DeviceProperties {
   pcie: { generation: number; width: number; maxGeneration: number; maxWidth: number } | null;
 }
 
-export interface Device extends Resource, AsyncDisposable {
+/**
+ * The object model of one GPU (or the fake one): streams, events, buffers, copies, programs.
+ * The pipeline layer's `Device` adds `pipeline()`; everything below the pipeline needs only this.
+ */
+export interface DeviceCore extends Resource, AsyncDisposable {
   readonly ordinal: number;
   readonly properties: DeviceProperties;
   /** 'cuda' for a real GPU, 'fake' for the test double. */
@@ -173,7 +211,7 @@ export interface Device extends Resource, AsyncDisposable {
   /** Asynchronous memset of bytes on `stream`. */
   memset(stream: Stream, dst: DeviceBuffer, value: number, options?: { bytes?: number; offset?: number }): void;
   /** CUDA C++ → cubin for this device (cached on disk for real devices). */
-  compile(source: string, options?: CompileOptions): Program;
+  compile<const K extends KernelSignatures = KernelSignatures>(source: string, options?: CompileOptions<K>): Program<K>;
   /** Waits for all work on the device; never blocks the event loop. */
   synchronize(): Promise<void>;
   /**

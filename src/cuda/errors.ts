@@ -1,3 +1,5 @@
+import { TandemError } from '../util/errors.js';
+
 // Errors of the raw layer. Every CUDA failure becomes a CudaError whose message starts with the
 // driver's own name for the code, then what it means and what to do, then the call and context:
 //   CUDA_ERROR_OUT_OF_MEMORY: out of memory (cuMemAlloc_v2, 96 GiB asked, 79.1 GiB free)
@@ -56,13 +58,15 @@ export function cudaResultName(code: number): string {
   return CUDA_RESULT_NAMES[code] ?? `CUDA_ERROR_${code}`;
 }
 
-export class CudaError extends Error {
-  override readonly name = 'CudaError';
+/** A CUDA driver call failed: `code` and `cudaName` are the driver's name for the result. */
+export class CudaError extends TandemError {
+  override readonly name: string = 'CudaError';
   /** True when the context is lost (illegal address and friends): reopen the device. */
   readonly sticky: boolean;
   constructor(
-    readonly code: number,
-    /** The driver's name for the code, e.g. CUDA_ERROR_ILLEGAL_ADDRESS. */
+    /** The driver's numeric CUresult. */
+    readonly result: number,
+    /** The driver's name for the result, e.g. CUDA_ERROR_ILLEGAL_ADDRESS (also `code`). */
     readonly cudaName: string,
     /** The driver call that failed, e.g. cuMemAlloc_v2. */
     readonly call: string,
@@ -71,50 +75,39 @@ export class CudaError extends Error {
   ) {
     const advice = ADVICE[cudaName];
     const ctx = [call, detail].filter(Boolean).join(', ');
-    super(`${cudaName}: ${description}${ctx ? ` (${ctx})` : ''}${advice ? `; ${advice}` : ''}`);
-    this.sticky = STICKY_CODES.has(code);
+    super(cudaName, `${cudaName}: ${description}${ctx ? ` (${ctx})` : ''}${advice ? `; ${advice}` : ''}`);
+    this.sticky = STICKY_CODES.has(result);
   }
 }
 
-export class NvrtcError extends Error {
-  override readonly name = 'NvrtcError';
+/** NVRTC failed to compile a program: `code` is NVRTC's name for the result, `log` the compiler's. */
+export class NvrtcError extends TandemError {
+  override readonly name: string = 'NvrtcError';
   constructor(
-    readonly code: number,
+    /** NVRTC's numeric nvrtcResult. */
+    readonly result: number,
+    /** NVRTC's name for the result, e.g. NVRTC_ERROR_COMPILATION (also `code`). */
     readonly nvrtcName: string,
     readonly call: string,
     /** The compiler's log: the errors with file, line and column. */
     readonly log: string,
     detail?: string,
   ) {
-    super(`${nvrtcName} (${call}${detail ? `, ${detail}` : ''})${log.trim() ? `:\n${log.trim()}` : ''}`);
+    super(nvrtcName, `${nvrtcName} (${call}${detail ? `, ${detail}` : ''})${log.trim() ? `:\n${log.trim()}` : ''}`);
   }
 }
 
 /** A shared library (libcuda, NVRTC, NVML) could not be found; says what was searched. */
-export class LibraryNotFoundError extends Error {
-  override readonly name = 'LibraryNotFoundError';
+export class LibraryNotFoundError extends TandemError {
+  override readonly name: string = 'LibraryNotFoundError';
   constructor(
     readonly library: 'cuda' | 'nvrtc' | 'nvml',
     readonly searched: readonly string[],
     readonly hint: string,
   ) {
     super(
+      'LIBRARY_NOT_FOUND',
       `${library === 'cuda' ? 'No NVIDIA driver found' : `${library.toUpperCase()} not found`}: looked for ${searched.join(', ')}. ${hint}`,
     );
   }
-}
-
-/** A resource used after close(), or a value the caller must change. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
-/** 96 GiB, 1.5 MiB, 512 B: for messages. */
-export function formatBytes(n: number): string {
-  if (n >= GiB) return `${+(n / GiB).toFixed(1)} GiB`;
-  if (n >= MiB) return `${+(n / MiB).toFixed(1)} MiB`;
-  if (n >= 1024) return `${+(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
 }

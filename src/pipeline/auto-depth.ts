@@ -11,16 +11,13 @@
 // waits on the copy of the device slot's previous user, so compute never runs more than
 // deviceSlots chunks ahead of the copies while the host enqueues up to `depth` copies ahead.
 // Why not one number: more device slots make the GPU itself slower once they outgrow the L2
-// cache. On an H100 (50 MiB of L2), 4 MiB chunks copy-bound at depth 3 / 6 / 9 / 16 ran at
-// 0.9956 / 0.9958 / 0.9862 / 0.9830 of the D2H alone (bench/overlap.ts), and with no host in the
-// loop 16 slots were 0.5-0.9 % slower than 3 (bench/probe-gpu-only.ts, probe-copy-streams.ts);
-// but a ring of 6 holds only 0.4 ms of copies, less than one young-generation collection. Pinned
-// memory is not in the L2, so 16 host slots over 3 device slots ride out the pause at no cost to
-// the GPU.
+// cache, even with no host in the loop; yet a ring small enough for the L2 holds less copy work
+// than one young-generation collection lasts at small chunks. Pinned memory is not in the L2, so
+// many host slots over few device slots ride out the pause at no cost to the GPU.
 //
 // Where the run starts: as many slots as AUTO_START_BYTES holds (2..16, no more than the chunks
 // of a counted input). Small slots are cheap and small chunks are where the host's latency
-// (its wake-up, a GC pause: tens to hundreds of µs) is long against a stage time of 10–100 µs;
+// (its wake-up, a GC pause) is long against a stage time;
 // growing mid-run is what costs, because allocating pinned memory blocks the host (and so the
 // copy engine) for milliseconds per 64 MiB. The run times chunks 1..WARMUP-1 (chunk 0 pays
 // first-launch costs) and grows the ring once if the measurement asks for more slots and the
@@ -33,12 +30,13 @@ export const AUTO_START_DEPTH = 2;
 /** Ring bytes (output + input per slot) that 'auto' allocates before anything was measured. */
 export const AUTO_START_BYTES = 256 * 1024 ** 2;
 /**
- * Host hiccups the measured cycle does not show: a young-generation collection (0.4-1.5 ms on the
- * GPU host), a timer firing late. Covered by host slots only, which cost pinned memory, not L2.
+ * Host hiccups the measured cycle does not show: a young-generation collection, a timer firing
+ * late. Covered by host slots only, which cost pinned memory, not L2.
  */
 export const AUTO_JITTER_MS = 1;
 /** Chunks timed before deciding (chunk 0 is timed but not used). */
 export const AUTO_WARMUP = 4;
+/** The deepest ring a pipeline takes: `depth` is 1..MAX_DEPTH or 'auto'. */
 export const MAX_DEPTH = 16;
 /** Share of free device memory, and pinned bytes in all, the ring may take when growing. */
 const DEVICE_MEMORY_SHARE = 0.5;

@@ -1,5 +1,6 @@
 // The one error a failed run rejects with: which stage, which chunk, the cause, what to do.
 import { CudaError } from '../cuda/errors.js';
+import { TandemError } from '../util/errors.js';
 import type { StageName } from './types.js';
 
 const ADVICE: Record<StageName, string> = {
@@ -10,8 +11,11 @@ const ADVICE: Record<StageName, string> = {
   sink: 'the host stage (sink) failed; the chunks after it were not delivered',
 };
 
-export class PipelineError extends Error {
-  override readonly name = 'PipelineError';
+/** A run failed (code 'STAGE_FAILED'): the stage, the chunk, the cause, and its `cudaName` for a CudaError. */
+export class PipelineError extends TandemError {
+  override readonly name: string = 'PipelineError';
+  /** The CUDA name of the cause (e.g. CUDA_ERROR_ILLEGAL_ADDRESS) when the cause is a CudaError. */
+  readonly cudaName: string | undefined;
   constructor(
     readonly stage: StageName,
     /** The chunk index the stage was working on. */
@@ -22,18 +26,12 @@ export class PipelineError extends Error {
     const why = cause instanceof Error ? cause.message : String(cause);
     const sticky = cause instanceof CudaError && cause.sticky;
     super(
+      'STAGE_FAILED',
       `${label}: stage '${stage}' failed at chunk ${chunk}: ${why}. ${ADVICE[stage]}` +
         (sticky
           ? '; the CUDA context is lost: close the device and open it again before the next run'
           : '; the run stopped and released its buffers, so the next run can start'),
     );
+    this.cudaName = cause instanceof CudaError ? cause.cudaName : undefined;
   }
-}
-
-/** The error for a run stopped by its signal: the signal's reason when it is an Error. */
-export function abortReason(signal: AbortSignal): unknown {
-  if (signal.reason !== undefined) return signal.reason;
-  const e = new Error('the pipeline run was aborted');
-  e.name = 'AbortError';
-  return e;
 }

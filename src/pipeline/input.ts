@@ -1,5 +1,5 @@
 // The run's inputs as one pull-style cursor: a count, an iterable or an async iterable.
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { PipelineInput } from './types.js';
 
 export interface InputCursor<I> {

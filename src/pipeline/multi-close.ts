@@ -1,5 +1,5 @@
 // Closing a list of devices that may name one device twice (two pipelines on one GPU).
-import type { Device } from '../core/types.js';
+import type { Device } from './device.js';
 
 /** Closes every device, each once even when listed twice; never throws. */
 export function closeDevices(devices: readonly Device[]): void {

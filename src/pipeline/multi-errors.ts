@@ -3,6 +3,7 @@
 import { PipelineError } from './errors.js';
 import type { StageName } from './types.js';
 
+/** A multi-device run failed: a PipelineError whose chunk is the global index, plus the device. */
 export class MultiPipelineError extends PipelineError {
   constructor(
     stage: StageName,
@@ -16,12 +17,4 @@ export class MultiPipelineError extends PipelineError {
   ) {
     super(stage, chunk, cause, `${label} on device ${device} (pipeline ${deviceIndex})`);
   }
-}
-
-/** The error for a run stopped by its signal: the signal's reason when it has one. */
-export function abortReasonOf(signal: AbortSignal): unknown {
-  if (signal.reason !== undefined) return signal.reason;
-  const e = new Error('the multi-device pipeline run was aborted');
-  e.name = 'AbortError';
-  return e;
 }

@@ -1,8 +1,9 @@
 // Which GPUs a multi-device run uses: 'all', a list of ordinals, or a count (the first N), as the
 // library option `devices` and the CLI's --devices (parseDevicesSpec) spell them.
-import { listDevices, open } from '../core/open.js';
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import { listDevices } from '../core/open.js';
+import { open } from './device.js';
+import type { Device } from './device.js';
+import { UsageError } from '../util/errors.js';
 import { closeDevices } from './multi-close.js';
 
 export type DevicesSpec = 'all' | readonly number[] | number;

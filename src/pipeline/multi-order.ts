@@ -7,7 +7,7 @@
 // chunks before g (each device sees its inputs in global order), so they are all < g, were all
 // handed to the sink and are released once the sink settles; its ring then frees and g arrives.
 import { callSink } from './sink-call.js';
-import type { Device } from '../core/types.js';
+import type { Device } from './device.js';
 import { Deferred } from './async-tools.js';
 import type { MultiOutputChunk } from './multi-types.js';
 import type { OutputChunk } from './types.js';

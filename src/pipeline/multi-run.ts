@@ -3,11 +3,11 @@
 // more, chunks waiting for their turn give their slots back, every device run is aborted, and
 // the run rejects once every device has freed its ring (a chunk still in a sink keeps its slot
 // until that sink settles, so no pinned memory is freed under a sink that is reading it).
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { Device } from './device.js';
+import { AbortError, UsageError, abortReason } from '../util/errors.js';
 import { PipelineError } from './errors.js';
 import { Dealer, type Dealt } from './multi-dealer.js';
-import { MultiPipelineError, abortReasonOf } from './multi-errors.js';
+import { MultiPipelineError } from './multi-errors.js';
 import { OrderedStage } from './multi-order.js';
 import { buildMultiStats } from './multi-stats.js';
 import type { MultiPipelineOptions, MultiPipelineStats } from './multi-types.js';
@@ -53,8 +53,9 @@ export class MultiRun<I> {
     this.globals = devices.map(() => new Map());
     this.lastGlobal = devices.map(() => -1);
     this.traced = opts.trace ? devices.map(() => []) : null;
-    this.stopReason = new Error(`${label}: stopped because another device's pipeline failed or the run was aborted`);
-    this.stopReason.name = 'AbortError';
+    this.stopReason = new AbortError(
+      `${label}: stopped because another device's pipeline failed or the run was aborted`,
+    );
   }
 
   /** Stops the run; it rejects with `reason` (close() or the signal). */
@@ -63,7 +64,7 @@ export class MultiRun<I> {
   }
 
   async execute(): Promise<MultiPipelineStats> {
-    if (this.signal?.aborted) throw abortReasonOf(this.signal);
+    if (this.signal?.aborted) throw abortReason(this.signal, 'the multi-device pipeline run was aborted');
     const o = this.opts;
     const lookahead = lookaheadOf(o);
     const n = this.devices.length;
@@ -82,7 +83,7 @@ export class MultiRun<I> {
       },
       t0,
     );
-    const onAbort = () => this.stop(abortReasonOf(this.signal!));
+    const onAbort = () => this.stop(abortReason(this.signal!, 'the multi-device pipeline run was aborted'));
     this.signal?.addEventListener('abort', onAbort, { once: true });
     let outcomes: (Outcome | null)[];
     try {

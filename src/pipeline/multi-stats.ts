@@ -1,8 +1,8 @@
 // Statistics of a multi-device run: totals, each device's share, and which stage (or device)
 // held the run back, when the measurements can tell.
-import type { Device } from '../core/types.js';
+import type { Device } from './device.js';
 import type { DeviceShare, MultiBottleneck, MultiPipelineStats } from './multi-types.js';
-import type { PipelineStats } from './types.js';
+import type { PipelineMode, PipelineStats } from './types.js';
 
 /** A stage busy at least this share of the wall time is the one holding the run back. */
 export const BOUND_FRACTION = 0.9;
@@ -34,7 +34,10 @@ export function buildMultiStats(m: MultiMeasurements): MultiPipelineStats {
     if (busy.compute !== null && busy.copy !== null) {
       for (const k of ['upload', 'compute', 'copy'] as const) {
         const b = busy[k] ?? 0;
-        if (b > best) ((best = b), (busiest = k));
+        if (b > best) {
+          best = b;
+          busiest = k;
+        }
       }
     }
     const dev = m.devices[d]!;
@@ -155,4 +158,47 @@ export function bottleneckOf(
       ? `no stage was busy ≥ ${pct(BOUND_FRACTION)} of the wall time (sink ${pct(sinkFraction)}): latency-bound; a deeper ring or more lookahead may help`
       : `the sink was busy ${pct(sinkFraction)} of the wall time; run with trace: true to time the GPU stages and tell compute from PCIe`,
   };
+}
+
+/**
+ * A multi-device run's statistics in the single-pipeline shape the results, tables and render
+ * summary use: totals and wall of the whole run; stage busy times and depth from device 0's
+ * pipeline (per-device figures stay in `perDevice`); efficiency left to the caller, who knows
+ * the stages alone.
+ */
+export function multiAsPipelineStats(m: MultiPipelineStats, mode: PipelineMode): PipelineStats {
+  const first = m.perDevice[0]?.stats;
+  const stage = m.bottleneck.stage;
+  return {
+    mode,
+    depth: first?.depth ?? 0,
+    deviceSlots: first?.deviceSlots ?? 0,
+    chunks: m.chunks,
+    bytesOut: m.bytesOut,
+    bytesIn: m.bytesIn,
+    wallMs: m.wallMs,
+    stages: {
+      upload: { busyMs: first?.stages.upload.busyMs ?? null },
+      compute: { busyMs: first?.stages.compute.busyMs ?? null },
+      copy: { busyMs: first?.stages.copy.busyMs ?? null },
+      sink: { busyMs: m.sink.busyMs },
+    },
+    bottleneck: stage === 'upload' || stage === 'compute' || stage === 'copy' || stage === 'sink' ? stage : null,
+    efficiency: null,
+    copyThroughput: { busy: null, wall: m.bytesPerSecond },
+    ...(first?.depthReason ? { depthReason: first.depthReason } : {}),
+  };
+}
+
+/** Per-device shares of a multi-device run, for results and summaries. */
+export function deviceShares(
+  m: MultiPipelineStats,
+): { ordinal: number; name: string; chunks: number; share: number; wallMs: number }[] {
+  return m.perDevice.map((d) => ({
+    ordinal: d.ordinal,
+    name: d.name,
+    chunks: d.chunks,
+    share: d.share,
+    wallMs: d.wallMs,
+  }));
 }

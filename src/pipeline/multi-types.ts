@@ -1,6 +1,6 @@
 // The multi-device pipeline's public contract: the same options as one device's pipeline, chunks
 // that say which device they landed on, and statistics aggregated over the devices.
-import type { Device } from '../core/types.js';
+import type { Device } from './device.js';
 import type { ComputeChunk, OutputChunk, PipelineOptions, PipelineStats, StageName } from './types.js';
 
 /** What compute() sees: `index` is the GLOBAL chunk index; stream and buffers are the device's. */
@@ -17,6 +17,7 @@ export interface MultiOutputChunk<I = unknown> extends OutputChunk<I> {
   readonly deviceIndex: number;
 }
 
+/** A multi-device pipeline's shape: PipelineOptions with a compute() that also gets the chunk's device. */
 export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<I>, 'compute' | 'sink' | 'keepRing'> {
   compute(chunk: MultiComputeChunk<I>): void | Promise<void>;
   /** Receives every chunk exactly once, in global order; its pinned slot is freed when it settles. */
@@ -65,6 +66,7 @@ export interface DeviceShare {
 
 export type MultiBottleneckStage = StageName | 'device' | null;
 
+/** What held a multi-device run back (a stage, a device, or nothing the figures can tell) and why. */
 export interface MultiBottleneck {
   /**
    * 'sink': the host stage was busy nearly all the time; 'copy': every device's D2H was
@@ -79,6 +81,7 @@ export interface MultiBottleneck {
   reason: string;
 }
 
+/** A multi-device run's totals, each device's share and statistics, and its bottleneck. */
 export interface MultiPipelineStats {
   /** Pipelines (entries of the device list). */
   devices: number;

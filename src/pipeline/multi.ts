@@ -2,8 +2,8 @@
 // ring and pinned slots), inputs dealt to whichever device frees a slot first, and one sink that
 // receives every chunk in global order, exactly once. The same GPU may appear twice (two
 // pipelines sharing it: the one-GPU smoke test). See multi-run.ts for failure and clean-up.
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { Device } from './device.js';
+import { AbortError, UsageError } from '../util/errors.js';
 import { closeDevices } from './multi-close.js';
 import { openDevices, type DevicesSpec } from './multi-open.js';
 import { MultiRun, checkDevices, lookaheadOf } from './multi-run.js';
@@ -17,6 +17,11 @@ export { openDevices, parseDevicesSpec, resolveDevicesSpec, type DevicesSpec } f
 export { bottleneckOf } from './multi-stats.js';
 export type * from './multi-types.js';
 
+/**
+ * One pipeline per device, fed from one input: chunks are dealt to whichever device has room
+ * and reach the sink once each, in global order. close() stops runs in progress with an
+ * AbortError (and closes the devices it opened itself, from openMultiPipeline()).
+ */
 export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
   closed = false;
   /** Statistics of the last run that completed. */
@@ -64,9 +69,7 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     for (const r of this.active.keys()) {
-      const e = new Error(`${r.label} was closed while running`);
-      e.name = 'AbortError';
-      r.abort(e);
+      r.abort(new AbortError(`${r.label} was closed while running`));
     }
     if (this.owned.length > 0)
       this.devicesClosed = Promise.all(this.active.values()).then(() => closeDevices(this.owned));
@@ -87,6 +90,7 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
   }
 }
 
+/** A MultiPipeline over `devices` (one listed twice runs two pipelines on it); the caller keeps them. */
 export function createMultiPipeline<I = number>(
   devices: readonly Device[],
   options: MultiPipelineOptions<I>,

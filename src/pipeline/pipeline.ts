@@ -2,21 +2,27 @@
 // A run allocates its ring (device and pinned buffers, streams, events) when it starts and frees
 // all of it when it ends, whatever the outcome; a Pipeline holds no GPU memory between runs.
 // Unless options.keepRing: then the ring's buffers and events stay with the Pipeline after a run
-// until close(), and the next run starts on them without allocating (the run's own wall does not
-// change: bench/probe-keep-ring.ts); a run that lost the CUDA context, or whose timed-out sink
+// until close(), and the next run starts on them without allocating (the run's own wall is the
+// same either way: its clock starts once the ring exists); a run that lost the CUDA context, or whose timed-out sink
 // still holds a slot, frees its ring instead.
 //
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
 // a reason gives a DOMException named 'AbortError'); close() during a run rejects it with an
-// Error named 'AbortError'. Either way the clean-up is the same as after an error.
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+// AbortError (util/errors.ts). Either way the clean-up is the same as after an error.
+import type { DeviceCore } from '../core/types.js';
+import { AbortError, UsageError } from '../util/errors.js';
 import { AsyncQueue } from './async-tools.js';
 import { MAX_DEPTH } from './auto-depth.js';
 import { type KeptRing, type RingKeeper } from './ring.js';
 import { PipelineRun } from './run.js';
 import type { OutputChunk, PipelineInput, PipelineOptions, PipelineRunOptions, PipelineStats } from './types.js';
 
+/**
+ * An overlap pipeline on one device: run() pushes every input through compute → D2H → sink and
+ * resolves with the run's statistics; chunks() hands the chunks out for a for-await loop instead.
+ * Each run allocates its ring and frees it at the end (unless keepRing); close() stops runs in
+ * progress with an AbortError. Make one with createPipeline() or device.pipeline().
+ */
 export class Pipeline<I = number> implements Disposable {
   closed = false;
   /** Statistics of the last run that completed (also set after a pull-style iteration ends). */
@@ -28,7 +34,7 @@ export class Pipeline<I = number> implements Disposable {
   private readonly keeper: RingKeeper | null;
 
   constructor(
-    readonly device: Device,
+    readonly device: DeviceCore,
     options: PipelineOptions<I>,
   ) {
     validate(options);
@@ -146,9 +152,7 @@ export class Pipeline<I = number> implements Disposable {
     this.kept = null;
     kept?.bag.close();
     for (const r of this.active) {
-      const e = new Error(`${r.label} was closed while running`);
-      e.name = 'AbortError';
-      r.abort(e);
+      r.abort(new AbortError(`${r.label} was closed while running`));
     }
   }
 
@@ -162,7 +166,8 @@ export class Pipeline<I = number> implements Disposable {
   }
 }
 
-export function createPipeline<I = number>(device: Device, options: PipelineOptions<I>): Pipeline<I> {
+/** A Pipeline on `device` with `options`, validated now (a UsageError names a bad option). */
+export function createPipeline<I = number>(device: DeviceCore, options: PipelineOptions<I>): Pipeline<I> {
   return new Pipeline<I>(device, options);
 }
 

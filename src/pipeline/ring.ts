@@ -3,7 +3,7 @@
 // A chunk takes one of each; a run may have fewer device slots than host slots. Every barrier is
 // keyed on the slot's previous user, not on n - depth, so either half can be resized once
 // mid-run ('auto' depth) without breaking any of them.
-import type { Device, DeviceBuffer, Event, PinnedBuffer, Resource } from '../core/types.js';
+import type { DeviceCore, DeviceBuffer, Event, PinnedBuffer, Resource } from '../core/types.js';
 
 /**
  * The device side of a slot: what compute(n) writes and D2H(n) reads. Few of these keep the
@@ -24,7 +24,7 @@ export interface DeviceSlot {
 /**
  * The host side of a slot: the pinned buffer D2H(n) writes and the host stage reads. More of
  * these than device slots lets the host enqueue copies further ahead, so a host pause (a GC
- * scavenge, 0.4-1.5 ms) does not idle the copy engine; pinned memory is not in the L2.
+ * scavenge) does not idle the copy engine; pinned memory is not in the L2.
  */
 export interface HostSlot {
   readonly index: number;
@@ -61,7 +61,7 @@ export class ResourceBag {
 }
 
 export function allocateDeviceSlot(
-  device: Device,
+  device: DeviceCore,
   bag: ResourceBag,
   index: number,
   outputBytes: number,
@@ -82,7 +82,7 @@ export function allocateDeviceSlot(
 }
 
 export function allocateHostSlot(
-  device: Device,
+  device: DeviceCore,
   bag: ResourceBag,
   index: number,
   outputBytes: number,

@@ -8,14 +8,13 @@
 // One function, pump(), advances all three as far as they can go and returns; whatever unblocks
 // a stage (an event completing, the host releasing a slot, an input or a compute promise
 // settling) calls pump() again. On a CUDA device (event.whenComplete) with a synchronous sink
-// there is no promise per chunk and no async function resumed per chunk: V8's young-generation collections pause the thread for 0.5–2 ms, and on an H100 a copy
-// engine fed 4 MiB chunks (78 µs each) through a ring of 3–16 slots has only 0.15–1.2 ms of work
-// queued; the earlier promise-chained loops allocated ~4 KiB per chunk and lost 2–3 % of a
-// copy-bound run to those pauses (bench/probe-ring.ts, bench/probe-alloc.ts).
+// there is no promise per chunk and no async function resumed per chunk: the garbage a promise
+// chain leaves per chunk brings young-generation collections, whose pauses can outlast the work
+// a ring of small chunks keeps queued on the copy engine, and so idle it.
 //
 // The ring has `depth` host slots (pinned[j], copied[j]) and deviceSlots <= depth device slots
 // (out[i], in[i], staging[i], computed[i], uploaded[i]); chunk n takes one of each (ring.ts).
-// The barriers (DESIGN.md numbering), for chunk n in device slot i whose previous user is chunk
+// The barriers (docs/design.md numbering), for chunk n in device slot i whose previous user is chunk
 // q and host slot j whose previous user is chunk p, and which mechanism enforces each:
 //   1. compute(n) writes out[i] only after D2H(q) finished reading it. A GPU-side event wait:
 //      the compute stream waits on q's copied event, enqueued only after D2H(q) was enqueued (else
@@ -23,10 +22,8 @@
 //      D2H on the same copy stream, so waiting on it is only more cautious); skipped when the
 //      host has already seen D2H(q) complete (barrier 4). So the host can queue compute up to
 //      depth + deviceSlots chunks ahead, which a compute-bound run needs to ride out a host pause
-//      (a GC scavenge: 0.4–1.5 ms). The wait itself is
-//      free on the GPU: bench/probe-gpu-only.ts, every chunk enqueued up front with both waits,
-//      reached 0.9997 of the kernels alone at 4 MiB, depth 3. (An earlier version kept barrier 1
-//      by host order from depth 3 on; its compute queue was only depth − 1 chunks deep.)
+//      (a GC scavenge). The event wait itself costs the GPU nothing measurable, while keeping
+//      barrier 1 by host order would cap the compute queue at depth − 1 chunks.
 //   2. D2H(n) waits on computed[i] (compute(n) finished writing out[i]): a GPU-side event wait.
 //      computed[i] is recorded again only by compute(q'), q's next user, enqueued after D2H(n).
 //   3. D2H(n) is enqueued only after the host released chunk p (pinned[j] is free): host order.
@@ -41,8 +38,9 @@
 //      H2D(q) completed: host observation.
 // Keyed on the previous user rather than n - depth, so the ring can be resized once ('auto').
 // Compute may run ahead of a slow host stage by up to depth + deviceSlots chunks, never more.
-import type { Device, PinnedBuffer, Stream } from '../core/types.js';
-import { CudaError, UsageError } from '../cuda/errors.js';
+import type { DeviceCore, PinnedBuffer, Stream } from '../core/types.js';
+import { CudaError } from '../cuda/errors.js';
+import { UsageError, abortReason } from '../util/errors.js';
 import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
 import {
   AUTO_JITTER_MS,
@@ -54,7 +52,7 @@ import {
   type DepthChoice,
   type StageSample,
 } from './auto-depth.js';
-import { PipelineError, abortReason } from './errors.js';
+import { PipelineError } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
 import {
   ResourceBag,
@@ -208,7 +206,7 @@ export class PipelineRun<I> {
   private timeline: ChunkTiming[] | null;
 
   constructor(
-    private readonly device: Device,
+    private readonly device: DeviceCore,
     private readonly opts: PipelineOptions<I>,
     private readonly inputs: PipelineInput<I>,
     private readonly signal: AbortSignal | undefined,
@@ -246,7 +244,7 @@ export class PipelineRun<I> {
   }
 
   async execute(): Promise<PipelineStats> {
-    if (this.signal?.aborted) throw abortReason(this.signal);
+    if (this.signal?.aborted) throw abortReason(this.signal, 'the pipeline run was aborted');
     this.input = openInput(this.inputs);
     try {
       this.setup();
@@ -256,13 +254,13 @@ export class PipelineRun<I> {
       this.input.close();
       throw err;
     }
-    const onAbort = () => this.abort(abortReason(this.signal!));
+    const onAbort = () => this.abort(abortReason(this.signal!, 'the pipeline run was aborted'));
     this.signal?.addEventListener('abort', onAbort, { once: true });
     this.t0 = performance.now();
     this.lastHostEnd = this.t0;
     // The loop's last turn is now, not when the run was constructed: setup() pins the ring
-    // (milliseconds at 64 MiB), and a stale mark made the first pump yield after chunk 0's
-    // compute, leaving its D2H unqueued for 0.4-2 ms (tandem bench's 64 MiB traced timelines).
+    // (milliseconds at 64 MiB), and a stale mark would make the first pump yield after chunk 0's
+    // compute, leaving its D2H unqueued.
     this.lastTurn = this.t0;
     try {
       this.pump();
@@ -493,13 +491,12 @@ export class PipelineRun<I> {
    * Resizes both halves of the ring once, after the warm-up measurements came in: grows them, or
    * uses only the first `depth` host slots and `deviceSlots` device slots of those allocated at
    * the start (the others finish the chunks they hold and stay idle until the run ends: freeing
-   * them mid-run would wait for the GPU). Fewer device slots is faster on the GPU too: at 4 MiB,
-   * 16 ran 0.5-0.9 % slower than 3 copy-bound with no host in the loop at all
-   * (bench/probe-gpu-only.ts, probe-copy-streams.ts: the buffers no longer fit the L2 cache).
+   * them mid-run would wait for the GPU). Fewer device slots is faster on the GPU too, even with
+   * no host in the loop: more of them no longer fit the L2 cache.
    * Each half switches at the start of a turn of its old ring (n a multiple of its start size),
    * where slot 0 holds the oldest chunk: switched anywhere else, the first chunk after the switch
    * could land in the slot its predecessor just used, and compute(n) would wait for D2H(n - 1) to
-   * finish: a copy-engine bubble as long as a kernel (0.6-1.2 ms at 64 MiB) once per run.
+   * finish: a copy-engine bubble as long as a kernel, once per run.
    */
   private maybeGrow(n: number): void {
     const want = this.pendingDepth;
@@ -1028,8 +1025,8 @@ export class PipelineRun<I> {
   }
 
   /**
-   * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB, measured at
-   * setup per host and per device slot). While it runs nothing is enqueued, so the GPU lives on
+   * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB, timed at setup
+   * per host and per device slot). While it runs nothing is enqueued, so the GPU lives on
    * the work already queued, about (depth - 1) bottleneck periods: grow only if the stall fits in
    * that. Asked for fewer slots than allocated, the run uses that many (see maybeGrow).
    */

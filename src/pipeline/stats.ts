@@ -1,5 +1,5 @@
 // PipelineStats from what a run measured. GPU busy times exist only with trace (timing events);
-// the host stage is always timed on the host. efficiency = max(Σ stage busy) / wall (DESIGN.md).
+// the host stage is always timed on the host. efficiency = max(Σ stage busy) / wall (docs/design.md).
 import type { ChunkTiming, PipelineMode, PipelineStats } from './types.js';
 
 export interface RunMeasurements {
@@ -32,7 +32,10 @@ export function buildStats(m: RunMeasurements): PipelineStats {
     let best = -1;
     for (const k of ['upload', 'compute', 'copy', 'sink'] as const) {
       const b = stages[k].busyMs!;
-      if (b > best) ((best = b), (bottleneck = k));
+      if (b > best) {
+        best = b;
+        bottleneck = k;
+      }
     }
     efficiency = m.wallMs > 0 && m.chunks > 0 ? best / m.wallMs : null;
   }

@@ -1,11 +1,11 @@
 // Per-chunk timing events (trace mode and 'auto' warm-up) and the host-clock alignment.
 //
 // Alignment method: at the start of a run the compute stream is idle, so a timing event recorded
-// there completes within a launch latency (~10 µs on an H100). We take performance.now() just
+// there completes within a launch latency. We take performance.now() just
 // before recording it and map every later GPU timestamp to host time as
 //   host(e) = hostAtReference + e.elapsedMs(reference).
 // Error: the launch latency plus clock drift over the run (negligible for runs of seconds).
-import type { Device, Event, Stream } from '../core/types.js';
+import type { DeviceCore, Event, Stream } from '../core/types.js';
 import type { ResourceBag } from './ring.js';
 
 export interface TimingSet {
@@ -25,7 +25,7 @@ export class TimingPool {
   private free: TimingSet[] = [];
   private made = 0;
   constructor(
-    private readonly device: Device,
+    private readonly device: DeviceCore,
     private readonly bag: ResourceBag,
     private readonly uploads: boolean,
     private readonly label: string,
@@ -56,7 +56,7 @@ export class HostClockAlignment {
     private readonly hostAtReference: number,
   ) {}
   /** Records the reference on an idle stream; see the note at the top of the file. */
-  static start(device: Device, bag: ResourceBag, stream: Stream, label: string): HostClockAlignment {
+  static start(device: DeviceCore, bag: ResourceBag, stream: Stream, label: string): HostClockAlignment {
     const ref = bag.add(device.createEvent({ timing: true, label: `${label} clock reference` }));
     const host = performance.now();
     ref.record(stream);

@@ -2,6 +2,7 @@
 // statistics / timeline a run returns (the profile layer reads these, nothing else).
 import type { DeviceBuffer, PinnedBuffer, Stream } from '../core/types.js';
 
+/** 'overlap': the stages run concurrently on the ring; 'serial': one chunk at a time, the baseline. */
 export type PipelineMode = 'overlap' | 'serial';
 
 /** What compute() sees for chunk n. */
@@ -38,6 +39,7 @@ export interface OutputChunk<I = unknown> {
  */
 export type UploadSource = ArrayBufferView | ((staging: Uint8Array, index: number) => void | Promise<void>);
 
+/** A pipeline's shape: chunk sizes, ring depth, the compute callback and the sink. */
 export interface PipelineOptions<I = unknown> {
   /** Bytes each chunk's output occupies on the device and in pinned memory. */
   outputBytes: number;
@@ -58,8 +60,8 @@ export interface PipelineOptions<I = unknown> {
   deviceSlots?: number | 'auto';
   /**
    * Keep the ring (pinned and device buffers, events) after a run, until close(), and start the
-   * next run on it without allocating: on an H100 a 64 MiB depth-2 run() call took 259 ms with
-   * a fresh ring and 159 ms on a kept one; the pipeline's wall itself is the same either way.
+   * next run on it without allocating: a run() call then skips pinning and allocating its ring
+   * (milliseconds per 64 MiB); the pipeline's wall itself is the same either way.
    * Default false: a Pipeline holds no GPU memory between runs.
    */
   keepRing?: boolean;
@@ -80,8 +82,10 @@ export interface PipelineOptions<I = unknown> {
   label?: string;
 }
 
+/** What a run processes: the items of an (async) iterable, one chunk each, or a chunk count. */
 export type PipelineInput<I> = Iterable<I> | AsyncIterable<I> | number;
 
+/** Options of one run: an AbortSignal that stops it (it then rejects with the signal's reason). */
 export interface RunOptions {
   signal?: AbortSignal;
 }
@@ -95,6 +99,7 @@ export interface PipelineRunOptions extends RunOptions {
   trace?: boolean;
 }
 
+/** The stages of a run, in the order a chunk passes them; a PipelineError names the one that failed. */
 export type StageName = 'input' | 'upload' | 'compute' | 'copy' | 'sink';
 
 /** One chunk's spans, all in milliseconds on the host's performance.now() clock. */
@@ -113,11 +118,13 @@ export interface ChunkTiming {
   enqueuedCopy: number;
 }
 
+/** One stage's share of a run. */
 export interface StageStats {
   /** Σ busy time of the stage (ms). GPU stages are null without trace (they need timing events). */
   busyMs: number | null;
 }
 
+/** What a run measured: chunks, bytes, wall, each stage's busy time, the ring it used, the bottleneck. */
 export interface PipelineStats {
   mode: PipelineMode;
   /** Ring slots (pinned buffers) the run ended with. */

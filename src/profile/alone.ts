@@ -4,7 +4,8 @@
 // the timing events start (hold.ts), so the figure is the GPU's back-to-back time as a pipeline
 // that runs ahead of the GPU sees it, without the host's launch cost; on the fake device a pair
 // of events around the work gives its virtual time.
-import type { Device, DeviceBuffer, PinnedBuffer, Stream } from '../core/types.js';
+import type { DeviceBuffer, PinnedBuffer, Stream } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { gatedGpuMs } from './hold.js';
 

@@ -2,8 +2,8 @@
 // function over chunk indices, and (when the cost can be tuned) a knob the ratio calibration
 // turns. The synthetic kernel's knob is its `iters`; the frame workloads have fixed chunk sizes
 // (their frames) and no ratio axis.
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 import { decoder } from '../workloads/decoder.js';
 import { fractal } from '../workloads/fractal.js';
@@ -12,7 +12,7 @@ import {
   frameRange,
   type FrameFormat,
   type FrameRange,
-} from '../workloads/frame-format.js';
+} from '../formats/frame-format.js';
 import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
 import type { FrameWorkloadFactory } from '../workloads/types.js';
 import type { BenchInstance, BenchWorkload } from './sweep.js';

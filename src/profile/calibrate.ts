@@ -4,7 +4,7 @@
 // secant steps finish it. Each probe is timed as computeAloneMs times the cells: chunks queued
 // back to back behind a hold on a real GPU (alone.ts), so calibration and the cells' "compute
 // alone" agree — a probe that timed the host's launches instead missed ratio 0.5 at 4 MiB by 2×.
-import type { Device } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import { computeAloneMs, type ComputeFn } from './alone.js';
 
 export interface Tunable {

@@ -5,7 +5,6 @@
 import type {
   ArgType,
   CompileOptions,
-  Device,
   DeviceBuffer,
   Kernel,
   KernelArg,
@@ -13,6 +12,7 @@ import type {
   Program,
   Stream,
 } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 
 export interface CompiledSource {
   source: string;
@@ -62,7 +62,7 @@ export class LaunchRecorder {
         get(target, prop) {
           if (prop === 'getKernel') {
             return (name: string, signature?: readonly ArgType[]): Kernel =>
-              wrapKernel(target.getKernel(name, signature), source);
+              wrapKernel(signature ? target.getKernel(name, signature) : target.getKernel(name), source);
           }
           const v = Reflect.get(target, prop, target) as unknown;
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;

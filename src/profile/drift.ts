@@ -1,8 +1,8 @@
 // How steady the host's D2H bandwidth was during a sweep. Every copy-bound figure is a ratio
-// against D2H alone, so when D2H alone itself moves between measurements (some H100 hosts swing
-// 15–24 % within seconds: bench/copy-drift.ts), those figures carry that much noise, and the
-// report must say so rather than print efficiencies of 0.87 and 1.09 side by side.
-import { formatBytes } from '../cuda/errors.js';
+// against D2H alone, so when D2H alone itself moves between measurements (on some hosts by tens
+// of percent within seconds: bench/copy-drift.ts tells), those figures carry that much noise, and
+// the report must say so rather than print efficiencies below and above 1 side by side.
+import { formatBytes } from '../util/format.js';
 
 export interface CopyDrift {
   chunkBytes: number;
@@ -12,7 +12,7 @@ export interface CopyDrift {
   spread: number;
 }
 
-/** Spread above which the sweep warns (the steady hosts measured 0.2–0.3 %). */
+/** Spread above which the sweep warns: a steady host stays well below it. */
 export const DRIFT_WARN = 0.02;
 
 export function copyDrift(chunkBytes: number, samplesMs: number[]): CopyDrift {

@@ -2,9 +2,10 @@
 // busy for a set time (read from %globaltimer, so clocks do not matter) while the host enqueues
 // the work behind it. Timing events recorded after the hold then bracket kernels that were all
 // queued before the first one started: back-to-back GPU time, with none of the host's launch
-// cost inside it. Without the gate a probe of a few short kernels times the host (a 16 µs kernel
-// measured 28 µs per chunk over 6 chunks on an H100, 16 µs over 4096).
-import type { Device, Kernel, Program, Stream } from '../core/types.js';
+// cost inside it. Without the gate a probe of a few short kernels times the host's launches, not
+// the kernels.
+import type { Kernel, Program, Stream } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 
 export const HOLD_KERNEL = 'tandem_hold';
 

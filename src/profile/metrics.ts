@@ -1,4 +1,4 @@
-// Metrics of one run, as DESIGN.md defines them, from its statistics and (with trace: true) its
+// Metrics of one run, as docs/design.md defines them, from its statistics and (with trace: true) its
 // per-chunk timeline. Every figure here is derived from spans the pipeline measured; nothing is
 // estimated. Times are milliseconds on the host's performance.now() clock.
 import type { ChunkTiming, PipelineStats } from '../pipeline/types.js';

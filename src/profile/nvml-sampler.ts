@@ -1,9 +1,8 @@
 // Samples NVML's utilization.gpu during a run, the coarse figure nvidia-smi shows and most posts
 // quote, to print beside the strict kernel utilisation from device timestamps. NVML averages over
 // its own window (1/6 s to 1 s depending on the GPU), so short runs get few distinct values.
-// The timer is unref'd and each read is one synchronous NVML call (on the H100 host: median 49 µs,
-// max 97 µs over 218 reads during 64 MiB runs, bench/probe-nvml.ts): the sampler never holds the
-// event loop long, nor the process open.
+// The timer is unref'd and each read is one short synchronous NVML call: the sampler never holds
+// the event loop long, nor the process open.
 import { NVML_SUCCESS } from '../cuda/constants.js';
 import { nvml } from '../cuda/nvml.js';
 

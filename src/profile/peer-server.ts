@@ -1,7 +1,7 @@
 // A stream peer kept running for the whole bench (`python3 bench/peers/<peer>.py --serve N`), so
 // `tandem bench` can run it right after each of its own runs, cell by cell, instead of all peers
-// at the end: tandem and a peer then see the same host, the same copy bandwidth (which drifts by
-// several % within a minute on some H100 hosts) and the same clocks. One request at a time; the
+// at the end: tandem and a peer then see the same host, the same copy bandwidth (which drifts
+// within a minute on some hosts) and the same clocks. One request at a time; the
 // protocol (JSON lines) is described in bench/peers/common.py.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -6,13 +6,13 @@
 // cost itself.
 // Stages alone are GPU time of chunks queued back to back behind a hold (alone.ts); where the
 // copy can bound a cell, D2H alone is re-measured after each run and the fastest so far is kept.
-import type { Device } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import { createPipeline } from '../pipeline/pipeline.js';
 import { createMultiPipeline } from '../pipeline/multi.js';
 import type { MultiComputeChunk } from '../pipeline/multi-types.js';
 import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
-import { deviceShares, multiAsPipelineStats } from './device-list.js';
-import { formatBytes } from '../cuda/errors.js';
+import { deviceShares, multiAsPipelineStats } from '../pipeline/multi-stats.js';
+import { formatBytes } from '../util/format.js';
 import { collectGarbage } from '../util/full-gc.js';
 import { copyDrift, type CopyDrift } from './drift.js';
 import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
@@ -185,7 +185,7 @@ async function warmPipeline(
     depth: o.depth,
     compute,
     // The warm-up, the repeats and the traced run share one ring, as the peers reuse their
-    // buffers in a cell (a fresh ring and warm-up for the traced run cost ~40 ms a cell), and the
+    // buffers in a cell (a fresh ring and warm-up for the traced run would cost time each cell), and the
     // tracing cost is then the same ring's traced wall against its untraced one.
     keepRing: true,
     label: `bench ${o.mode}`,
@@ -427,9 +427,9 @@ export async function runSweep(
         hooks.log(`${workload.name}, ${formatBytes(chunkBytes)} chunks × ${chunks}: measuring D2H alone`);
         // The best D2H-alone figure at this size so far: the pinned peak. Cells where the copy can
         // bound the run measure it again after their run and keep the faster. Copy bandwidth into
-        // freshly allocated pinned memory drifts by up to ~10% between allocations and within a
-        // minute on the H100 host (48-55 GB/s at 64 MiB): against a single early measurement, a
-        // cell once scored 1.07; against the best seen, the ideal is never the slow outlier.
+        // freshly allocated pinned memory drifts between allocations and within a minute on some
+        // hosts: against a single early measurement a cell can score above 1; against the best
+        // seen, the ideal is never the slow outlier.
         let copyMs = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
         const copySamples = [copyMs];
         const copyAgain = async () => {

@@ -2,7 +2,7 @@
 // the untraced run, utilisation from the traced one, tandem against each peer (peer wall / tandem
 // wall: above 1 means tandem was faster; with --repeats the ratio of the medians, and in brackets
 // the lowest and highest ratio of single rounds) and, per cell, which of them was fastest.
-import { formatBytes } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
 import type { Results } from './results.js';
 
 const f = (v: number | null | undefined, digits: number, suffix = ''): string =>

@@ -3,11 +3,12 @@
 // at a time (a chunk's memory stays valid until the consumer asks for the next one).
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import type { FrameFormat } from '../workloads/frame-format.js';
+import type { FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
+/** What callbackSink()'s function gets per chunk: the chunk's frames as views of pinned memory. */
 export interface FrameBatch {
   chunkIndex: number;
   firstFrame: number;
@@ -15,6 +16,7 @@ export interface FrameBatch {
   frames: Uint8Array[];
 }
 
+/** A sink calling `fn` with each chunk's frames, views of pinned memory valid until its promise settles. */
 export function callbackSink(
   fn: (batch: FrameBatch, chunk: OutputChunk<unknown>) => void | Promise<void>,
   options: { format?: FrameFormat; concurrency?: number; name?: string } = {},
@@ -54,8 +56,10 @@ export function callbackSink(
  * in another. The pipeline waits (its slot stays held) until the consumer moves on; close()
  * after the run ends the loop, abort(err) makes the loop throw.
  */
+/** A Sink to iterate with for await: each chunk is handed to the loop in order. */
 export interface IteratorSink<I = unknown> extends Sink<I>, AsyncIterable<OutputChunk<I>> {}
 
+/** A sink that is also an async iterable: a chunk's memory stays valid until the loop asks for the next. */
 export function iteratorSink<I = unknown>(): IteratorSink<I> {
   const result: SinkResult = { target: 'async iterator', bytes: 0, frames: 0, chunks: 0, busyMs: 0 };
   /** Chunks handed in by the pipeline, each with the resolver that frees its slot. */

@@ -1,6 +1,6 @@
 // Splits a pipeline chunk into its frames (zero-copy views of the pinned slot).
 import type { OutputChunk } from '../pipeline/types.js';
-import { firstFrameOf, frameBytes, framesInChunk, type FrameFormat } from '../workloads/frame-format.js';
+import { firstFrameOf, frameBytes, framesInChunk, type FrameFormat } from '../formats/frame-format.js';
 
 export interface ChunkFrames {
   firstFrame: number;

@@ -3,9 +3,11 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { TandemError } from '../util/errors.js';
 
-export class SinkError extends Error {
-  override readonly name = 'SinkError';
+/** A sink failed (code 'SINK_FAILED'): the sink, the chunk (or null), what to change. */
+export class SinkError extends TandemError {
+  override readonly name: string = 'SinkError';
   constructor(
     readonly sink: string,
     /** The chunk being written, or null when the failure is not tied to one (open, close). */
@@ -13,7 +15,7 @@ export class SinkError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${sink} sink${chunkIndex === null ? '' : `, chunk ${chunkIndex}`}: ${message}`, options);
+    super('SINK_FAILED', `${sink} sink${chunkIndex === null ? '' : `, chunk ${chunkIndex}`}: ${message}`, options);
   }
 }
 

@@ -6,18 +6,21 @@ import { constants as fsConstants, accessSync, statSync } from 'node:fs';
 import { delimiter, dirname, extname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import { validateFrameFormat, type FrameFormat } from '../workloads/frame-format.js';
+import { validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
+import { TandemError } from '../util/errors.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
-export class FfmpegNotFoundError extends Error {
-  override readonly name = 'FfmpegNotFoundError';
+/** No ffmpeg executable (code 'FFMPEG_NOT_FOUND'): says where it looked and how to point at one. */
+export class FfmpegNotFoundError extends TandemError {
+  override readonly name: string = 'FfmpegNotFoundError';
   constructor(
     readonly searched: readonly string[],
     detail?: string,
   ) {
     super(
+      'FFMPEG_NOT_FOUND',
       `ffmpeg not found${detail ? ` (${detail})` : ''}: looked in ${searched.join(', ') || '(empty PATH)'}. Install it (apt-get install ffmpeg) or set TANDEM_FFMPEG to the ffmpeg executable`,
     );
   }
@@ -47,6 +50,7 @@ export function findFfmpeg(env: NodeJS.ProcessEnv = process.env): string {
   throw new FfmpegNotFoundError(dirs);
 }
 
+/** openFfmpegSink() options: the output file, the frame format and frame rate, ffmpeg's codec arguments. */
 export interface FfmpegSinkOptions {
   /** Output file; the container comes from the extension (.mp4, .mkv, .mov, .webm, .y4m …). */
   path: string;
@@ -102,12 +106,14 @@ interface Exit {
   signal: NodeJS.Signals | null;
 }
 
+/** A Sink that feeds an ffmpeg process. */
 export interface FfmpegSink extends Sink {
   /** The ffmpeg process id (for diagnostics). */
   readonly pid: number | undefined;
   readonly args: readonly string[];
 }
 
+/** A sink piping raw frames into an ffmpeg process that encodes them; close() waits for the file. */
 export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<FfmpegSink> {
   validateFrameFormat(options.format);
   const ffmpeg = options.ffmpeg ?? findFfmpeg();

@@ -1,6 +1,6 @@
 // The PNG sink's worker thread, as source text built from the same functions the main thread
 // uses: a worker from a string needs no file on disk, so it runs alike under tsx and compiled.
-import { i420ToRgb } from '../workloads/color.js';
+import { i420ToRgb } from '../formats/color.js';
 import { pngCodec } from './png-encode.js';
 
 export interface PngTask {

@@ -10,13 +10,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import { validateFrameFormat, type FrameFormat } from '../workloads/frame-format.js';
+import { validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
 import { PNG_WORKER_SOURCE, type PngTask } from './png-worker.js';
 import type { Sink, SinkResult } from './types.js';
 import { WorkerPool } from './worker-pool.js';
 
+/** openPngSink() options: the directory, the frame format, workers and compression. */
 export interface PngSinkOptions {
   /** Output directory; created if its parent exists. */
   dir: string;
@@ -35,6 +36,7 @@ export function pngFileName(frame: number, startNumber = 1): string {
   return `frame_${String(frame + startNumber).padStart(6, '0')}.png`;
 }
 
+/** A sink encoding each frame to a numbered PNG file on worker threads; checks the directory first. */
 export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
   validateFrameFormat(options.format);
   const dir = resolve(options.dir);

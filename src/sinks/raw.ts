@@ -5,11 +5,12 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
-import { frameBytes, type FrameFormat } from '../workloads/frame-format.js';
+import { frameBytes, type FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
+/** openRawSink() options: the output path, one file or one per chunk, the frame format. */
 export interface RawSinkOptions {
   /** A file (one file for the run) or, with perChunk, a directory. */
   path: string;
@@ -34,6 +35,7 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array, position: number): Pr
   }
 }
 
+/** A sink writing raw frames to one file (in order, several chunks in flight) or one file per chunk. */
 export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
   const perChunk = options.perChunk ?? false;
   const target = resolve(options.path);

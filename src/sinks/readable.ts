@@ -3,15 +3,17 @@
 // copied out of pinned memory. The host stage waits while the consumer is behind (backpressure).
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import type { FrameFormat } from '../workloads/frame-format.js';
+import type { FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError } from './errors.js';
 import type { Sink, SinkResult } from './types.js';
 
+/** A Sink with a Readable of the run's bytes. */
 export interface ReadableSink extends Sink {
   readonly readable: Readable;
 }
 
+/** A sink that is a Readable of the run's bytes (copied out of pinned memory); it waits while the reader is behind. */
 export function readableSink(options: { format?: FrameFormat; highWaterMark?: number } = {}): ReadableSink {
   const result: SinkResult = { target: 'readable stream', bytes: 0, frames: 0, chunks: 0, busyMs: 0 };
   let wantMore: (() => void) | null = null;

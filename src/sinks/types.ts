@@ -3,6 +3,7 @@
 // finalises what it can after a failure or Ctrl-C (an mp4 stays playable).
 import type { OutputChunk } from '../pipeline/types.js';
 
+/** What a sink wrote: where, how many bytes, frames and chunks, and how long it was busy. */
 export interface SinkResult {
   /** Where the output went: a file, a directory, or a description. */
   target: string;
@@ -13,6 +14,7 @@ export interface SinkResult {
   busyMs: number;
 }
 
+/** A host stage for a pipeline: write() takes each chunk in order; close() finishes and reports. */
 export interface Sink<I = unknown> {
   readonly name: string;
   /** The PipelineOptions.sinkConcurrency this sink is built for. */

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 interface Task {
   message: unknown;
   transfer: ArrayBuffer[];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the task's own result type, known to run()'s caller
   resolve: (value: any) => void;
   reject: (err: Error) => void;
 }

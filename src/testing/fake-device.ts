@@ -6,7 +6,6 @@ import type {
   ArgType,
   CompileOptions,
   CopyOptions,
-  Device,
   DeviceBuffer,
   DeviceProperties,
   Event,
@@ -19,7 +18,10 @@ import type {
   Stream,
   StreamOptions,
 } from '../core/types.js';
-import { CudaError, UsageError, formatBytes } from '../cuda/errors.js';
+import type { Device } from '../pipeline/device.js';
+import { CudaError } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
 import { FakeClock, type FakeClockMode } from './fake-clock.js';
 import {
   FakeKernel,
@@ -42,7 +44,7 @@ export interface FakeDeviceOptions {
   ordinal?: number;
   /** Device memory the fake pretends to have (default 80 GiB; nothing is reserved up front). */
   totalMemory?: number;
-  /** Copy engines (default 2: H2D on the first, D2H on the second, like an H100). */
+  /** Copy engines (default 2: H2D on the first, D2H on the second, as on current data-centre GPUs). */
   copyEngines?: number;
   /** Copy bandwidth in bytes per virtual ms (default 50e6, i.e. 50 GB/s). */
   copyBytesPerMs?: number;
@@ -71,6 +73,10 @@ export interface FakeLiveResources {
 
 const ADDRESS_BASE = 0x7f00_0000_0000n;
 
+/**
+ * A Device with no GPU: the same object model and pipeline() over host memory, JS kernels
+ * (defineKernel) and a virtual clock, with fault injection, so code and tests run anywhere.
+ */
 export class FakeDevice implements Device, FakeHost {
   readonly backend = 'fake' as const;
   readonly ordinal: number;
@@ -173,8 +179,13 @@ export class FakeDevice implements Device, FakeHost {
     for (const x of this.live) {
       if (x instanceof FakeStream) r.streams++;
       else if (x instanceof FakeEvent) r.events++;
-      else if (x instanceof FakeDeviceBuffer) (r.deviceBuffers++, (r.deviceBytes += x.byteLength));
-      else if (x instanceof FakePinnedBuffer) (r.pinnedBuffers++, (r.pinnedBytes += x.byteLength));
+      else if (x instanceof FakeDeviceBuffer) {
+        r.deviceBuffers++;
+        r.deviceBytes += x.byteLength;
+      } else if (x instanceof FakePinnedBuffer) {
+        r.pinnedBuffers++;
+        r.pinnedBytes += x.byteLength;
+      }
     }
     return r;
   }

@@ -1,6 +1,6 @@
 // Kernels of the fake device: JS functions over device memory, checked like real launches.
 import type { ArgType, Dim, Kernel, KernelArg, LaunchOptions, Program, Stream } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import { FakeDeviceBuffer, FakeStream } from './fake-resources.js';
 
 export type Dim3 = [number, number, number];

@@ -1,7 +1,6 @@
 // Streams, events and memory of the fake device. Same contract as the real ones: idempotent
 // close(), [Symbol.dispose], UsageError on use after close(), CudaError once the device faulted.
 import type {
-  Device,
   DeviceBuffer,
   Event,
   EventOptions,
@@ -10,7 +9,10 @@ import type {
   StreamOptions,
   TypedArrayConstructor,
 } from '../core/types.js';
-import { CudaError, UsageError, formatBytes } from '../cuda/errors.js';
+import type { Device } from '../pipeline/device.js';
+import { CudaError } from '../cuda/errors.js';
+import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
 import type { FakeClock, FakeOp } from './fake-clock.js';
 
 /** What the resources need from their device: the clock and the live-resource registry. */

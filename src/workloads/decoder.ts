@@ -3,10 +3,12 @@
 // after the first fused with a nearest 2x upsampling of its input, then a conv to RGB that writes
 // RGBA8 or I420 directly. Weights come from a seeded PRNG. All float32 arithmetic is separate
 // IEEE mul and add in a fixed order (FMA contraction off), so the JS twin matches the GPU bytes.
-import type { Device, Stream } from '../core/types.js';
-import { UsageError, formatBytes } from '../cuda/errors.js';
+import type { Stream } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
+import { formatBytes } from '../util/format.js';
+import { UsageError } from '../util/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
-import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
+import { CUDA_COLOR_SOURCE, storeBlock } from '../formats/color.js';
 import { defineFakeKernels, f32, runToEnd } from './fake-kernels.js';
 import {
   chunkBytes,
@@ -15,7 +17,7 @@ import {
   validateFrameFormat,
   type FrameFormat,
   type FrameRange,
-} from './frame-format.js';
+} from '../formats/frame-format.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
 import { mulberry32 } from '../util/prng.js';
 

@@ -1,12 +1,14 @@
 // Registers a workload's JS twin kernels on the fake device, so CI runs the same workload code
 // without a GPU. Typed structurally: workloads do not import the test double at runtime.
-import type { ArgType, Device } from '../core/types.js';
+import type { ArgType } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 
 /**
  * A JS kernel: runs the whole launch, or returns a generator that yields between rows so the
  * fake device can run it in slices between event-loop turns (Ctrl-C stays prompt at 1080p).
  * Pointer arguments arrive as Uint8Array over the buffer.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each kernel declares its own parameter types
 export type FakeKernelFn = (ctx: unknown, ...args: any[]) => unknown;
 
 interface FakeKernelRegistry {

@@ -1,10 +1,11 @@
 // A deep Mandelbrot zoom with smooth colouring, written straight into RGBA8 or I420 on the GPU.
 // Every operation is an IEEE double add/mul/div or integer arithmetic (FMA contraction off, the
 // logarithm a series of +,*,/), so the fake device's JS twin produces the same bytes as the GPU.
-import type { Device, Kernel, Program } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { Kernel, Program } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
-import { CUDA_COLOR_SOURCE, storeBlock } from './color.js';
+import { CUDA_COLOR_SOURCE, storeBlock } from '../formats/color.js';
 import { defineFakeKernels, runToEnd } from './fake-kernels.js';
 import {
   chunkBytes,
@@ -13,13 +14,11 @@ import {
   validateFrameFormat,
   type FrameFormat,
   type FrameRange,
-} from './frame-format.js';
+} from '../formats/frame-format.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadInstance, FrameWorkloadOptions } from './types.js';
 
 /** Seahorse valley: boundary all the way down, so every zoom level has structure. */
-export const ZOOM_CENTER: readonly [number, number] = [
-  -0.743643887037158704752191506114774, 0.131825904205311970493132056385139,
-];
+export const ZOOM_CENTER: readonly [number, number] = [-0.7436438870371587, 0.13182590420531198];
 /** View width at frame 0, in the complex plane. */
 const START_WIDTH = 3.2;
 /** Zoom halves the view width every this many frames (one second at 30 fps). */

@@ -1,9 +1,9 @@
 // Workloads by name, for the CLI and users: 'fractal', 'decoder', and 'synthetic' (the hash
 // kernel of synthetic.ts, its output shown as frames: noise, but a compute cost set exactly).
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 import { decoder } from './decoder.js';
 import { fractal } from './fractal.js';
-import { chunkBytes, validateFrameFormat, type FrameFormat } from './frame-format.js';
+import { chunkBytes, validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
 import { synthetic } from './synthetic.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadOptions } from './types.js';
 
@@ -65,6 +65,7 @@ export const FRAME_WORKLOADS: Readonly<Record<string, FrameWorkloadFactory>> = {
   synthetic: syntheticFrames,
 };
 
+/** Names createFrameWorkload() accepts. */
 export function workloadNames(): string[] {
   return Object.keys(FRAME_WORKLOADS);
 }

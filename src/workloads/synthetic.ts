@@ -3,14 +3,16 @@
 // can be set against the D2H time of its output. Used by the overlap benchmark and the tests.
 // Also: the same bytes computed on the CPU (reference), a fake-device kernel producing them, and
 // a calibration that finds the iters giving a chosen compute/copy ratio on a real device.
-import type { ArgType, Device, Kernel } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
+import type { ArgType, Kernel } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
 import type { ComputeChunk } from '../pipeline/types.js';
 
 /**
  * The shape a workload follows (other workloads copy it): sizes, a setup that compiles for one
  * device and returns the per-chunk compute (and, when it has one, a CPU reference), and close().
  */
+/** A workload for a pipeline: a kernel's source and how to set it up on a device. */
 export interface Workload<I = unknown> {
   readonly name: string;
   /** Output bytes per chunk. */
@@ -22,6 +24,7 @@ export interface Workload<I = unknown> {
   close(): void;
 }
 
+/** A workload set up on one device: the compute() callback and a CPU reference of each chunk. */
 export interface WorkloadInstance<I = unknown> {
   /** Enqueues chunk.index's kernels on chunk.stream (a PipelineOptions.compute). */
   compute(chunk: ComputeChunk<I>): void;
@@ -124,6 +127,7 @@ function copyWords(bytes: Uint8Array, words: number): Uint32Array {
   return new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + words * 4));
 }
 
+/** synthetic() options: chunk size and the kernel's work per chunk. */
 export interface SyntheticOptions {
   /** Output bytes per chunk (a multiple of 4). */
   outputBytes: number;

@@ -1,10 +1,11 @@
 // Frame workloads follow the Workload shape of synthetic.ts (name, outputBytes, setup(device) →
 // { compute }, close()) and add the frame layout that sinks need. Declared structurally here so
 // a FrameWorkload is a Workload<FrameRange> wherever one is expected.
-import type { Device } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import type { ComputeChunk } from '../pipeline/types.js';
-import type { FrameFormat, FrameRange, PixelFormat } from './frame-format.js';
+import type { FrameFormat, FrameRange, PixelFormat } from '../formats/frame-format.js';
 
+/** What a frame workload renders: the frame format and a cost multiplier. */
 export interface FrameWorkloadOptions {
   width: number;
   height: number;
@@ -19,6 +20,7 @@ export interface FrameWorkloadOptions {
   seed?: number;
 }
 
+/** A frame workload set up on one device: compute() for the pipeline, and a CPU twin where there is one. */
 export interface FrameWorkloadInstance {
   /** PipelineOptions.compute: enqueues chunk.item's frames on chunk.stream; never waits on the GPU. */
   compute(chunk: ComputeChunk<FrameRange>): void;
@@ -26,6 +28,7 @@ export interface FrameWorkloadInstance {
   referenceFrames?(first: number, frames: number): Uint8Array;
 }
 
+/** A frame workload: its format and chunk size, set up per device; close() frees what setup() made. */
 export interface FrameWorkload {
   readonly name: string;
   /** Bytes of one full chunk: PipelineOptions.outputBytes. */
@@ -39,6 +42,7 @@ export interface FrameWorkload {
   close(): void;
 }
 
+/** Makes a frame workload from options; the registry lists one per name. */
 export interface FrameWorkloadFactory {
   readonly name: string;
   readonly summary: string;

@@ -6,9 +6,12 @@
 //   bash .gpu-host/run.sh node --import tsx --test test/gpu/faults.test.ts
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { driverAvailable, open } from '../../src/core/open.js';
-import { CudaError, NvrtcError, UsageError } from '../../src/cuda/errors.js';
-import type { Device, PinnedBuffer } from '../../src/core/types.js';
+import { driverAvailable } from '../../src/core/open.js';
+import { open } from '../../src/pipeline/device.js';
+import { CudaError, NvrtcError } from '../../src/cuda/errors.js';
+import { UsageError } from '../../src/util/errors.js';
+import type { PinnedBuffer } from '../../src/core/types.js';
+import type { Device } from '../../src/pipeline/device.js';
 import { checked } from '../../src/check/index.js';
 import { createPipeline, PipelineError } from '../../src/pipeline/index.js';
 
@@ -126,12 +129,14 @@ test('launch shape and arguments out of range: UsageErrors naming what to change
     );
     assert.throws(() => k.launch(s, { grid: [1, 70000], block: 32 }, b, 1, 0), usage(/grid\.y = 70000 exceeds/));
     assert.throws(() => k.launch(s, { grid: 1, block: 32, sharedMemBytes: 1 << 30 }, b, 1, 0), usage(/sharedMemBytes/));
+    // @ts-expect-error -- one argument short
     assert.throws(() => k.launch(s, { grid: 1, block: 32 }, b, 1), usage(/takes 3 arguments/));
     assert.throws(
       () => k.launch(s, { grid: 1, block: 32 }, b, -1, 0),
       usage(/argument 1 \(u32\).*expected an integer/),
     );
     assert.throws(
+      // @ts-expect-error -- a number where the signature says pointer
       () => k.launch(s, { grid: 1, block: 32 }, 5, 1, 0),
       usage(/argument 0 \(pointer\).*expected a DeviceBuffer or a bigint/),
     );

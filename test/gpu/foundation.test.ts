@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { driverAvailable, open } from '../../src/core/open.js';
-import type { CudaDevice } from '../../src/core/device.js';
-import { EVENT_WAIT_STRATEGIES } from '../../src/core/completion/index.js';
-import { CudaError, NvrtcError, UsageError } from '../../src/cuda/errors.js';
+import { driverAvailable } from '../../src/core/open.js';
+import { open } from '../../src/pipeline/device.js';
+import type { CudaDevice } from '../../src/pipeline/device.js';
+import { CudaError, NvrtcError } from '../../src/cuda/errors.js';
+import { UsageError } from '../../src/util/errors.js';
 
 const avail = driverAvailable();
 const skip = avail.ok ? false : `no CUDA driver: ${avail.reason}`;
@@ -47,7 +48,7 @@ test('open: properties of device 0', { skip }, async () => {
   device = await open(0);
   const p = device.properties;
   console.log(
-    `# ${p.name} cc ${p.computeCapability.join('.')} SMs ${p.smCount} copy engines ${p.asyncEngineCount} bus ${p.pciBusId} pcie ${JSON.stringify(p.pcie)} wait=${device.eventWait}`,
+    `# ${p.name} cc ${p.computeCapability.join('.')} SMs ${p.smCount} copy engines ${p.asyncEngineCount} bus ${p.pciBusId} pcie ${JSON.stringify(p.pcie)}`,
   );
   assert.ok(p.name.length > 0);
   assert.ok(p.computeCapability[0] >= 5);
@@ -180,81 +181,78 @@ test('event timing and stream ordering across two streams', { skip }, async () =
   assert.throws(() => ready.elapsedMs(start), /elapsedMs needs two timing events; create 'ready'/);
 });
 
-for (const strategy of EVENT_WAIT_STRATEGIES) {
-  test(`completion() (${strategy}) resolves without blocking the event loop`, { skip }, async () => {
-    await using dev = await open(0, { eventWait: strategy });
-    assert.equal(dev.eventWait, strategy);
-    using program = dev.compile(SOURCE, { kernels: KERNELS, name: 'foundation.cu' });
-    using s = dev.createStream();
-    using ev = dev.createEvent();
-    program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 300_000_000n, 0n, 0); // 300 ms
+test('completion() resolves without blocking the event loop', { skip }, async () => {
+  await using dev = await open(0);
+  using program = dev.compile(SOURCE, { kernels: KERNELS, name: 'foundation.cu' });
+  using s = dev.createStream();
+  using ev = dev.createEvent();
+  program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 300_000_000n, 0n, 0); // 300 ms
+  ev.record(s);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  const t0 = performance.now();
+  await ev.completion();
+  const waited = performance.now() - t0;
+  clearInterval(timer);
+  assert.ok(waited >= 250, `waited ${waited.toFixed(1)} ms`);
+  assert.ok(ticks >= 15, `the loop kept ticking: ${ticks} ticks of 10 ms in ${waited.toFixed(0)} ms`);
+  // Several at once, on different streams, complete in their own order.
+  using s2 = dev.createStream();
+  using long = dev.createEvent();
+  using short = dev.createEvent();
+  program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 100_000_000n, 0n, 0);
+  long.record(s);
+  program.getKernel('spin').launch(s2, { grid: 1, block: 1 }, 1_000_000n, 0n, 0);
+  short.record(s2);
+  const order: string[] = [];
+  await Promise.all([
+    long.completion().then(() => order.push('long')),
+    short.completion().then(() => order.push('short')),
+  ]);
+  assert.deepEqual(order, ['short', 'long']);
+  // whenComplete(): the callback form, once per wait; reused for the next wait on the event;
+  // a second wait at the same time still completes; synchronous once done; closed → onError.
+  const calls: string[] = [];
+  const waited2 = (e: typeof ev) => new Promise<void>((resolve, reject) => e.whenComplete(resolve, reject));
+  for (let round = 0; round < 3; round++) {
+    program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 20_000_000n, 0n, 0); // 20 ms
     ev.record(s);
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
-    const t0 = performance.now();
-    await ev.completion();
-    const waited = performance.now() - t0;
-    clearInterval(timer);
-    assert.ok(waited >= 250, `waited ${waited.toFixed(1)} ms`);
-    assert.ok(ticks >= 15, `the loop kept ticking: ${ticks} ticks of 10 ms in ${waited.toFixed(0)} ms`);
-    // Several at once, on different streams, complete in their own order.
-    using s2 = dev.createStream();
-    using long = dev.createEvent();
-    using short = dev.createEvent();
-    program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 100_000_000n, 0n, 0);
-    long.record(s);
-    program.getKernel('spin').launch(s2, { grid: 1, block: 1 }, 1_000_000n, 0n, 0);
-    short.record(s2);
-    const order: string[] = [];
+    assert.equal(ev.isDone(), false);
     await Promise.all([
-      long.completion().then(() => order.push('long')),
-      short.completion().then(() => order.push('short')),
+      waited2(ev).then(() => calls.push(`a${round}`)),
+      waited2(ev).then(() => calls.push(`b${round}`)),
     ]);
-    assert.deepEqual(order, ['short', 'long']);
-    // whenComplete(): the callback form, once per wait; reused for the next wait on the event;
-    // a second wait at the same time still completes; synchronous once done; closed → onError.
-    const calls: string[] = [];
-    const waited2 = (e: typeof ev) => new Promise<void>((resolve, reject) => e.whenComplete(resolve, reject));
-    for (let round = 0; round < 3; round++) {
-      program.getKernel('spin').launch(s, { grid: 1, block: 1 }, 20_000_000n, 0n, 0); // 20 ms
-      ev.record(s);
-      assert.equal(ev.isDone(), false);
-      await Promise.all([
-        waited2(ev).then(() => calls.push(`a${round}`)),
-        waited2(ev).then(() => calls.push(`b${round}`)),
-      ]);
-      assert.ok(ev.isDone());
-    }
-    assert.deepEqual(calls.sort(), ['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
-    let now = false;
-    ev.whenComplete(
-      () => (now = true),
-      () => {},
-    );
-    assert.equal(now, true, 'already complete: called back at once');
-    {
-      const closed = dev.createEvent({ label: 'gone' });
-      closed.close();
-      const err = await new Promise<unknown>((resolve) => closed.whenComplete(() => resolve(null), resolve));
-      assert.ok(err instanceof UsageError && /Event 'gone' was closed/.test(err.message));
-    }
-    if (strategy !== 'async') {
-      // Waiting must leave libuv's thread pool to fs: a read finishes while 8 kernels are awaited.
-      const streams = Array.from({ length: 8 }, () => dev.createStream());
-      const events = streams.map((st) => {
-        program.getKernel('spin').launch(st, { grid: 1, block: 1 }, 300_000_000n, 0n, 0);
-        const e = dev.createEvent();
-        e.record(st);
-        return e;
-      });
-      const all = Promise.all(events.map((e) => e.completion())).then(() => 'gpu');
-      const first = await Promise.race([readFile(new URL(import.meta.url)).then(() => 'fs'), all]);
-      await all;
-      assert.equal(first, 'fs', 'an fs read completed while the kernels were awaited');
-      for (const x of [...events, ...streams]) x.close();
-    }
-  });
-}
+    assert.ok(ev.isDone());
+  }
+  assert.deepEqual(calls.sort(), ['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
+  let now = false;
+  ev.whenComplete(
+    () => (now = true),
+    () => {},
+  );
+  assert.equal(now, true, 'already complete: called back at once');
+  {
+    const closed = dev.createEvent({ label: 'gone' });
+    closed.close();
+    const err = await new Promise<unknown>((resolve) => closed.whenComplete(() => resolve(null), resolve));
+    assert.ok(err instanceof UsageError && /Event 'gone' was closed/.test(err.message));
+  }
+  {
+    // Waiting must leave libuv's thread pool to fs: a read finishes while 8 kernels are awaited.
+    const streams = Array.from({ length: 8 }, () => dev.createStream());
+    const events = streams.map((st) => {
+      program.getKernel('spin').launch(st, { grid: 1, block: 1 }, 300_000_000n, 0n, 0);
+      const e = dev.createEvent();
+      e.record(st);
+      return e;
+    });
+    const all = Promise.all(events.map((e) => e.completion())).then(() => 'gpu');
+    const first = await Promise.race([readFile(new URL(import.meta.url)).then(() => 'fs'), all]);
+    await all;
+    assert.equal(first, 'fs', 'an fs read completed while the kernels were awaited');
+    for (const x of [...events, ...streams]) x.close();
+  }
+});
 
 test('closing twice is harmless; use after close is a clear error', { skip }, async () => {
   const stream = device.createStream({ label: 'copy' });

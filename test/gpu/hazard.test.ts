@@ -4,7 +4,8 @@
 //   bash .gpu-host/run.sh node --import tsx --test test/gpu/hazard.test.ts
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { driverAvailable, open } from '../../src/core/open.js';
+import { driverAvailable } from '../../src/core/open.js';
+import { open } from '../../src/pipeline/device.js';
 import { calibrate, pipelineRun, sketchRun } from '../../bench/race.js';
 
 const avail = driverAvailable();

@@ -7,8 +7,9 @@
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
 import { test } from 'node:test';
-import { driverAvailable, open } from '../../src/core/open.js';
-import type { Device } from '../../src/core/types.js';
+import { driverAvailable } from '../../src/core/open.js';
+import { open } from '../../src/pipeline/device.js';
+import type { Device } from '../../src/pipeline/device.js';
 import { PipelineError } from '../../src/pipeline/index.js';
 import {
   MultiPipelineError,

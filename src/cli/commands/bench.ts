@@ -7,12 +7,13 @@ import type { CAC } from 'cac';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { UsageError } from '../../cuda/errors.js';
+import { AbortError, UsageError } from '../../util/errors.js';
+import { parseBytes } from '../../util/format.js';
+import type { Device } from '../../pipeline/device.js';
 import { GPU_OPTION_HELP, useFakeDevice } from '../backend.js';
-import type { Device } from '../../core/types.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
-import { parseDeviceList, openDeviceList, type DeviceList } from '../../profile/device-list.js';
+import { parseDeviceList, openDeviceList, type DeviceList } from '../device-list.js';
 import { nvmlUtilizationReader } from '../../profile/nvml-sampler.js';
 import {
   attachPeerResults,
@@ -55,27 +56,9 @@ export interface BenchOptions {
   trace?: boolean;
 }
 
-const UNITS: Record<string, number> = {
-  '': 1,
-  B: 1,
-  K: 1024,
-  KB: 1024,
-  KIB: 1024,
-  M: 1024 ** 2,
-  MB: 1024 ** 2,
-  MIB: 1024 ** 2,
-  G: 1024 ** 3,
-  GB: 1024 ** 3,
-  GIB: 1024 ** 3,
-};
-
-/** '64M', '4MiB', '512K', '1048576' → bytes (binary units: M = MiB). */
+/** '64M', '4MiB', '512K', '1048576' → bytes for --sizes: at least 1 KiB, a multiple of 4. */
 export function parseSize(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
-  const unit = m ? UNITS[m[2]!.toUpperCase()] : undefined;
-  if (!m || unit === undefined)
-    throw new UsageError(`--sizes: cannot read '${text}'; write sizes like 64M, 4M, 512K or a byte count`);
-  const bytes = Math.round(Number(m[1]) * unit);
+  const bytes = parseBytes(text, '--sizes');
   if (!(bytes >= 1024)) throw new UsageError(`--sizes: ${text} is too small; use at least 1K`);
   if (bytes % 4 !== 0) throw new UsageError(`--sizes: ${text} is not a multiple of 4 bytes`);
   return bytes;
@@ -183,8 +166,8 @@ function benchOut(out: string | undefined): string | undefined {
 export const DEFAULT_REPEATS = 3;
 
 /**
- * Chunks per cell when --chunks is not given: 8 GiB a cell (~0.16 s of D2H on an H100), so the
- * default sweep with its peers takes under a minute (48–56 s measured). The fill and the drain
+ * Chunks per cell when --chunks is not given: 8 GiB a cell, so the default sweep with its peers
+ * stays short on a current GPU. The fill and the drain
  * cost about one chunk's non-bottleneck stage, so efficiency is at most N / (N + min(r, 1/r)) at
  * compute/copy ratio r: 0.996 for 128 chunks of 64 MiB at r = 2 or 0.5, 0.992 at r = 1 (a run
  * that measures the 0.999 target needs --chunks 1024 or more). 64..4096 chunks.
@@ -206,7 +189,7 @@ async function openDevice(p: ParsedBench): Promise<{ device: Device; env: Partia
     const { FakeDevice } = await import('../../testing/index.js');
     return { device: new FakeDevice({ ordinal: p.device, ...FAKE_BENCH_DEVICE }), env: {} };
   }
-  const { open } = await import('../../core/open.js');
+  const { open } = await import('../../pipeline/device.js');
   const device = await open(p.device);
   const env: Partial<Environment> = {};
   try {
@@ -558,9 +541,7 @@ export function registerBench(cli: CAC): void {
       // Ctrl-C stops the sweep within a chunk; the pipeline cleans up and run-cli exits 130.
       const ac = new AbortController();
       const onSigint = () => {
-        const e = new Error('interrupted: tandem bench stopped (Ctrl-C) before writing results');
-        e.name = 'AbortError';
-        ac.abort(e);
+        ac.abort(new AbortError('interrupted: tandem bench stopped (Ctrl-C) before writing results'));
       };
       process.once('SIGINT', onSigint);
       let results: Results;

@@ -3,8 +3,11 @@
 // Without a usable GPU (or with --fake) it says so and shows the fake device the other commands
 // then run on; with --gpu a missing driver reaches run-cli instead: one line, exit code 2.
 import type { CAC } from 'cac';
-import { UsageError, LibraryNotFoundError, formatBytes } from '../../cuda/errors.js';
-import { driverAvailable, listDevices, open } from '../../core/open.js';
+import { LibraryNotFoundError } from '../../cuda/errors.js';
+import { formatBytes } from '../../util/format.js';
+import { UsageError } from '../../util/errors.js';
+import { driverAvailable, listDevices } from '../../core/open.js';
+import { open } from '../../pipeline/device.js';
 import { library } from '../../cuda/library.js';
 import { nvrtcVersion } from '../../cuda/nvrtc.js';
 import {

@@ -5,8 +5,9 @@
 import type { CAC } from 'cac';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import type { Device } from '../../core/types.js';
-import { UsageError, formatBytes } from '../../cuda/errors.js';
+import type { Device } from '../../pipeline/device.js';
+import { formatBytes } from '../../util/format.js';
+import { AbortError, UsageError } from '../../util/errors.js';
 import type { PipelineStats } from '../../pipeline/types.js';
 import { FfmpegNotFoundError, openFfmpegSink } from '../../sinks/ffmpeg.js';
 import { SinkError } from '../../sinks/errors.js';
@@ -17,14 +18,14 @@ import type { Sink } from '../../sinks/types.js';
 import {
   PIXEL_FORMATS,
   frameBytes,
-  parseSize,
+  parseFrameSize,
   type FrameFormat,
   type PixelFormat,
-} from '../../workloads/frame-format.js';
+} from '../../formats/frame-format.js';
 import { createFrameWorkload, workloadNames } from '../../workloads/registry.js';
-import { runRender } from '../../workloads/render.js';
-import { ProgressLine, seconds } from '../../profile/progress.js';
-import { openDeviceList, parseDeviceList, type DeviceList } from '../../profile/device-list.js';
+import { runRender } from '../../render/render.js';
+import { ProgressLine, seconds } from '../progress.js';
+import { openDeviceList, parseDeviceList, type DeviceList } from '../device-list.js';
 import type { FrameWorkload } from '../../workloads/types.js';
 import { EXIT_INTERRUPTED } from '../run-cli.js';
 import { GPU_OPTION_HELP, useFakeDevice } from '../backend.js';
@@ -111,7 +112,7 @@ export interface RenderPlan {
 export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
   if (!workloadNames().includes(o.workload))
     throw new UsageError(`unknown workload '${o.workload}': choose one of ${workloadNames().join(', ')}`);
-  const { width, height } = parseSize(String(o.size));
+  const { width, height } = parseFrameSize(String(o.size));
   if (!PIXEL_FORMATS.includes(o.format as PixelFormat))
     throw new UsageError(`--format '${o.format}' is not supported: use ${PIXEL_FORMATS.join(' or ')}`);
   const frames = integer('frames', o.frames, 1);
@@ -191,7 +192,7 @@ async function openDevice(plan: RenderPlan): Promise<Device> {
     const { FakeDevice } = await import('../../testing/index.js');
     return new FakeDevice({ name: 'tandem fake device' });
   }
-  const { open } = await import('../../core/open.js');
+  const { open } = await import('../../pipeline/device.js');
   return open(plan.device);
 }
 
@@ -324,7 +325,7 @@ export async function render(options: RenderCliOptions): Promise<number> {
     process.stderr.write('\ntandem render: stopping (finishing the output; Ctrl-C again to quit at once)\n');
     // The fake device's frames in flight are thrown away: skip their JS rather than wait for it.
     for (const d of devices) (d as { abandonKernels?: () => void }).abandonKernels?.();
-    ac.abort(Object.assign(new Error('interrupted (SIGINT)'), { name: 'AbortError' }));
+    ac.abort(new AbortError('interrupted (SIGINT)'));
   };
   process.on('SIGINT', onSigint);
   const utilSamples: number[] = [];

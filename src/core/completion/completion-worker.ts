@@ -1,4 +1,4 @@
-// The thread behind the 'worker' strategy (worker-waiter.ts). It receives event handles over a
+// The thread behind the worker waiter (worker-waiter.ts). It receives event handles over a
 // MessagePort, polls them with cuEventQuery in a synchronous loop (its own event loop never
 // runs) and posts [id, CUresult] back.
 // Polling instead of cuEventSynchronize: blocking on one event would delay the news of another
@@ -7,8 +7,8 @@
 // way compiled (dist/) and under tsx (tests, benches), with no loader in the worker.
 //
 // workerData: { koffiPath, libraryPath, ctx, port, signal }.
-// Spins for SPIN_MS after the last activity, then sleeps SLEEP_MS between rounds (a Linux futex
-// wait of 50 µs wakes after ~60 µs); with nothing pending it sleeps until the main thread signals.
+// Spins for SPIN_MS after the last activity, then sleeps SLEEP_MS between rounds; with nothing
+// pending it sleeps until the main thread signals.
 export const COMPLETION_WORKER_SOURCE = String.raw`
 'use strict';
 const { receiveMessageOnPort, workerData } = require('node:worker_threads');

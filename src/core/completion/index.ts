@@ -1,27 +1,19 @@
-// Picks the waiter for a device: the option, else TANDEM_EVENT_WAIT, else the default.
+// The device's event waiter, and the query-first await every completion goes through.
 import { cudaError, type Driver } from '../../cuda/driver.js';
 import { CUDA_ERROR_NOT_READY, CUDA_SUCCESS } from '../../cuda/constants.js';
-import { AsyncWaiter } from './async-waiter.js';
-import { PollWaiter } from './poll-waiter.js';
-import { DEFAULT_EVENT_WAIT, strategyFromEnv, type EventWaitStrategy, type EventWaiter } from './waiter.js';
+import type { EventWaiter } from './waiter.js';
 import { WorkerWaiter } from './worker-waiter.js';
 
-export { DEFAULT_EVENT_WAIT, EVENT_WAIT_STRATEGIES, type EventWaitStrategy, type EventWaiter } from './waiter.js';
+export type { EventWaiter } from './waiter.js';
 
-export function createWaiter(driver: Driver, ctx: bigint, strategy?: EventWaitStrategy): EventWaiter {
-  switch (strategy ?? strategyFromEnv() ?? DEFAULT_EVENT_WAIT) {
-    case 'async':
-      return new AsyncWaiter(driver);
-    case 'poll':
-      return new PollWaiter(driver);
-    case 'worker':
-      return new WorkerWaiter(driver, ctx);
-  }
+/** The waiter of a device's context: spins while completions come, then hands off to a thread. */
+export function createWaiter(driver: Driver, ctx: bigint): EventWaiter {
+  return new WorkerWaiter(driver, ctx);
 }
 
 /**
  * One cuEventQuery first (well under a µs): in a pipeline the awaited work has often finished
- * already, and then no strategy needs to wake anyone.
+ * already, and then no thread needs to wake anyone.
  */
 export function awaitEvent(driver: Driver, waiter: EventWaiter, event: bigint, call = 'cuEventQuery'): Promise<void> {
   const rc = driver.cuEventQuery(event) as number;

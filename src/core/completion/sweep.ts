@@ -1,5 +1,5 @@
-// One pass of cuEventQuery over the waits pending on the event loop, shared by the 'poll'
-// strategy and the 'worker' strategy's spinning phase.
+// One pass of cuEventQuery over the waits pending on the event loop: the worker waiter's
+// spinning phase.
 import { cudaError } from '../../cuda/driver.js';
 import { CUDA_ERROR_NOT_READY, CUDA_SUCCESS } from '../../cuda/constants.js';
 

@@ -1,22 +1,20 @@
-// Strategy 'worker' (the default): two phases per wait.
+// The device's event waiter: two phases per wait.
 //   1. Spin: while completions keep arriving (a pipeline run is active), poll pending events with
-//      cuEventQuery from the event loop itself, one round per setImmediate, no back-off. A round
-//      is one cuEventQuery per pending event (well under a µs each), so completion → resolved
-//      promise takes a few µs instead of the worker's message hop (30–60 µs, p99 up to 1.6 ms,
-//      see waiter.ts), and a host that waits on chunk n − depth to enqueue chunk n keeps the copy
-//      engine fed. A round also gives I/O its turn (the loop's poll phase runs between rounds).
-//      While hot (a completion seen within HOT_MS) a round keeps querying for about BUSY_MS
-//      before it yields: each setImmediate turn allocates (~350 B, the immediate and its async
-//      context), and at one turn per ~2 µs that was ~1.5 KiB of garbage per 80 µs chunk, enough
-//      young-generation collections (0.5–2 ms pauses) to idle a copy engine fed 4 MiB chunks.
-//      I/O and timers wait at most about BUSY_MS longer for their turn. The round counts
-//      queries rather than reading the clock as it goes: performance.now() allocates its result
-//      (16 B), and reading it every 16 sweeps was ~950 B a chunk at 4 MiB compute-bound (160 µs a
-//      chunk, bench/probe-alloc.ts); the query budget is re-estimated from each full round.
+//      cuEventQuery from the event loop itself, one round per setImmediate, no back-off. A query
+//      costs well under a microsecond while a message from a thread costs tens, so a host that
+//      waits on chunk n − depth to enqueue chunk n learns of the completion soon enough to keep
+//      the copy engine fed. A round also gives I/O its turn (the loop's poll phase runs between
+//      rounds). While hot (a completion seen within HOT_MS) a round keeps querying for about
+//      BUSY_MS before it yields: each setImmediate turn allocates, and a turn every few
+//      microseconds makes enough garbage for young-generation pauses that idle the copy engine.
+//      I/O and timers wait at most about BUSY_MS longer for their turn. The round counts queries
+//      rather than reading the clock as it goes (performance.now() allocates its result); the
+//      query budget is re-estimated from each full round.
 //   2. Worker: once SPIN_MS pass with no wait started and no completion seen (a long kernel, an
 //      idle device), the events still pending go to a worker thread that polls them
 //      (completion-worker.ts) and posts each completion back, so an idle wait costs the loop and
-//      libuv's pool nothing.
+//      libuv's pool nothing. cuEventSynchronize on the pool is not used: it holds one pool
+//      thread per pending event, and the pool runs the sink stage's file I/O.
 import { createRequire } from 'node:module';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { cudaError, type Driver } from '../../cuda/driver.js';
@@ -33,10 +31,10 @@ interface Pending {
 type Spinning = PendingWait;
 
 /**
- * How long the event loop keeps polling after the last wait started or completion was seen.
- * Longer than a chunk's stage time in the pipelines we measure (64 MiB: 1.25 ms copy, 2.5 ms
- * compute at ratio 2), so a running pipeline never drops to the worker's latency; short enough
- * that waiting for a long kernel burns at most this much of the loop's CPU.
+ * How long the event loop keeps polling after the last wait started or completion was seen:
+ * longer than a chunk's stage time at the chunk sizes pipelines use, so a running pipeline never
+ * drops to the worker's latency; short enough that waiting for a long kernel burns at most this
+ * much of the loop's CPU.
  */
 export const SPIN_MS = 5;
 
@@ -46,12 +44,11 @@ export const BUSY_MS = 0.025;
 /** Hot: a completion was seen or a wait started within this many ms. */
 const HOT_MS = 1;
 
-/** Bounds of a hot round's query budget (a query is well under a µs: 16 is a few µs, 4096 < 2 ms). */
+/** Bounds of a hot round's query budget: a round stays between a few microseconds and a couple of milliseconds. */
 const MIN_QUERIES = 16;
 const MAX_QUERIES = 4096;
 
 export class WorkerWaiter implements EventWaiter {
-  readonly strategy = 'worker' as const;
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #signal = new Int32Array(new SharedArrayBuffer(4));

@@ -4,7 +4,7 @@
 // first. The rate and the ETA are measured over the last 20 s, so one fast or slow chunk does not
 // swing them.
 import { performance } from 'node:perf_hooks';
-import type { RenderProgress } from '../workloads/render.js';
+import type { RenderProgress } from '../render/render.js';
 
 /** Seconds as the render command prints them: 0.1 s resolution below 100 s, whole above. */
 export function seconds(ms: number): string {

@@ -1,13 +1,15 @@
 // The shape of the frames a workload writes and a sink reads: size, pixel layout, and how many
 // frames one pipeline chunk carries. Sinks need it to split a chunk into frames and to tell
 // ffmpeg what arrives on its stdin.
-import { UsageError } from '../cuda/errors.js';
+import { UsageError } from '../util/errors.js';
 
 /** 'rgba': 4 bytes a pixel. 'yuv420p': I420 planar (Y, then U, then V at half resolution), 1.5 bytes a pixel. */
 export type PixelFormat = 'rgba' | 'yuv420p';
 
+/** The pixel formats frames may have: 8-bit RGBA, or planar YUV 4:2:0 (I420). */
 export const PIXEL_FORMATS: readonly PixelFormat[] = ['rgba', 'yuv420p'];
 
+/** The frames of a run: size, pixel format, and how many frames one chunk holds. */
 export interface FrameFormat {
   width: number;
   height: number;
@@ -27,11 +29,13 @@ export interface FrameRange {
 export const MAX_WIDTH = 7680;
 export const MAX_HEIGHT = 4320;
 
+/** Bytes of one frame of that size and pixel format. */
 export function frameBytes(format: Pick<FrameFormat, 'width' | 'height' | 'pixelFormat'>): number {
   const px = format.width * format.height;
   return format.pixelFormat === 'rgba' ? px * 4 : px + 2 * ((format.width / 2) * (format.height / 2));
 }
 
+/** Bytes of one chunk: framesPerChunk frames. */
 export function chunkBytes(format: FrameFormat): number {
   return frameBytes(format) * format.framesPerChunk;
 }
@@ -63,7 +67,7 @@ export function validateFrameFormat(format: FrameFormat): void {
 }
 
 /** "1920x1080" → { width, height }; a UsageError naming the expected form otherwise. */
-export function parseSize(text: string): { width: number; height: number } {
+export function parseFrameSize(text: string): { width: number; height: number } {
   const m = /^\s*(\d+)\s*[x×X]\s*(\d+)\s*$/.exec(text);
   if (!m) throw new UsageError(`--size '${text}' is not WIDTHxHEIGHT; write it like 1920x1080`);
   return { width: Number(m[1]), height: Number(m[2]) };

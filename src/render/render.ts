@@ -2,16 +2,17 @@
 // the sink finalised whatever happens (closed after success, aborted after an error or an
 // interrupt, so an mp4 stays playable). Used by `tandem render` and bench/render.ts.
 import { performance } from 'node:perf_hooks';
-import type { Device } from '../core/types.js';
+import type { Device } from '../pipeline/device.js';
 import { createPipeline } from '../pipeline/index.js';
 import { createMultiPipeline } from '../pipeline/multi.js';
 import type { MultiPipelineStats } from '../pipeline/multi-types.js';
 import type { OutputChunk, PipelineMode, PipelineStats } from '../pipeline/types.js';
-import { multiAsPipelineStats } from '../profile/device-list.js';
+import { multiAsPipelineStats } from '../pipeline/multi-stats.js';
 import type { Sink, SinkResult } from '../sinks/types.js';
-import { frameRanges, framesInChunk, type FrameRange } from './frame-format.js';
-import type { FrameWorkload } from './types.js';
+import { frameRanges, framesInChunk, type FrameRange } from '../formats/frame-format.js';
+import type { FrameWorkload } from '../workloads/types.js';
 
+/** runRender()'s progress after each chunk: frames and chunks done, time, what the sink is doing. */
 export interface RenderProgress {
   framesDone: number;
   chunksDone: number;
@@ -22,6 +23,7 @@ export interface RenderProgress {
   sinkInFlight: number;
 }
 
+/** What runRender() renders: a workload on one device (or several) into a sink, and how. */
 export interface RenderOptions {
   device: Device;
   /**
@@ -43,6 +45,7 @@ export interface RenderOptions {
   onChunk?: (progress: RenderProgress) => void;
 }
 
+/** How a render ended: its statistics and sink result, or the error that stopped it early. */
 export interface RenderOutcome {
   /** The run's statistics (a multi-device run's in the same shape: see multiAsPipelineStats). */
   stats: PipelineStats | null;

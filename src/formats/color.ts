@@ -115,7 +115,7 @@ export function i420ToRgb(
       const d = src[uBase + crow + (x >> 1)]! - 128;
       const e = src[vBase + crow + (x >> 1)]! - 128;
       const o = (y * width + x) * 3;
-      let r = (c + 14744 * e + 4096) >> 13,
+      const r = (c + 14744 * e + 4096) >> 13,
         g = (c - 1754 * d - 4383 * e + 4096) >> 13,
         b = (c + 17373 * d + 4096) >> 13;
       // 1.5748·255/224, 0.1873·…, 0.4681·…, 1.8556·…, all × 8192

@@ -1,10 +1,8 @@
 // The devices behind the CLI's --devices: one pipeline per entry, a GPU listed twice giving two
 // pipelines on the same Device object (the one-GPU smoke test, --devices 0,0), each distinct GPU
 // opened once and closed once. --fake makes one fake device per distinct ordinal.
-import type { Device } from '../core/types.js';
-import { UsageError } from '../cuda/errors.js';
-import type { MultiPipelineStats } from '../pipeline/multi-types.js';
-import type { PipelineMode, PipelineStats } from '../pipeline/types.js';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
 
 export type DeviceList = 'all' | readonly number[];
 
@@ -71,7 +69,10 @@ export async function openDeviceList(
       for (const o of ordinals)
         if (!byOrdinal.has(o)) byOrdinal.set(o, new FakeDevice({ ...options.fakeOptions, ordinal: o }));
     } else {
-      const { listDevices, open } = await import('../core/open.js');
+      const [{ listDevices }, { open }] = await Promise.all([
+        import('../core/open.js'),
+        import('../pipeline/device.js'),
+      ]);
       const count = listDevices().length;
       for (const o of ordinals) {
         if (o >= count)
@@ -91,47 +92,4 @@ export async function openDeviceList(
     distinct: [...byOrdinal.values()],
     close: closeAll,
   };
-}
-
-/**
- * A multi-device run's statistics in the single-pipeline shape the results, tables and render
- * summary use: totals and wall of the whole run; stage busy times and depth from device 0's
- * pipeline (per-device figures stay in `perDevice`); efficiency left to the caller, who knows
- * the stages alone.
- */
-export function multiAsPipelineStats(m: MultiPipelineStats, mode: PipelineMode): PipelineStats {
-  const first = m.perDevice[0]?.stats;
-  const stage = m.bottleneck.stage;
-  return {
-    mode,
-    depth: first?.depth ?? 0,
-    deviceSlots: first?.deviceSlots ?? 0,
-    chunks: m.chunks,
-    bytesOut: m.bytesOut,
-    bytesIn: m.bytesIn,
-    wallMs: m.wallMs,
-    stages: {
-      upload: { busyMs: first?.stages.upload.busyMs ?? null },
-      compute: { busyMs: first?.stages.compute.busyMs ?? null },
-      copy: { busyMs: first?.stages.copy.busyMs ?? null },
-      sink: { busyMs: m.sink.busyMs },
-    },
-    bottleneck: stage === 'upload' || stage === 'compute' || stage === 'copy' || stage === 'sink' ? stage : null,
-    efficiency: null,
-    copyThroughput: { busy: null, wall: m.bytesPerSecond },
-    ...(first?.depthReason ? { depthReason: first.depthReason } : {}),
-  };
-}
-
-/** Per-device shares of a multi-device run, for results and summaries. */
-export function deviceShares(
-  m: MultiPipelineStats,
-): { ordinal: number; name: string; chunks: number; share: number; wallMs: number }[] {
-  return m.perDevice.map((d) => ({
-    ordinal: d.ordinal,
-    name: d.name,
-    chunks: d.chunks,
-    share: d.share,
-    wallMs: d.wallMs,
-  }));
 }
