@@ -3,10 +3,10 @@
 // report.html into --out. The PyTorch and CuPy peers run on the same cells with the same kernel
 // (--no-peers skips them); --fake runs everything on the fake device (CI, or trying it without a GPU).
 import type { CAC } from 'cac';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UsageError } from '../../cuda/errors.js';
+import { MakeDirectoryError, makeDirectory } from '../../util/make-directory.js';
 import type { Device } from '../../core/types.js';
 import type { PipelineMode } from '../../pipeline/types.js';
 import { benchWorkload, BENCH_WORKLOADS, FAKE_COPY_BYTES_PER_MS } from '../../profile/bench-workloads.js';
@@ -263,7 +263,11 @@ export async function runBench(
   let peersClosing: Promise<void> | null = null;
   let results: Results;
   try {
-    await mkdir(p.out, { recursive: true });
+    try {
+      makeDirectory(p.out);
+    } catch (err) {
+      throw err instanceof MakeDirectoryError ? new UsageError(`--out: ${err.message}`) : err;
+    }
     const workload = await benchWorkload(p.workload, device.backend);
     const utilization =
       device.backend === 'cuda'
