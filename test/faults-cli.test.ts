@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -107,7 +108,8 @@ test(
       assert.equal(r.code, 1, r.stderr);
       assertClearError(r, /stage 'sink' failed at chunk \d+: raw sink, chunk \d+: file too large \(EFBIG/);
       assert.match(r.stderr, /ulimit -f/);
-      const partial = readFileSync(out);
+      assert.ok(!existsSync(out), 'nothing under the final name');
+      const partial = readFileSync(join(dir, 'x.partial.raw'));
       assert.ok(partial.length <= 40 * 1024);
       assertPrefix(partial, 'EFBIG');
     } finally {
@@ -227,9 +229,11 @@ test(
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-        // Wait until it writes, then interrupt after a random extra delay.
+        // Wait until it writes (under its temporary name), then interrupt after a random extra delay.
         const deadline = Date.now() + 30_000;
-        while (!existsSync(out) || statSync(out).size === 0) {
+        const written = () =>
+          readdirSync(dir).some((n) => n.startsWith('.x.tandem-') && statSync(join(dir, n)).size > 0);
+        while (!written()) {
           assert.ok(Date.now() < deadline, `never wrote: ${stderr}`);
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -239,7 +243,8 @@ test(
         const code = await exited;
         clearTimeout(timer);
         assert.equal(code, 130, `trial ${trial}: exit 130 after SIGINT (stderr: ${stderr})`);
-        const partial = readFileSync(out);
+        assert.deepEqual(readdirSync(dir), ['x.partial.raw'], `trial ${trial}: only the partial file is left`);
+        const partial = readFileSync(join(dir, 'x.partial.raw'));
         assert.equal(partial.length % FRAME, 0, `trial ${trial}: whole frames only (${partial.length} bytes)`);
         const frames = partial.length / FRAME;
         const ref = referenceOutput(Math.max(64, frames));

@@ -255,14 +255,17 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
         r(c);
       }),
     );
-    // Wait until frames are flowing: the mp4 has grown past its header.
-    const path = join(dir, 'part.mp4');
+    // Wait until frames are flowing: the mp4, under its temporary name until the run ends, has grown past its header.
+    const path = join(dir, 'part.partial.mp4');
     for (let i = 0; i < 300 && !exited; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const size = await stat(path).then(
-        (s) => s.size,
-        () => 0,
-      );
+      const temp = (await readdir(dir)).find((n) => n.startsWith('.part.tandem-'));
+      const size = temp
+        ? await stat(join(dir, temp)).then(
+            (s) => s.size,
+            () => 0,
+          )
+        : 0;
       if (size > 20_000) break;
     }
     assert.ok(!exited, `tandem render ended before the interrupt: ${stderr.slice(-2000)}`);
@@ -272,7 +275,9 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
     const code = await closed;
     clearTimeout(timer);
     assert.equal(code, 130, `did not stop cleanly after SIGINT: ${stderr.slice(-2000)}`);
-    assert.match(stderr, /tandem render interrupted: fractal 96x54 yuv420p, \d+\/100000 frames/);
+    assert.match(stderr, /tandem render interrupted \(SIGINT\): fractal 96x54 yuv420p, \d+\/100000 frames/);
+    assert.match(stderr, /part\.partial\.mp4 \(partial, finalised by ffmpeg: playable\)/);
+    assert.deepEqual(await readdir(dir), ['part.partial.mp4'], 'only the partial file: no final name, no temporary');
     const frames = probeFrames(path);
     assert.ok(frames > 0 && frames < 100000, `partial mp4 has ${frames} frames`);
     const m = /, (\d+)\/100000 frames/.exec(stderr);

@@ -6,14 +6,19 @@ import { dirname, resolve } from 'node:path';
 
 export class SinkError extends Error {
   override readonly name = 'SinkError';
+  /** The pipeline stage a sink failure belongs to. */
+  readonly stage = 'sink';
+  /** ERR_TANDEM_SINK_OUTPUT: the finished output failed its check (see ffmpeg.ts); ERR_TANDEM_SINK otherwise. */
+  readonly code: string;
   constructor(
     readonly sink: string,
     /** The chunk being written, or null when the failure is not tied to one (open, close). */
     readonly chunkIndex: number | null,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string },
   ) {
     super(`${sink} sink${chunkIndex === null ? '' : `, chunk ${chunkIndex}`}: ${message}`, options);
+    this.code = options?.code ?? 'ERR_TANDEM_SINK';
   }
 }
 
