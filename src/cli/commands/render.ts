@@ -203,9 +203,10 @@ async function openSinkFor(plan: RenderPlan, onStdoutClosed: (err: Error) => voi
       const s = readableSink({ format: plan.format });
       s.readable.on('error', () => {}); // reported by the next write, with its chunk
       s.readable.pipe(process.stdout);
-      // EPIPE: the reader went away (`| head`): the run stops as if interrupted, exit 141.
-      process.stdout.on('error', (err) => {
-        onStdoutClosed(err);
+      // EPIPE: the reader went away (`| head`): the run stops as if interrupted, exit 141. Any other error (ENOSPC
+      // on a redirected stdout) fails the next write, and the run, with that error.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') onStdoutClosed(err);
         void s.abort(err);
       });
       return s;
