@@ -292,6 +292,16 @@ test(
         [[...base, '--fps', '0', ...out], /--fps must be a number > 0/],
         [[...base, '--workload', 'nope', ...out], /unknown workload 'nope': choose one of/],
         [[...base, '--frames-per-chunk', '0', ...out], /--frames-per-chunk must be a whole number from 1 to 256/],
+        // Values that pass their own range but overflow a 32-bit kernel argument name the flag the user typed.
+        [
+          ['render', '--fake', '--size', '32x16', '--frames', '5000000000', ...out],
+          /--frames 5000000000 is more than a kernel's 32-bit frame index can count \(4294967295\)/,
+        ],
+        [
+          ['render', '--fake', '--size', '7680x4320', '--format', 'rgba', '--frames-per-chunk', '256', ...out],
+          /--frames-per-chunk 256 at --size 7680x4320 rgba makes .* chunks; a chunk must stay within 4 GiB/,
+        ],
+        [[...base, '--cost', '1e300', ...out], /--cost must be at most 10000, got '1e300'/],
         [['bench', '--fake', '--sizes', '12Q'], /--sizes: cannot read '12Q'; write sizes like 64M/],
         [['frobnicate'], /unknown command 'frobnicate'; run 'tandem --help'/],
       ];
