@@ -11,6 +11,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderFractalFrame } from '../src/workloads/fractal.js';
 import { frameBytes } from '../src/workloads/frame-format.js';
+import { formatBytes } from '../src/cuda/errors.js';
 
 // dist/test/x.js or test/x.ts: the repository root is where package.json is.
 function repoRoot(): string {
@@ -286,3 +287,28 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'the summary: the output size is the file on disk (not the bytes sent to ffmpeg), and only the summary names the bottleneck',
+  { skip: skipFfmpeg },
+  async () => {
+    const dir = await tmp();
+    try {
+      const r = tandem(['render', '--fake', '--size', '64x48', '--frames', '48', '--out', 'z.mp4'], dir);
+      assert.equal(r.status, 0, r.stderr);
+      const size = (await stat(join(dir, 'z.mp4'))).size;
+      const m = /^ {2}output {7}(.*): (.*) on disk; 48 frames, (.*) sent to ffmpeg$/m.exec(r.stderr);
+      assert.ok(m, r.stderr);
+      assert.equal(m[1], join(dir, 'z.mp4'));
+      assert.equal(m[2], formatBytes(size), `the file is ${size} bytes`);
+      assert.equal(m[3], formatBytes(48 * 64 * 48 * 1.5));
+      // The last progress line (stderr is not a terminal: one line per update) leaves the bottleneck to the summary.
+      const progress = r.stderr.split('\n').filter((l) => l.startsWith('tandem render: '));
+      assert.ok(progress.length > 0);
+      assert.doesNotMatch(progress.at(-1)!, /bottleneck/);
+      assert.equal(r.stderr.match(/^ {2}bottleneck/gm)?.length, 1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
