@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeDevice } from '../src/testing/index.js';
 import { callbackSink } from '../src/sinks/callback.js';
@@ -174,6 +174,13 @@ function assertNoFinal(kind: Kind, dir: string): void {
   }
 }
 
+/** Starts a long render into `dir` and waits until its temporary output holds something. */
+async function startWriting(kind: Kind, dir: string) {
+  const r = start([...RENDER, '--frames', '100000', '--out', join(dir, OUT[kind])]);
+  const [sub, prefix] = TEMP[kind];
+  return { ...r, temp: await waitForTemp(join(dir, sub), prefix, 10_000, r.stderr) };
+}
+
 const KINDS: Kind[] = ['raw', 'png', 'ffmpeg'];
 const skipFor = (kind: Kind) => (kind === 'ffmpeg' ? skipFfmpeg : skipNoBuild);
 
@@ -250,16 +257,13 @@ for (const kind of KINDS) {
     async () => {
       const dir = tmp();
       try {
-        const r = start([...RENDER, '--frames', '100000', '--out', join(dir, OUT[kind])]);
-        const [sub, prefix] = TEMP[kind];
-        const temp = await waitForTemp(join(dir, sub), prefix, 10_000, r.stderr);
+        const r = await startWriting(kind, dir);
+        const temp = r.temp;
         r.child.kill('SIGKILL');
         const o = await r.ended;
         assert.equal(o.signal, 'SIGKILL');
         assert.ok(temp.includes(`tandem-${r.child.pid}-`), `the temporary names the pid: ${temp}`);
-        if (kind === 'png')
-          assert.deepEqual(readdirSync(join(dir, 'frames')), [prefix === '.tandem-' ? temp.split('/').pop() : '']);
-        else assert.deepEqual(readdirSync(dir), [temp.split('/').pop()]);
+        assert.deepEqual(readdirSync(join(dir, TEMP[kind][0])), [basename(temp)]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -274,9 +278,7 @@ for (const kind of KINDS) {
       async () => {
         const dir = tmp();
         try {
-          const r = start([...RENDER, '--frames', '100000', '--out', join(dir, OUT[kind])]);
-          const [sub, prefix] = TEMP[kind];
-          await waitForTemp(join(dir, sub), prefix, 10_000, r.stderr);
+          const r = await startWriting(kind, dir);
           r.child.kill(signal);
           const o = await r.ended;
           assert.equal(o.code, code, o.stderr);
@@ -297,9 +299,7 @@ for (const kind of KINDS) {
     async () => {
       const dir = tmp();
       try {
-        const r = start([...RENDER, '--frames', '100000', '--out', join(dir, OUT[kind])]);
-        const [sub, prefix] = TEMP[kind];
-        await waitForTemp(join(dir, sub), prefix, 10_000, r.stderr);
+        const r = await startWriting(kind, dir);
         r.child.kill('SIGINT');
         r.child.kill('SIGINT');
         const o = await r.ended;

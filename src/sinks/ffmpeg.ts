@@ -271,10 +271,10 @@ export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<Ffmpeg
 
   const keepAsPartial = async (): Promise<string | null> => {
     if (!staged) return null;
-    const kept = await keepPartial(staged).catch(() => null);
+    const kept = await keepPartial(staged);
     const finalized = !spawnError && exit?.code === 0 && !WRITE_FAILED.test(stderr);
-    result.file = kept ? { path: kept, bytes: (await bytesAt(kept)) ?? 0, complete: false, finalized } : null;
-    return kept;
+    result.file = kept && { ...kept, finalized };
+    return kept?.path ?? null;
   };
 
   /** Why the finished output is not the video that was sent, or null when it is. */

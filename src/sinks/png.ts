@@ -16,7 +16,7 @@ import { validateFrameFormat, type FrameFormat } from '../workloads/frame-format
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
 import { PNG_WORKER_SOURCE, type PngTask } from './png-worker.js';
-import { bytesAt, keepPartial, keepPartialSync, stagedDirectory } from './staging.js';
+import { keepPartial, keepPartialSync, stagedDirectory } from './staging.js';
 import type { Sink, SinkResult } from './types.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -140,11 +140,6 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
     return true;
   };
 
-  const keepAsPartial = async (): Promise<void> => {
-    const kept = await keepPartial(staged).catch(() => null);
-    result.file = kept ? { path: kept, bytes: (await bytesAt(kept)) ?? 0, complete: false } : null;
-  };
-
   /** Moves every frame up into `dir`, after checking that nothing but an older frame file is in the way of any. */
   const publish = async (): Promise<void> => {
     for (const name of written) {
@@ -173,14 +168,14 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
       try {
         await publish();
       } catch (err) {
-        await keepAsPartial();
+        result.file = await keepPartial(staged);
         throw err;
       }
       result.file = { path: dir, bytes: result.bytes, complete: true };
       return { ...result };
     },
     async abort() {
-      if (await finish()) await keepAsPartial();
+      if (await finish()) result.file = await keepPartial(staged);
     },
     abandon: () => keepPartialSync(staged),
   };

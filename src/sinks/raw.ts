@@ -105,11 +105,6 @@ export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
     return true;
   };
 
-  const keepAsPartial = async (): Promise<void> => {
-    const kept = await keepPartial(staged!).catch(() => null);
-    result.file = kept ? { path: kept, bytes: (await bytesAt(kept)) ?? 0, complete: false } : null;
-  };
-
   return {
     name: 'raw',
     concurrency,
@@ -121,7 +116,7 @@ export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
         await finish();
         if (staged) await rename(staged.temp, target);
       } catch (err) {
-        if (staged) await keepAsPartial();
+        if (staged) result.file = await keepPartial(staged);
         throw new SinkError('raw', null, describeFsError(err, target), { cause: err });
       }
       if (staged) result.file = { path: target, bytes: (await bytesAt(target)) ?? 0, complete: true };
@@ -129,7 +124,7 @@ export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
     },
     async abort() {
       if (!(await finish().catch(() => true))) return;
-      if (staged) await keepAsPartial();
+      if (staged) result.file = await keepPartial(staged);
     },
     abandon: () => (staged ? keepPartialSync(staged) : null),
   };

@@ -61,18 +61,25 @@ export async function bytesAt(path: string): Promise<number | null> {
 }
 
 /**
- * Keeps what a run that did not complete wrote under the partial name (replacing an older partial) and returns that
- * name, or removes it and returns null when it is empty or missing.
+ * Keeps what a run that did not complete wrote under the partial name (replacing an older partial) and says where and
+ * how much; removes it and returns null when it is empty or missing, or could not be moved. Never throws: it runs
+ * while another error is being reported.
  */
-export async function keepPartial(staged: StagedFile): Promise<string | null> {
-  const bytes = await bytesAt(staged.temp);
-  if (!bytes) {
-    await rm(staged.temp, { recursive: true, force: true }).catch(() => {});
+export async function keepPartial(
+  staged: StagedFile,
+): Promise<{ path: string; bytes: number; complete: false } | null> {
+  try {
+    const bytes = await bytesAt(staged.temp);
+    if (!bytes) {
+      await rm(staged.temp, { recursive: true, force: true });
+      return null;
+    }
+    await rm(staged.partial, { recursive: true, force: true });
+    await rename(staged.temp, staged.partial);
+    return { path: staged.partial, bytes, complete: false };
+  } catch {
     return null;
   }
-  await rm(staged.partial, { recursive: true, force: true });
-  await rename(staged.temp, staged.partial);
-  return staged.partial;
 }
 
 /** keepPartial for a process about to exit (a second Ctrl-C): synchronous, never throws. */
