@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cacheDir, cacheKey, readCached, writeCached } from '../src/core/compile-cache.js';
@@ -43,5 +43,43 @@ test('write then read round-trips, leaves no temporary file, and a miss is null'
     assert.deepEqual(readdirSync(dir), ['k.cubin']);
   } finally {
     rmSync(join(dir, '..'), { recursive: true, force: true });
+  }
+});
+
+test('an entry that does not verify is a miss: corrupted, truncated, swapped, unheaded; rewriting it repairs it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-cache-'));
+  try {
+    const image = new Uint8Array(4096).map((_, i) => (i * 13) & 0xff);
+    const other = new Uint8Array(512).fill(7);
+    writeCached(dir, 'a', 'cubin', image);
+    writeCached(dir, 'b', 'cubin', other);
+    const fileA = join(dir, 'a.cubin');
+    const good = readFileSync(fileA);
+    assert.deepEqual(readCached(dir, 'a', 'cubin'), Buffer.from(image));
+
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 100]! ^= 0x01;
+    const cases: Array<[string, Buffer]> = [
+      ['one bit flipped in the binary', flipped],
+      ['truncated', good.subarray(0, good.length - 1000)],
+      ['empty', Buffer.alloc(0)],
+      ['header only', good.subarray(0, good.indexOf(0x0a) + 1)],
+      ["another key's entry under this name", readFileSync(join(dir, 'b.cubin'))],
+      ['a bare binary with no header', Buffer.from(image)],
+    ];
+    for (const [what, bytes] of cases) {
+      writeFileSync(fileA, bytes);
+      assert.equal(readCached(dir, 'a', 'cubin'), null, what);
+    }
+    writeFileSync(fileA, good);
+    assert.equal(readCached(dir, 'a', 'ptx'), null, 'asked for another format');
+    renameSync(fileA, join(dir, 'a.ptx'));
+    assert.equal(readCached(dir, 'a', 'ptx'), null, 'a cubin entry renamed to .ptx');
+
+    writeFileSync(fileA, flipped);
+    writeCached(dir, 'a', 'cubin', image);
+    assert.deepEqual(readCached(dir, 'a', 'cubin'), Buffer.from(image), 'the recompiled image replaced the bad entry');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -107,7 +108,8 @@ test(
       assert.equal(r.code, 1, r.stderr);
       assertClearError(r, /stage 'sink' failed at chunk \d+: raw sink, chunk \d+: file too large \(EFBIG/);
       assert.match(r.stderr, /ulimit -f/);
-      const partial = readFileSync(out);
+      assert.ok(!existsSync(out), 'nothing under the final name');
+      const partial = readFileSync(join(dir, 'x.partial.raw'));
       assert.ok(partial.length <= 40 * 1024);
       assertPrefix(partial, 'EFBIG');
     } finally {
@@ -227,9 +229,11 @@ test(
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-        // Wait until it writes, then interrupt after a random extra delay.
+        // Wait until it writes (under its temporary name), then interrupt after a random extra delay.
         const deadline = Date.now() + 30_000;
-        while (!existsSync(out) || statSync(out).size === 0) {
+        const written = () =>
+          readdirSync(dir).some((n) => n.startsWith('.x.tandem-') && statSync(join(dir, n)).size > 0);
+        while (!written()) {
           assert.ok(Date.now() < deadline, `never wrote: ${stderr}`);
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -239,7 +243,8 @@ test(
         const code = await exited;
         clearTimeout(timer);
         assert.equal(code, 130, `trial ${trial}: exit 130 after SIGINT (stderr: ${stderr})`);
-        const partial = readFileSync(out);
+        assert.deepEqual(readdirSync(dir), ['x.partial.raw'], `trial ${trial}: only the partial file is left`);
+        const partial = readFileSync(join(dir, 'x.partial.raw'));
         assert.equal(partial.length % FRAME, 0, `trial ${trial}: whole frames only (${partial.length} bytes)`);
         const frames = partial.length / FRAME;
         const ref = referenceOutput(Math.max(64, frames));
@@ -287,6 +292,16 @@ test(
         [[...base, '--fps', '0', ...out], /--fps must be a number > 0/],
         [[...base, '--workload', 'nope', ...out], /unknown workload 'nope': choose one of/],
         [[...base, '--frames-per-chunk', '0', ...out], /--frames-per-chunk must be a whole number from 1 to 256/],
+        // Values that pass their own range but overflow a 32-bit kernel argument name the flag the user typed.
+        [
+          ['render', '--fake', '--size', '32x16', '--frames', '5000000000', ...out],
+          /--frames 5000000000 is more than a kernel's 32-bit frame index can count \(4294967295\)/,
+        ],
+        [
+          ['render', '--fake', '--size', '7680x4320', '--format', 'rgba', '--frames-per-chunk', '256', ...out],
+          /--frames-per-chunk 256 at --size 7680x4320 rgba makes .* chunks; a chunk must stay within 4 GiB/,
+        ],
+        [[...base, '--cost', '1e300', ...out], /--cost must be at most 10000, got '1e300'/],
         [['bench', '--fake', '--sizes', '12Q'], /--sizes: cannot read '12Q'; write sizes like 64M/],
         [['frobnicate'], /unknown command 'frobnicate'; run 'tandem --help'/],
       ];

@@ -11,6 +11,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderFractalFrame } from '../src/workloads/fractal.js';
 import { frameBytes } from '../src/formats/frame-format.js';
+import { formatBytes } from '../src/util/format.js';
 
 // dist/test/x.js or test/x.ts: the repository root is where package.json is.
 function repoRoot(): string {
@@ -255,14 +256,17 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
         r(c);
       }),
     );
-    // Wait until frames are flowing: the mp4 has grown past its header.
-    const path = join(dir, 'part.mp4');
+    // Wait until frames are flowing: the mp4, under its temporary name until the run ends, has grown past its header.
+    const path = join(dir, 'part.partial.mp4');
     for (let i = 0; i < 300 && !exited; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const size = await stat(path).then(
-        (s) => s.size,
-        () => 0,
-      );
+      const temp = (await readdir(dir)).find((n) => n.startsWith('.part.tandem-'));
+      const size = temp
+        ? await stat(join(dir, temp)).then(
+            (s) => s.size,
+            () => 0,
+          )
+        : 0;
       if (size > 20_000) break;
     }
     assert.ok(!exited, `tandem render ended before the interrupt: ${stderr.slice(-2000)}`);
@@ -272,7 +276,9 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
     const code = await closed;
     clearTimeout(timer);
     assert.equal(code, 130, `did not stop cleanly after SIGINT: ${stderr.slice(-2000)}`);
-    assert.match(stderr, /tandem render interrupted: fractal 96x54 yuv420p, \d+\/100000 frames/);
+    assert.match(stderr, /tandem render interrupted \(SIGINT\): fractal 96x54 yuv420p, \d+\/100000 frames/);
+    assert.match(stderr, /part\.partial\.mp4 \(partial, finalised by ffmpeg: playable\)/);
+    assert.deepEqual(await readdir(dir), ['part.partial.mp4'], 'only the partial file: no final name, no temporary');
     const frames = probeFrames(path);
     assert.ok(frames > 0 && frames < 100000, `partial mp4 has ${frames} frames`);
     const m = /, (\d+)\/100000 frames/.exec(stderr);
@@ -281,3 +287,28 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'the summary: the output size is the file on disk (not the bytes sent to ffmpeg), and only the summary names the bottleneck',
+  { skip: skipFfmpeg },
+  async () => {
+    const dir = await tmp();
+    try {
+      const r = tandem(['render', '--fake', '--size', '64x48', '--frames', '48', '--out', 'z.mp4'], dir);
+      assert.equal(r.status, 0, r.stderr);
+      const size = (await stat(join(dir, 'z.mp4'))).size;
+      const m = /^ {2}output {7}(.*): (.*) on disk; 48 frames, (.*) sent to ffmpeg$/m.exec(r.stderr);
+      assert.ok(m, r.stderr);
+      assert.equal(m[1], join(dir, 'z.mp4'));
+      assert.equal(m[2], formatBytes(size), `the file is ${size} bytes`);
+      assert.equal(m[3], formatBytes(48 * 64 * 48 * 1.5));
+      // The last progress line (stderr is not a terminal: one line per update) leaves the bottleneck to the summary.
+      const progress = r.stderr.split('\n').filter((l) => l.startsWith('tandem render: '));
+      assert.ok(progress.length > 0);
+      assert.doesNotMatch(progress.at(-1)!, /bottleneck/);
+      assert.equal(r.stderr.match(/^ {2}bottleneck/gm)?.length, 1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FfmpegNotFoundError, findFfmpeg, openFfmpegSink, ffmpegArgs } from '../src/sinks/ffmpeg.js';
+import { FfmpegNotFoundError, findFfmpeg, findFfprobe, openFfmpegSink, ffmpegArgs } from '../src/sinks/ffmpeg.js';
 import { SinkError } from '../src/sinks/errors.js';
 import { frameBytes, frameRanges, type FrameFormat, type FrameRange } from '../src/formats/frame-format.js';
 import { renderFractalFrame } from '../src/workloads/fractal.js';
@@ -200,6 +200,92 @@ test('TANDEM_FFMPEG picks the executable', async () => {
     await chmod(fake, 0o755);
     assert.equal(findFfmpeg({ TANDEM_FFMPEG: fake, PATH: '' }), fake);
     assert.ok((await readFile(fake)).length > 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** An "ffmpeg" that is a shell script: what a broken or lying encoder looks like from tandem's side. */
+async function fakeFfmpeg(dir: string, body: string): Promise<string> {
+  const path = join(dir, 'fake-ffmpeg');
+  await writeFile(path, `#!/bin/sh\n${body}\n`);
+  await chmod(path, 0o755);
+  return path;
+}
+
+test(
+  'an ffmpeg that exits 0 without a valid video is a failure: no file, an empty file, a cut file, "Error writing trailer"',
+  { skip: needFfmpeg },
+  async () => {
+    const dir = await tmp();
+    try {
+      const format: FrameFormat = { width: 64, height: 48, pixelFormat: 'yuv420p', framesPerChunk: 4 };
+      const chunks = fractalChunks(format, 8);
+      // The output path is ffmpeg's last argument.
+      const last = 'for a; do out="$a"; done';
+      const cases: Array<[string, string, RegExp]> = [
+        ['writes nothing', 'cat >/dev/null; exit 0', /ffmpeg exited 0 but wrote no file/],
+        [
+          'writes an empty file',
+          `${last}; cat >/dev/null; : > "$out"; exit 0`,
+          /ffmpeg exited 0 but wrote an empty file/,
+        ],
+        [
+          'writes the first 2000 bytes of a real mp4',
+          `${last}; ffmpeg "$@" && head -c 2000 "$out" > "$out.cut" && mv "$out.cut" "$out"`,
+          /ffprobe finds no readable video stream of the 8 sent/,
+        ],
+        [
+          'says "Error writing trailer" and exits 0',
+          `${last}; ffmpeg "$@"; echo "[mp4 @ 0x1] Error writing trailer of $out: No space left on device" >&2; exit 0`,
+          /ffmpeg exited 0 but could not write the file: .*Error writing trailer/,
+        ],
+      ];
+      for (const [what, body, re] of cases) {
+        const ffmpeg = await fakeFfmpeg(dir, body);
+        const path = join(dir, 'out.mp4');
+        const sink = await openFfmpegSink({ path, format, ffmpeg, ffprobe: 'ffprobe' });
+        for (const c of chunks) await sink.write(c);
+        await assert.rejects(sink.close(), (e: Error) => {
+          assert.ok(e instanceof SinkError, what);
+          assert.equal(e.code, 'SINK_OUTPUT_INVALID', what);
+          assert.equal(e.stage, 'sink');
+          assert.match(e.message, re, what);
+          assert.match(e.message, /Check the free space and the ffmpeg command, then run again/);
+          return true;
+        });
+        const left = (await readdir(dir)).filter((n) => n.startsWith('out'));
+        assert.ok(!left.includes('out.mp4'), `${what}: nothing under the final name (${left.join(', ')})`);
+        await rm(join(dir, 'out.partial.mp4'), { force: true });
+      }
+      // The real ffmpeg through the same checks: the file is renamed to its final name and its size is reported.
+      const sink = await openFfmpegSink({ path: join(dir, 'good.mp4'), format });
+      for (const c of chunks) await sink.write(c);
+      const result = await sink.close();
+      assert.deepEqual(result.file, {
+        path: join(dir, 'good.mp4'),
+        bytes: (await stat(join(dir, 'good.mp4'))).size,
+        complete: true,
+      });
+      assert.equal(probeFrames(join(dir, 'good.mp4')).frames, 8);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test('ffprobe: TANDEM_FFPROBE, else next to ffmpeg, else PATH; null when there is none', async () => {
+  const dir = await tmp();
+  try {
+    const ffmpeg = join(dir, 'ffmpeg');
+    await writeFile(ffmpeg, '#!/bin/sh\n');
+    await chmod(ffmpeg, 0o755);
+    assert.equal(findFfprobe(ffmpeg, { PATH: '/nonexistent' }), null);
+    await writeFile(join(dir, 'ffprobe'), '#!/bin/sh\n');
+    await chmod(join(dir, 'ffprobe'), 0o755);
+    assert.equal(findFfprobe(ffmpeg, { PATH: '/nonexistent' }), join(dir, 'ffprobe'));
+    assert.equal(findFfprobe('/x/ffmpeg', { PATH: dir }), join(dir, 'ffprobe'));
+    assert.equal(findFfprobe(ffmpeg, { TANDEM_FFPROBE: '/no/such/ffprobe' }), null);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -234,3 +234,52 @@ test(
     }
   },
 );
+
+test('file sinks publish atomically: nothing under the final name until close(); abort() keeps a .partial; an empty run keeps nothing', async () => {
+  const dir = await tmp();
+  try {
+    const format: FrameFormat = { width: 8, height: 4, pixelFormat: 'rgba', framesPerChunk: 2 };
+    const data = pattern(format, 4);
+    const fb = frameBytes(format);
+    const chunk = (i: number) => chunkOf(i, { firstFrame: i * 2, frames: 2 }, data.slice(i * 2 * fb, (i + 1) * 2 * fb));
+
+    const raw = await openRawSink({ path: join(dir, 'a.raw'), format });
+    await raw.write(chunk(0));
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => !n.startsWith('.a.tandem-')),
+      [],
+      'only the temporary',
+    );
+    await raw.write(chunk(1));
+    const done = await raw.close();
+    assert.deepEqual(await readdir(dir), ['a.raw']);
+    assert.deepEqual(done.file, { path: join(dir, 'a.raw'), bytes: 4 * fb, complete: true });
+
+    const cut = await openRawSink({ path: join(dir, 'a.raw'), format });
+    await cut.write(chunk(0));
+    await cut.abort(new Error('stop'));
+    assert.deepEqual((await readdir(dir)).sort(), ['a.partial.raw', 'a.raw'], 'the complete file is untouched');
+    assert.deepEqual(await readFile(join(dir, 'a.partial.raw')), Buffer.from(data.subarray(0, 2 * fb)));
+    assert.deepEqual(cut.stats().file, { path: join(dir, 'a.partial.raw'), bytes: 2 * fb, complete: false });
+
+    const empty = await openRawSink({ path: join(dir, 'b.raw'), format });
+    await empty.abort();
+    assert.ok(!(await readdir(dir)).some((n) => n.includes('b.')), 'nothing kept from an empty run');
+
+    const png = await openPngSink({ dir: join(dir, 'frames'), format, workers: 1 });
+    await png.write(chunk(0));
+    await png.abort();
+    assert.deepEqual(await readdir(join(dir, 'frames')), ['partial']);
+    assert.deepEqual((await readdir(join(dir, 'frames', 'partial'))).sort(), [pngFileName(0), pngFileName(1)]);
+    const whole = await openPngSink({ dir: join(dir, 'frames'), format, workers: 1 });
+    await whole.write(chunk(0));
+    await whole.write(chunk(1));
+    await whole.close();
+    assert.deepEqual(
+      (await readdir(join(dir, 'frames'))).sort(),
+      [0, 1, 2, 3].map((f) => pngFileName(f)).concat('partial'),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -99,7 +99,7 @@ export class ProgressLine {
     // The log form already printed this count (its last tenth): no second line for it.
     const printed = !this.tty && this.printedFrames === p.framesDone;
     this.current = p;
-    if (!printed) this.tick(true);
+    if (!printed) this.tick(true, true);
     if (this.enabled && this.tty) this.out.write('\n');
   }
 
@@ -108,7 +108,7 @@ export class ProgressLine {
     this.ticker = null;
   }
 
-  private tick(force: boolean): void {
+  private tick(force: boolean, final = false): void {
     const now = performance.now() - this.started;
     const period = !this.enabled ? 500 : this.tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS;
     if (!force && now - this.lastPrint < period - 20) return;
@@ -123,9 +123,12 @@ export class ProgressLine {
       this.lastWindow = { t: p.elapsedMs, active: p.sinkActiveMs };
     }
     const eta = this.eta.eta(p.framesDone);
+    // The last line (all frames, or the run's end) leaves the bottleneck to the summary, which names the
+    // whole run's; a line names only the window since the line before it.
+    const last = final || p.framesDone >= this.total;
     const text =
       `${p.framesDone}/${this.total} frames  ${(rate ?? 0).toFixed(1)} fps  ${util === null ? 'GPU util n/a' : `GPU ${util}%`}` +
-      `  bottleneck: ${this.bottleneck}${eta !== null ? `  eta ${seconds(eta * 1000)}` : ''}`;
+      `${last ? '' : `  bottleneck: ${this.bottleneck}`}${eta !== null ? `  eta ${seconds(eta * 1000)}` : ''}`;
     this.printedFrames = p.framesDone;
     if (this.tty) {
       const width = 24;

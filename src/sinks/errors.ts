@@ -5,17 +5,24 @@ import { access, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { TandemError } from '../util/errors.js';
 
-/** A sink failed (code 'SINK_FAILED'): the sink, the chunk (or null), what to change. */
+/** A sink failed: the sink, the chunk (or null), what to change. Code 'SINK_OUTPUT_INVALID' when the
+ * finished output failed its check (see ffmpeg.ts), 'SINK_FAILED' otherwise. */
 export class SinkError extends TandemError {
   override readonly name: string = 'SinkError';
+  /** The pipeline stage a sink failure belongs to. */
+  readonly stage = 'sink';
   constructor(
     readonly sink: string,
     /** The chunk being written, or null when the failure is not tied to one (open, close). */
     readonly chunkIndex: number | null,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string },
   ) {
-    super('SINK_FAILED', `${sink} sink${chunkIndex === null ? '' : `, chunk ${chunkIndex}`}: ${message}`, options);
+    super(
+      options?.code ?? 'SINK_FAILED',
+      `${sink} sink${chunkIndex === null ? '' : `, chunk ${chunkIndex}`}: ${message}`,
+      options,
+    );
   }
 }
 

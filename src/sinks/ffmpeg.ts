@@ -1,7 +1,12 @@
 // ffmpeg as the host stage: raw frames on its stdin, straight from the pinned slot. The slot is
 // released only when the pipe has taken its bytes (the write callback), stdin backpressure is
 // respected, and ffmpeg's exit code and the tail of its stderr end up in any error.
-import { spawn, type ChildProcess } from 'node:child_process';
+// ffmpeg's exit code alone does not prove the video was written (ffmpeg 5.1 exits 0 after "Error writing trailer …
+// No space left on device"), so close() checks the output itself: ffmpeg exited 0 and reported no write error, the
+// file exists and is not empty, and ffprobe counts exactly the frames sent. Only then is it renamed to its final name
+// (staging.ts); otherwise it is kept as the partial file and close() throws SINK_OUTPUT_INVALID.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { rename } from 'node:fs/promises';
 import { constants as fsConstants, accessSync, statSync } from 'node:fs';
 import { delimiter, dirname, extname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -9,7 +14,8 @@ import type { OutputChunk } from '../pipeline/types.js';
 import { validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
 import { TandemError } from '../util/errors.js';
 import { chunkFrames } from './chunk-frames.js';
-import { SinkError, checkWritableDir } from './errors.js';
+import { SinkError, checkWritableDir, describeFsError } from './errors.js';
+import { bytesAt, keepPartial, keepPartialSync, stagingFor } from './staging.js';
 import type { Sink, SinkResult } from './types.js';
 
 /** No ffmpeg executable (code 'FFMPEG_NOT_FOUND'): says where it looked and how to point at one. */
@@ -50,6 +56,37 @@ export function findFfmpeg(env: NodeJS.ProcessEnv = process.env): string {
   throw new FfmpegNotFoundError(dirs);
 }
 
+/**
+ * ffprobe from TANDEM_FFPROBE, else the one next to `ffmpeg` (the same package installs both), else the first on PATH;
+ * null when there is none (the frame count is then not checked).
+ */
+export function findFfprobe(ffmpeg: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.TANDEM_FFPROBE) return isExecutable(env.TANDEM_FFPROBE) ? env.TANDEM_FFPROBE : null;
+  const beside = join(dirname(ffmpeg), 'ffprobe');
+  if (isExecutable(beside)) return beside;
+  for (const d of (env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    const p = join(d, 'ffprobe');
+    if (isExecutable(p)) return p;
+  }
+  return null;
+}
+
+/** The number of video frames ffprobe finds in `path` (packets of the first video stream; no decoding). */
+export function probeFrames(ffprobe: string, path: string): Promise<{ frames: number | null; said: string }> {
+  const args = ['-v', 'error', '-select_streams', 'v:0', '-count_packets'];
+  args.push('-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', path);
+  return new Promise((res) => {
+    execFile(ffprobe, args, { timeout: 60_000, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const n = /^\s*(\d+)\s*$/.exec(stdout ?? '');
+      const said = `${stderr ?? ''}${err && !n ? ` ${err.message}` : ''}`.trim().split('\n').slice(-3).join(' | ');
+      res({ frames: n ? Number(n[1]) : null, said });
+    });
+  });
+}
+
+/** Lines of ffmpeg's stderr that mean the output was not written completely, whatever its exit code says. */
+const WRITE_FAILED = /Error writing trailer|No space left on device|Disk quota exceeded|File too large|I\/O error/i;
+
 /** openFfmpegSink() options: the output file, the frame format and frame rate, ffmpeg's codec arguments. */
 export interface FfmpegSinkOptions {
   /** Output file; the container comes from the extension (.mp4, .mkv, .mov, .webm, .y4m …). */
@@ -67,6 +104,8 @@ export interface FfmpegSinkOptions {
   ffmpeg?: string;
   /** How much of ffmpeg's stderr to keep for error messages. Default 4000 characters. */
   stderrTail?: number;
+  /** ffprobe, to count the frames in the finished file; default findFfprobe(ffmpeg); null: do not count. */
+  ffprobe?: string | null;
 }
 
 const H264_CONTAINERS = new Set(['.mp4', '.mov', '.mkv', '.m4v']);
@@ -117,13 +156,15 @@ export interface FfmpegSink extends Sink {
 export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<FfmpegSink> {
   validateFrameFormat(options.format);
   const ffmpeg = options.ffmpeg ?? findFfmpeg();
+  const ffprobe = options.ffprobe === undefined ? findFfprobe(ffmpeg) : options.ffprobe;
   const target = resolve(options.path);
   await checkWritableDir('ffmpeg', dirname(target));
+  const staged = await stagingFor(target);
   const tailMax = options.stderrTail ?? 4000;
   let stderr = '';
   // Its own process group: a Ctrl-C in the terminal reaches tandem only, and tandem then closes
   // ffmpeg's stdin so the file is finalised instead of cut off.
-  const args = ffmpegArgs({ ...options, path: target });
+  const args = ffmpegArgs({ ...options, path: staged?.temp ?? target });
   const child: ChildProcess = spawn(ffmpeg, args, {
     stdio: ['pipe', 'ignore', 'pipe'],
     detached: true,
@@ -149,14 +190,15 @@ export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<Ffmpeg
   // EPIPE etc. surface through write callbacks and the exit status; keep them from crashing the process.
   stdin.on('error', () => {});
 
+  const describeSaid = (): string =>
+    stderr.trim() ? `; ffmpeg said: ${stderr.trim().split('\n').slice(-6).join(' | ')}` : '';
   const describeExit = (e: Exit): string => {
     const how = spawnError
       ? `could not run ${ffmpeg}: ${spawnError.message}`
       : e.signal
         ? `ffmpeg was killed by ${e.signal}`
         : `ffmpeg exited with code ${e.code}`;
-    const said = stderr.trim() ? `; ffmpeg said: ${stderr.trim().split('\n').slice(-6).join(' | ')}` : '';
-    return `${how}${said}`;
+    return `${how}${describeSaid()}`;
   };
 
   const result: SinkResult = { target, bytes: 0, frames: 0, chunks: 0, busyMs: 0 };
@@ -233,6 +275,32 @@ export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<Ffmpeg
     return exited;
   };
 
+  const keepAsPartial = async (): Promise<string | null> => {
+    if (!staged) return null;
+    const kept = await keepPartial(staged);
+    const finalized = !spawnError && exit?.code === 0 && !WRITE_FAILED.test(stderr);
+    result.file = kept && { ...kept, finalized };
+    return kept?.path ?? null;
+  };
+
+  /** Why the finished output is not the video that was sent, or null when it is. */
+  const outputProblem = async (e: Exit): Promise<string | null> => {
+    if (spawnError || e.code !== 0) return describeExit(e);
+    const said = stderr
+      .trim()
+      .split('\n')
+      .filter((l) => WRITE_FAILED.test(l));
+    if (said.length) return `ffmpeg exited 0 but could not write the file: ${said.slice(-3).join(' | ')}`;
+    if (!staged) return null; // a device or a pipe: nothing to look at
+    const bytes = await bytesAt(staged.temp);
+    if (!bytes) return `ffmpeg exited 0 but wrote ${bytes === null ? 'no file' : 'an empty file'}${describeSaid()}`;
+    if (ffprobe === null) return null;
+    const probe = await probeFrames(ffprobe, staged.temp);
+    if (probe.frames === result.frames) return null;
+    const found = probe.frames === null ? 'no readable video stream' : `${probe.frames} frames`;
+    return `ffmpeg exited 0 but ffprobe finds ${found} of the ${result.frames} sent in the ${bytes}-byte file${probe.said ? ` (ffprobe said: ${probe.said})` : ''}${describeSaid()}`;
+  };
+
   return {
     name: 'ffmpeg',
     pid: child.pid,
@@ -241,18 +309,44 @@ export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<Ffmpeg
     write,
     stats: () => ({ ...result }),
     async close() {
-      const e = await finish();
-      if (spawnError || e.code !== 0) throw new SinkError('ffmpeg', null, `${describeExit(e)} (writing ${target})`);
+      if (ended) {
+        // After abort(): a process that failed still says so.
+        const e = await exited;
+        if (spawnError || e.code !== 0) throw new SinkError('ffmpeg', null, `${describeExit(e)} (writing ${target})`);
+        return { ...result };
+      }
+      const problem = await outputProblem(await finish());
+      if (problem) {
+        const kept = await keepAsPartial();
+        const where = kept ? `what it wrote is kept as ${kept}` : 'nothing was kept';
+        throw new SinkError(
+          'ffmpeg',
+          null,
+          `${target} was not written completely: ${problem}. Check the free space and the ffmpeg command, then run again; ${where}`,
+          { code: 'SINK_OUTPUT_INVALID' },
+        );
+      }
+      if (!staged) return { ...result };
+      try {
+        await rename(staged.temp, target);
+      } catch (err) {
+        await keepAsPartial();
+        throw new SinkError('ffmpeg', null, describeFsError(err, target), { cause: err });
+      }
+      result.file = { path: target, bytes: (await bytesAt(target)) ?? 0, complete: true };
       return { ...result };
     },
     async abort() {
       // Closing stdin lets ffmpeg write the trailer (the moov atom of an mp4): a playable file.
+      if (ended) return;
       const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
       try {
         await finish();
       } finally {
         clearTimeout(timer);
       }
+      await keepAsPartial();
     },
+    abandon: () => (staged ? keepPartialSync(staged) : null),
   };
 }

@@ -7,6 +7,8 @@ export { encodePng, decodePng, crc32, type PngImage } from './png-encode.js';
 export {
   openFfmpegSink,
   findFfmpeg,
+  findFfprobe,
+  probeFrames,
   ffmpegArgs,
   FfmpegNotFoundError,
   type FfmpegSink,

@@ -5,8 +5,10 @@
 // `concurrency` chunks are still encoding; until then it keeps its slot and the pipeline waits.
 // (Without that bound every chunk was copied out at once, encoding piled up in memory behind
 // the workers, and the pipeline's wall ended long before the last PNG was written.)
+// Frames are written into a hidden directory inside the output directory and moved up when the run completes, or
+// that directory becomes <dir>/partial/ when it does not (staging.ts).
 import { availableParallelism } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, rename, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
@@ -14,6 +16,7 @@ import { validateFrameFormat, type FrameFormat } from '../formats/frame-format.j
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
 import { PNG_WORKER_SOURCE, type PngTask } from './png-worker.js';
+import { keepPartial, keepPartialSync, stagedDirectory } from './staging.js';
 import type { Sink, SinkResult } from './types.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -55,6 +58,12 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
     if (code !== 'EEXIST') throw new SinkError('png', null, describeFsError(err, dir), { cause: err });
   }
   await checkWritableDir('png', dir);
+  const staged = stagedDirectory(dir);
+  try {
+    await mkdir(staged.temp);
+  } catch (err) {
+    throw new SinkError('png', null, describeFsError(err, staged.temp), { cause: err });
+  }
   const { width, height, pixelFormat, framesPerChunk } = options.format;
   const workers = options.workers ?? Math.max(1, Math.min(8, availableParallelism() - 1));
   const level = options.level ?? 3;
@@ -64,6 +73,8 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
   /** Frame files are written one after another through this chain: names come out in order. */
   let tail: Promise<void> = Promise.resolve();
   let closed = false;
+  /** The frame files written so far, in order. */
+  const written: string[] = [];
   const concurrency = options.concurrency ?? Math.max(2, Math.ceil(workers / framesPerChunk) + 1);
   /** Chunks copied out and not yet written, and writers waiting for room among them. */
   let encoding = 0;
@@ -94,7 +105,8 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
     );
     for (const p of encoded) p.catch(() => {}); // reported through the chain below
     const done = encoded.map((p, k) => {
-      const path = join(dir, pngFileName(firstFrame + k, startNumber));
+      const name = pngFileName(firstFrame + k, startNumber);
+      const path = join(staged.temp, name);
       tail = tail.then(async () => {
         let png: ArrayBuffer;
         try {
@@ -114,17 +126,38 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
         }
         result.bytes += png.byteLength;
         result.frames++;
+        written.push(name);
       });
       return tail;
     });
     await Promise.all(done);
   };
 
-  const finish = async (): Promise<void> => {
-    if (closed) return;
+  /** Waits for the frames in flight and stops the encoders; true when this call did (the first close or abort). */
+  const finish = async (): Promise<boolean> => {
+    if (closed) return false;
     closed = true;
     await tail.catch(() => {});
     await pool.close();
+    return true;
+  };
+
+  /** Moves every frame up into `dir`, after checking that nothing but an older frame file is in the way of any. */
+  const publish = async (): Promise<void> => {
+    for (const name of written) {
+      const path = join(dir, name);
+      const s = await lstat(path).catch(() => null);
+      if (s && !s.isFile())
+        throw new SinkError('png', null, `${path} is in the way (not a file): remove it or choose another directory`);
+    }
+    for (const name of written) {
+      try {
+        await rename(join(staged.temp, name), join(dir, name));
+      } catch (err) {
+        throw new SinkError('png', null, describeFsError(err, join(dir, name)), { cause: err });
+      }
+    }
+    await rmdir(staged.temp);
   };
 
   return {
@@ -133,11 +166,19 @@ export async function openPngSink(options: PngSinkOptions): Promise<Sink> {
     write,
     stats: () => ({ ...result }),
     async close() {
-      await finish();
+      if (!(await finish())) return { ...result };
+      try {
+        await publish();
+      } catch (err) {
+        result.file = await keepPartial(staged);
+        throw err;
+      }
+      result.file = { path: dir, bytes: result.bytes, complete: true };
       return { ...result };
     },
     async abort() {
-      await finish();
+      if (await finish()) result.file = await keepPartial(staged);
     },
+    abandon: () => keepPartialSync(staged),
   };
 }

@@ -1,13 +1,15 @@
 // Raw frames to disk, written straight from the pinned slot (FileHandle.write reads the pinned
 // memory itself: no copy in JS). One file with positional writes, so several chunks may be in
-// flight at once and still land in order; or one file per chunk.
-import { open, type FileHandle } from 'node:fs/promises';
+// flight at once and still land in order; or one file per chunk. The file is written under a temporary name and
+// renamed when complete, or kept under the partial name (staging.ts); a per-chunk file is renamed as it is written.
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { OutputChunk } from '../pipeline/types.js';
 import { frameBytes, type FrameFormat } from '../formats/frame-format.js';
 import { chunkFrames } from './chunk-frames.js';
 import { SinkError, checkWritableDir, describeFsError } from './errors.js';
+import { bytesAt, keepPartial, keepPartialSync, stagedFile, stagingFor } from './staging.js';
 import type { Sink, SinkResult } from './types.js';
 
 /** openRawSink() options: the output path, one file or one per chunk, the frame format. */
@@ -41,12 +43,13 @@ export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
   const target = resolve(options.path);
   const concurrency = options.concurrency ?? 2;
   let file: FileHandle | null = null;
+  const staged = perChunk ? null : await stagingFor(target);
   if (perChunk) {
     await checkWritableDir('raw', target);
   } else {
     await checkWritableDir('raw', dirname(target));
     try {
-      file = await open(target, 'w');
+      file = staged ? await open(staged.temp, 'wx') : await open(target, 'w');
     } catch (err) {
       throw new SinkError('raw', null, describeFsError(err, target), { cause: err });
     }
@@ -69,11 +72,18 @@ export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
     const path = perChunk ? join(target, `chunk_${String(chunk.index).padStart(6, '0')}.raw`) : target;
     try {
       if (perChunk) {
-        const fh = await open(path, 'w');
+        const temp = stagedFile(path).temp;
         try {
-          await writeAll(fh, bytes, 0);
-        } finally {
-          await fh.close();
+          const fh = await open(temp, 'wx');
+          try {
+            await writeAll(fh, bytes, 0);
+          } finally {
+            await fh.close();
+          }
+          await rename(temp, path);
+        } catch (err) {
+          await rm(temp, { force: true });
+          throw err;
         }
       } else {
         await writeAll(file!, bytes, position);
@@ -87,18 +97,14 @@ export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
     result.busyMs += performance.now() - t0;
   };
 
-  const finish = async (): Promise<void> => {
-    if (closed) return;
+  /** Closes the file; true when this call did (the first close or abort). */
+  const finish = async (): Promise<boolean> => {
+    if (closed) return false;
     closed = true;
     const fh = file;
     file = null;
-    if (fh) {
-      try {
-        await fh.close();
-      } catch (err) {
-        throw new SinkError('raw', null, describeFsError(err, target), { cause: err });
-      }
-    }
+    if (fh) await fh.close();
+    return true;
   };
 
   return {
@@ -107,11 +113,21 @@ export async function openRawSink(options: RawSinkOptions): Promise<Sink> {
     write,
     stats: () => ({ ...result }),
     async close() {
-      await finish();
+      if (closed) return { ...result };
+      try {
+        await finish();
+        if (staged) await rename(staged.temp, target);
+      } catch (err) {
+        if (staged) result.file = await keepPartial(staged);
+        throw new SinkError('raw', null, describeFsError(err, target), { cause: err });
+      }
+      if (staged) result.file = { path: target, bytes: (await bytesAt(target)) ?? 0, complete: true };
       return { ...result };
     },
     async abort() {
-      await finish().catch(() => {});
+      if (!(await finish().catch(() => true))) return;
+      if (staged) result.file = await keepPartial(staged);
     },
+    abandon: () => (staged ? keepPartialSync(staged) : null),
   };
 }

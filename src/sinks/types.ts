@@ -12,6 +12,18 @@ export interface SinkResult {
   chunks: number;
   /** Time spent inside write() calls, summed (ms): the sink's own busy time. */
   busyMs: number;
+  /**
+   * A file sink's output on disk once it was closed or aborted (see staging.ts): the final name and `complete` after
+   * close(), the partial name after abort(), null when nothing was kept. Bytes are the file's size on disk (a video's
+   * is not the bytes sent to the encoder). Absent while the run is going and for sinks that write no file.
+   */
+  file?: {
+    path: string;
+    bytes: number;
+    complete: boolean;
+    /** A partial the writer still closed properly (ffmpeg wrote its trailer: the video plays). */
+    finalized?: boolean;
+  } | null;
 }
 
 /** A host stage for a pipeline: write() takes each chunk in order; close() finishes and reports. */
@@ -23,6 +35,11 @@ export interface Sink<I = unknown> {
   readonly write: (chunk: OutputChunk<I>) => Promise<void>;
   close(): Promise<SinkResult>;
   abort(reason?: unknown): Promise<void>;
+  /**
+   * For a process about to exit before abort() could finish (a second Ctrl-C): synchronously keeps what was written
+   * under the partial name and returns it (null when nothing was kept). File sinks only.
+   */
+  abandon?(): string | null;
   /** Progress so far. */
   stats(): SinkResult;
 }

@@ -1,5 +1,9 @@
 // A small pool of worker threads (built from source text) with a FIFO queue. Each task is one message in, one out; the
 // pool keeps every worker busy while tasks wait, and a crashed worker fails only its own task.
+// Idle workers are unref'd (an idle pool must not keep the process alive), busy ones are ref'd. Once close() starts,
+// every worker is ref'd until it has exited: a task still encoding answers late, and that answer must neither start
+// another task nor unref anything, or Node would find nothing keeping the event loop alive while close() (and the
+// caller's top-level await behind it) is still pending, and exit with code 13 and no message.
 import { Worker } from 'node:worker_threads';
 
 interface Task {
@@ -34,6 +38,7 @@ export class WorkerPool {
     const slot: Slot = { worker: new Worker(this.source, { eval: true }), task: null };
     slot.worker.unref(); // an idle pool must not keep the process alive
     slot.worker.on('message', (msg: { error?: string; result?: unknown }) => {
+      if (this.#closed) return; // close() rejected the task already and holds the worker ref'd until it exits
       const task = slot.task;
       slot.task = null;
       if (task) {
@@ -56,6 +61,7 @@ export class WorkerPool {
   }
 
   #pump(): void {
+    if (this.#closed) return;
     for (const slot of this.#slots) {
       if (slot.task || this.#queue.length === 0) continue;
       const task = this.#queue.shift()!;
@@ -79,6 +85,11 @@ export class WorkerPool {
     if (this.#closed) return;
     this.#closed = true;
     for (const t of this.#queue.splice(0)) t.reject(new Error(`${this.label} worker pool closed`));
+    for (const slot of this.#slots) {
+      slot.task?.reject(new Error(`${this.label} worker pool closed while a task was running`));
+      slot.task = null;
+      slot.worker.ref(); // keeps the event loop alive until terminate() has settled
+    }
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 }

@@ -4,11 +4,11 @@
 // (--no-peers skips them); --fake runs everything on the fake device (CI, or trying it without a
 // GPU), as does a host with no usable GPU unless --gpu (backend.ts).
 import type { CAC } from 'cac';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AbortError, UsageError } from '../../util/errors.js';
 import { parseBytes } from '../../util/format.js';
+import { MakeDirectoryError, makeDirectory } from '../../util/make-directory.js';
 import type { Device } from '../../pipeline/device.js';
 import { GPU_OPTION_HELP, useFakeDevice } from '../backend.js';
 import type { PipelineMode } from '../../pipeline/types.js';
@@ -265,7 +265,11 @@ export async function runBench(
   let peersClosing: Promise<void> | null = null;
   let results: Results;
   try {
-    await mkdir(p.out, { recursive: true });
+    try {
+      makeDirectory(p.out);
+    } catch (err) {
+      throw err instanceof MakeDirectoryError ? new UsageError(`--out: ${err.message}`) : err;
+    }
     const workload = await benchWorkload(p.workload, device.backend);
     const utilization =
       device.backend === 'cuda'

@@ -1,7 +1,10 @@
 // `tandem render`: a GPU frame workload streamed into a video (ffmpeg), a PNG sequence or a raw
 // file while the next frames are computed. Progress and the summary go to stderr; with
-// `--out -` the raw frames go to stdout. Ctrl-C stops the run, finalises the output (the mp4 is
-// playable) and exits with 130.
+// `--out -` the raw frames go to stdout. Every way a run can end prints the summary (what was written, where) and
+// exits with one code (docs/failures.md): 0 done; 1 failed; 2 a usage error; 128 + the signal's number after SIGINT
+// (130), SIGTERM (143) or SIGHUP (129): the run stops, the output is finalised and kept under its partial name
+// (zoom.partial.mp4, playable); a second signal exits at once, keeping what was written under the partial name; 141
+// when stdout (--out -) was closed by its reader.
 import type { CAC } from 'cac';
 import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -14,7 +17,7 @@ import { SinkError } from '../../sinks/errors.js';
 import { openPngSink } from '../../sinks/png.js';
 import { openRawSink } from '../../sinks/raw.js';
 import { readableSink } from '../../sinks/readable.js';
-import type { Sink } from '../../sinks/types.js';
+import type { Sink, SinkResult } from '../../sinks/types.js';
 import {
   PIXEL_FORMATS,
   frameBytes,
@@ -23,7 +26,7 @@ import {
   type PixelFormat,
 } from '../../formats/frame-format.js';
 import { createFrameWorkload, workloadNames } from '../../workloads/registry.js';
-import { runRender } from '../../render/render.js';
+import { runRender, type RenderProgress } from '../../render/render.js';
 import { ProgressLine, seconds } from '../progress.js';
 import { openDeviceList, parseDeviceList, type DeviceList } from '../device-list.js';
 import type { FrameWorkload } from '../../workloads/types.js';
@@ -83,11 +86,25 @@ function integer(name: string, v: unknown, min: number, max = Number.MAX_SAFE_IN
   return n;
 }
 
-function positive(name: string, v: unknown): number {
+function positive(name: string, v: unknown, max = Number.MAX_VALUE): number {
   const n = typeof v === 'number' ? v : Number(v);
   if (!(n > 0) || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number > 0, got '${String(v)}'`);
+  if (n > max) throw new UsageError(`--${name} must be at most ${max}, got '${String(v)}'`);
   return n;
 }
+
+/** Kernels take frame indices and byte offsets within a chunk as 32-bit unsigned arguments. */
+const KERNEL_U32_MAX = 2 ** 32 - 1;
+/** --cost scales iteration and channel counts that the kernels take as 32-bit arguments; far below their limit. */
+const MAX_COST = 10_000;
+
+/** Exit codes: 128 + the signal's number, as a shell reports a process the signal ended; 141 is SIGPIPE's. */
+export const EXIT_SIGNAL: Readonly<Record<'SIGINT' | 'SIGTERM' | 'SIGHUP', number>> = {
+  SIGINT: EXIT_INTERRUPTED,
+  SIGTERM: 143,
+  SIGHUP: 129,
+};
+export const EXIT_STDOUT_CLOSED = 141;
 
 export interface RenderPlan {
   workloadName: string;
@@ -116,7 +133,16 @@ export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
   if (!PIXEL_FORMATS.includes(o.format as PixelFormat))
     throw new UsageError(`--format '${o.format}' is not supported: use ${PIXEL_FORMATS.join(' or ')}`);
   const frames = integer('frames', o.frames, 1);
+  if (frames > KERNEL_U32_MAX)
+    throw new UsageError(
+      `--frames ${frames} is more than a kernel's 32-bit frame index can count (${KERNEL_U32_MAX}): render fewer frames`,
+    );
   const framesPerChunk = integer('frames-per-chunk', o.framesPerChunk, 1, 256);
+  const fb = frameBytes({ width, height, pixelFormat: o.format as PixelFormat });
+  if (fb * framesPerChunk > KERNEL_U32_MAX + 1)
+    throw new UsageError(
+      `--frames-per-chunk ${framesPerChunk} at --size ${width}x${height} ${o.format} makes ${formatBytes(fb * framesPerChunk)} chunks; a chunk must stay within 4 GiB (kernels address it with 32-bit offsets): lower --frames-per-chunk`,
+    );
   const depth = o.depth === 'auto' ? 'auto' : integer('depth', o.depth, 1, 16);
   const deviceSlots =
     o.deviceSlots === undefined || o.deviceSlots === 'auto' ? 'auto' : integer('device-slots', o.deviceSlots, 1, 16);
@@ -150,7 +176,7 @@ export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
     device: integer('device', o.device, 0),
     devices: o.devices === undefined ? null : parseDeviceList(o.devices),
     fps: positive('fps', o.fps),
-    cost: positive('cost', o.cost),
+    cost: positive('cost', o.cost, MAX_COST),
     report,
     fake: o.fake === true,
     pngWorkers: o.pngWorkers === undefined ? undefined : integer('png-workers', o.pngWorkers, 1, 64),
@@ -158,9 +184,9 @@ export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
 }
 
 /** Output problems found before any frame is made are the user's to fix: usage errors (exit 2). */
-async function openSink(plan: RenderPlan): Promise<Sink> {
+async function openSink(plan: RenderPlan, onStdoutClosed: (err: Error) => void): Promise<Sink> {
   try {
-    return await openSinkFor(plan);
+    return await openSinkFor(plan, onStdoutClosed);
   } catch (err) {
     if ((err instanceof SinkError && err.chunkIndex === null) || err instanceof FfmpegNotFoundError)
       throw new UsageError(err.message);
@@ -168,7 +194,7 @@ async function openSink(plan: RenderPlan): Promise<Sink> {
   }
 }
 
-async function openSinkFor(plan: RenderPlan): Promise<Sink> {
+async function openSinkFor(plan: RenderPlan, onStdoutClosed: (err: Error) => void): Promise<Sink> {
   switch (plan.kind) {
     case 'ffmpeg':
       return openFfmpegSink({ path: plan.out, format: plan.format, fps: plan.fps });
@@ -180,8 +206,12 @@ async function openSinkFor(plan: RenderPlan): Promise<Sink> {
       const s = readableSink({ format: plan.format });
       s.readable.on('error', () => {}); // reported by the next write, with its chunk
       s.readable.pipe(process.stdout);
-      // EPIPE: the reader went away (`| head`); the next write fails and the run stops.
-      process.stdout.on('error', (err) => void s.abort(err));
+      // EPIPE: the reader went away (`| head`): the run stops as if interrupted, exit 141. Any other error (ENOSPC
+      // on a redirected stdout) fails the next write, and the run, with that error.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') onStdoutClosed(err);
+        void s.abort(err);
+      });
       return s;
     }
   }
@@ -236,7 +266,7 @@ function summary(
   stats: PipelineStats | null,
   outcome: Awaited<ReturnType<typeof runRender>>,
   utilSamples: number[],
-  interrupted: boolean,
+  status: string,
 ): string {
   const p = outcome.progress;
   const fb = frameBytes(plan.format);
@@ -246,7 +276,7 @@ function summary(
   const busy = (ms: number | null | undefined) =>
     ms === null || ms === undefined ? 'n/a' : `${seconds(ms)} (${((ms / wall) * 100).toFixed(0)}%)`;
   const lines = [
-    `tandem render ${interrupted ? 'interrupted' : 'done'}: ${workload.name} ${plan.format.width}x${plan.format.height} ${plan.format.pixelFormat}, ${p.framesDone}/${plan.frames} frames → ${plan.out} (${plan.kind})`,
+    `tandem render ${status}: ${workload.name} ${plan.format.width}x${plan.format.height} ${plan.format.pixelFormat}, ${p.framesDone}/${plan.frames} frames → ${plan.out} (${plan.kind})`,
     `  device       ${device.properties.name} (${device.backend})`,
     ...(outcome.multi
       ? [
@@ -257,11 +287,34 @@ function summary(
     `  pipeline     ${stats?.mode ?? plan.mode}, depth ${stats?.depth ?? plan.depth}${stats && stats.deviceSlots !== stats.depth ? ` (${stats.deviceSlots} on the device)` : ''}${stats?.depthReason ? ` (${stats.depthReason})` : ''}, ${plan.format.framesPerChunk} frames a chunk (${formatBytes(fb * plan.format.framesPerChunk)})`,
     `  wall         ${seconds(wall)}, ${fps.toFixed(1)} frames/s, ${formatBytes((p.framesDone * fb) / Math.max(wall / 1000, 1e-9))}/s off the GPU`,
     `  stage busy   compute ${busy(stats?.stages.compute.busyMs)}, copy ${busy(stats?.stages.copy.busyMs)}, sink ${busy(stats?.stages.sink.busyMs ?? p.sinkActiveMs)}`,
-    `  bottleneck   ${stats?.bottleneck ?? (p.sinkActiveMs / Math.max(wall, 1e-9) > 0.9 ? 'sink' : 'GPU side (compute/copy; --report traces them)')}${stats?.efficiency != null ? `, efficiency ${stats.efficiency.toFixed(3)}` : ''}`,
+    `  bottleneck   ${runBottleneck(stats, p, wall)}${stats?.efficiency != null ? `, efficiency ${stats.efficiency.toFixed(3)}` : ''}`,
     `  GPU util     ${utilSamples.length ? `NVML utilization.gpu mean ${(utilSamples.reduce((a, b) => a + b, 0) / utilSamples.length).toFixed(0)}% (${utilSamples.length} samples)` : 'n/a (no NVML on this device)'}`,
-    `  output       ${outcome.sink.target}: ${formatBytes(outcome.sink.bytes)}, ${outcome.sink.frames} frames${interrupted && plan.kind === 'ffmpeg' && outcome.finalized ? ' (finalised: playable)' : ''}`,
+    `  output       ${outputLine(plan, outcome.sink)}`,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/** The whole run's bottleneck: the traced figure where there is one, else the host stage's busy share of the wall. */
+function runBottleneck(stats: PipelineStats | null, p: RenderProgress, wallMs: number): string {
+  if (stats?.bottleneck) return stats.bottleneck;
+  return p.sinkActiveMs / Math.max(wallMs, 1e-9) > 0.9
+    ? 'sink (host stage)'
+    : 'GPU (compute/copy; --report traces them)';
+}
+
+/** What is on disk now: the file's own size (a video's is not the bytes sent to ffmpeg), or where a partial went. */
+function outputLine(plan: RenderPlan, sink: SinkResult): string {
+  const sent = `${sink.frames} frames, ${formatBytes(sink.bytes)} ${plan.kind === 'ffmpeg' ? 'sent to ffmpeg' : 'written'}`;
+  if (sink.file === undefined) return `${sink.target}: ${sent}`;
+  if (sink.file === null) return `nothing kept (${sent}; no output under ${sink.target})`;
+  const what = sink.file.complete
+    ? ''
+    : plan.kind !== 'ffmpeg'
+      ? ' (partial)'
+      : sink.file.finalized
+        ? ' (partial, finalised by ffmpeg: playable)'
+        : ' (partial, not finalised: ffmpeg did not finish it)';
+  return `${sink.file.path}${what}: ${formatBytes(sink.file.bytes)} on disk; ${sent}`;
 }
 
 export function registerRender(cli: CAC): void {
@@ -309,28 +362,51 @@ export function registerRender(cli: CAC): void {
     });
 }
 
-/** Runs the command; resolves with the exit code (0, or 130 after Ctrl-C). */
+/** Why a run stopped early, when it was told to: a signal, or the reader of stdout going away. */
+interface StopRequest {
+  why: string;
+  code: number;
+}
+
+/** Runs the command; resolves with the exit code (see the comment at the top). */
 export async function render(options: RenderCliOptions): Promise<number> {
   const plan = await planRender(options);
   plan.fake = useFakeDevice('render', options);
   const workload = createFrameWorkload(plan.workloadName, { ...plan.format, cost: plan.cost });
   const { device, devices, close: closeDevices } = await openRenderDevices(plan);
   const ac = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) {
-      process.stderr.write('\ntandem render: second Ctrl-C, exiting without finalising the output\n');
-      process.exit(EXIT_INTERRUPTED);
-    }
-    process.stderr.write('\ntandem render: stopping (finishing the output; Ctrl-C again to quit at once)\n');
+  let stop: StopRequest | null = null;
+  let sink: Sink | null = null;
+  const requestStop = (request: StopRequest) => {
+    if (stop) return;
+    stop = request;
     // The fake device's frames in flight are thrown away: skip their JS rather than wait for it.
     for (const d of devices) (d as { abandonKernels?: () => void }).abandonKernels?.();
-    ac.abort(new AbortError('interrupted (SIGINT)'));
+    ac.abort(new AbortError(`interrupted (${request.why})`));
   };
-  process.on('SIGINT', onSigint);
+  const onSignal = (signal: keyof typeof EXIT_SIGNAL) => {
+    if (stop) {
+      // The second signal: no waiting for the output to be finalised.
+      const kept = sink?.abandon?.() ?? null;
+      process.stderr.write(
+        `\ntandem render: ${signal} again, exiting at once; ${kept ? `what was written is kept as ${kept}` : 'no output was kept'}\n`,
+      );
+      process.exit(stop.code);
+    }
+    process.stderr.write(
+      `\ntandem render: ${signal}: stopping and finishing the output (${signal} again to quit at once)\n`,
+    );
+    requestStop({ why: signal, code: EXIT_SIGNAL[signal] });
+  };
+  const handlers = (Object.keys(EXIT_SIGNAL) as Array<keyof typeof EXIT_SIGNAL>).map(
+    (signal) => [signal, () => onSignal(signal)] as const,
+  );
+  for (const [signal, handler] of handlers) process.on(signal, handler);
   const utilSamples: number[] = [];
   try {
-    const sink = await openSink(plan);
+    sink = await openSink(plan, (err) =>
+      requestStop({ why: `stdout closed: ${err.message}`, code: EXIT_STDOUT_CLOSED }),
+    );
     const readUtil = await gpuUtilization(device);
     const progress = new ProgressLine(
       plan.frames,
@@ -363,9 +439,18 @@ export async function render(options: RenderCliOptions): Promise<number> {
       throw err;
     }
     progress.end(outcome.progress);
-    const interrupted = ac.signal.aborted;
-    if (outcome.error && !interrupted) throw outcome.error;
-    process.stderr.write(summary(plan, device, workload, outcome.stats, outcome, utilSamples, interrupted));
+    const stopped = stop as StopRequest | null;
+    const status = stopped ? `interrupted (${stopped.why})` : outcome.error ? 'failed' : 'done';
+    process.stderr.write(summary(plan, device, workload, outcome.stats, outcome, utilSamples, status));
+    if (outcome.error && !stopped) {
+      const e = outcome.error;
+      // A failure while the output was being finalised has no chunk: say which stage it belongs to.
+      if (e instanceof SinkError && e.chunkIndex === null)
+        throw Object.assign(new Error(`stage 'sink' failed while finishing the output: ${e.message}`, { cause: e }), {
+          code: e.code,
+        });
+      throw e;
+    }
     if (plan.report && outcome.stats) {
       const path = await writeRenderReport(
         plan,
@@ -377,9 +462,9 @@ export async function render(options: RenderCliOptions): Promise<number> {
       );
       process.stderr.write(`  report       ${path}\n`);
     }
-    return interrupted ? EXIT_INTERRUPTED : 0;
+    return stopped ? stopped.code : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
     workload.close();
     await closeDevices();
   }
