@@ -15,6 +15,7 @@ import { AsyncQueue } from './async-tools.js';
 import { MAX_DEPTH } from './auto-depth.js';
 import { type KeptRing, type RingKeeper } from './ring.js';
 import { PipelineRun } from './run.js';
+import { MAX_SINK_TIMEOUT_MS } from './sink-call.js';
 import type { OutputChunk, PipelineInput, PipelineOptions, PipelineRunOptions, PipelineStats } from './types.js';
 
 export class Pipeline<I = number> implements Disposable {
@@ -188,6 +189,9 @@ function validate<I>(o: PipelineOptions<I>): void {
   if (!Number.isInteger(c) || c < 1) throw bad(`sinkConcurrency must be a positive integer, got ${c}`);
   if (o.keepRing !== undefined && typeof o.keepRing !== 'boolean')
     throw bad(`keepRing must be true or false, got ${String(o.keepRing)}`);
-  if (o.sinkTimeoutMs !== undefined && !(o.sinkTimeoutMs > 0))
-    throw bad(`sinkTimeoutMs must be > 0 ms, got ${o.sinkTimeoutMs}`);
+  const t = o.sinkTimeoutMs;
+  if (t !== undefined && t !== Infinity && !(typeof t === 'number' && t > 0 && t <= MAX_SINK_TIMEOUT_MS))
+    throw bad(
+      `sinkTimeoutMs must be a number of ms in (0, ${MAX_SINK_TIMEOUT_MS}] (Node's timer limit), or Infinity for no limit; got ${String(t)}`,
+    );
 }

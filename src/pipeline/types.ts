@@ -71,7 +71,10 @@ export interface PipelineOptions<I = unknown> {
   sink?: (chunk: OutputChunk<I>) => void | Promise<void>;
   /** Chunks allowed in the host stage at once (they still start in order). Default 1. */
   sinkConcurrency?: number;
-  /** Reject the run if a sink call has not settled after this many ms. Default: no limit. */
+  /**
+   * Reject the run if a sink call has not settled after this many ms: up to 2^31 - 1 (Node's timer
+   * limit), or Infinity for no limit. Default: no limit.
+   */
   sinkTimeoutMs?: number;
   /** Record per-chunk timing events (costs GPU time; off for headline figures). Default false. */
   trace?: boolean;
