@@ -41,6 +41,18 @@ const cases: Record<StageName, Record<string, Inject>> = {
   },
   upload: {
     'H2D copy fails': (f, at) => (f.failNext('copyHtoD', undefined, { skip: at }), { options: { inputBytes: IN } }),
+    'async fill rejects': (_f, at) => ({
+      options: { inputBytes: IN },
+      inputs: Array.from(
+        { length: N },
+        (_, n) =>
+          (async (staging: Uint8Array) => {
+            await tick();
+            if (n === at) throw boom('fill');
+            staging.set(inputBytesOf(n, IN));
+          }) as unknown as Uint8Array,
+      ),
+    }),
     'input too large': (_f, at) => ({
       options: { inputBytes: IN },
       inputs: Array.from({ length: N }, (_, n) => inputBytesOf(n, n === at ? IN + 4 : IN)),
