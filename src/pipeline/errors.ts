@@ -3,6 +3,8 @@ import { CudaError } from '../cuda/errors.js';
 import type { StageName } from './types.js';
 
 const ADVICE: Record<StageName, string> = {
+  setup:
+    'allocating the ring (device and pinned buffers, streams, events) failed before any chunk ran; lower depth, deviceSlots or the chunk size, or free device memory',
   input: 'the input iterable threw; fix the code that produces the inputs',
   upload: 'filling or uploading the input failed; check inputBytes against the input items',
   compute: 'the compute() callback threw or a launch failed; fix the launch (grid, block, arguments) or the callback',
@@ -14,7 +16,7 @@ export class PipelineError extends Error {
   override readonly name = 'PipelineError';
   constructor(
     readonly stage: StageName,
-    /** The chunk index the stage was working on. */
+    /** The chunk index the stage was working on (0 for 'setup': the run had not started one). */
     readonly chunk: number,
     override readonly cause: unknown,
     label = 'pipeline',
@@ -22,7 +24,9 @@ export class PipelineError extends Error {
     const why = cause instanceof Error ? cause.message : String(cause);
     const sticky = cause instanceof CudaError && cause.sticky;
     super(
-      `${label}: stage '${stage}' failed at chunk ${chunk}: ${why}. ${ADVICE[stage]}` +
+      (stage === 'setup'
+        ? `${label}: setting up the run failed: ${why}. ${ADVICE[stage]}`
+        : `${label}: stage '${stage}' failed at chunk ${chunk}: ${why}. ${ADVICE[stage]}`) +
         (sticky
           ? '; the CUDA context is lost: close the device and open it again before the next run'
           : '; the run stopped and released its buffers, so the next run can start'),

@@ -251,10 +251,11 @@ export class PipelineRun<I> {
     try {
       this.setup();
     } catch (err) {
+      // What was allocated before the failure is freed; nothing was enqueued on it yet.
       this.bag.close();
       this.ringBag.close();
       this.input.close();
-      throw err;
+      throw new PipelineError('setup', 0, err, this.label);
     }
     const onAbort = () => this.abort(abortReason(this.signal!));
     this.signal?.addEventListener('abort', onAbort, { once: true });
@@ -348,6 +349,7 @@ export class PipelineRun<I> {
     if (addHost > 0) this.allocMsPerHostSlot = (performance.now() - t1) / addHost;
     if (this.opts.trace || this.auto) {
       this.pool = new TimingPool(d, this.bag, this.uploads, this.label);
+      this.pool.prime();
       this.hostClock = HostClockAlignment.start(d, this.bag, this.computeStream, this.label);
     }
   }

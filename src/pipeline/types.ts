@@ -98,7 +98,11 @@ export interface PipelineRunOptions extends RunOptions {
   trace?: boolean;
 }
 
-export type StageName = 'input' | 'upload' | 'compute' | 'copy' | 'sink';
+/**
+ * Where a run failed: 'setup' is allocating the ring, streams and events before any chunk runs;
+ * the others are the stages every chunk goes through.
+ */
+export type StageName = 'setup' | 'input' | 'upload' | 'compute' | 'copy' | 'sink';
 
 /** One chunk's spans, all in milliseconds on the host's performance.now() clock. */
 export interface ChunkTiming {
