@@ -8,7 +8,11 @@
 //
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
 // a reason gives a DOMException named 'AbortError'); close() during a run rejects it with an
-// Error named 'AbortError'. Either way the clean-up is the same as after an error.
+// Error named 'AbortError'. Either way the clean-up is the same as after an error. Callbacks
+// already running (a sink, a fill, a compute() promise) get about a chunk's time to settle (twice
+// the longest sink call so far, at least 200 ms); one still running then keeps only what it may
+// touch (its pinned slot, or its device slot and streams) until it settles, and the run rejects
+// at once with an AbortError whose cause is the reason and whose message names what is held.
 import type { Device } from '../core/types.js';
 import { UsageError } from '../cuda/errors.js';
 import { AsyncQueue } from './async-tools.js';

@@ -81,6 +81,9 @@ import type {
 /** Longest stretch the pump may run without letting the event loop turn (ms). */
 const STARVE_MS = 4;
 
+/** The least an abort waits for callbacks already running before it ends the run without them (ms). */
+const ABORT_GRACE_MIN_MS = 200;
+
 const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
 
 // Where the chunk being produced stands (the producer's state between pump calls).
@@ -180,6 +183,15 @@ export class PipelineRun<I> {
   private producerWaiting = false;
   /** ...one that must settle before teardown frees what it may touch (fill, compute). */
   private producerMustSettle = false;
+  /** Set by teardown when an abort left a fill or compute() unsettled: frees what it may touch. */
+  private onProducerSettled: (() => void) | null = null;
+  /** What callbacks that had not settled when the run was aborted still hold (for the error). */
+  private readonly held: string[] = [];
+  /** Resolved once an aborted run stops waiting for its callbacks. */
+  private readonly abortDeadline = new Deferred();
+  private abortTimer: NodeJS.Timeout | undefined;
+  /** The longest a sink call took so far (ms): how long an abort waits for running callbacks. */
+  private longestSinkMs = 0;
   /** The delivery stage waits for the head chunk's copied[i] completion. */
   private deliverWaiting = false;
   /** completion() resolved for the head chunk's D2H (trusted as is: no second query). */
@@ -242,6 +254,10 @@ export class PipelineRun<I> {
   abort(reason: unknown): void {
     if (this.error || this.aborted || this.consumerLeft) return;
     this.aborted = { reason };
+    // Callbacks already running get about a chunk's time to settle; then the run ends without
+    // them and teardown leaves them what they may still touch (see teardown).
+    const grace = Math.max(ABORT_GRACE_MIN_MS, 2 * this.longestSinkMs);
+    this.abortTimer = setTimeout(this.abortDeadline.resolve, grace);
     this.stop();
   }
 
@@ -267,14 +283,15 @@ export class PipelineRun<I> {
     this.lastTurn = this.t0;
     try {
       this.pump();
-      await this.finished.promise;
-      await this.waitHostStages();
+      await Promise.race([this.finished.promise.then(() => this.waitHostStages()), this.abortDeadline.promise]);
     } finally {
+      clearTimeout(this.abortTimer);
       this.signal?.removeEventListener('abort', onAbort);
       await this.teardown();
     }
     if (this.error) throw this.error;
-    if (this.aborted) throw this.aborted.reason;
+    if (this.aborted)
+      throw this.held.length > 0 ? heldAbort(this.aborted.reason, this.label, this.held) : this.aborted.reason;
     if (this.auto && !this.depthReason) {
       const asked = this.pendingDepth && !this.pendingDepth.allocated ? this.pendingDepth : null;
       this.depthReason = asked
@@ -398,19 +415,47 @@ export class PipelineRun<I> {
 
   private async teardown(): Promise<void> {
     this.input.close();
+    let held = false;
+    // An abort does not wait for a fill or compute() promise: until it settles it may still
+    // write its device slot or enqueue on the compute and upload streams, so those stay open and
+    // are closed (after the streams drain) when it does.
+    if (this.producerMustSettle && this.cur) {
+      const chunk = this.cur;
+      const dev = chunk.dev;
+      const keep = [dev.out, dev.in, dev.staging, dev.computed, dev.uploaded].filter((r) => r !== null);
+      for (const r of keep) this.ringBag.detach(r);
+      const streams = [...new Set([this.computeStream, this.uploadStream])];
+      for (const st of streams) this.bag.detach(st);
+      held = true;
+      const what = this.phase === P_UPLOAD_ENQUEUE ? 'the input fill' : 'compute()';
+      this.held.push(
+        `${what} of chunk ${chunk.index} holds device slot ${dev.index} and the ${streams.length > 1 ? 'compute and upload streams' : 'compute stream'}`,
+      );
+      this.onProducerSettled = () => {
+        void Promise.allSettled(streams.map((st) => st.synchronize())).then(() => {
+          for (const r of [...streams, ...keep]) {
+            try {
+              r.close();
+            } catch {
+              // After a sticky fault closing may fail; the handles are gone either way.
+            }
+          }
+        });
+      };
+    }
     // Let the GPU finish what was enqueued before freeing what it reads and writes.
     const streams = new Set([this.computeStream, this.copyStream, this.uploadStream].filter(Boolean));
     await Promise.allSettled([...streams].map((s) => s.synchronize()));
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
-    let held = false;
     if (this.host.kind === 'sink') {
       for (const c of this.inHost) {
-        if (!c.timedOut) continue;
+        if (!c.timedOut && !this.aborted) continue;
         const pinned = c.slot.pinned;
         this.ringBag.detach(pinned);
         c.onSettled = () => pinned.close();
         held = true;
+        if (!c.timedOut) this.held.push(`the sink of chunk ${c.index} holds pinned slot ${c.slot.index}`);
       }
     }
     this.bag.close();
@@ -605,6 +650,7 @@ export class PipelineRun<I> {
 
   /** The producer's callback settled (barrier 5's event, fill, compute): carry on. */
   private readonly onProducerStep = (): void => {
+    if (this.producerSettledLate()) return;
     this.producerWaiting = false;
     this.producerResumed = true;
     this.producerMustSettle = false;
@@ -613,6 +659,7 @@ export class PipelineRun<I> {
   };
 
   private readonly onProducerError = (err: unknown): void => {
+    if (this.producerSettledLate()) return;
     this.producerWaiting = false;
     this.producerMustSettle = false;
     this.fail(
@@ -622,6 +669,15 @@ export class PipelineRun<I> {
     );
     this.checkFinished();
   };
+
+  /** A fill or compute() the run stopped waiting for settled after teardown: free what it held. */
+  private producerSettledLate(): boolean {
+    const f = this.onProducerSettled;
+    if (!f) return false;
+    this.onProducerSettled = null;
+    f();
+    return true;
+  }
 
   private takeInput(r: IteratorResult<I>): void {
     if (r.done) {
@@ -990,6 +1046,7 @@ export class PipelineRun<I> {
     if (chunk.released || !this.inHost.has(chunk)) return;
     const end = performance.now();
     this.sinkBusy += end - chunk.hostStart;
+    if (end - chunk.hostStart > this.longestSinkMs) this.longestSinkMs = end - chunk.hostStart;
     if (end > this.lastHostEnd) this.lastHostEnd = end;
     this.settle(chunk);
     if (this.stopFlag && !this.consumerLeft && this.host.kind === 'pull') return;
@@ -1085,4 +1142,19 @@ export class PipelineRun<I> {
       this.pendingDepth = this.weighGrowth(choice);
     }
   }
+}
+
+/**
+ * The error of a run aborted while callbacks it had started were still running: an AbortError
+ * whose cause is the abort's reason and whose message says what those callbacks still hold (it
+ * is freed when each settles; until then that memory stays allocated).
+ */
+function heldAbort(reason: unknown, label: string, held: readonly string[]): Error {
+  const why = reason instanceof Error ? reason.message : String(reason);
+  const e = new Error(
+    `${label}: aborted (${why}) while callbacks were still running: ${held.join('; ')}; each is freed when its callback settles`,
+    { cause: reason },
+  );
+  e.name = 'AbortError';
+  return e;
 }
