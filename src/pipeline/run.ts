@@ -1,5 +1,7 @@
 // One run of a pipeline: the ring, the five barriers, the pump that drives three stages, drain,
-// errors, stats.
+// errors, stats. How big the ring is chunk by chunk ('auto' depth) is ring-sizer.ts's policy;
+// timing events, spans and the timeline are run-timeline.ts's bookkeeping; slots come from
+// ring.ts's SlotAllocator.
 //
 // Three stages, each strictly in chunk order, none ever blocking the event loop:
 //   produce:  input → [host fills staging[i] → H2D(n)] → compute(n)
