@@ -2,10 +2,10 @@
 // lines of C, exports cuCtxSetCurrent and cuEventQuery over a table of event states that the test
 // sets. The waiter's event-loop rounds and its worker thread both load that library (koffi), so
 // this runs the real spin phase, the hot rounds, the hand-over to the thread and back.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,8 @@ const NOT_READY = 600;
 
 function build(): { libraryPath: string } | { skip: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-fake-libcuda-'));
+  // The library stays loaded (and mapped) after its file is gone, in this thread and the waiter's.
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const src = join(dir, 'fake-libcuda.c');
   const lib = join(dir, 'libfakecuda.so');
   writeFileSync(src, C_SOURCE);

@@ -220,8 +220,9 @@ test(
     let caught: unknown = null;
     await p.run(CHUNKS).catch((e: unknown) => (caught = e));
     assert.ok(caught instanceof PipelineError, String(caught));
-    assert.ok(['compute', 'copy', 'sink'].includes(caught.stage), caught.stage);
-    assert.ok(caught.chunk >= 0 && caught.chunk <= 5, `chunk ${caught.chunk}`);
+    // The fault rejects the wait for the head chunk's D2H: stage 'copy', never the sink's.
+    assert.equal(caught.stage, 'copy');
+    assert.ok(caught.chunk >= delivered.length && caught.chunk <= 5, `chunk ${caught.chunk}`);
     assert.match(caught.message, /CUDA_ERROR_ILLEGAL_ADDRESS/);
     assert.match(caught.message, /context is lost/);
     assert.ok(delivered.length <= 5);
@@ -229,6 +230,63 @@ test(
     assert.ok(fake.clock.fault, 'the fake device stays faulted, like a real context');
     // Every later call says so, too.
     assert.throws(() => dev.createStream(), /CUDA_ERROR_ILLEGAL_ADDRESS/);
+  },
+);
+
+test(
+  'a lost context that surfaces at a later chunk is blamed no later than the chunk that caused it',
+  { timeout: 20_000 },
+  async () => {
+    // Slow kernels, a slow sink and a deep pinned ring over two device slots: the host has
+    // enqueued work for chunks past 5 when kernel 5 faults, and the fault comes back from a call
+    // made for a chunk after 5. The run cannot know which kernel faulted; it blames the first
+    // chunk whose GPU work it has not seen complete, which is never after the faulting one. Where
+    // the fault surfaces depends on how far the host got; five runs see several such points.
+    for (let trial = 0; trial < 5; trial++) {
+      const fake = new FakeDevice({ copyCostMs: () => 0.01 });
+      fake.defineKernel(
+        'explode',
+        ['pointer', 'u32'],
+        (_c, _out, n) => {
+          if (Number(n) === 5) throw new Error('index out of bounds in the test kernel');
+        },
+        5,
+      );
+      const k = fake.compile('').getKernel('explode');
+      const delivered: number[] = [];
+      const p = createPipeline<number>(fake, {
+        outputBytes: OUT,
+        depth: 8,
+        deviceSlots: 2,
+        compute: (c) => k.launch(c.stream, { grid: 1, block: 1 }, c.output, c.index),
+        sink: (c) => new Promise<void>((r) => setTimeout(() => (delivered.push(c.index), r()), 15)),
+      });
+      let caught: unknown = null;
+      await p.run(CHUNKS).catch((e: unknown) => (caught = e));
+      assert.ok(caught instanceof PipelineError, String(caught));
+      assert.equal(caught.stage, 'copy');
+      assert.ok(caught.chunk >= delivered.length && caught.chunk <= 5, `trial ${trial}: blamed chunk ${caught.chunk}`);
+      assert.match(caught.message, /context is lost/);
+      p.close();
+    }
+  },
+);
+
+test(
+  'a failed wait for a D2H (cuEventSynchronize error): PipelineError(copy, 0), not the sink',
+  { timeout: 20_000 },
+  async () => {
+    for (const mode of ['overlap', 'serial'] as const) {
+      // The first wait the run makes is for chunk 0's D2H (nothing can be complete before it).
+      const { fake, dev, released } = setup({ copyCostMs: () => 3 });
+      fake.failNext('completion');
+      const delivered: Array<{ index: number; bytes: Uint8Array }> = [];
+      const p = pipelineOn(dev, { mode }, delivered);
+      await rejectsWith(p.run(CHUNKS), 'copy', 0, /CUDA_ERROR_INVALID_HANDLE.*device-to-host copy/);
+      assert.equal(delivered.length, 0, mode);
+      p.close();
+      released();
+    }
   },
 );
 

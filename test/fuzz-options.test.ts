@@ -75,8 +75,9 @@ function randomOptions(rnd: () => number, kernel: { launch: (...a: never[]) => v
 function acceptable(outcome: unknown): boolean {
   if (outcome === 'ok') return true;
   if (outcome instanceof UsageError) return outcome.message.length > 10;
+  if (outcome instanceof PipelineError && outcome.stage === 'setup')
+    return outcome.cause instanceof CudaError && outcome.cause.cudaName === 'CUDA_ERROR_OUT_OF_MEMORY';
   if (outcome instanceof PipelineError) return outcome.message.includes('failed at chunk');
-  if (outcome instanceof CudaError) return outcome.cudaName === 'CUDA_ERROR_OUT_OF_MEMORY';
   return false;
 }
 

@@ -352,6 +352,21 @@ test('close() mid-run rejects with an AbortError and refuses new runs', async ()
   await afterwards(h);
 });
 
+for (const op of ['createStream', 'alloc', 'pinnedAlloc', 'createEvent'] as const) {
+  test(`device 1's setup fails (${op}): stage setup on device 1, every device released`, async () => {
+    const h = harness(500);
+    h.devices[1]!.failNext(op);
+    const err = await expectFailure(
+      createMultiPipeline(h.devices, { outputBytes: OUT, depth: 2, compute: h.compute, sink: h.sink }).run(N),
+    );
+    assert.equal(err.stage, 'setup');
+    assert.equal(err.deviceIndex, 1);
+    assert.ok(err.cause instanceof CudaError);
+    assert.match(err.message, /setting up the run failed: CUDA_ERROR_OUT_OF_MEMORY/);
+    await afterwards(h);
+  });
+}
+
 test('no unhandled rejections', async () => {
   await new Promise((r) => setTimeout(r, 100));
   checkUnhandled();

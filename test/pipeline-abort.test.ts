@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPipeline, PipelineError } from '../src/pipeline/index.js';
+import { createMultiPipeline } from '../src/pipeline/multi.js';
 import { createFakeDevice } from '../src/testing/index.js';
 import type { DeviceBuffer, Stream } from '../src/core/types.js';
 import { assertNoLeaks, inputBytesOf, prng, randomDelay, rig, tick, watchUnhandled } from './pipeline-helpers.js';
@@ -129,6 +130,140 @@ test('pull style: breaking out early frees the ring; an error mid-iteration is t
     { name: 'AbortError' },
   );
   assertNoLeaks(fake, 'after the abort');
+});
+
+/** A promise the test settles when it chooses: a callback that is stuck until then. */
+function stuck(): { promise: Promise<void>; settle: () => void } {
+  let settle!: () => void;
+  const promise = new Promise<void>((r) => (settle = r));
+  return { promise, settle };
+}
+
+/** Waits for `f` to hold, a macrotask at a time (a freed resource is closed after a stream drains). */
+async function eventually(f: () => boolean, what: string): Promise<void> {
+  for (let k = 0; k < 1000 && !f(); k++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(f(), what);
+}
+
+const freed = (fake: ReturnType<typeof rig>['fake']) => () => Object.values(fake.liveResources()).every((v) => v === 0);
+
+for (const how of ['abort', 'close'] as const) {
+  test(`${how} while compute() never settles: the run rejects at once, the stuck slot is freed when it settles`, async () => {
+    const { fake, compute } = rig(11, OUT);
+    const hang = stuck();
+    const ac = new AbortController();
+    const reason = new Error('user stop');
+    const pipe = createPipeline(fake, {
+      outputBytes: OUT,
+      depth: 3,
+      compute: (c) => {
+        compute(c);
+        if (c.index !== 4) return;
+        setTimeout(() => (how === 'abort' ? ac.abort(reason) : pipe.close()), 5);
+        return hang.promise;
+      },
+    });
+    const err = await pipe.run(100, { signal: ac.signal }).then(
+      () => assert.fail('the run should have been stopped'),
+      (e: unknown) => e as Error,
+    );
+    assert.equal(err.name, 'AbortError');
+    if (how === 'abort') assert.equal(err.cause, reason);
+    assert.match(
+      err.message,
+      /compute\(\) of chunk 4 holds device slot 1 and the compute stream; each is freed when its callback settles/,
+    );
+    // Held until the callback settles: the device slot (buffer, event) and the compute stream.
+    const live = fake.liveResources();
+    assert.deepEqual([live.streams, live.deviceBuffers, live.events, live.pinnedBuffers], [1, 1, 1, 0]);
+    hang.settle();
+    await eventually(freed(fake), 'the held slot and stream are freed once compute() settles');
+    assertNoLeaks(fake);
+  });
+
+  test(`${how} while a sink never settles: the run rejects at once, the slot is freed when the sink settles`, async () => {
+    const { fake, compute } = rig(12, OUT);
+    const hang = stuck();
+    const ac = new AbortController();
+    let intact = true;
+    const pipe = createPipeline(fake, {
+      outputBytes: OUT,
+      depth: 2,
+      compute,
+      sink: (c) => {
+        if (c.index !== 2) return;
+        setTimeout(() => (how === 'abort' ? ac.abort() : pipe.close()), 5);
+        return hang.promise.then(() => void (intact = !c.pinned.closed));
+      },
+    });
+    const err = await pipe.run(100, { signal: ac.signal }).then(
+      () => assert.fail('the run should have been stopped'),
+      (e: unknown) => e as Error,
+    );
+    assert.equal(err.name, 'AbortError');
+    assert.match(err.message, /the sink of chunk 2 holds pinned slot 0; each is freed when its callback settles/);
+    assert.deepEqual(fake.liveResources(), {
+      streams: 0,
+      events: 0,
+      deviceBuffers: 0,
+      pinnedBuffers: 1,
+      deviceBytes: 0,
+      pinnedBytes: OUT,
+    });
+    hang.settle();
+    await eventually(freed(fake), 'the pinned slot is freed once the sink settles');
+    assert.ok(intact, 'the slot stayed open while the sink held it');
+    assertNoLeaks(fake);
+  });
+}
+
+test('abort while an async input fill never settles: the staging slot and streams are held until it does', async () => {
+  const { fake, compute } = rig(13, OUT);
+  const hang = stuck();
+  const ac = new AbortController();
+  const inputs = Array.from({ length: 50 }, (_, n) => async (staging: Uint8Array) => {
+    if (n === 3) {
+      setTimeout(() => ac.abort(), 5);
+      await hang.promise;
+    }
+    staging.set(inputBytesOf(n, IN));
+  });
+  const pipe = createPipeline(fake, { outputBytes: OUT, inputBytes: IN, depth: 2, compute });
+  const err = await pipe.run(inputs, { signal: ac.signal }).then(
+    () => assert.fail('the run should have been stopped'),
+    (e: unknown) => e as Error,
+  );
+  assert.equal(err.name, 'AbortError');
+  assert.match(err.message, /the input fill of chunk 3 holds device slot 1 and the compute and upload streams/);
+  const live = fake.liveResources();
+  // out, in, pinned staging, computed and uploaded events, the compute and upload streams.
+  assert.deepEqual([live.streams, live.deviceBuffers, live.pinnedBuffers, live.events], [2, 2, 1, 2]);
+  hang.settle();
+  await eventually(freed(fake), 'freed once the fill settles');
+  assertNoLeaks(fake);
+});
+
+test('multi-device: abort while one device compute() never settles ends the run; that device frees later', async () => {
+  const rigs = [rig(14, OUT, 1, { ordinal: 0 }), rig(15, OUT, 1, { ordinal: 1 })];
+  const hang = stuck();
+  const ac = new AbortController();
+  const reason = new Error('stop all');
+  const pipe = createMultiPipeline(
+    rigs.map((r) => r.fake),
+    {
+      outputBytes: OUT,
+      depth: 2,
+      compute: (c) => {
+        rigs[c.deviceIndex]!.compute(c);
+        if (c.index !== 6) return;
+        setTimeout(() => ac.abort(reason), 5);
+        return hang.promise;
+      },
+    },
+  );
+  await assert.rejects(pipe.run(200, { signal: ac.signal }), (e: unknown) => e === reason);
+  hang.settle();
+  for (const r of rigs) await eventually(freed(r.fake), 'every device freed once compute() settles');
 });
 
 test('no unhandled rejections', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CudaError } from '../src/cuda/errors.js';
 import { createPipeline, PipelineError, type PipelineOptions, type StageName } from '../src/pipeline/index.js';
-import { FakeDevice } from '../src/testing/index.js';
+import { FakeDevice, type FakeFaultOp } from '../src/testing/index.js';
 import { assertNoLeaks, inputBytesOf, rig, tick, watchUnhandled } from './pipeline-helpers.js';
 
 const checkUnhandled = watchUnhandled();
@@ -19,7 +19,7 @@ type Inject = (
   at: number,
 ) => { options?: Partial<PipelineOptions<Uint8Array>>; inputs?: AsyncIterable<Uint8Array> | Iterable<Uint8Array> };
 
-const cases: Record<StageName, Record<string, Inject>> = {
+const cases: Record<Exclude<StageName, 'setup'>, Record<string, Inject>> = {
   input: {
     'iterator throws': (_f, at) => ({
       inputs: (function* () {
@@ -41,6 +41,18 @@ const cases: Record<StageName, Record<string, Inject>> = {
   },
   upload: {
     'H2D copy fails': (f, at) => (f.failNext('copyHtoD', undefined, { skip: at }), { options: { inputBytes: IN } }),
+    'async fill rejects': (_f, at) => ({
+      options: { inputBytes: IN },
+      inputs: Array.from(
+        { length: N },
+        (_, n) =>
+          (async (staging: Uint8Array) => {
+            await tick();
+            if (n === at) throw boom('fill');
+            staging.set(inputBytesOf(n, IN));
+          }) as unknown as Uint8Array,
+      ),
+    }),
     'input too large': (_f, at) => ({
       options: { inputBytes: IN },
       inputs: Array.from({ length: N }, (_, n) => inputBytesOf(n, n === at ? IN + 4 : IN)),
@@ -84,7 +96,7 @@ const cases: Record<StageName, Record<string, Inject>> = {
   },
 };
 
-for (const [stage, kinds] of Object.entries(cases) as [StageName, Record<string, Inject>][]) {
+for (const [stage, kinds] of Object.entries(cases) as [Exclude<StageName, 'setup'>, Record<string, Inject>][]) {
   for (const [kind, inject] of Object.entries(kinds)) {
     for (const [where, at] of [
       ['first', 0],
@@ -160,14 +172,68 @@ test('a kernel fault is sticky: the run rejects with the CUDA error, frees every
   assert.throws(() => fake.createStream(), /CUDA_ERROR_ILLEGAL_ADDRESS/);
 });
 
-test('allocation failure at setup: the error says so and nothing leaks', async () => {
-  const { fake, compute } = rig(3, OUT);
-  fake.failNext('pinnedAlloc', undefined, { skip: 1 });
-  const pipe = createPipeline(fake, { outputBytes: OUT, depth: 3, compute });
-  await assert.rejects(pipe.run(10), /CUDA_ERROR_OUT_OF_MEMORY/);
-  assertNoLeaks(fake);
-  assert.equal((await pipe.run(4)).chunks, 4);
-});
+// Every call a run makes while it sets up, failed in turn: streams, buffers, events, with and
+// without uploads and timing events ('auto' depth times its warm-up).
+for (const op of ['createStream', 'alloc', 'pinnedAlloc', 'createEvent'] as const) {
+  for (const variant of ['depth 3, uploads', 'auto depth, trace', 'serial'] as const) {
+    test(`setup: each ${op} call failing in turn (${variant}): PipelineError('setup'), nothing leaks`, async () => {
+      const { fake, compute } = rig(3, OUT);
+      const options: PipelineOptions<Uint8Array> = {
+        outputBytes: OUT,
+        compute,
+        ...(variant === 'depth 3, uploads' ? { depth: 3, inputBytes: IN } : {}),
+        ...(variant === 'auto depth, trace' ? { trace: true } : {}),
+        ...(variant === 'serial' ? { mode: 'serial' as const } : {}),
+      };
+      const inputs = Array.from({ length: 10 }, (_, n) => inputBytesOf(n, IN));
+      const pipe = createPipeline(fake, options);
+      // How many calls of this kind a run makes before its first chunk: each one fails in turn.
+      const made = countCalls(fake, op);
+      let setupCalls = -1;
+      await createPipeline(fake, {
+        ...options,
+        compute: (c) => {
+          if (setupCalls < 0) setupCalls = made();
+          compute(c);
+        },
+      }).run(inputs);
+      assertNoLeaks(fake, 'after counting');
+      assert.ok(setupCalls >= 1, `setup makes ${setupCalls} ${op} calls`);
+      for (let skip = 0; skip < setupCalls; skip++) {
+        fake.failNext(op, undefined, { skip });
+        const err = await pipe.run(inputs).then(
+          () => assert.fail(`the run should have failed (${op} ${skip})`),
+          (e: unknown) => e,
+        );
+        assert.ok(err instanceof PipelineError, `a PipelineError, got ${String(err)}`);
+        assert.equal(err.stage, 'setup');
+        assert.equal(err.chunk, 0);
+        assert.ok(err.cause instanceof CudaError);
+        assert.match(err.message, /setting up the run failed: CUDA_ERROR_OUT_OF_MEMORY.*lower depth/);
+        assertNoLeaks(fake, `${op} ${skip} ${variant}`);
+      }
+      assert.equal((await pipe.run(inputs)).chunks, 10);
+      assertNoLeaks(fake, 'after the next run');
+    });
+  }
+}
+
+/** Counts `op` calls on the fake from now on (the fault hook's own view: failNext with a huge skip). */
+function countCalls(fake: FakeDevice, op: FakeFaultOp): () => number {
+  const method = {
+    createStream: 'createStream',
+    createEvent: 'createEvent',
+    alloc: 'allocDevice',
+    pinnedAlloc: 'allocPinned',
+  }[op as 'createStream'] as 'createStream';
+  const orig = fake[method].bind(fake);
+  let n = 0;
+  fake[method] = ((...a: Parameters<typeof orig>) => (n++, orig(...a))) as typeof orig;
+  return () => {
+    fake[method] = orig;
+    return n;
+  };
+}
 
 test('options are validated with messages that say what to change', () => {
   const fake = new FakeDevice();

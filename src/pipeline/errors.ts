@@ -4,6 +4,8 @@ import { TandemError } from '../util/errors.js';
 import type { StageName } from './types.js';
 
 const ADVICE: Record<StageName, string> = {
+  setup:
+    'allocating the ring (device and pinned buffers, streams, events) failed before any chunk ran; lower depth, deviceSlots or the chunk size, or free device memory',
   input: 'the input iterable threw; fix the code that produces the inputs',
   upload: 'filling or uploading the input failed; check inputBytes against the input items',
   compute: 'the compute() callback threw or a launch failed; fix the launch (grid, block, arguments) or the callback',
@@ -18,7 +20,7 @@ export class PipelineError extends TandemError {
   readonly cudaName: string | undefined;
   constructor(
     readonly stage: StageName,
-    /** The chunk index the stage was working on. */
+    /** The chunk index the stage was working on (0 for 'setup': the run had not started one). */
     readonly chunk: number,
     override readonly cause: unknown,
     label = 'pipeline',
@@ -27,7 +29,9 @@ export class PipelineError extends TandemError {
     const sticky = cause instanceof CudaError && cause.sticky;
     super(
       'STAGE_FAILED',
-      `${label}: stage '${stage}' failed at chunk ${chunk}: ${why}. ${ADVICE[stage]}` +
+      (stage === 'setup'
+        ? `${label}: setting up the run failed: ${why}. ${ADVICE[stage]}`
+        : `${label}: stage '${stage}' failed at chunk ${chunk}: ${why}. ${ADVICE[stage]}`) +
         (sticky
           ? '; the CUDA context is lost: close the device and open it again before the next run'
           : '; the run stopped and released its buffers, so the next run can start'),

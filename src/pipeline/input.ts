@@ -32,13 +32,44 @@ export function openInput<I>(inputs: PipelineInput<I>): InputCursor<I> {
       close: () => {},
     };
   }
-  if (inputs && typeof (inputs as AsyncIterable<I>)[Symbol.asyncIterator] === 'function') {
-    return cursor((inputs as AsyncIterable<I>)[Symbol.asyncIterator](), false);
-  }
-  if (inputs && typeof (inputs as Iterable<I>)[Symbol.iterator] === 'function') {
-    return cursor((inputs as Iterable<I>)[Symbol.iterator](), true);
-  }
+  if (inputs && typeof (inputs as AsyncIterable<I>)[Symbol.asyncIterator] === 'function')
+    return cursor(iteratorOf(inputs, Symbol.asyncIterator), false);
+  if (inputs && typeof (inputs as Iterable<I>)[Symbol.iterator] === 'function')
+    return cursor(iteratorOf(inputs, Symbol.iterator), true);
   throw new UsageError('inputs must be a count, an iterable or an async iterable');
+}
+
+/** The iterator `inputs[key]()` returns, checked to be one before the run allocates anything. */
+function iteratorOf<I>(inputs: object, key: typeof Symbol.iterator | typeof Symbol.asyncIterator): Iterator<I> {
+  const name = key === Symbol.iterator ? '[Symbol.iterator]()' : '[Symbol.asyncIterator]()';
+  let it: unknown;
+  try {
+    it = (inputs as Record<symbol, () => unknown>)[key]!();
+  } catch (err) {
+    throw new UsageError(`inputs: ${name} threw: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+  if (!it || typeof it !== 'object' || typeof (it as Iterator<I>).next !== 'function')
+    throw new UsageError(`inputs: ${name} must return an iterator (an object with next()), got ${show(it)}`);
+  return it as Iterator<I>;
+}
+
+/**
+ * One result of next(), checked against the iterator protocol: an object, and from a sync
+ * iterator not a promise (an async iterator under the wrong key). A bad result fails the run's
+ * input stage with a UsageError rather than being read as an item `undefined`.
+ */
+function checked<I>(x: unknown, sync: boolean): IteratorResult<I> {
+  if (!x || typeof x !== 'object')
+    throw new UsageError(`inputs: the iterator's next() returned ${show(x)}, not a { value, done } object`);
+  if (sync && typeof (x as PromiseLike<unknown>).then === 'function')
+    throw new UsageError(
+      "inputs: the iterator's next() returned a promise; an input produced asynchronously must be an async iterable ([Symbol.asyncIterator], an async function*)",
+    );
+  return x as IteratorResult<I>;
+}
+
+function show(x: unknown): string {
+  return x === null || typeof x !== 'object' ? `${typeof x} ${String(x)}` : 'an object';
 }
 
 function cursor<I>(it: Iterator<I> | AsyncIterator<I>, sync: boolean): InputCursor<I> {
@@ -47,7 +78,7 @@ function cursor<I>(it: Iterator<I> | AsyncIterator<I>, sync: boolean): InputCurs
     nextSync: sync
       ? () => {
           try {
-            const x = (it as Iterator<I>).next();
+            const x = checked<I>((it as Iterator<I>).next(), true);
             if (x.done) finished = true;
             return x;
           } catch (err) {
@@ -60,13 +91,14 @@ function cursor<I>(it: Iterator<I> | AsyncIterator<I>, sync: boolean): InputCurs
       let r: IteratorResult<I> | Promise<IteratorResult<I>>;
       try {
         r = it.next();
+        if (sync) r = checked<I>(r, true);
       } catch (err) {
         finished = true;
         return Promise.reject(err);
       }
-      const p = sync ? Promise.resolve(r) : Promise.resolve(r as Promise<IteratorResult<I>>);
-      return p.then(
+      return Promise.resolve(r).then(
         (x) => {
+          x = checked<I>(x, false);
           if (x.done) finished = true;
           return x;
         },

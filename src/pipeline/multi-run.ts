@@ -193,11 +193,12 @@ export class MultiRun<I> {
   private deviceFailed(d: number, err: unknown): void {
     if (err === this.stopReason || this.failed) return;
     if (err instanceof PipelineError) {
-      const g = this.globals[d]!.get(err.chunk) ?? this.lastGlobal[d]!;
+      // A device that failed to set up had no chunk of its own: the run's first chunk stands for it.
+      const g = err.stage === 'setup' ? 0 : (this.globals[d]!.get(err.chunk) ?? this.lastGlobal[d]!);
       this.fail(err.stage, g, d, err.cause);
       return;
     }
-    // Not a stage of the run (e.g. allocating the ring failed): the device's own error, as is.
+    // Not from a stage of the run (an internal error): the device's own error, as is.
     this.stop(err);
   }
 

@@ -8,7 +8,7 @@ import { closeDevices } from './multi-close.js';
 import { openDevices, type DevicesSpec } from './multi-open.js';
 import { MultiRun, checkDevices, lookaheadOf } from './multi-run.js';
 import type { MultiPipelineOptions, MultiPipelineStats } from './multi-types.js';
-import { createPipeline } from './pipeline.js';
+import { checkRunOptions, createPipeline } from './pipeline.js';
 import type { PipelineInput, RunOptions } from './types.js';
 
 export { closeDevices } from './multi-close.js';
@@ -46,6 +46,7 @@ export class MultiPipeline<I = number> implements Disposable, AsyncDisposable {
   /** Runs every input on whichever device is free; the sink gets chunks in global order. */
   async run(inputs: PipelineInput<I>, options: RunOptions = {}): Promise<MultiPipelineStats> {
     if (this.closed) throw new UsageError(`${this.label}.run() after close(); create a new multi-device pipeline`);
+    checkRunOptions(options, `${this.label} run options`);
     const r = new MultiRun<I>(this.devices, this.options, inputs, options.signal, this.label);
     const done = r.execute();
     this.active.set(

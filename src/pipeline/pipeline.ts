@@ -8,14 +8,26 @@
 //
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
 // a reason gives a DOMException named 'AbortError'); close() during a run rejects it with an
-// AbortError (util/errors.ts). Either way the clean-up is the same as after an error.
+// AbortError (util/errors.ts). Either way the clean-up is the same as after an error. Callbacks
+// already running (a sink, a fill, a compute() promise) get about a chunk's time to settle (twice
+// the longest sink call so far, at least 200 ms); one still running then keeps only what it may
+// touch (its pinned slot, or its device slot and streams) until it settles, and the run rejects
+// at once with an AbortError whose cause is the reason and whose message names what is held.
 import type { DeviceCore } from '../core/types.js';
 import { AbortError, UsageError } from '../util/errors.js';
 import { AsyncQueue } from './async-tools.js';
 import { MAX_DEPTH } from './auto-depth.js';
 import { type KeptRing, type RingKeeper } from './ring.js';
 import { PipelineRun } from './run.js';
-import type { OutputChunk, PipelineInput, PipelineOptions, PipelineRunOptions, PipelineStats } from './types.js';
+import { MAX_SINK_TIMEOUT_MS } from './sink-call.js';
+import type {
+  OutputChunk,
+  PipelineInput,
+  PipelineOptions,
+  PipelineRunOptions,
+  PipelineStats,
+  RunOptions,
+} from './types.js';
 
 /**
  * An overlap pipeline on one device: run() pushes every input through compute → D2H → sink and
@@ -133,8 +145,9 @@ export class Pipeline<I = number> implements Disposable {
     }
   }
 
-  /** The pipeline's options with this run's overrides (trace). */
+  /** The pipeline's options with this run's overrides (trace), checked before anything is allocated. */
   private runOptions(options: PipelineRunOptions): Readonly<PipelineOptions<I>> {
+    checkRunOptions(options, `${this.options.label ?? 'pipeline'} run options`);
     if (options.trace === undefined || options.trace === !!this.options.trace) return this.options;
     if (typeof options.trace !== 'boolean')
       throw new UsageError(`run options: trace must be true or false, not ${JSON.stringify(options.trace)}`);
@@ -171,6 +184,34 @@ export function createPipeline<I = number>(device: DeviceCore, options: Pipeline
   return new Pipeline<I>(device, options);
 }
 
+/**
+ * The options of one run: an object, whose signal (if any) is an AbortSignal. A stand-in that
+ * only looks like one (no addEventListener) would fail after the ring is allocated.
+ */
+export function checkRunOptions(options: unknown, what: string): asserts options is RunOptions {
+  if (!options || typeof options !== 'object')
+    throw new UsageError(`${what}: pass an object ({ signal?, trace? }), got ${String(options)}`);
+  const signal = (options as RunOptions).signal;
+  if (signal === undefined) return;
+  const s = signal as unknown as Record<string, unknown> | null;
+  if (
+    !s ||
+    typeof s !== 'object' ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.addEventListener !== 'function' ||
+    typeof s.removeEventListener !== 'function'
+  )
+    throw new UsageError(
+      `${what}: signal must be an AbortSignal (new AbortController().signal, AbortSignal.timeout(ms)), got ${describe(signal)}`,
+    );
+}
+
+function describe(x: unknown): string {
+  if (x === null) return 'null';
+  if (typeof x !== 'object') return `${typeof x} ${String(x)}`;
+  return `an object of class ${(x as object).constructor?.name ?? 'none'} without a boolean aborted and addEventListener()`;
+}
+
 function validate<I>(o: PipelineOptions<I>): void {
   const bad = (msg: string) => new UsageError(`pipeline options: ${msg}`);
   if (!o || typeof o !== 'object') throw bad('pass an options object');
@@ -198,6 +239,25 @@ function validate<I>(o: PipelineOptions<I>): void {
   if (!Number.isInteger(c) || c < 1) throw bad(`sinkConcurrency must be a positive integer, got ${c}`);
   if (o.keepRing !== undefined && typeof o.keepRing !== 'boolean')
     throw bad(`keepRing must be true or false, got ${String(o.keepRing)}`);
-  if (o.sinkTimeoutMs !== undefined && !(o.sinkTimeoutMs > 0))
-    throw bad(`sinkTimeoutMs must be > 0 ms, got ${o.sinkTimeoutMs}`);
+  if (o.trace !== undefined && typeof o.trace !== 'boolean')
+    throw bad(`trace must be true or false, got ${String(o.trace)}`);
+  if (o.label !== undefined && typeof o.label !== 'string') throw bad(`label must be a string, got ${typeof o.label}`);
+  if (o.priorities !== undefined) {
+    const p = o.priorities as Record<string, unknown>;
+    if (!p || typeof p !== 'object' || Array.isArray(p))
+      throw bad('priorities must be an object { compute?, copy?, upload? } of integers');
+    for (const [k, v] of Object.entries(p)) {
+      if (k !== 'compute' && k !== 'copy' && k !== 'upload')
+        throw bad(`priorities.${k} is not a stream of the pipeline; use compute, copy or upload`);
+      if (v !== undefined && !Number.isSafeInteger(v))
+        throw bad(
+          `priorities.${k} must be an integer stream priority (lower is higher, as in cuStreamCreateWithPriority), got ${String(v)}`,
+        );
+    }
+  }
+  const t = o.sinkTimeoutMs;
+  if (t !== undefined && t !== Infinity && !(typeof t === 'number' && t > 0 && t <= MAX_SINK_TIMEOUT_MS))
+    throw bad(
+      `sinkTimeoutMs must be a number of ms in (0, ${MAX_SINK_TIMEOUT_MS}] (Node's timer limit), or Infinity for no limit; got ${String(t)}`,
+    );
 }

@@ -97,6 +97,29 @@ export function allocateHostSlot(
 }
 
 /**
+ * Where a run's ring gets its slots, by index: the one place that decides how the ring's buffers
+ * and events are allocated (and into which bag, so the run frees them).
+ */
+export interface SlotAllocator {
+  device(index: number): DeviceSlot;
+  host(index: number): HostSlot;
+}
+
+/** Slots allocated fresh from `device`, owned by `bag`. */
+export function slotAllocator(
+  device: DeviceCore,
+  bag: ResourceBag,
+  outputBytes: number,
+  inputBytes: number,
+  label: string,
+): SlotAllocator {
+  return {
+    device: (index) => allocateDeviceSlot(device, bag, index, outputBytes, inputBytes, label),
+    host: (index) => allocateHostSlot(device, bag, index, outputBytes, label),
+  };
+}
+
+/**
  * A ring a Pipeline keeps between runs (options.keepRing): its slots and the bag that owns them,
  * with what allocating them cost (so 'auto' still weighs growing against the real price).
  */

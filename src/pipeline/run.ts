@@ -1,5 +1,7 @@
 // One run of a pipeline: the ring, the five barriers, the pump that drives three stages, drain,
-// errors, stats.
+// errors, stats. How big the ring is chunk by chunk ('auto' depth) is ring-sizer.ts's policy;
+// timing events, spans and the timeline are run-timeline.ts's bookkeeping; slots come from
+// ring.ts's SlotAllocator.
 //
 // Three stages, each strictly in chunk order, none ever blocking the event loop:
 //   produce:  input → [host fills staging[i] → H2D(n)] → compute(n)
@@ -40,46 +42,31 @@
 // Compute may run ahead of a slow host stage by up to depth + deviceSlots chunks, never more.
 import type { DeviceCore, PinnedBuffer, Stream } from '../core/types.js';
 import { CudaError } from '../cuda/errors.js';
-import { UsageError, abortReason } from '../util/errors.js';
+import { AbortError, UsageError, abortReason } from '../util/errors.js';
 import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
-import {
-  AUTO_JITTER_MS,
-  AUTO_START_BYTES,
-  AUTO_START_DEPTH,
-  AUTO_WARMUP,
-  autoStartDepth,
-  chooseDepth,
-  type DepthChoice,
-  type StageSample,
-} from './auto-depth.js';
 import { PipelineError } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
 import {
   ResourceBag,
-  allocateDeviceSlot,
-  allocateHostSlot,
   keptRingUsable,
+  slotAllocator,
   type DeviceSlot,
   type HostSlot,
   type RingKeeper,
+  type SlotAllocator,
 } from './ring.js';
+import { RingSizer } from './ring-sizer.js';
+import { RunTimeline } from './run-timeline.js';
 import { startSink } from './sink-call.js';
 import { buildStats } from './stats.js';
-import { HostClockAlignment, TimingPool, readSpans, type MeasuredSpans, type TimingSet } from './timing.js';
-import type {
-  ChunkTiming,
-  ComputeChunk,
-  OutputChunk,
-  PipelineInput,
-  PipelineOptions,
-  PipelineStats,
-  StageName,
-} from './types.js';
+import type { MeasuredSpans, TimingSet } from './timing.js';
+import type { ComputeChunk, OutputChunk, PipelineInput, PipelineOptions, PipelineStats, StageName } from './types.js';
 
 /** Longest stretch the pump may run without letting the event loop turn (ms). */
 const STARVE_MS = 4;
 
-const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
+/** The least an abort waits for callbacks already running before it ends the run without them (ms). */
+const ABORT_GRACE_MIN_MS = 200;
 
 // Where the chunk being produced stands (the producer's state between pump calls).
 const P_SERIAL = 0; // took its input; serial mode waits for the previous chunk's release
@@ -125,7 +112,6 @@ export class PipelineRun<I> {
   readonly label: string;
   private readonly serial: boolean;
   private readonly uploads: boolean;
-  private readonly auto: boolean;
   private stopFlag = false;
   /** Streams, timing events: closed at the end of every run. */
   private readonly bag = new ResourceBag();
@@ -144,23 +130,12 @@ export class PipelineRun<I> {
   private hostUsers: (ChunkState<I> | null)[] = [];
   private devSlots: DeviceSlot[] = [];
   private devUsers: (ChunkState<I> | null)[] = [];
-  /** Host slots in use (the ring's depth), and device slots (<= depth). */
-  private depth: number;
-  private deviceSlots: number;
-  private startDepth: number;
-  private startDeviceSlots: number;
-  /** Host time one slot's allocation took at setup, host and device half ('auto' weighs growing mid-run against it). */
-  private allocMsPerHostSlot = 0;
-  private allocMsPerDeviceSlot = 0;
-  /** The chunk from which each half of the ring uses its resized mapping (see maybeGrow). */
-  private hostGrowAt = Infinity;
-  private deviceGrowAt = Infinity;
-  /** What 'auto' decided, until both halves switched to it (allocated: the slots exist). */
-  private pendingDepth: { depth: number; deviceSlots: number; reason: string; allocated?: boolean } | null = null;
-  private depthReason: string | undefined;
-  private samples: StageSample[] = [];
-  private pool: TimingPool | null = null;
-  private hostClock: HostClockAlignment | null = null;
+  /** The ring's size, chunk by chunk ('auto' resizes it once). */
+  private readonly sizer: RingSizer;
+  /** Where the ring's slots come from (set at setup: a kept ring's bag, or a new one). */
+  private alloc!: SlotAllocator;
+  /** Timing events, spans, busy times and the timeline (set at setup). */
+  private times!: RunTimeline;
 
   // The pump's state.
   private pumping = false;
@@ -178,6 +153,15 @@ export class PipelineRun<I> {
   private producerWaiting = false;
   /** ...one that must settle before teardown frees what it may touch (fill, compute). */
   private producerMustSettle = false;
+  /** Set by teardown when an abort left a fill or compute() unsettled: frees what it may touch. */
+  private onProducerSettled: (() => void) | null = null;
+  /** What callbacks that had not settled when the run was aborted still hold (for the error). */
+  private readonly held: string[] = [];
+  /** Resolved once an aborted run stops waiting for its callbacks. */
+  private readonly abortDeadline = new Deferred();
+  private abortTimer: NodeJS.Timeout | undefined;
+  /** The longest a sink call took so far (ms): how long an abort waits for running callbacks. */
+  private longestSinkMs = 0;
   /** The delivery stage waits for the head chunk's copied[i] completion. */
   private deliverWaiting = false;
   /** completion() resolved for the head chunk's D2H (trusted as is: no second query). */
@@ -202,8 +186,6 @@ export class PipelineRun<I> {
   private seen = 0;
   private bytesIn = 0;
   private sinkBusy = 0;
-  private busy = { upload: 0, compute: 0, copy: 0 };
-  private timeline: ChunkTiming[] | null;
 
   constructor(
     private readonly device: DeviceCore,
@@ -217,13 +199,9 @@ export class PipelineRun<I> {
     this.label = opts.label ?? 'pipeline';
     this.serial = opts.mode === 'serial';
     this.uploads = (opts.inputBytes ?? 0) > 0;
-    this.auto = !this.serial && (opts.depth ?? 'auto') === 'auto';
-    this.startDepth = this.serial ? 1 : this.auto ? AUTO_START_DEPTH : (opts.depth as number);
-    this.depth = this.startDepth;
-    this.startDeviceSlots = this.deviceSlots = this.serial ? 1 : this.userDeviceSlots(this.startDepth);
+    this.sizer = new RingSizer(opts as Readonly<PipelineOptions<unknown>>);
     this.hostLimit = host.kind === 'pull' ? Number.MAX_SAFE_INTEGER : (opts.sinkConcurrency ?? 1);
     this.hostLabels = device.readsHostAccessLabels === true;
-    this.timeline = opts.trace ? [] : null;
   }
 
   get stopped(): boolean {
@@ -240,6 +218,10 @@ export class PipelineRun<I> {
   abort(reason: unknown): void {
     if (this.error || this.aborted || this.consumerLeft) return;
     this.aborted = { reason };
+    // Callbacks already running get about a chunk's time to settle; then the run ends without
+    // them and teardown leaves them what they may still touch (see teardown).
+    const grace = Math.max(ABORT_GRACE_MIN_MS, 2 * this.longestSinkMs);
+    this.abortTimer = setTimeout(this.abortDeadline.resolve, grace);
     this.stop();
   }
 
@@ -249,10 +231,11 @@ export class PipelineRun<I> {
     try {
       this.setup();
     } catch (err) {
+      // What was allocated before the failure is freed; nothing was enqueued on it yet.
       this.bag.close();
       this.ringBag.close();
       this.input.close();
-      throw err;
+      throw new PipelineError('setup', 0, err, this.label);
     }
     const onAbort = () => this.abort(abortReason(this.signal!, 'the pipeline run was aborted'));
     this.signal?.addEventListener('abort', onAbort, { once: true });
@@ -264,37 +247,29 @@ export class PipelineRun<I> {
     this.lastTurn = this.t0;
     try {
       this.pump();
-      await this.finished.promise;
-      await this.waitHostStages();
+      await Promise.race([this.finished.promise.then(() => this.waitHostStages()), this.abortDeadline.promise]);
     } finally {
+      clearTimeout(this.abortTimer);
       this.signal?.removeEventListener('abort', onAbort);
       await this.teardown();
     }
     if (this.error) throw this.error;
-    if (this.aborted) throw this.aborted.reason;
-    if (this.auto && !this.depthReason) {
-      const asked = this.pendingDepth && !this.pendingDepth.allocated ? this.pendingDepth : null;
-      this.depthReason = asked
-        ? `auto depth ${this.depth}: every chunk was enqueued before the warm-up measurements came in, so the run kept the ${this.depth} slots it started with; they asked for ${asked.reason.replace(/^auto depth /, '')}`
-        : `auto depth ${this.depth}: the run had ${this.delivered} chunks, too few to time (needs ${AUTO_WARMUP}); kept the ${this.depth} slots it started with`;
-    } else if (this.pendingDepth?.allocated) {
-      // Decided, but the chunks ran out before a turn of the old ring began: the stats say what ran.
-      this.depthReason += `; the run ended before the ring switched over (it ran ${this.depth}, ${this.deviceSlots} on the device)`;
-    }
+    if (this.aborted)
+      throw this.held.length > 0 ? heldAbort(this.aborted.reason, this.label, this.held) : this.aborted.reason;
     return buildStats({
       mode: this.serial ? 'serial' : 'overlap',
-      depth: this.depth,
-      deviceSlots: this.deviceSlots,
+      depth: this.sizer.depth,
+      deviceSlots: this.sizer.deviceSlots,
       chunks: this.delivered,
       bytesOut: this.delivered * this.opts.outputBytes,
       bytesIn: this.bytesIn,
       wallMs: this.lastHostEnd - this.t0,
       uploads: this.uploads,
       traced: !!this.opts.trace,
-      busy: this.busy,
+      busy: this.times.busy,
       sinkBusy: this.sinkBusy,
-      timeline: this.timeline,
-      depthReason: this.depthReason,
+      timeline: this.times.timeline,
+      depthReason: this.sizer.finalReason(this.delivered),
     });
   }
 
@@ -313,17 +288,8 @@ export class PipelineRun<I> {
         ? this.bag.add(d.createStream({ label: `${this.label} upload`, priority: p.upload }))
         : this.computeStream;
     }
-    if (this.auto) {
-      let free = Number.MAX_SAFE_INTEGER;
-      try {
-        free = d.memoryInfo().free;
-      } catch {
-        // The allocations below will report the problem.
-      }
-      const count = typeof this.inputs === 'number' ? this.inputs : null;
-      this.startDepth = this.depth = autoStartDepth(this.opts.outputBytes + (this.opts.inputBytes ?? 0), free, count);
-      this.startDeviceSlots = this.deviceSlots = this.userDeviceSlots(this.depth);
-    }
+    const sizer = this.sizer;
+    if (sizer.auto) sizer.start(this.freeBytes(), typeof this.inputs === 'number' ? this.inputs : null);
     // A ring kept from the pipeline's last run: its slots come first (all of them, used or not:
     // they go back at the end); only what this run needs beyond them is allocated.
     const kept = this.keeper?.take() ?? null;
@@ -333,48 +299,39 @@ export class PipelineRun<I> {
       this.devSlots.push(...kept.device);
       this.hostUsers.push(...kept.host.map(() => null));
       this.devUsers.push(...kept.device.map(() => null));
-      this.allocMsPerHostSlot = kept.allocMsPerHostSlot;
-      this.allocMsPerDeviceSlot = kept.allocMsPerDeviceSlot;
+      sizer.allocMsPerHostSlot = kept.allocMsPerHostSlot;
+      sizer.allocMsPerDeviceSlot = kept.allocMsPerDeviceSlot;
     } else kept?.bag.close();
-    const addDevice = this.deviceSlots - this.devSlots.length;
-    const addHost = this.depth - this.hostSlots.length;
+    this.alloc = slotAllocator(d, this.ringBag, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label);
+    const addDevice = sizer.deviceSlots - this.devSlots.length;
+    const addHost = sizer.depth - this.hostSlots.length;
     const t = performance.now();
     for (let k = 0; k < addDevice; k++) this.addDeviceSlot();
     const t1 = performance.now();
     for (let k = 0; k < addHost; k++) this.addHostSlot();
-    if (addDevice > 0) this.allocMsPerDeviceSlot = (t1 - t) / addDevice;
-    if (addHost > 0) this.allocMsPerHostSlot = (performance.now() - t1) / addHost;
-    if (this.opts.trace || this.auto) {
-      this.pool = new TimingPool(d, this.bag, this.uploads, this.label);
-      this.hostClock = HostClockAlignment.start(d, this.bag, this.computeStream, this.label);
+    if (addDevice > 0) sizer.allocMsPerDeviceSlot = (t1 - t) / addDevice;
+    if (addHost > 0) sizer.allocMsPerHostSlot = (performance.now() - t1) / addHost;
+    const trace = !!this.opts.trace;
+    this.times = new RunTimeline(d, this.bag, this.computeStream, this.uploads, this.label, trace, trace || sizer.auto);
+  }
+
+  /** The device's free memory, for 'auto' (unknown: as good as unlimited; the next device call reports the problem). */
+  private freeBytes(): number {
+    try {
+      return this.device.memoryInfo().free;
+    } catch {
+      return Number.MAX_SAFE_INTEGER;
     }
   }
 
   private addDeviceSlot(): void {
-    this.devSlots.push(
-      allocateDeviceSlot(
-        this.device,
-        this.ringBag,
-        this.devSlots.length,
-        this.opts.outputBytes,
-        this.opts.inputBytes ?? 0,
-        this.label,
-      ),
-    );
+    this.devSlots.push(this.alloc.device(this.devSlots.length));
     this.devUsers.push(null);
   }
 
   private addHostSlot(): void {
-    this.hostSlots.push(
-      allocateHostSlot(this.device, this.ringBag, this.hostSlots.length, this.opts.outputBytes, this.label),
-    );
+    this.hostSlots.push(this.alloc.host(this.hostSlots.length));
     this.hostUsers.push(null);
-  }
-
-  /** Device slots for a ring of `depth` host slots: options.deviceSlots when set, never more than depth. */
-  private userDeviceSlots(depth: number): number {
-    const d = this.opts.deviceSlots;
-    return typeof d === 'number' ? Math.min(d, depth) : depth;
   }
 
   /** No host stage left that the run must wait for (a timed-out sink may never settle). */
@@ -394,19 +351,47 @@ export class PipelineRun<I> {
 
   private async teardown(): Promise<void> {
     this.input.close();
+    let held = false;
+    // An abort does not wait for a fill or compute() promise: until it settles it may still
+    // write its device slot or enqueue on the compute and upload streams, so those stay open and
+    // are closed (after the streams drain) when it does.
+    if (this.producerMustSettle && this.cur) {
+      const chunk = this.cur;
+      const dev = chunk.dev;
+      const keep = [dev.out, dev.in, dev.staging, dev.computed, dev.uploaded].filter((r) => r !== null);
+      for (const r of keep) this.ringBag.detach(r);
+      const streams = [...new Set([this.computeStream, this.uploadStream])];
+      for (const st of streams) this.bag.detach(st);
+      held = true;
+      const what = this.phase === P_UPLOAD_ENQUEUE ? 'the input fill' : 'compute()';
+      this.held.push(
+        `${what} of chunk ${chunk.index} holds device slot ${dev.index} and the ${streams.length > 1 ? 'compute and upload streams' : 'compute stream'}`,
+      );
+      this.onProducerSettled = () => {
+        void Promise.allSettled(streams.map((st) => st.synchronize())).then(() => {
+          for (const r of [...streams, ...keep]) {
+            try {
+              r.close();
+            } catch {
+              // After a sticky fault closing may fail; the handles are gone either way.
+            }
+          }
+        });
+      };
+    }
     // Let the GPU finish what was enqueued before freeing what it reads and writes.
     const streams = new Set([this.computeStream, this.copyStream, this.uploadStream].filter(Boolean));
     await Promise.allSettled([...streams].map((s) => s.synchronize()));
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
-    let held = false;
     if (this.host.kind === 'sink') {
       for (const c of this.inHost) {
-        if (!c.timedOut) continue;
+        if (!c.timedOut && !this.aborted) continue;
         const pinned = c.slot.pinned;
         this.ringBag.detach(pinned);
         c.onSettled = () => pinned.close();
         held = true;
+        if (!c.timedOut) this.held.push(`the sink of chunk ${c.index} holds pinned slot ${c.slot.index}`);
       }
     }
     this.bag.close();
@@ -417,8 +402,8 @@ export class PipelineRun<I> {
         bag: this.ringBag,
         host: this.hostSlots,
         device: this.devSlots,
-        allocMsPerHostSlot: this.allocMsPerHostSlot,
-        allocMsPerDeviceSlot: this.allocMsPerDeviceSlot,
+        allocMsPerHostSlot: this.sizer.allocMsPerHostSlot,
+        allocMsPerDeviceSlot: this.sizer.allocMsPerDeviceSlot,
       });
     } else this.ringBag.close();
   }
@@ -477,57 +462,11 @@ export class PipelineRun<I> {
 
   // ---- the ring ----------------------------------------------------------------------------------
 
-  private hostSlotFor(n: number): HostSlot {
-    return this.hostSlots[n < this.hostGrowAt ? n % this.startDepth : (n - this.hostGrowAt) % this.depth]!;
-  }
-
-  private deviceSlotFor(n: number): DeviceSlot {
-    return this.devSlots[
-      n < this.deviceGrowAt ? n % this.startDeviceSlots : (n - this.deviceGrowAt) % this.deviceSlots
-    ]!;
-  }
-
-  /**
-   * Resizes both halves of the ring once, after the warm-up measurements came in: grows them, or
-   * uses only the first `depth` host slots and `deviceSlots` device slots of those allocated at
-   * the start (the others finish the chunks they hold and stay idle until the run ends: freeing
-   * them mid-run would wait for the GPU). Fewer device slots is faster on the GPU too, even with
-   * no host in the loop: more of them no longer fit the L2 cache.
-   * Each half switches at the start of a turn of its old ring (n a multiple of its start size),
-   * where slot 0 holds the oldest chunk: switched anywhere else, the first chunk after the switch
-   * could land in the slot its predecessor just used, and compute(n) would wait for D2H(n - 1) to
-   * finish: a copy-engine bubble as long as a kernel, once per run.
-   */
-  private maybeGrow(n: number): void {
-    const want = this.pendingDepth;
-    if (!want) return;
-    if (!want.allocated) {
-      this.depthReason = want.reason;
-      try {
-        while (this.devSlots.length < want.deviceSlots) this.addDeviceSlot();
-        while (this.hostSlots.length < want.depth) this.addHostSlot();
-      } catch (err) {
-        // The slots made so far stay allocated (teardown frees them) but unused.
-        this.depthReason += `; growing failed (${(err as Error).message}), kept ${this.depth} (${this.deviceSlots} on the device)`;
-        this.pendingDepth = null;
-        return;
-      }
-      want.allocated = true;
-    }
-    if (this.hostGrowAt === Infinity && n % this.startDepth === 0) {
-      this.hostGrowAt = n;
-      this.depth = want.depth;
-    }
-    if (this.deviceGrowAt === Infinity && n % this.startDeviceSlots === 0) {
-      this.deviceGrowAt = n;
-      this.deviceSlots = want.deviceSlots;
-    }
-    if (this.hostGrowAt !== Infinity && this.deviceGrowAt !== Infinity) this.pendingDepth = null;
-  }
-
-  private wantTiming(n: number): boolean {
-    return !!this.opts.trace || (this.auto && n < AUTO_WARMUP);
-  }
+  /** Before producing chunk n: the ring may change size once ('auto'); new slots are allocated here. */
+  private readonly growTo = (depth: number, deviceSlots: number): void => {
+    while (this.devSlots.length < deviceSlots) this.addDeviceSlot();
+    while (this.hostSlots.length < depth) this.addHostSlot();
+  };
 
   // ---- the pump ---------------------------------------------------------------------------------
 
@@ -600,6 +539,7 @@ export class PipelineRun<I> {
 
   /** The producer's callback settled (barrier 5's event, fill, compute): carry on. */
   private readonly onProducerStep = (): void => {
+    if (this.producerSettledLate()) return;
     this.producerWaiting = false;
     this.producerResumed = true;
     this.producerMustSettle = false;
@@ -608,6 +548,7 @@ export class PipelineRun<I> {
   };
 
   private readonly onProducerError = (err: unknown): void => {
+    if (this.producerSettledLate()) return;
     this.producerWaiting = false;
     this.producerMustSettle = false;
     this.fail(
@@ -617,6 +558,15 @@ export class PipelineRun<I> {
     );
     this.checkFinished();
   };
+
+  /** A fill or compute() the run stopped waiting for settled after teardown: free what it held. */
+  private producerSettledLate(): boolean {
+    const f = this.onProducerSettled;
+    if (!f) return false;
+    this.onProducerSettled = null;
+    f();
+    return true;
+  }
 
   private takeInput(r: IteratorResult<I>): void {
     if (r.done) {
@@ -668,10 +618,10 @@ export class PipelineRun<I> {
       if (this.phase === P_SERIAL) {
         // Serial: the naive baseline finishes chunk n - 1 entirely before starting chunk n.
         if (this.serial && this.lastChunk && !this.lastChunk.released) return false;
-        this.maybeGrow(n);
-        const slot = this.hostSlotFor(n);
-        const dev = this.deviceSlotFor(n);
-        const t = this.wantTiming(n) ? this.pool!.acquire() : null;
+        this.sizer.beforeChunk(n, this.growTo);
+        const slot = this.hostSlots[this.sizer.hostIndex(n)]!;
+        const dev = this.devSlots[this.sizer.deviceIndex(n)]!;
+        const t = this.opts.trace || this.sizer.wantsTiming(n) ? this.times.acquire() : null;
         this.cur = {
           index: n,
           item: this.curItem as I,
@@ -871,7 +821,7 @@ export class PipelineRun<I> {
         moved = true;
         if (chunk.timing) {
           try {
-            this.readTiming(chunk, chunk.timing);
+            this.times.read(chunk, chunk.timing);
           } catch (err) {
             this.fail('copy', chunk.index, err);
             return moved;
@@ -885,19 +835,6 @@ export class PipelineRun<I> {
       this.startHostStage(chunk);
     }
     return moved;
-  }
-
-  /** The chunk's GPU spans from its timing events (trace and 'auto' warm-up only). */
-  private readTiming(chunk: ChunkState<I>, timing: TimingSet): void {
-    const seen = performance.now();
-    const spans = (chunk.spans = readSpans(timing, this.hostClock!));
-    this.pool!.release(timing);
-    chunk.wake = Math.max(0, seen - Math.max(spans.copy[1], chunk.waitFrom));
-    if (this.opts.trace) {
-      this.busy.compute += spans.compute[1] - spans.compute[0];
-      this.busy.copy += spans.copy[1] - spans.copy[0];
-      if (spans.upload) this.busy.upload += spans.upload[1] - spans.upload[0];
-    }
   }
 
   private dataOf(slot: HostSlot): Uint8Array {
@@ -985,6 +922,7 @@ export class PipelineRun<I> {
     if (chunk.released || !this.inHost.has(chunk)) return;
     const end = performance.now();
     this.sinkBusy += end - chunk.hostStart;
+    if (end - chunk.hostStart > this.longestSinkMs) this.longestSinkMs = end - chunk.hostStart;
     if (end > this.lastHostEnd) this.lastHostEnd = end;
     this.settle(chunk);
     if (this.stopFlag && !this.consumerLeft && this.host.kind === 'pull') return;
@@ -1001,83 +939,23 @@ export class PipelineRun<I> {
       this.fail('sink', n, err);
     }
     if (this.host.kind === 'sink') this.delivered++;
-    this.timeline?.push(this.timingOf(chunk, chunk.hostStart, end));
-    this.sample(chunk, end - chunk.hostStart);
+    this.times.record(chunk, chunk.hostStart, end);
+    this.sizer.sample(chunk.index, chunk.spans, end - chunk.hostStart, chunk.wake, () => this.freeBytes());
     chunk.released = true;
     this.hostActive--;
     this.pump();
   }
+}
 
-  private timingOf(chunk: ChunkState<I>, start: number, end: number): ChunkTiming {
-    const s = chunk.spans;
-    const t: ChunkTiming = {
-      index: chunk.index,
-      slot: chunk.slot.index,
-      deviceSlot: chunk.dev.index,
-      compute: s ? s.compute : [NaN, NaN],
-      copy: s ? s.copy : [NaN, NaN],
-      sink: [start, end],
-      enqueuedCompute: chunk.enqueuedCompute,
-      enqueuedCopy: chunk.enqueuedCopy,
-    };
-    if (s?.upload) t.upload = s.upload;
-    return t;
-  }
-
-  /**
-   * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB, timed at setup
-   * per host and per device slot). While it runs nothing is enqueued, so the GPU lives on
-   * the work already queued, about (depth - 1) bottleneck periods: grow only if the stall fits in
-   * that. Asked for fewer slots than allocated, the run uses that many (see maybeGrow).
-   */
-  private weighGrowth(choice: DepthChoice): { depth: number; deviceSlots: number; reason: string } {
-    const ms = (x: number) => `${x.toFixed(x < 1 ? 3 : 1)} ms`;
-    const addHost = Math.max(0, choice.depth - this.depth);
-    const addDevice = Math.max(0, choice.deviceSlots - this.deviceSlots);
-    if (addHost + addDevice === 0) {
-      if (choice.depth === this.depth && choice.deviceSlots === this.deviceSlots) return choice;
-      return {
-        ...choice,
-        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`,
-      };
-    }
-    const stall = addHost * this.allocMsPerHostSlot + addDevice * this.allocMsPerDeviceSlot;
-    const queued = (this.depth - 1) * choice.bottleneckMs;
-    if (stall <= queued) return choice;
-    const deviceSlots = Math.min(choice.deviceSlots, this.deviceSlots);
-    return {
-      depth: this.depth,
-      deviceSlots,
-      reason:
-        `${choice.reason.replace(/^auto depth \d+, \d+ on the device/, `auto depth ${this.depth}, ${deviceSlots} on the device`)}; ` +
-        `not grown to ${choice.depth} (${choice.deviceSlots} on the device): allocating ${addHost + addDevice} more slots would block the host for ~${ms(stall)} (allocation time measured at setup) ` +
-        `with only ~${ms(queued)} of GPU work queued; kept ${this.depth}`,
-    };
-  }
-
-  /** 'auto': collects warm-up samples and, once complete, asks for the ring to grow. */
-  private sample(chunk: ChunkState<I>, sinkMs: number): void {
-    if (!this.auto || !chunk.spans || chunk.index === 0 || chunk.index >= AUTO_WARMUP) return;
-    const s = chunk.spans;
-    this.samples.push({
-      upload: s.upload ? s.upload[1] - s.upload[0] : 0,
-      compute: s.compute[1] - s.compute[0],
-      copy: s.copy[1] - s.copy[0],
-      sink: sinkMs,
-      wake: chunk.wake,
-    });
-    if (this.samples.length === AUTO_WARMUP - 1) {
-      let free = Number.MAX_SAFE_INTEGER;
-      try {
-        free = this.device.memoryInfo().free;
-      } catch {
-        // The next device call will report the problem with its stage and chunk.
-      }
-      const choice = chooseDepth(this.samples, this.opts.outputBytes, free, AUTO_JITTER_MS, this.opts.inputBytes ?? 0);
-      const fixed = this.opts.deviceSlots;
-      // deviceSlots set by the caller: 'auto' picks the host ring only.
-      if (typeof fixed === 'number') choice.deviceSlots = Math.min(fixed, choice.depth);
-      this.pendingDepth = this.weighGrowth(choice);
-    }
-  }
+/**
+ * The error of a run aborted while callbacks it had started were still running: an AbortError
+ * whose cause is the abort's reason and whose message says what those callbacks still hold (it
+ * is freed when each settles; until then that memory stays allocated).
+ */
+function heldAbort(reason: unknown, label: string, held: readonly string[]): Error {
+  const why = reason instanceof Error ? reason.message : String(reason);
+  return new AbortError(
+    `${label}: aborted (${why}) while callbacks were still running: ${held.join('; ')}; each is freed when its callback settles`,
+    { cause: reason },
+  );
 }

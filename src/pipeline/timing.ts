@@ -45,6 +45,10 @@ export class TimingPool {
       copyEnd: ev('copyEnd'),
     };
   }
+  /** Makes the first set now (at setup), so a failure to create events fails the setup. */
+  prime(): void {
+    if (this.made === 0) this.free.push(this.acquire());
+  }
   release(set: TimingSet): void {
     this.free.push(set);
   }

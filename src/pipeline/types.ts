@@ -73,7 +73,10 @@ export interface PipelineOptions<I = unknown> {
   sink?: (chunk: OutputChunk<I>) => void | Promise<void>;
   /** Chunks allowed in the host stage at once (they still start in order). Default 1. */
   sinkConcurrency?: number;
-  /** Reject the run if a sink call has not settled after this many ms. Default: no limit. */
+  /**
+   * Reject the run if a sink call has not settled after this many ms: up to 2^31 - 1 (Node's timer
+   * limit), or Infinity for no limit. Default: no limit.
+   */
   sinkTimeoutMs?: number;
   /** Record per-chunk timing events (costs GPU time; off for headline figures). Default false. */
   trace?: boolean;
@@ -99,8 +102,11 @@ export interface PipelineRunOptions extends RunOptions {
   trace?: boolean;
 }
 
-/** The stages of a run, in the order a chunk passes them; a PipelineError names the one that failed. */
-export type StageName = 'input' | 'upload' | 'compute' | 'copy' | 'sink';
+/**
+ * Where a run failed: 'setup' is allocating the ring, streams and events before any chunk runs;
+ * the others are the stages every chunk goes through.
+ */
+export type StageName = 'setup' | 'input' | 'upload' | 'compute' | 'copy' | 'sink';
 
 /** One chunk's spans, all in milliseconds on the host's performance.now() clock. */
 export interface ChunkTiming {

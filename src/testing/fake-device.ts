@@ -37,7 +37,12 @@ import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineOptions } from '../pipeline/types.js';
 
 export type CopyDirection = 'HtoD' | 'DtoH' | 'DtoD' | 'HtoH';
-export type FakeFaultOp = 'launch' | 'copy' | 'copyHtoD' | 'copyDtoH' | 'alloc' | 'pinnedAlloc';
+/**
+ * Calls failNext() can fail: launches, copies (all, or one direction), device and pinned
+ * allocations, stream and event creation, and waiting for an event (completion() rejects).
+ */
+export type FakeFaultOp =
+  'launch' | 'copy' | 'copyHtoD' | 'copyDtoH' | 'alloc' | 'pinnedAlloc' | 'createStream' | 'createEvent' | 'completion';
 
 export interface FakeDeviceOptions {
   name?: string;
@@ -136,7 +141,8 @@ export class FakeDevice implements Device, FakeHost {
 
   /**
    * The next matching call (after `skip` matching calls succeed) throws `error` synchronously,
-   * as a driver call returning an error code would. Not sticky: later calls work.
+   * as a driver call returning an error code would; for 'completion', the promise rejects with
+   * it instead, as a failed cuEventSynchronize would. Not sticky: later calls work.
    */
   failNext(op: FakeFaultOp, error?: Error, options: { skip?: number } = {}): void {
     this.faults.push({ op, error, skip: options.skip ?? 0 });
@@ -202,6 +208,15 @@ export class FakeDevice implements Device, FakeHost {
     if (this.clock.fault) throw this.clock.fault;
   }
 
+  failingCompletion(): Error | null {
+    try {
+      this.maybeFail('completion');
+      return null;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
   forget(resource: object): void {
     if (!this.live.delete(resource)) return;
     if (resource instanceof FakeDeviceBuffer) this.usedDevice -= resource.byteLength;
@@ -216,11 +231,13 @@ export class FakeDevice implements Device, FakeHost {
 
   createStream(options?: StreamOptions): Stream {
     this.checkUsable('createStream');
+    this.maybeFail('createStream');
     return this.track(new FakeStream(this, options));
   }
 
   createEvent(options?: EventOptions): Event {
     this.checkUsable('createEvent');
+    this.maybeFail('createEvent');
     return this.track(new FakeEvent(this, options));
   }
 
@@ -465,6 +482,23 @@ function defaultFault(op: FakeFaultOp): Error {
         'CUDA_ERROR_OUT_OF_MEMORY',
         'cuMemHostAlloc',
         'out of memory',
+        'injected by fake.failNext',
+      );
+    case 'createStream':
+    case 'createEvent':
+      return new CudaError(
+        2,
+        'CUDA_ERROR_OUT_OF_MEMORY',
+        op === 'createStream' ? 'cuStreamCreateWithPriority' : 'cuEventCreate',
+        'out of memory',
+        'injected by fake.failNext',
+      );
+    case 'completion':
+      return new CudaError(
+        400,
+        'CUDA_ERROR_INVALID_HANDLE',
+        'cuEventSynchronize',
+        'invalid resource handle',
         'injected by fake.failNext',
       );
     default:

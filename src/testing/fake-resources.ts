@@ -21,6 +21,8 @@ export interface FakeHost {
   readonly clock: FakeClock;
   /** Throws if the device is closed or faulted. */
   checkUsable(what: string): void;
+  /** The error an injected 'completion' fault makes the next completion() reject with, if any. */
+  failingCompletion(): Error | null;
   forget(resource: object): void;
 }
 
@@ -127,6 +129,8 @@ export class FakeEvent extends FakeResource implements Event {
     } catch (err) {
       return Promise.reject(err);
     }
+    const injected = this.host.failingCompletion();
+    if (injected) return Promise.reject(injected);
     // The record current now: a later record() does not move this promise's target.
     return this.lastRecord ? this.host.clock.whenDone([this.lastRecord]) : Promise.resolve();
   }
