@@ -82,9 +82,8 @@ export class RingSizer {
    * (`grow` allocates slots up to the sizes it is given; it may throw), or uses only the first
    * `depth` host slots and `deviceSlots` device slots of those allocated at the start (the others
    * finish the chunks they hold and stay idle until the run ends: freeing them mid-run would wait
-   * for the GPU). Fewer device slots is faster on the GPU too: at 4 MiB, 16 ran 0.5-0.9 % slower
-   * than 3 copy-bound with no host in the loop at all (bench/probe-gpu-only.ts,
-   * probe-copy-streams.ts: the buffers no longer fit the L2 cache). Each half switches at the
+   * for the GPU). Fewer device slots is faster on the GPU too, even with no host in the loop: more
+   * of them no longer fit the L2 cache (docs/benchmarks.md). Each half switches at the
    * start of a turn of its old ring (n a multiple of its start size), where slot 0 holds the
    * oldest chunk: switched anywhere else, the first chunk after the switch could land in the slot
    * its predecessor just used, and compute(n) would wait for D2H(n - 1) to finish: a copy-engine
