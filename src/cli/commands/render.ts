@@ -28,7 +28,7 @@ import { openDeviceList, parseDeviceList, type DeviceList } from '../../profile/
 import type { FrameWorkload } from '../../workloads/types.js';
 import { EXIT_INTERRUPTED } from '../run-cli.js';
 
-interface RenderCliOptions {
+export interface RenderCliOptions {
   workload: string;
   size: string;
   frames: number | string;
@@ -155,7 +155,7 @@ export async function planRender(o: RenderCliOptions): Promise<RenderPlan> {
 }
 
 /** Output problems found before any frame is made are the user's to fix: usage errors (exit 2). */
-async function openSink(plan: RenderPlan): Promise<Sink> {
+export async function openSink(plan: RenderPlan): Promise<Sink> {
   try {
     return await openSinkFor(plan);
   } catch (err) {

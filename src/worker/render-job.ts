@@ -1,0 +1,169 @@
+// The built-in `render` job: `tandem render`'s plan, sinks and orchestration (runRender) on the
+// worker's own device, into a temporary name under --out-root renamed into place when complete.
+// Workloads stay set up between jobs (WarmWorkloads): the next job with the same workload and
+// frame shape reuses the compiled kernels and scratch buffers already on the device.
+import { performance } from 'node:perf_hooks';
+import type { Device } from '../core/types.js';
+import { openSink, planRender, type RenderCliOptions } from '../cli/commands/render.js';
+import { UsageError } from '../cuda/errors.js';
+import { frameBytes, parseSize } from '../workloads/frame-format.js';
+import { createFrameWorkload } from '../workloads/registry.js';
+import { runRender, type RenderProgress } from '../workloads/render.js';
+import type { FrameWorkload, FrameWorkloadInstance } from '../workloads/types.js';
+import { JobDataError, checkRenderJob } from './job-data.js';
+import { commitJobOutput, discardJobOutput, prepareJobOutput } from './output.js';
+
+/** What a finished render job returns (BullMQ's return value): the run's stats summary. */
+export interface RenderJobResult {
+  out: string;
+  workload: string;
+  size: string;
+  format: string;
+  frames: number;
+  bytes: number;
+  /** From the first chunk to the last write settling (ms). */
+  wallMs: number;
+  fps: number;
+  bottleneck: string | null;
+  efficiency: number | null;
+  depth: number | null;
+  device: string;
+}
+
+export type RenderJobProgress = {
+  framesDone: number;
+  frames: number;
+  fps: number;
+  /** Seconds left at the current rate, null before the first chunk. */
+  etaS: number | null;
+};
+
+/** Set-up workloads by kind and frame shape, each on the devices it ran on; the least recent closed past `limit`. */
+export class WarmWorkloads {
+  readonly #entries = new Map<string, FrameWorkload>();
+  constructor(private readonly limit = 4) {}
+
+  get(name: string, options: Parameters<typeof createFrameWorkload>[1]): FrameWorkload {
+    const key = JSON.stringify([name, options]);
+    const hit = this.#entries.get(key);
+    if (hit) {
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
+      return hit;
+    }
+    const inner = createFrameWorkload(name, options);
+    const instances = new Map<Device, FrameWorkloadInstance>();
+    const warm: FrameWorkload = {
+      name: inner.name,
+      outputBytes: inner.outputBytes,
+      format: inner.format,
+      describe: inner.describe,
+      setup(device) {
+        let instance = instances.get(device);
+        if (!instance) instances.set(device, (instance = inner.setup(device)));
+        return instance;
+      },
+      close: () => inner.close(),
+    };
+    this.#entries.set(key, warm);
+    for (const [k, w] of this.#entries) {
+      if (this.#entries.size <= this.limit) break;
+      this.#entries.delete(k);
+      w.close();
+    }
+    return warm;
+  }
+
+  close(): void {
+    for (const w of this.#entries.values()) w.close();
+    this.#entries.clear();
+  }
+}
+
+export interface RenderJobContext {
+  jobId: string;
+  device: Device;
+  /** --out-root, resolved (resolveOutRoot). */
+  outRoot: string;
+  warm: WarmWorkloads;
+  signal: AbortSignal;
+  progress(p: RenderJobProgress): void;
+}
+
+export async function runRenderJob(data: unknown, ctx: RenderJobContext): Promise<RenderJobResult> {
+  const job = checkRenderJob(data);
+  const directory = job.out.endsWith('/');
+  const output = await prepareJobOutput(ctx.outRoot, job.out, ctx.jobId, directory);
+  let plan;
+  try {
+    plan = await planRender({
+      workload: job.workload,
+      size: job.size,
+      frames: job.frames,
+      out: directory ? `${output.final}/` : output.final,
+      format: job.format,
+      framesPerChunk: job.framesPerChunk,
+      depth: job.depth,
+      deviceSlots: job.deviceSlots,
+      mode: job.mode,
+      device: 0,
+      fps: job.fps,
+      cost: job.cost,
+    } satisfies RenderCliOptions);
+  } catch (err) {
+    throw err instanceof UsageError ? new JobDataError(`render job: ${err.message}`) : err;
+  }
+  if (plan.kind === 'stdout') throw new JobDataError("render job: out '-' is stdout; a job writes under --out-root");
+  const { width, height } = parseSize(job.size);
+  const workload = ctx.warm.get(job.workload, {
+    width,
+    height,
+    pixelFormat: job.format,
+    framesPerChunk: job.framesPerChunk,
+    cost: job.cost,
+  });
+  const t0 = performance.now();
+  let committed = false;
+  try {
+    const sink = await openSink({ ...plan, out: directory || plan.kind === 'png' ? `${output.temp}/` : output.temp });
+    const outcome = await runRender({
+      device: ctx.device,
+      workload,
+      sink,
+      frames: plan.frames,
+      depth: plan.depth,
+      deviceSlots: plan.deviceSlots,
+      mode: plan.mode,
+      signal: ctx.signal,
+      onChunk: (p: RenderProgress) => {
+        const fps = p.elapsedMs > 0 ? (p.framesDone / p.elapsedMs) * 1000 : 0;
+        ctx.progress({
+          framesDone: p.framesDone,
+          frames: plan.frames,
+          fps,
+          etaS: fps > 0 ? (plan.frames - p.framesDone) / fps : null,
+        });
+      },
+    });
+    if (outcome.error) throw outcome.error;
+    await commitJobOutput({ ...output, directory: directory || plan.kind === 'png' });
+    committed = true;
+    const wallMs = outcome.outputWallMs ?? performance.now() - t0;
+    return {
+      out: output.relative,
+      workload: job.workload,
+      size: job.size,
+      format: job.format,
+      frames: outcome.progress.framesDone,
+      bytes: outcome.sink.bytes || outcome.progress.framesDone * frameBytes(plan.format),
+      wallMs,
+      fps: wallMs > 0 ? (outcome.progress.framesDone / wallMs) * 1000 : 0,
+      bottleneck: outcome.stats?.bottleneck ?? null,
+      efficiency: outcome.stats?.efficiency ?? null,
+      depth: outcome.stats?.depth ?? null,
+      device: `${ctx.device.properties.name} (${ctx.device.backend})`,
+    };
+  } finally {
+    if (!committed) await discardJobOutput(output);
+  }
+}
