@@ -89,7 +89,7 @@ before(async () => {
       '--out-root',
       outRoot,
       '--lock-duration',
-      '2',
+      '4',
       '--stalled-interval',
       '0.5',
     ],

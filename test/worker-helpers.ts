@@ -113,7 +113,7 @@ export interface TestWorker {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `tandem worker --fake` with quick stall detection (lock 2 s, checked every 0.5 s). */
+/** `tandem worker --fake` with quick stall detection (lock 4 s, checked every 0.5 s). */
 export function startWorker(redis: TestRedis, queue: string, outRoot: string, extra: string[] = []): TestWorker {
   const proc = spawn(
     process.execPath,
@@ -128,7 +128,7 @@ export function startWorker(redis: TestRedis, queue: string, outRoot: string, ex
       '--out-root',
       outRoot,
       '--lock-duration',
-      '2',
+      '4',
       '--stalled-interval',
       '0.5',
       ...extra,

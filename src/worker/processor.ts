@@ -61,8 +61,16 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const known = ['render', ...options.handlers.keys()].join(', ');
       throw new UnrecoverableError(`unknown job type '${type}': this worker runs ${known}`);
     }
-    const signals = [options.handBack, ...(bullSignal ? [bullSignal] : [])];
-    const signal = AbortSignal.any(signals);
+    // One controller per job, aborted by either source (AbortSignal.any's result can be
+    // collected while the job still runs on Node 20, and then never fires).
+    const ac = new AbortController();
+    const signal = ac.signal;
+    const sources = [options.handBack, ...(bullSignal ? [bullSignal] : [])];
+    const onAbort = (e: Event) => ac.abort((e.target as AbortSignal).reason);
+    for (const s of sources) {
+      if (s.aborted) ac.abort(s.reason);
+      else s.addEventListener('abort', onAbort, { once: true });
+    }
     const progress = throttledProgress(job, interval);
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
@@ -96,6 +104,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       throw classify(err, job);
     } finally {
       delay.disable();
+      for (const s of sources) s.removeEventListener('abort', onAbort);
     }
   };
 }

@@ -113,7 +113,6 @@ export async function runRenderJob(data: unknown, ctx: RenderJobContext): Promis
   } catch (err) {
     throw err instanceof UsageError ? new JobDataError(`render job: ${err.message}`) : err;
   }
-  if (plan.kind === 'stdout') throw new JobDataError("render job: out '-' is stdout; a job writes under --out-root");
   const { width, height } = parseSize(job.size);
   const workload = ctx.warm.get(job.workload, {
     width,
