@@ -224,6 +224,10 @@ test(
       'only the good job wrote (escape is the symlink)',
     );
     await assert.rejects(submit(queue, { ...good, type: 'render', out: 'x.raw', frames: 0 }), JobDataError);
+    await assert.rejects(
+      submit(queue, { ...good, type: 'render', out: 'a/../../x.raw' }),
+      /outside the worker's --out-root/,
+    );
   },
 );
 

@@ -29,3 +29,35 @@ export function redisConnection(url: string = DEFAULT_REDIS_URL): ConnectionOpti
     maxRetriesPerRequest: null,
   };
 }
+
+/**
+ * For commands that submit or list jobs: the same options, but a Redis that stays unreachable
+ * for about 15 s is an error rather than a wait without end (a worker, by contrast, retries for
+ * ever: it has nothing better to do).
+ */
+export function clientConnection(url: string = DEFAULT_REDIS_URL): ConnectionOptions {
+  return {
+    ...redisConnection(url),
+    retryStrategy: (times: number) => (times > 10 ? null : Math.min(250 * times, 2000)),
+  };
+}
+
+/** Wraps a command's failure to reach Redis in a message that names the server. */
+export async function withRedis<T>(
+  url: string,
+  emitters: readonly NodeJS.EventEmitter[],
+  run: () => Promise<T>,
+): Promise<T> {
+  let last: Error | null = null;
+  // Without a listener BullMQ prints every failed reconnect; keep the last one for the message.
+  for (const e of emitters) e.on('error', (err: Error) => (last = err));
+  try {
+    return await run();
+  } catch (err) {
+    if (last && /Connection is closed|ECONNREFUSED|ENOTFOUND|ETIMEDOUT/.test((err as Error).message ?? ''))
+      throw new Error(`cannot reach Redis at ${url}: ${(last as Error).message}; start it or fix --redis`, {
+        cause: err,
+      });
+    throw err;
+  }
+}

@@ -3,6 +3,7 @@
 // under the same names, so a job renders exactly what the same command line would; `out` is a
 // path under the worker's --out-root. The check is pure (no file system, no device), so a
 // submitter can run it before the job reaches a queue and a worker runs it again on arrival.
+import { posix } from 'node:path';
 import { UsageError } from '../cuda/errors.js';
 import { PIXEL_FORMATS, parseSize, validateFrameFormat, type PixelFormat } from '../workloads/frame-format.js';
 import { workloadNames } from '../workloads/registry.js';
@@ -95,6 +96,10 @@ export function checkRenderJob(data: unknown): Required<Omit<RenderJobData, 'dev
   const out = d.out;
   if (typeof out !== 'string' || out === '' || out.includes('\0'))
     throw new JobDataError("render job: out must name a file or a directory/ under the worker's --out-root");
+  // Whether an absolute path is under the root only the worker knows; `..` out of it is plain here.
+  const norm = posix.normalize(out);
+  if (norm === '..' || norm.startsWith('../'))
+    throw new JobDataError(`render job: out '${out}' is outside the worker's --out-root; give a path under it`);
   const mode = (d.mode as 'overlap' | 'serial' | undefined) ?? 'overlap';
   if (mode !== 'overlap' && mode !== 'serial')
     throw new JobDataError(`render job: mode must be overlap or serial, got '${mode}'`);

@@ -3,7 +3,7 @@
 // added (or done), 1 the job failed, 2 bad job data or options.
 import type { CAC } from 'cac';
 import { UsageError } from '../../cuda/errors.js';
-import { DEFAULT_REDIS_URL, redisConnection } from '../../worker/connection.js';
+import { DEFAULT_REDIS_URL, clientConnection, withRedis } from '../../worker/connection.js';
 import { JobDataError, type JobData } from '../../worker/job-data.js';
 import { EXIT_FAILURE } from '../run-cli.js';
 
@@ -97,51 +97,53 @@ async function submitCommand(type: string, o: SubmitCliOptions): Promise<number>
   if (!Number.isInteger(attempts) || attempts < 1)
     throw new UsageError(`--attempts must be a whole number ≥ 1, got '${String(o.attempts)}'`);
   const job = jobFromOptions(type, o);
-  const connection = redisConnection(String(o.redis));
+  const connection = clientConnection(String(o.redis));
   const { openQueue, submit, JobFailedError } = await import('../../worker/submit.js');
   const { QueueEvents } = await import('bullmq');
   const queue = openQueue(String(o.queue), connection);
   const events = o.wait ? new QueueEvents(String(o.queue), { connection }) : undefined;
-  try {
-    let submitted;
+  return withRedis(String(o.redis), events ? [queue, events] : [queue], async () => {
     try {
-      submitted = await submit(queue, job, {
-        attempts,
-        ...(o.jobId !== undefined ? { jobId: String(o.jobId) } : {}),
-        events,
-      });
-    } catch (err) {
-      if (err instanceof JobDataError) throw new UsageError(err.message);
-      throw err;
-    }
-    process.stderr.write(`tandem submit: job ${submitted.id} (${type}) added to queue '${o.queue}'\n`);
-    if (!events) {
-      process.stdout.write(`${submitted.id}\n`);
-      return 0;
-    }
-    const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-      if (jobId !== submitted.id) return;
-      const p = data as { framesDone?: number; frames?: number; fps?: number; etaS?: number | null };
-      const text =
-        typeof p === 'object' && p && p.framesDone !== undefined
-          ? `${p.framesDone}/${p.frames} frames  ${(p.fps ?? 0).toFixed(1)} fps${p.etaS != null ? `  eta ${p.etaS.toFixed(1)} s` : ''}`
-          : JSON.stringify(data);
-      process.stderr.write(`tandem submit: job ${jobId}: ${text}\n`);
-    };
-    events.on('progress', onProgress);
-    try {
-      const result = await submitted.done();
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      return 0;
-    } catch (err) {
-      if (err instanceof JobFailedError) {
-        process.stderr.write(`tandem: ${err.message}\n`);
-        return EXIT_FAILURE;
+      let submitted;
+      try {
+        submitted = await submit(queue, job, {
+          attempts,
+          ...(o.jobId !== undefined ? { jobId: String(o.jobId) } : {}),
+          events,
+        });
+      } catch (err) {
+        if (err instanceof JobDataError) throw new UsageError(err.message);
+        throw err;
       }
-      throw err;
+      process.stderr.write(`tandem submit: job ${submitted.id} (${type}) added to queue '${o.queue}'\n`);
+      if (!events) {
+        process.stdout.write(`${submitted.id}\n`);
+        return 0;
+      }
+      const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
+        if (jobId !== submitted.id) return;
+        const p = data as { framesDone?: number; frames?: number; fps?: number; etaS?: number | null };
+        const text =
+          typeof p === 'object' && p && p.framesDone !== undefined
+            ? `${p.framesDone}/${p.frames} frames  ${(p.fps ?? 0).toFixed(1)} fps${p.etaS != null ? `  eta ${p.etaS.toFixed(1)} s` : ''}`
+            : JSON.stringify(data);
+        process.stderr.write(`tandem submit: job ${jobId}: ${text}\n`);
+      };
+      events.on('progress', onProgress);
+      try {
+        const result = await submitted.done();
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        return 0;
+      } catch (err) {
+        if (err instanceof JobFailedError) {
+          process.stderr.write(`tandem: ${err.message}\n`);
+          return EXIT_FAILURE;
+        }
+        throw err;
+      }
+    } finally {
+      await events?.close().catch(() => {});
+      await queue.close().catch(() => {});
     }
-  } finally {
-    await events?.close();
-    await queue.close();
-  }
+  });
 }
