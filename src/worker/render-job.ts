@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Device } from '../core/types.js';
 import { openSink, planRender, type RenderCliOptions } from '../cli/commands/render.js';
 import { UsageError } from '../cuda/errors.js';
-import { frameBytes, parseSize } from '../workloads/frame-format.js';
+import { parseSize } from '../workloads/frame-format.js';
 import { createFrameWorkload } from '../workloads/registry.js';
 import { runRender, type RenderProgress } from '../workloads/render.js';
 import type { FrameWorkload, FrameWorkloadInstance } from '../workloads/types.js';
@@ -124,7 +124,16 @@ export async function runRenderJob(data: unknown, ctx: RenderJobContext): Promis
   const t0 = performance.now();
   let committed = false;
   try {
-    const sink = await openSink({ ...plan, out: directory || plan.kind === 'png' ? `${output.temp}/` : output.temp });
+    const sink = await openSink({
+      ...plan,
+      out: directory || plan.kind === 'png' ? `${output.temp}/` : output.temp,
+    }).catch((err: unknown) => {
+      // The job is fine; this worker cannot write it (no ffmpeg, a read-only directory):
+      // retried, possibly on another worker.
+      throw err instanceof UsageError
+        ? new Error(`this worker cannot open the output: ${err.message}`, { cause: err })
+        : err;
+    });
     const outcome = await runRender({
       device: ctx.device,
       workload,
@@ -154,7 +163,7 @@ export async function runRenderJob(data: unknown, ctx: RenderJobContext): Promis
       size: job.size,
       format: job.format,
       frames: outcome.progress.framesDone,
-      bytes: outcome.sink.bytes || outcome.progress.framesDone * frameBytes(plan.format),
+      bytes: outcome.sink.bytes,
       wallMs,
       fps: wallMs > 0 ? (outcome.progress.framesDone / wallMs) * 1000 : 0,
       bottleneck: outcome.stats?.bottleneck ?? null,
