@@ -21,6 +21,7 @@ import {
   startWorker,
   tempDir,
   waitFor,
+  whenRunning,
   type TestRedis,
   type TestWorker,
 } from './worker-helpers.js';
@@ -55,7 +56,7 @@ async function setup(name: string, count: number, extra: string[] = []) {
 }
 
 // One-frame chunks on a shallow ring: the fake device's kernel bursts stay short (see worker-fleet).
-const LONG = { workload: 'fractal', size: '64x48', format: 'rgba', frames: 90, framesPerChunk: 1, depth: 2 } as const;
+const LONG = { workload: 'fractal', size: '64x48', format: 'rgba', frames: 300, framesPerChunk: 1, depth: 2 } as const;
 const LONG_ARGS = [
   '--workload',
   'fractal',
@@ -64,7 +65,7 @@ const LONG_ARGS = [
   '--format',
   'rgba',
   '--frames',
-  '90',
+  '300',
   '--frames-per-chunk',
   '1',
   '--depth',
@@ -83,11 +84,8 @@ test(
     const ref = join(dir, 'kill-ref.raw');
     renderAlone(LONG_ARGS, ref);
     const job = await submit(queue, { type: 'render', ...LONG, out: 'clips/long.raw' });
-    const started = await waitFor('the job to be running', async () => {
-      const j = await queue.getJob(job.id);
-      return j?.processedBy && ((j.progress as { framesDone?: number }).framesDone ?? 0) >= 8 ? j : undefined;
-    });
-    const victim = [a!, b!].find((w) => started.processedBy!.split(':')[1] === String(w.proc.pid))!;
+    const { pid } = await whenRunning(queue, job.id, 8);
+    const victim = [a!, b!].find((w) => w.proc.pid === pid)!;
     const survivor = victim === a ? b! : a!;
     // The killed attempt's temporary output is there now; the next attempt must remove it.
     const during = await readdir(join(outRoot, 'clips'));
@@ -96,7 +94,7 @@ test(
     victim.proc.kill('SIGKILL');
     await victim.exited;
     const result = (await job.done({ timeoutMs: 60_000 })) as { frames: number };
-    assert.equal(result.frames, 90);
+    assert.equal(result.frames, 300);
     const finished = await queue.getJob(job.id);
     assert.equal(
       finished!.processedBy!.split(':')[1],
@@ -117,18 +115,15 @@ test(
       queue,
       workers: [a, b],
     } = await setup('grace', 2, ['--grace', '0.2']);
-    const job = await submit(queue, { type: 'render', ...LONG, frames: 400, out: 'graced.raw' });
-    const started = await waitFor('the job to be running', async () => {
-      const j = await queue.getJob(job.id);
-      return j?.processedBy && ((j.progress as { framesDone?: number }).framesDone ?? 0) >= 4 ? j : undefined;
-    });
-    const first = [a!, b!].find((w) => started.processedBy!.split(':')[1] === String(w.proc.pid))!;
+    const job = await submit(queue, { type: 'render', ...LONG, out: 'graced.raw' });
+    const { pid } = await whenRunning(queue, job.id, 4);
+    const first = [a!, b!].find((w) => w.proc.pid === pid)!;
     const other = first === a ? b! : a!;
     first.proc.kill('SIGTERM');
     assert.deepEqual(await first.exited, { code: 0, signal: null });
     assert.match(first.log(), /handed back to the queue/);
     const result = (await job.done({ timeoutMs: 60_000 })) as { frames: number };
-    assert.equal(result.frames, 400);
+    assert.equal(result.frames, 300);
     const finished = (await queue.getJob(job.id))!;
     assert.equal(finished.processedBy!.split(':')[1], String(other.proc.pid));
     assert.equal(finished.attemptsMade, 1, 'handing back is not a failed attempt');

@@ -12,7 +12,6 @@ import { Queue } from 'bullmq';
 import { submit } from '../src/worker/submit.js';
 import type { RenderJobData } from '../src/worker/job-data.js';
 import {
-  BIN,
   drained,
   listFiles,
   renderAlone,
@@ -20,6 +19,8 @@ import {
   startRedis,
   tempDir,
   waitFor,
+  whenRunning,
+  workerArgs,
   type TestRedis,
 } from './worker-helpers.js';
 
@@ -74,27 +75,9 @@ before(async () => {
     references.push(await readFile(path));
   }
   queue = new Queue('fleet', { connection: redis.connection });
-  supervisor = spawn(
-    process.execPath,
-    [
-      BIN,
-      'worker',
-      '--fake',
-      '--devices',
-      '3',
-      '--redis',
-      redis.url,
-      '--queue',
-      'fleet',
-      '--out-root',
-      outRoot,
-      '--lock-duration',
-      '4',
-      '--stalled-interval',
-      '0.5',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  supervisor = spawn(process.execPath, [...workerArgs(redis, 'fleet', outRoot), '--devices', '3'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   supervisor.stderr!.setEncoding('utf8');
   supervisor.stderr!.on('data', (d: string) => (log += d));
   supervisorExit = new Promise((resolve) => supervisor!.once('exit', (code) => resolve(code)));
@@ -154,26 +137,21 @@ test('SIGTERM mid-job: the job completes on that worker, which exits 0', { skip:
     workload: 'fractal',
     size: '64x48',
     format: 'rgba',
-    frames: 120,
+    frames: 200,
     // The fake device runs every enqueued kernel in one synchronous burst: a shallow ring of
     // one-frame chunks keeps each burst short, so the worker's lock renewals are not held up.
     framesPerChunk: 1,
     depth: 2,
     out: 'long.raw',
   });
-  const started = await waitFor('the long job to be running', async () => {
-    const j = await queue.getJob(long.id);
-    const p = j?.progress as { framesDone?: number } | undefined;
-    return j?.processedBy && (p?.framesDone ?? 0) > 0 ? j : undefined;
-  });
-  const pid = Number(started.processedBy!.split(':')[1]);
+  const { job: started, pid } = await whenRunning(queue, long.id, 1);
   process.kill(pid, 'SIGTERM');
   const result = (await long.done({ timeoutMs: 60_000 })) as { frames: number };
-  assert.equal(result.frames, 120);
+  assert.equal(result.frames, 200);
   const finished = await queue.getJob(long.id);
   assert.equal(finished!.processedBy, started.processedBy, 'completed by the worker that got SIGTERM');
   await waitFor('the worker to exit', async () => (log.includes(`worker ${pid} ended (exit 0)`) ? true : undefined));
-  assert.equal((await readFile(join(outRoot, 'long.raw'))).byteLength, 64 * 48 * 4 * 120);
+  assert.equal((await readFile(join(outRoot, 'long.raw'))).byteLength, 64 * 48 * 4 * 200);
 });
 
 test('SIGTERM to the supervisor stops every worker, exit 0', { skip: skipWorker }, async () => {

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue, type ConnectionOptions, type Job } from 'bullmq';
 
 function repoRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -113,28 +113,29 @@ export interface TestWorker {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `tandem worker --fake` with quick stall detection (lock 4 s, checked every 0.5 s). */
+/** `tandem worker --fake …` on `queue` with quick stall detection (lock 4 s, checked every 0.5 s). */
+export function workerArgs(redis: TestRedis, queue: string, outRoot: string): string[] {
+  return [
+    BIN,
+    'worker',
+    '--fake',
+    '--redis',
+    redis.url,
+    '--queue',
+    queue,
+    '--out-root',
+    outRoot,
+    '--lock-duration',
+    '4',
+    '--stalled-interval',
+    '0.5',
+  ];
+}
+
 export function startWorker(redis: TestRedis, queue: string, outRoot: string, extra: string[] = []): TestWorker {
-  const proc = spawn(
-    process.execPath,
-    [
-      BIN,
-      'worker',
-      '--fake',
-      '--redis',
-      redis.url,
-      '--queue',
-      queue,
-      '--out-root',
-      outRoot,
-      '--lock-duration',
-      '4',
-      '--stalled-interval',
-      '0.5',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const proc = spawn(process.execPath, [...workerArgs(redis, queue, outRoot), ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let text = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => (text += d));
@@ -159,6 +160,15 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Waits until job `id` runs and has done `frames` frames; returns it and the pid of the worker process running it. */
+export async function whenRunning(queue: Queue, id: string, frames: number): Promise<{ job: Job; pid: number }> {
+  const job = await waitFor(`job ${id} to be running`, async () => {
+    const j = await queue.getJob(id);
+    return j?.processedBy && ((j.progress as { framesDone?: number }).framesDone ?? 0) >= frames ? j : undefined;
+  });
+  return { job, pid: Number(job.processedBy!.split(':')[1]) };
 }
 
 /** Waits until every job of the queue has finished (none waiting, active or delayed). */
