@@ -125,6 +125,9 @@ test(
     const done = await Promise.all(jobs.map((j) => queue.getJob(j.id)));
     const workers = new Set(done.map((j) => j!.processedBy));
     assert.equal(workers.size, 3, `jobs ran on ${[...workers].join(', ')}`);
+    // Each worker sets up each of the three workload shapes once and keeps it for later jobs.
+    const fresh = done.filter((j) => !(j!.returnvalue as { warmKernels: boolean }).warmKernels).length;
+    assert.ok(fresh >= SETS.length && fresh <= 3 * SETS.length, `${fresh} jobs set up their kernels`);
     const result = done[0]!.returnvalue as { frames: number; eventLoopDelay: { maxMs: number } };
     assert.equal(result.frames, 6);
     assert.equal(typeof result.eventLoopDelay.maxMs, 'number');

@@ -28,6 +28,8 @@ export interface RenderJobResult {
   efficiency: number | null;
   depth: number | null;
   device: string;
+  /** Whether the workload's kernels were already set up on this worker's device by an earlier job. */
+  warmKernels: boolean;
 }
 
 export type RenderJobProgress = {
@@ -42,6 +44,11 @@ export type RenderJobProgress = {
 export class WarmWorkloads {
   readonly #entries = new Map<string, FrameWorkload>();
   constructor(private readonly limit = 4) {}
+
+  /** Whether get() would return a workload already set up. */
+  has(name: string, options: Parameters<typeof createFrameWorkload>[1]): boolean {
+    return this.#entries.has(JSON.stringify([name, options]));
+  }
 
   get(name: string, options: Parameters<typeof createFrameWorkload>[1]): FrameWorkload {
     const key = JSON.stringify([name, options]);
@@ -114,13 +121,9 @@ export async function runRenderJob(data: unknown, ctx: RenderJobContext): Promis
     throw err instanceof UsageError ? new JobDataError(`render job: ${err.message}`) : err;
   }
   const { width, height } = parseSize(job.size);
-  const workload = ctx.warm.get(job.workload, {
-    width,
-    height,
-    pixelFormat: job.format,
-    framesPerChunk: job.framesPerChunk,
-    cost: job.cost,
-  });
+  const shape = { width, height, pixelFormat: job.format, framesPerChunk: job.framesPerChunk, cost: job.cost };
+  const warmKernels = ctx.warm.has(job.workload, shape);
+  const workload = ctx.warm.get(job.workload, shape);
   const t0 = performance.now();
   let committed = false;
   try {
@@ -170,6 +173,7 @@ export async function runRenderJob(data: unknown, ctx: RenderJobContext): Promis
       efficiency: outcome.stats?.efficiency ?? null,
       depth: outcome.stats?.depth ?? null,
       device: `${ctx.device.properties.name} (${ctx.device.backend})`,
+      warmKernels,
     };
   } finally {
     if (!committed) await discardJobOutput(output);
