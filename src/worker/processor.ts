@@ -61,8 +61,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const known = ['render', ...options.handlers.keys()].join(', ');
       throw new UnrecoverableError(`unknown job type '${type}': this worker runs ${known}`);
     }
-    // One controller per job, aborted by either source (AbortSignal.any's result can be
-    // collected while the job still runs on Node 20, and then never fires).
+    // One controller per job, aborted by either source; its listeners come off the worker-wide
+    // hand-back signal when the job ends, so they do not pile up over thousands of jobs.
     const ac = new AbortController();
     const signal = ac.signal;
     const sources = [options.handBack, ...(bullSignal ? [bullSignal] : [])];
