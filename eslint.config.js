@@ -12,10 +12,11 @@
 //   sinks     host stages: raw files, PNG, ffmpeg, callbacks, streams
 //   workloads frame and synthetic workloads
 //   profile   benchmark and report machinery (tandem/bench)
-//   render    render a workload to a sink: one function for the CLI and a job worker
+//   render    render a workload to a sink: the plan, the sink, runRender(); for the CLI and the worker
+//   worker    GPU jobs from a BullMQ queue on Redis (tandem/worker): render jobs and user processors
 //   cli       the tandem command
 // src/index.ts (the public API) may import any layer but cli; bench/ and examples/ use the
-// package by its name ('tandem', 'tandem/testing', 'tandem/bench'), never src/ internals.
+// package by its name ('tandem', 'tandem/testing', 'tandem/bench', 'tandem/worker'), never src/ internals.
 //
 // ESLint and typescript-eslint are installed in tools/lint, apart from the project (its package.json says why).
 import { js, tseslint } from './tools/lint/index.js';
@@ -32,6 +33,7 @@ const LAYERS = [
   'workloads',
   'profile',
   'render',
+  'worker',
   'cli',
 ];
 

@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseBenchOptions, runBench } from '../src/cli/commands/bench.js';
-import { planRender } from '../src/cli/commands/render.js';
+import { planCliRender as planRender } from '../src/cli/commands/render.js';
 import { UsageError } from '../src/util/errors.js';
 import { calibrateCost } from '../src/profile/calibrate.js';
 import { openDeviceList, parseDeviceList } from '../src/cli/device-list.js';

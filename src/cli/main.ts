@@ -3,6 +3,9 @@ import { cac } from 'cac';
 import { registerInfo } from './commands/info.js';
 import { registerBench } from './commands/bench.js';
 import { registerRender } from './commands/render.js';
+import { registerWorker } from './commands/worker.js';
+import { registerSubmit } from './commands/submit.js';
+import { registerJobs } from './commands/jobs.js';
 import { runCli } from './run-cli.js';
 import { tandemVersion } from '../profile/results.js';
 
@@ -10,6 +13,9 @@ const cli = cac('tandem');
 registerInfo(cli);
 registerBench(cli);
 registerRender(cli);
+registerWorker(cli);
+registerSubmit(cli);
+registerJobs(cli);
 // cac prints negated flags as `--no-trace  … (default: true)`, which reads as if the flag were on.
 cli.help((sections) => [
   ...sections.map((s) => ({ ...s, body: s.body.replace(/^(\s*--no-\S+.*?)\s*\(default: true\)/gm, '$1') })),
