@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { redisConnection } from '../src/worker/connection.js';
 import { checkRenderJob, JobDataError } from '../src/worker/job-data.js';
 import { commitJobOutput, discardJobOutput, prepareJobOutput, resolveOutRoot } from '../src/worker/output.js';
@@ -16,13 +16,19 @@ test('a job output: a temporary name beside it; leftovers of the same job remove
     const root = await resolveOutRoot(dir);
     const first = await prepareJobOutput(root, 'a/v.mp4', '7', false);
     assert.equal(first.final, join(root, 'a/v.mp4'));
-    assert.match(first.temp, /\/a\/\.tandem-tmp\.7\.[0-9a-f]{8}\.v\.mp4$/);
+    assert.match(first.temp, /\/a\/\.tandem-tmp\.7\.[0-9a-f]{8}\/v\.mp4$/);
     await writeFile(first.temp, 'half');
+    // What a sink leaves beside its output when killed or aborted goes with the attempt.
+    await writeFile(join(first.attempt, '.v.tandem-123-abcd.mp4'), 'staging');
+    await writeFile(join(first.attempt, 'v.partial.mp4'), 'partial');
     const other = await prepareJobOutput(root, 'a/v.mp4', '7.1', false);
     await writeFile(other.temp, 'other job');
-    // The next attempt of job 7 removes the first attempt's file, not job 7.1's.
+    // The next attempt of job 7 removes the first attempt's files, not job 7.1's.
     const again = await prepareJobOutput(root, 'a/v.mp4', '7', false);
-    assert.deepEqual((await readdir(join(root, 'a'))).sort(), [other.temp.split('/').pop()!]);
+    assert.deepEqual(
+      (await readdir(join(root, 'a'))).sort(),
+      [basename(again.attempt), basename(other.attempt)].sort(),
+    );
     await writeFile(again.temp, 'whole');
     await commitJobOutput(again);
     assert.equal(await readFile(join(root, 'a/v.mp4'), 'utf8'), 'whole');

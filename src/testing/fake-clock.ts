@@ -259,14 +259,15 @@ export class FakeClock {
           this.engineBusy[op.engine] = true;
           this.busyMs[op.engine]! += op.cost;
           this.running.push(op);
-          let work: void | Promise<void>;
+          let work: unknown;
           try {
             work = op.onStart?.();
           } catch (err) {
             this.kernelThrew(op, err);
             return;
           }
-          if (work) {
+          // Only a promise is JS still running; any other value an onStart returns means nothing.
+          if (work instanceof Promise) {
             op.hostBusy = true;
             work.then(
               () => {

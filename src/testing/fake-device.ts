@@ -323,7 +323,7 @@ export class FakeDevice implements Device, FakeHost {
     if (!Number.isInteger(value) || value < 0 || value > 255)
       throw new UsageError(`memset: value must be a byte (0..255), got ${value}`);
     s.enqueue(`memset ${formatBytes(bytes)}`, 0, this.opts.copyLatencyMs + bytes / (this.opts.copyBytesPerMs * 10), {
-      onStart: () => mem.fill(value, offset, offset + bytes),
+      onStart: () => void mem.fill(value, offset, offset + bytes),
     });
   }
 

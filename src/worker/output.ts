@@ -4,8 +4,11 @@
 // to a hidden temporary name in the same directory and renames it onto the real name only after
 // the sink closed cleanly: a reader never sees a half-written file, and BullMQ's at-least-once
 // delivery (a retry, a stalled job run again elsewhere) replaces the output whole instead of
-// doubling it. The temporary name carries the job id, so the next attempt of the same job
-// removes what a killed attempt left behind.
+// doubling it. Each attempt writes inside a hidden directory of its own whose name carries the
+// job id (the output keeps its real name inside it, so ffmpeg picks the same container, and
+// whatever the sink itself leaves there — its staging file, a partial output — goes with it):
+// a failed attempt removes that directory, and the next attempt of the same job removes what a
+// killed one left behind.
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -18,7 +21,9 @@ export interface JobOutput {
   final: string;
   /** The path relative to --out-root, as results report it. */
   relative: string;
-  /** The name written while the job runs (same directory; the same extension, so ffmpeg picks the same container). */
+  /** This attempt's hidden directory, beside the output: removed whole after a commit or a failure. */
+  attempt: string;
+  /** The path written while the job runs: the output's own name inside `attempt`. */
   temp: string;
   /** A directory of files (PNG sequence) rather than one file. */
   directory: boolean;
@@ -70,11 +75,11 @@ export async function prepareJobOutput(
     throw new JobDataError(
       `render job: out '${out}' is a symbolic link; name a plain file or directory under --out-root`,
     );
-  const name = basename(final);
   const tag = idTag(jobId);
-  await removeLeftovers(dir, tag, name);
-  const temp = join(dir, `${TEMP_PREFIX}${tag}.${randomBytes(4).toString('hex')}.${name}`);
-  return { final, relative: relative(root, final), temp, directory };
+  await removeLeftovers(dir, tag);
+  const attempt = join(dir, `${TEMP_PREFIX}${tag}.${randomBytes(4).toString('hex')}`);
+  await mkdir(attempt);
+  return { final, relative: relative(root, final), attempt, temp: join(attempt, basename(final)), directory };
 }
 
 async function checkResolvesInside(root: string, path: string, out: string): Promise<void> {
@@ -83,29 +88,31 @@ async function checkResolvesInside(root: string, path: string, out: string): Pro
     throw new JobDataError(`render job: out '${out}' leads outside --out-root ${root} through a symbolic link`);
 }
 
-/** Temporary outputs of earlier attempts of the same job for the same name. */
-async function removeLeftovers(dir: string, tag: string, name: string): Promise<void> {
+/** The attempt directories earlier attempts of the same job left (a killed worker's). */
+async function removeLeftovers(dir: string, tag: string): Promise<void> {
   const prefix = `${TEMP_PREFIX}${tag}.`;
   for (const entry of await readdir(dir)) {
-    if (!entry.startsWith(prefix)) continue;
-    const rest = entry.slice(prefix.length);
-    const dot = rest.indexOf('.');
-    if (dot > 0 && rest.slice(dot + 1) === name) await rm(join(dir, entry), { recursive: true, force: true });
+    if (entry.startsWith(prefix)) await rm(join(dir, entry), { recursive: true, force: true });
   }
 }
 
-/** Puts the finished output in place: one rename for a file; a directory replaces an older one whole. */
+/**
+ * Puts the finished output in place — one rename for a file; a directory replaces an older one
+ * whole — then removes the attempt's directory.
+ */
 export async function commitJobOutput(o: JobOutput): Promise<void> {
-  if (!o.directory) return rename(o.temp, o.final);
-  const old = await lstat(o.final).catch(() => null);
-  if (!old) return rename(o.temp, o.final);
-  const aside = `${o.temp}.old`;
-  await rename(o.final, aside);
-  await rename(o.temp, o.final);
-  await rm(aside, { recursive: true, force: true });
+  const old = o.directory ? await lstat(o.final).catch(() => null) : null;
+  if (old) {
+    const aside = join(o.attempt, '.replaced');
+    await rename(o.final, aside);
+    await rename(o.temp, o.final);
+  } else {
+    await rename(o.temp, o.final);
+  }
+  await rm(o.attempt, { recursive: true, force: true });
 }
 
-/** Removes the temporary output of a failed or handed-back attempt. */
+/** Removes everything a failed or handed-back attempt wrote. */
 export async function discardJobOutput(o: JobOutput): Promise<void> {
-  await rm(o.temp, { recursive: true, force: true });
+  await rm(o.attempt, { recursive: true, force: true });
 }
