@@ -1,7 +1,7 @@
 // Do young-generation collections cost a 4 MiB pipeline time, and does a larger young generation
 // (node --min-semi-space-size / --max-semi-space-size) take that away? (experiment, GPU host)
 // Fixed kernel iterations (no calibration, so processes started with different V8 flags run the
-// same kernels); each cell runs ROUNDS times on a keepRing pipeline after a warm-up run; prints
+// same kernels); each cell runs ROUNDS times on one pipeline (its ring comes back from the device pool) after a warm-up run; prints
 // the median wall, its range, and the scavenges (minor GCs) inside the runs. Run it once per set
 // of flags, alternating, e.g.:
 //   for f in "" "--max-semi-space-size=64 --min-semi-space-size=64"; do
@@ -40,7 +40,6 @@ for (const cell of CELLS) {
   const pipe = createPipeline(device, {
     outputBytes: SIZE,
     depth: cell.depth,
-    keepRing: true,
     compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0),
   });
   await pipe.run(N);

@@ -1,5 +1,5 @@
 // Does sampling NVML's utilization.gpu during a run (what `tandem bench` does for its NVML column)
-// cost the pipeline time? (experiment, GPU host) Each cell runs on a keepRing pipeline after a
+// cost the pipeline time? (experiment, GPU host) Each cell runs on one pipeline (its ring comes back from the device pool) after a
 // warm-up run, ROUNDS times with the sampler on and ROUNDS times off, alternating; prints the
 // median wall and range of each, and how long the NVML calls themselves took.
 // Measured (H100, 64 MiB, on a host whose D2H drifted > 1 %): reads took 49 µs (median), 97 µs at
@@ -43,7 +43,6 @@ for (const cell of CELLS) {
   const pipe = createPipeline(device, {
     outputBytes: SIZE,
     depth: cell.depth,
-    keepRing: true,
     compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0),
   });
   await pipe.run(N);

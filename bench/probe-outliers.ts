@@ -1,6 +1,6 @@
 // Where does a slow round go? (experiment, GPU host) Some 64 MiB rounds of `tandem bench` run
 // 2-5 ms (1-3 %) longer than the others of the same cell, on the same ring. This runs each cell
-// ROUNDS times traced on a keepRing pipeline and, for every round more than SLOW_MS over the
+// ROUNDS times traced on one pipeline (its ring comes back from the device pool) and, for every round more than SLOW_MS over the
 // cell's fastest, splits its extra time: the start (first kernel's enqueue to its start), each
 // engine's idle time between its chunks by what it waited for (the other engine, or the host
 // enqueuing late), and the end (last copy's end to its release).
@@ -89,7 +89,6 @@ for (const cell of CELLS) {
   const pipe = createPipeline(device, {
     outputBytes: SIZE,
     depth: cell.depth,
-    keepRing: true,
     trace: true,
     compute: (c) => launch(c.stream, c.output, null, c.index, cell.iters, 0),
   });

@@ -24,6 +24,7 @@ import type {
   TypedArrayConstructor,
   ArgType,
 } from '../core/types.js';
+import { DevicePool, type ReserveOptions } from '../core/pool.js';
 import { HOST_ACTOR, joinInto, tick, type VectorClock } from './clock.js';
 import type { HazardError, OpInfo, OpKind } from './errors.js';
 import { BufferShadow } from './shadow.js';
@@ -78,6 +79,11 @@ class CheckedDeviceImpl implements CheckedDevice {
   private readonly shadows = new WeakMap<object, BufferShadow>();
   /** The join of the clocks of streams closed since the last device.synchronize(). */
   private closedClock: VectorClock = [];
+  /**
+   * A pool of checked resources, apart from the inner device's: its fences are checked events,
+   * so every reuse is an isDone() or waitEvent() the checker orders like any other.
+   */
+  readonly pool: DevicePool = new DevicePool(this);
 
   constructor(
     readonly inner: Device,
@@ -103,6 +109,10 @@ class CheckedDeviceImpl implements CheckedDevice {
   }
   memoryInfo(): MemoryInfo {
     return this.inner.memoryInfo();
+  }
+
+  reserve(options: ReserveOptions): void {
+    this.pool.reserve(options);
   }
 
   createStream(options?: StreamOptions): Stream {
@@ -178,6 +188,7 @@ class CheckedDeviceImpl implements CheckedDevice {
   }
 
   close(): void {
+    this.pool.close();
     this.inner.close();
   }
   [Symbol.dispose](): void {

@@ -11,6 +11,7 @@ import { CudaDeviceBuffer } from './device-buffer.js';
 import { CudaEvent } from './event.js';
 import type { LaunchLimits } from './launch-config.js';
 import { CudaPinnedBuffer, RegisteredHostBuffer } from './pinned-buffer.js';
+import { DevicePool, type ReserveOptions } from './pool.js';
 import { CudaProgram } from './program.js';
 import { readDeviceProperties, readLaunchLimits } from './properties.js';
 import { CudaStream } from './stream.js';
@@ -48,6 +49,7 @@ export class CudaDevice implements Device {
   readonly #refs = new WeakMap<Child, WeakRef<Child>>();
   readonly #context: DeviceContext;
   #closed = false;
+  readonly pool: DevicePool = new DevicePool(this);
 
   /** Use open() from open.ts; this retains the primary context of `ordinal`. */
   constructor(
@@ -124,6 +126,11 @@ export class CudaDevice implements Device {
     const total = [0];
     check(this.#driver.cuMemGetInfo_v2(free, total), 'cuMemGetInfo_v2');
     return { free: Number(free[0]), total: Number(total[0]) };
+  }
+
+  reserve(options: ReserveOptions): void {
+    this.#use();
+    this.pool.reserve(options);
   }
 
   createStream(options?: StreamOptions): CudaStream {
@@ -262,6 +269,7 @@ export class CudaDevice implements Device {
     } catch {
       // see above
     }
+    this.pool.close();
     for (const ref of [...this.#children]) {
       try {
         ref.deref()?.close();

@@ -17,7 +17,7 @@ export interface MultiOutputChunk<I = unknown> extends OutputChunk<I> {
   readonly deviceIndex: number;
 }
 
-export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<I>, 'compute' | 'sink' | 'keepRing'> {
+export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<I>, 'compute' | 'sink'> {
   compute(chunk: MultiComputeChunk<I>): void | Promise<void>;
   /** Receives every chunk exactly once, in global order; its pinned slot is freed when it settles. */
   sink?: (chunk: MultiOutputChunk<I>) => void | Promise<void>;

@@ -60,10 +60,10 @@ import {
   ResourceBag,
   allocateDeviceSlot,
   allocateHostSlot,
-  keptRingUsable,
+  ringFences,
+  slotAllocMs,
   type DeviceSlot,
   type HostSlot,
-  type RingKeeper,
 } from './ring.js';
 import { startSink } from './sink-call.js';
 import { buildStats } from './stats.js';
@@ -131,8 +131,8 @@ export class PipelineRun<I> {
   private stopFlag = false;
   /** Streams, timing events: closed at the end of every run. */
   private readonly bag = new ResourceBag();
-  /** The slots' buffers and events: closed at the end of the run, or kept for the next (keepRing). */
-  private ringBag = new ResourceBag();
+  /** The slots' buffers and events, from the device's pool: back to it at the end of the run. */
+  private readonly ringBag = new ResourceBag();
   private error: PipelineError | null = null;
   private aborted: { reason: unknown } | null = null;
   private consumerLeft = false;
@@ -213,8 +213,6 @@ export class PipelineRun<I> {
     private readonly inputs: PipelineInput<I>,
     private readonly signal: AbortSignal | undefined,
     private readonly host: HostStageKind,
-    /** Set when the pipeline keeps its ring between runs (options.keepRing). */
-    private readonly keeper: RingKeeper | null = null,
   ) {
     this.label = opts.label ?? 'pipeline';
     this.serial = opts.mode === 'serial';
@@ -306,13 +304,13 @@ export class PipelineRun<I> {
     const d = this.device;
     const p = this.opts.priorities ?? {};
     if (this.serial) {
-      const s = this.bag.add(d.createStream({ label: `${this.label} serial`, priority: p.compute }));
+      const s = this.bag.stream(d, { label: `${this.label} serial`, priority: p.compute });
       this.computeStream = this.copyStream = this.uploadStream = s;
     } else {
-      this.computeStream = this.bag.add(d.createStream({ label: `${this.label} compute`, priority: p.compute }));
-      this.copyStream = this.bag.add(d.createStream({ label: `${this.label} copy`, priority: p.copy }));
+      this.computeStream = this.bag.stream(d, { label: `${this.label} compute`, priority: p.compute });
+      this.copyStream = this.bag.stream(d, { label: `${this.label} copy`, priority: p.copy });
       this.uploadStream = this.uploads
-        ? this.bag.add(d.createStream({ label: `${this.label} upload`, priority: p.upload }))
+        ? this.bag.stream(d, { label: `${this.label} upload`, priority: p.upload })
         : this.computeStream;
     }
     if (this.auto) {
@@ -323,21 +321,15 @@ export class PipelineRun<I> {
         // The allocations below will report the problem.
       }
       const count = typeof this.inputs === 'number' ? this.inputs : null;
-      this.startDepth = this.depth = autoStartDepth(this.opts.outputBytes + (this.opts.inputBytes ?? 0), free, count);
+      const pooled = d.pool?.ready('pinned', this.opts.outputBytes) ?? 0;
+      this.startDepth = this.depth = autoStartDepth(
+        this.opts.outputBytes + (this.opts.inputBytes ?? 0),
+        free,
+        count,
+        pooled,
+      );
       this.startDeviceSlots = this.deviceSlots = this.userDeviceSlots(this.depth);
     }
-    // A ring kept from the pipeline's last run: its slots come first (all of them, used or not:
-    // they go back at the end); only what this run needs beyond them is allocated.
-    const kept = this.keeper?.take() ?? null;
-    if (kept && keptRingUsable(kept)) {
-      this.ringBag = kept.bag;
-      this.hostSlots.push(...kept.host);
-      this.devSlots.push(...kept.device);
-      this.hostUsers.push(...kept.host.map(() => null));
-      this.devUsers.push(...kept.device.map(() => null));
-      this.allocMsPerHostSlot = kept.allocMsPerHostSlot;
-      this.allocMsPerDeviceSlot = kept.allocMsPerDeviceSlot;
-    } else kept?.bag.close();
     const addDevice = this.deviceSlots - this.devSlots.length;
     const addHost = this.depth - this.hostSlots.length;
     const t = performance.now();
@@ -346,6 +338,9 @@ export class PipelineRun<I> {
     for (let k = 0; k < addHost; k++) this.addHostSlot();
     if (addDevice > 0) this.allocMsPerDeviceSlot = (t1 - t) / addDevice;
     if (addHost > 0) this.allocMsPerHostSlot = (performance.now() - t1) / addHost;
+    // Slots taken from the pool cost next to nothing: what a new one costs is the pool's measure.
+    const est = d.pool ? slotAllocMs(d.pool, this.opts.outputBytes, this.opts.inputBytes ?? 0) : null;
+    if (est) ({ host: this.allocMsPerHostSlot, device: this.allocMsPerDeviceSlot } = est);
     if (this.opts.trace || this.auto) {
       this.pool = new TimingPool(d, this.bag, this.uploads, this.label);
       this.hostClock = HostClockAlignment.start(d, this.bag, this.computeStream, this.label);
@@ -361,6 +356,7 @@ export class PipelineRun<I> {
         this.opts.outputBytes,
         this.opts.inputBytes ?? 0,
         this.label,
+        { compute: this.computeStream, upload: this.uploadStream },
       ),
     );
     this.devUsers.push(null);
@@ -401,28 +397,20 @@ export class PipelineRun<I> {
     await Promise.allSettled([...streams].map((s) => s.synchronize()));
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
-    let held = false;
     if (this.host.kind === 'sink') {
       for (const c of this.inHost) {
         if (!c.timedOut) continue;
         const pinned = c.slot.pinned;
         this.ringBag.detach(pinned);
         c.onSettled = () => pinned.close();
-        held = true;
       }
     }
-    this.bag.close();
-    // The ring goes back to the pipeline unless a sink still holds a slot or the context is lost.
+    // The ring and the streams go back to the device's pool, fenced by their streams' last work,
+    // unless the context is lost: then nothing in them can be used again.
     const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
-    if (this.keeper && !held && !lost) {
-      this.keeper.give({
-        bag: this.ringBag,
-        host: this.hostSlots,
-        device: this.devSlots,
-        allocMsPerHostSlot: this.allocMsPerHostSlot,
-        allocMsPerDeviceSlot: this.allocMsPerDeviceSlot,
-      });
-    } else this.ringBag.close();
+    const fences = lost ? [] : ringFences(this.device, streams);
+    this.ringBag.close(fences, lost);
+    this.bag.close(fences, lost);
   }
 
   private stop(): void {
@@ -1041,10 +1029,14 @@ export class PipelineRun<I> {
       if (choice.depth === this.depth && choice.deviceSlots === this.deviceSlots) return choice;
       return {
         ...choice,
-        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`,
+        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots allocated at the start (what the pool held ready, else up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`,
       };
     }
-    const stall = addHost * this.allocMsPerHostSlot + addDevice * this.allocMsPerDeviceSlot;
+    // Slots the pool holds ready cost nothing; only the rest are allocated.
+    const pool = this.device.pool;
+    const missHost = Math.max(0, addHost - (pool?.ready('pinned', this.opts.outputBytes) ?? 0));
+    const missDevice = Math.max(0, addDevice - (pool?.ready('device', this.opts.outputBytes) ?? 0));
+    const stall = missHost * this.allocMsPerHostSlot + missDevice * this.allocMsPerDeviceSlot;
     const queued = (this.depth - 1) * choice.bottleneckMs;
     if (stall <= queued) return choice;
     const deviceSlots = Math.min(choice.deviceSlots, this.deviceSlots);

@@ -56,13 +56,6 @@ export interface PipelineOptions<I = unknown> {
    * needs.
    */
   deviceSlots?: number | 'auto';
-  /**
-   * Keep the ring (pinned and device buffers, events) after a run, until close(), and start the
-   * next run on it without allocating: on an H100 a 64 MiB depth-2 run() call took 259 ms with
-   * a fresh ring and 159 ms on a kept one; the pipeline's wall itself is the same either way.
-   * Default false: a Pipeline holds no GPU memory between runs.
-   */
-  keepRing?: boolean;
   /** 'overlap' (default) or 'serial': the naive one-stream baseline. */
   mode?: PipelineMode;
   /** Enqueue the chunk's kernels on chunk.stream. Must not block on the GPU. */
@@ -90,7 +83,7 @@ export interface RunOptions {
 export interface PipelineRunOptions extends RunOptions {
   /**
    * Record per-chunk timing events for this run only (stats.timeline, busy fractions), whatever
-   * the pipeline's `trace` option: one traced run of a long-lived pipeline, on its kept ring.
+   * the pipeline's `trace` option: one traced run of a long-lived pipeline.
    */
   trace?: boolean;
 }

@@ -2,6 +2,7 @@
 // it relates to real time), one compute engine and N copy engines, kernels as JS functions over
 // ArrayBuffers, copies with a bandwidth and a latency, injectable faults and memory accounting.
 // A test double, not a simulator to tune: real figures come from the GPU.
+import { DevicePool, type ReserveOptions } from '../core/pool.js';
 import type {
   ArgType,
   CompileOptions,
@@ -78,6 +79,8 @@ export class FakeDevice implements Device, FakeHost {
   private nextAddress = ADDRESS_BASE;
   private usedDevice = 0;
   private faults: { op: FakeFaultOp; error: Error | undefined; skip: number }[] = [];
+  /** The same pool as a CUDA device's: what liveResources() counts includes what it holds idle. */
+  readonly pool: DevicePool = new DevicePool(this);
 
   constructor(options: FakeDeviceOptions = {}) {
     const copyEngines = options.copyEngines ?? 2;
@@ -183,6 +186,11 @@ export class FakeDevice implements Device, FakeHost {
   memoryInfo(): MemoryInfo {
     this.checkUsable('memoryInfo');
     return { free: this.opts.totalMemory - this.usedDevice, total: this.opts.totalMemory };
+  }
+
+  reserve(options: ReserveOptions): void {
+    this.checkUsable('reserve');
+    this.pool.reserve(options);
   }
 
   createStream(options?: StreamOptions): Stream {
@@ -322,6 +330,7 @@ export class FakeDevice implements Device, FakeHost {
 
   close(): void {
     if (this.closed) return;
+    this.pool.close();
     for (const x of [...this.live]) (x as { close(): void }).close();
     this.closed = true;
   }
