@@ -83,7 +83,7 @@ class CheckedDeviceImpl implements CheckedDevice {
    * A pool of checked resources, apart from the inner device's: its fences are checked events,
    * so every reuse is an isDone() or waitEvent() the checker orders like any other.
    */
-  readonly pool: DevicePool = new DevicePool(this);
+  readonly pool: DevicePool = new CheckedPool(this);
 
   constructor(
     readonly inner: Device,
@@ -267,6 +267,23 @@ class CheckedDeviceImpl implements CheckedDevice {
     const on = this.options.onHazard ?? 'throw';
     if (on === 'throw') throw hazard;
     if (typeof on === 'function') on(hazard);
+  }
+}
+
+/** The checked device's pool: each buffer it hands out starts a new holder in the buffer's shadow. */
+class CheckedPool extends DevicePool {
+  constructor(private readonly owner: CheckedDeviceImpl) {
+    super(owner);
+  }
+  override acquirePinned(bytes: number, label?: string): PinnedBuffer {
+    const b = super.acquirePinned(bytes, label);
+    this.owner.shadowOf(unwrap(b))?.reissue();
+    return b;
+  }
+  override acquireDevice(bytes: number, label?: string, stream?: Stream): DeviceBuffer {
+    const b = super.acquireDevice(bytes, label, stream);
+    this.owner.shadowOf(unwrap(b))?.reissue();
+    return b;
   }
 }
 
