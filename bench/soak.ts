@@ -6,10 +6,11 @@
 // Prints the samples and the drift on stdout; with OUT set, writes $OUT/soak.json.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Device } from '../src/core/types.js';
 import { createPipeline } from '../src/pipeline/index.js';
 
-const SOURCE = `
+export const SOAK_SOURCE = `
 extern "C" __global__ void soak_fill(unsigned int* out, unsigned int words, unsigned int chunk) {
   unsigned int stride = blockDim.x * gridDim.x;
   for (unsigned int w = blockIdx.x * blockDim.x + threadIdx.x; w < words; w += stride) out[w] = chunk * 2654435761u + w;
@@ -58,7 +59,7 @@ function arg(name: string, fallback: number): number {
 }
 
 /** --fake: the same flow on the fake device (a smoke test without a GPU). */
-async function fakeDevice(): Promise<Device> {
+export async function fakeDevice(): Promise<Device> {
   const { FakeDevice } = await import('../src/testing/index.js');
   const fake = new FakeDevice();
   fake.defineKernel(
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
   let delivered = 0;
   try {
     const kernel = device
-      .compile(SOURCE, { name: 'soak.cu', kernels: { soak_fill: ['pointer', 'u32', 'u32'] } })
+      .compile(SOAK_SOURCE, { name: 'soak.cu', kernels: { soak_fill: ['pointer', 'u32', 'u32'] } })
       .getKernel('soak_fill');
     const grid = Math.min(Math.ceil(words / 256), device.properties.smCount * 8);
     const make = () =>
@@ -158,7 +159,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`soak: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+// Run as a script only: jobs-soak.ts imports the sampling and the kernel from here.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  main().catch((err: unknown) => {
+    process.stderr.write(`soak: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
