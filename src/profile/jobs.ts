@@ -68,6 +68,7 @@ export interface JobsCellResult extends JobTimes {
   vsFasterPeer: number | null;
   vsIdeal: number;
   firstVsIdeal: number;
+  /** The pool after the cell, and its pinned hits and misses over the cell's jobs. */
   pool: { bytesPinned: number; bytesDevice: number; pinnedMisses: number; pinnedHits: number };
 }
 
@@ -129,6 +130,7 @@ export async function runJobsBench(
         p.close();
         return { ms: performance.now() - t0, stats };
       };
+      const before = device.pool.stats().pinned;
       const first = await job();
       const walls: number[] = [];
       const depths = new Map<number, number>();
@@ -156,8 +158,8 @@ export async function runJobsBench(
         pool: {
           bytesPinned: st.bytesPinned,
           bytesDevice: st.bytesDevice,
-          pinnedMisses: st.pinned.misses,
-          pinnedHits: st.pinned.hits,
+          pinnedMisses: st.pinned.misses - before.misses,
+          pinnedHits: st.pinned.hits - before.hits,
         },
       });
       options.log(
