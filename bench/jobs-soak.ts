@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPipeline } from '../src/pipeline/index.js';
 import { jobKey } from '../src/profile/jobs.js';
-import { SOAK_SOURCE, fakeDevice, sample, type Sample } from './soak.js';
+import { SOAK_SOURCE, fakeDevice, sample, soakChunkIntact, type Sample } from './soak.js';
 
 const MiB = 1024 * 1024;
 
@@ -65,10 +65,7 @@ async function main(): Promise<void> {
         compute: (c) => kernel.launch(c.stream, { grid, block: 256, writes: [c.output] }, c.output, words, c.index),
         sink: (c) => {
           chunksSeen++;
-          const w = new Uint32Array(c.data.buffer, c.data.byteOffset, words);
-          const base = Math.imul(c.index, 2654435761) >>> 0;
-          for (let k = 0; k < words; k += 4093) if (w[k] !== (base + k) >>> 0) return void bad++;
-          if (w[words - 1] !== (base + words - 1) >>> 0) bad++;
+          if (!soakChunkIntact(c.data, c.index, words)) bad++;
         },
       });
       try {

@@ -17,6 +17,17 @@ extern "C" __global__ void soak_fill(unsigned int* out, unsigned int words, unsi
 }
 `;
 
+/**
+ * Whether a chunk holds soak_fill's pattern for `index`: a sample of its words (every 4093rd and
+ * the last) keeps the host stage light; a stale slot shows in all of them.
+ */
+export function soakChunkIntact(data: Uint8Array, index: number, words: number): boolean {
+  const w = new Uint32Array(data.buffer, data.byteOffset, words);
+  const base = Math.imul(index, 2654435761) >>> 0;
+  for (let k = 0; k < words; k += 4093) if (w[k] !== (base + k) >>> 0) return false;
+  return w[words - 1] === (base + words - 1) >>> 0;
+}
+
 export interface Sample {
   label: string;
   chunks: number;
@@ -99,11 +110,7 @@ async function main(): Promise<void> {
         compute: (c) => kernel.launch(c.stream, { grid, block: 256, writes: [c.output] }, c.output, words, c.index),
         sink: (c) => {
           delivered++;
-          // A sample of words per chunk keeps the host stage light; any stale slot shows in all of them.
-          const w = new Uint32Array(c.data.buffer, c.data.byteOffset, words);
-          const base = Math.imul(c.index, 2654435761) >>> 0;
-          for (let k = 0; k < words; k += 4093) if (w[k] !== (base + k) >>> 0) return void bad++;
-          if (w[words - 1] !== (base + words - 1) >>> 0) bad++;
+          if (!soakChunkIntact(c.data, c.index, words)) bad++;
           if (c.index % 1000 === 0 && c.index > 0)
             samples.push(sample(device, `long run, chunk ${c.index}`, delivered));
         },

@@ -11,6 +11,13 @@ import { assertNoLeaks } from './pipeline-helpers.js';
 
 const OUT = 4096;
 
+/** A checked fake device with slow copies (so fences stay pending) and two streams. */
+function twoStreams(a: string, b: string) {
+  const fake = new FakeDevice({ copyCostMs: () => 5 });
+  const dev = checked(fake, { onHazard: 'collect' });
+  return { dev, a: dev.createStream({ label: a }), b: dev.createStream({ label: b }) };
+}
+
 function stampDevice(options: ConstructorParameters<typeof FakeDevice>[0] = {}) {
   const fake = new FakeDevice(options);
   fake.defineKernel('stamp', ['pointer', 'u32'], (_c, out, n) => {
@@ -75,10 +82,7 @@ test('a pinned buffer goes back with its fence: handed out again only once the f
 });
 
 test('a device buffer acquired for a stream is reused at once, that stream waiting on the fence on the GPU', async () => {
-  const fake = new FakeDevice({ copyCostMs: () => 5 });
-  const dev = checked(fake, { onHazard: 'collect' });
-  const a = dev.createStream({ label: 'a' });
-  const b = dev.createStream({ label: 'b' });
+  const { dev, a, b } = twoStreams('a', 'b');
   const host = dev.allocPinned(64, 'host');
   const d = dev.pool.acquireDevice(64, 'scratch', a);
   dev.memset(a, d, 1);
@@ -98,8 +102,7 @@ test('a device buffer acquired for a stream is reused at once, that stream waiti
 });
 
 test('planted: a pool reusing a pinned buffer before its fence completed is caught by the hazard checker', async () => {
-  const fake = new FakeDevice({ copyCostMs: () => 5 });
-  const dev = checked(fake, { onHazard: 'collect' });
+  const { dev, a, b } = twoStreams('job a copy', 'job b copy');
   // The plant: fences whose isDone() claims completion without asking the device (so without the
   // host observing anything), as a pool that skipped the check would behave.
   const createEvent = dev.createEvent.bind(dev);
@@ -108,8 +111,6 @@ test('planted: a pool reusing a pinned buffer before its fence completed is caug
     e.isDone = () => true;
     return e;
   };
-  const a = dev.createStream({ label: 'job a copy' });
-  const b = dev.createStream({ label: 'job b copy' });
   const src = dev.allocDevice(64, 'src');
   const p = dev.pool.acquirePinned(64, 'pinned out[0]');
   dev.copy(a, p, src, { chunk: 3 });
@@ -129,10 +130,7 @@ test('planted: a pool reusing a pinned buffer before its fence completed is caug
 });
 
 test('the same reuse, unplanted: the checker is silent once the host saw the fence complete', async () => {
-  const fake = new FakeDevice({ copyCostMs: () => 5 });
-  const dev = checked(fake, { onHazard: 'collect' });
-  const a = dev.createStream({ label: 'job a copy' });
-  const b = dev.createStream({ label: 'job b copy' });
+  const { dev, a, b } = twoStreams('job a copy', 'job b copy');
   const src = dev.allocDevice(64, 'src');
   const p = dev.pool.acquirePinned(64, 'pinned out[0]');
   dev.copy(a, p, src);

@@ -15,8 +15,9 @@ import { createPipeline } from '../pipeline/pipeline.js';
 import type { PipelineStats } from '../pipeline/types.js';
 import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
 import { copyAloneMs } from './alone.js';
-import { LaunchRecorder, peerLaunch, type PeerLaunch, type RecordedLaunch } from './capture.js';
+import { LaunchRecorder, type PeerLaunch } from './capture.js';
 import { runPeer, type PeerSpec } from './peers.js';
+import { capture } from './sweep.js';
 
 export interface JobsCell {
   chunks: number;
@@ -113,7 +114,7 @@ export async function runJobsBench(
         output: Parameters<typeof launch>[1];
         index: number;
       }) => launch(c.stream, c.output, null, c.index, 0, 0);
-      launches.push(await captureLaunch(device, recorder, compute, cell.chunkBytes));
+      launches.push((await capture(device, recorder, compute, cell.chunkBytes)).launch);
       const idealMs = await copyAloneMs(device, { chunkBytes: cell.chunkBytes, chunks: cell.chunks, buffers: 2 });
       // A fresh start for the cell: nothing pooled but what reserve() pins now.
       device.pool.trim();
@@ -214,38 +215,6 @@ async function runJobPeers(
   for (const r of results) {
     const medians = Object.values(r.peers).flatMap((p) => ('medianMs' in p ? [p.medianMs] : []));
     r.vsFasterPeer = medians.length ? r.medianMs / Math.min(...medians) : null;
-  }
-}
-
-/** The kernel's launch for chunks 0..2, turned into the rule the peers follow. */
-async function captureLaunch(
-  device: Device,
-  recorder: LaunchRecorder,
-  compute: (c: { stream: never; output: never; index: number }) => void,
-  chunkBytes: number,
-): Promise<PeerLaunch | null> {
-  const stream = device.createStream({ label: 'capture' });
-  const bufs = [device.allocDevice(chunkBytes, 'capture[0]'), device.allocDevice(chunkBytes, 'capture[1]')];
-  const perChunk: { index: number; output: (typeof bufs)[number]; launches: RecordedLaunch[] }[] = [];
-  try {
-    for (let index = 0; index < 3; index++) {
-      const output = bufs[index % 2]!;
-      recorder.launches.length = 0;
-      recorder.recording = true;
-      try {
-        compute({ stream: stream as never, output: output as never, index });
-      } finally {
-        recorder.recording = false;
-      }
-      perChunk.push({ index, output, launches: [...recorder.launches] });
-    }
-    await stream.synchronize();
-    const r = peerLaunch(perChunk);
-    return r.ok ? r.launch : null;
-  } finally {
-    recorder.launches.length = 0;
-    for (const b of bufs) b.close();
-    stream.close();
   }
 }
 

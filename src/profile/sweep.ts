@@ -219,7 +219,7 @@ async function warmPipeline(
 }
 
 /** Launches of chunks 0, 1, 2 recorded through the wrapped device, turned into a peer rule. */
-async function capture(
+export async function capture(
   device: Device,
   recorder: LaunchRecorder,
   compute: ComputeFn,
