@@ -7,13 +7,25 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPipeline, type Device } from 'tandem';
+import { pathToFileURL } from 'node:url';
 
-const SOURCE = `
+export const SOAK_SOURCE = `
 extern "C" __global__ void soak_fill(unsigned int* out, unsigned int words, unsigned int chunk) {
   unsigned int stride = blockDim.x * gridDim.x;
   for (unsigned int w = blockIdx.x * blockDim.x + threadIdx.x; w < words; w += stride) out[w] = chunk * 2654435761u + w;
 }
 `;
+
+/**
+ * Whether a chunk holds soak_fill's pattern for `index`: a sample of its words (every 4093rd and
+ * the last) keeps the host stage light; a stale slot shows in all of them.
+ */
+export function soakChunkIntact(data: Uint8Array, index: number, words: number): boolean {
+  const w = new Uint32Array(data.buffer, data.byteOffset, words);
+  const base = Math.imul(index, 2654435761) >>> 0;
+  for (let k = 0; k < words; k += 4093) if (w[k] !== (base + k) >>> 0) return false;
+  return w[words - 1] === (base + words - 1) >>> 0;
+}
 
 export interface Sample {
   label: string;
@@ -57,7 +69,7 @@ function arg(name: string, fallback: number): number {
 }
 
 /** --fake: the same flow on the fake device (a smoke test without a GPU). */
-async function fakeDevice(): Promise<Device> {
+export async function fakeDevice(): Promise<Device> {
   const { FakeDevice } = await import('tandem/testing');
   const fake = new FakeDevice();
   fake.defineKernel(
@@ -87,7 +99,7 @@ async function main(): Promise<void> {
   let delivered = 0;
   try {
     const kernel = device
-      .compile(SOURCE, { name: 'soak.cu', kernels: { soak_fill: ['pointer', 'u32', 'u32'] } })
+      .compile(SOAK_SOURCE, { name: 'soak.cu', kernels: { soak_fill: ['pointer', 'u32', 'u32'] } })
       .getKernel('soak_fill');
     const grid = Math.min(Math.ceil(words / 256), device.properties.smCount * 8);
     const make = () =>
@@ -97,11 +109,7 @@ async function main(): Promise<void> {
         compute: (c) => kernel.launch(c.stream, { grid, block: 256, writes: [c.output] }, c.output, words, c.index),
         sink: (c) => {
           delivered++;
-          // A sample of words per chunk keeps the host stage light; any stale slot shows in all of them.
-          const w = new Uint32Array(c.data.buffer, c.data.byteOffset, words);
-          const base = Math.imul(c.index, 2654435761) >>> 0;
-          for (let k = 0; k < words; k += 4093) if (w[k] !== (base + k) >>> 0) return void bad++;
-          if (w[words - 1] !== (base + words - 1) >>> 0) bad++;
+          if (!soakChunkIntact(c.data, c.index, words)) bad++;
           if (c.index % 1000 === 0 && c.index > 0)
             samples.push(sample(device, `long run, chunk ${c.index}`, delivered));
         },
@@ -157,7 +165,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`soak: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+// Run as a script only: jobs-soak.ts imports the sampling and the kernel from here.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  main().catch((err: unknown) => {
+    process.stderr.write(`soak: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });

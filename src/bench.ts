@@ -50,3 +50,4 @@ export {
 export { runSketch, type SketchOptions } from './check/sketch.js';
 export { parseFrameSize } from './formats/frame-format.js';
 export { median } from './util/median.js';
+export { jobKey, type JobsCell } from './profile/jobs.js';

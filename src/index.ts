@@ -31,6 +31,7 @@ export type {
   StreamOptions,
   TypedArrayConstructor,
 } from './core/types.js';
+export type { DevicePool, PoolKind, PoolKindStats, PoolLimits, PoolStats, ReserveOptions } from './core/pool.js';
 
 // Errors: every one is a TandemError with a string `code`
 export { TandemError, UsageError, AbortError } from './util/errors.js';

@@ -113,6 +113,7 @@ test('fuzz: 400 random pipeline option objects and run inputs never crash or han
         acceptable(outcome),
         `seed ${seed}: ${inspect(options)} run(${inspect(count)}) → ${(outcome as Error)?.stack ?? inspect(outcome)}`,
       );
+      dev.pool.trim();
       if (!fake.clock.fault)
         assert.deepEqual(fake.liveResources(), base, `seed ${seed}: resources released (${inspect(options)})`);
     }

@@ -97,6 +97,7 @@ for (const mode of ['overlap', 'serial'] as PipelineMode[]) {
           [...seen].sort((a, b) => a - b),
           Array.from({ length: CHUNKS }, (_, k) => k),
         );
+        dev.pool.trim();
         assert.deepEqual(fake.liveResources(), base, `${mode} depth ${depth}: resources released`);
       }
     });
@@ -165,6 +166,7 @@ for (const uploads of [false, true]) {
           what,
         );
         assert.deepEqual(bad, [], `${what}: chunks intact`);
+        dev.pool.trim();
         assert.deepEqual(fake.liveResources(), base, `${what}: resources released`);
       }
     },

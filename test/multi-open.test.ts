@@ -55,7 +55,7 @@ test('createMultiPipeline validates devices and options', () => {
   );
   assert.throws(
     () => createMultiPipeline([fake], { outputBytes: 8, keepRing: true, compute } as never),
-    /keepRing is not supported here yet/,
+    /keepRing is not an option/,
   );
   assert.throws(
     () => createMultiPipeline([fake], { outputBytes: 8, depth: 2, deviceSlots: 3, compute }),

@@ -156,6 +156,7 @@ for (const depth of [8, 16]) {
           seen,
           Array.from({ length: chunks }, (_, k) => k),
         );
+        dev.pool.trim();
         assert.deepEqual(fake.liveResources(), base);
       },
     );

@@ -85,6 +85,9 @@ test('auto depth grows the ring when the host stage is slow and explains why', a
   const few = await createPipeline(fake, { outputBytes: 1000, compute }).run(2);
   assert.equal(few.depth, 2);
   assert.match(few.depthReason!, /too few to time/);
+  // From an empty pool 'auto' starts with what AUTO_START_BYTES holds (with the 2 slots the last
+  // run handed back ready, it would start from those).
+  fake.pool.trim();
   // 20 chunks, 16 slots: every chunk is enqueued before chunk 3 is timed. The run says so, and
   // what the measurements asked for, rather than calling 20 chunks too few.
   const early = await createPipeline(fake, { outputBytes: 1000, compute }).run(20);

@@ -73,6 +73,7 @@ test("'tandem/bench' exports the measurement machinery", () => {
     'copyAloneMs',
     'efficiencyAgainstAlone',
     'environment',
+    'jobKey',
     'median',
     'nvmlUtilizationReader',
     'parseFrameSize',

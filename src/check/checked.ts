@@ -27,6 +27,7 @@ import type {
 import type { Device } from '../pipeline/device.js';
 import { createPipeline, type Pipeline } from '../pipeline/pipeline.js';
 import type { PipelineOptions } from '../pipeline/types.js';
+import { DevicePool, type ReserveOptions } from '../core/pool.js';
 import { HOST_ACTOR, joinInto, tick, type VectorClock } from './clock.js';
 import type { HazardError, OpInfo, OpKind } from './errors.js';
 import { BufferShadow } from './shadow.js';
@@ -88,6 +89,11 @@ class CheckedDeviceImpl implements CheckedDevice {
   private readonly shadows = new WeakMap<object, BufferShadow>();
   /** The join of the clocks of streams closed since the last device.synchronize(). */
   private closedClock: VectorClock = [];
+  /**
+   * A pool of checked resources, apart from the inner device's: its fences are checked events,
+   * so every reuse is an isDone() or waitEvent() the checker orders like any other.
+   */
+  readonly pool: DevicePool = new CheckedPool(this);
 
   constructor(
     readonly inner: DeviceCore,
@@ -113,6 +119,10 @@ class CheckedDeviceImpl implements CheckedDevice {
   }
   memoryInfo(): MemoryInfo {
     return this.inner.memoryInfo();
+  }
+
+  reserve(options: ReserveOptions): void {
+    this.pool.reserve(options);
   }
 
   createStream(options?: StreamOptions): Stream {
@@ -193,6 +203,7 @@ class CheckedDeviceImpl implements CheckedDevice {
   }
 
   close(): void {
+    this.pool.close();
     this.inner.close();
   }
   [Symbol.dispose](): void {
@@ -271,6 +282,23 @@ class CheckedDeviceImpl implements CheckedDevice {
     const on = this.options.onHazard ?? 'throw';
     if (on === 'throw') throw hazard;
     if (typeof on === 'function') on(hazard);
+  }
+}
+
+/** The checked device's pool: each buffer it hands out starts a new holder in the buffer's shadow. */
+class CheckedPool extends DevicePool {
+  constructor(private readonly owner: CheckedDeviceImpl) {
+    super(owner);
+  }
+  override acquirePinned(bytes: number, label?: string): PinnedBuffer {
+    const b = super.acquirePinned(bytes, label);
+    this.owner.shadowOf(unwrap(b))?.reissue();
+    return b;
+  }
+  override acquireDevice(bytes: number, label?: string, stream?: Stream): DeviceBuffer {
+    const b = super.acquireDevice(bytes, label, stream);
+    this.owner.shadowOf(unwrap(b))?.reissue();
+    return b;
   }
 }
 

@@ -38,6 +38,8 @@ export class HazardError extends TandemError {
     readonly barrier: BarrierNumber | null,
     /** What to add to order the two. */
     readonly advice: string,
+    /** The earlier access was by the buffer's previous holder: a device pool reused it too soon. */
+    readonly poolReuse = false,
   ) {
     super(
       'HAZARD',

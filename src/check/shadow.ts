@@ -8,6 +8,8 @@ export interface Access {
   readonly actor: number;
   readonly time: number;
   readonly op: OpInfo;
+  /** The buffer's holder when it happened (see reissue()). */
+  readonly gen?: number;
 }
 
 interface Segment {
@@ -23,6 +25,8 @@ const CHUNK_CHECKED_READERS = new Set<OpInfo['kind']>(['host', 'd2h', 'd2d', 'h2
 
 export class BufferShadow {
   private segments: Segment[];
+  /** Bumped each time a pool hands the buffer out: accesses of an earlier holder are the pool's to order. */
+  private generation = 0;
   constructor(
     readonly label: string,
     readonly kind: 'device' | 'pinned',
@@ -42,11 +46,11 @@ export class BufferShadow {
     for (const seg of this.range(start, end)) {
       const w = seg.write;
       if (w && !orderedBefore(w.actor, w.time, clock)) {
-        return this.hazard(access === 'write' ? 'write-after-write' : 'read-after-write', w.op, op);
+        return this.hazard(access === 'write' ? 'write-after-write' : 'read-after-write', w, op);
       }
       if (access === 'write') {
         for (const r of seg.reads) {
-          if (!orderedBefore(r.actor, r.time, clock)) return this.hazard('write-after-read', r.op, op);
+          if (!orderedBefore(r.actor, r.time, clock)) return this.hazard('write-after-read', r, op);
         }
       } else if (
         w &&
@@ -56,13 +60,19 @@ export class BufferShadow {
         w.op.chunk !== op.chunk &&
         w.op.kind !== 'host'
       ) {
-        return this.hazard('overwritten-before-read', w.op, op);
+        return this.hazard('overwritten-before-read', w, op);
       }
     }
     return null;
   }
 
+  /** A pool handed the buffer to a new holder: what the last one did must be ordered before its first access. */
+  reissue(): void {
+    this.generation++;
+  }
+
   commit(access: 'read' | 'write', start: number, end: number, stamp: Access): void {
+    if (this.generation > 0) stamp = { ...stamp, gen: this.generation };
     for (const seg of this.range(start, end)) {
       if (access === 'write') {
         seg.write = stamp;
@@ -76,9 +86,15 @@ export class BufferShadow {
     this.coalesce();
   }
 
-  private hazard(kind: HazardKind, earlier: OpInfo, later: OpInfo): HazardError {
-    const { barrier, advice } = classify(this.kind, kind, earlier, later);
-    return new HazardError(this.label, this.kind, kind, earlier, later, barrier, advice);
+  private hazard(kind: HazardKind, earlier: Access, later: OpInfo): HazardError {
+    if ((earlier.gen ?? 0) < this.generation) {
+      const advice =
+        `the device pool handed the buffer out again before the fence of its last use completed: ` +
+        `acquire it only once every fence isDone(), or for a device buffer pass the stream that first uses it (a GPU-side wait)`;
+      return new HazardError(this.label, this.kind, kind, earlier.op, later, null, advice, true);
+    }
+    const { barrier, advice } = classify(this.kind, kind, earlier.op, later);
+    return new HazardError(this.label, this.kind, kind, earlier.op, later, barrier, advice);
   }
 
   /** The segments covering [start, end), split at its edges. */

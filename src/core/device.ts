@@ -12,6 +12,7 @@ import { CudaDeviceBuffer } from './device-buffer.js';
 import { CudaEvent } from './event.js';
 import type { LaunchLimits } from './launch-config.js';
 import { CudaPinnedBuffer, RegisteredHostBuffer } from './pinned-buffer.js';
+import { DevicePool, type ReserveOptions } from './pool.js';
 import { CudaProgram } from './program.js';
 import { readDeviceProperties, readLaunchLimits } from './properties.js';
 import { CudaStream } from './stream.js';
@@ -42,6 +43,7 @@ export class CudaDeviceCore implements DeviceCore {
   readonly #refs = new WeakMap<Child, WeakRef<Child>>();
   readonly #context: DeviceContext;
   #closed = false;
+  readonly pool: DevicePool = new DevicePool(this);
 
   /** Use open() (pipeline/device.ts); this retains the primary context of `ordinal`. */
   constructor(readonly ordinal: number) {
@@ -110,6 +112,11 @@ export class CudaDeviceCore implements DeviceCore {
     const total = [0];
     check(this.#driver.cuMemGetInfo_v2(free, total), 'cuMemGetInfo_v2');
     return { free: Number(free[0]), total: Number(total[0]) };
+  }
+
+  reserve(options: ReserveOptions): void {
+    this.#use();
+    this.pool.reserve(options);
   }
 
   createStream(options?: StreamOptions): CudaStream {
@@ -243,6 +250,7 @@ export class CudaDeviceCore implements DeviceCore {
     } catch {
       // see above
     }
+    this.pool.close();
     for (const ref of [...this.#children]) {
       try {
         ref.deref()?.close();

@@ -2,6 +2,7 @@
 // fake device see it. The real CUDA implementation (src/core/*.ts over src/cuda/) and the fake
 // device (src/testing/) both implement these interfaces, so everything above the object model
 // runs unchanged on either. Names follow CUDA's vocabulary.
+import type { DevicePool, ReserveOptions } from './pool.js';
 
 /** A resource with an idempotent close(); using it after close() throws a clear error. */
 export interface Resource extends Disposable {
@@ -199,6 +200,13 @@ export interface DeviceCore extends Resource, AsyncDisposable {
   /** 'cuda' for a real GPU, 'fake' for the test double. */
   readonly backend: 'cuda' | 'fake';
   memoryInfo(): MemoryInfo;
+  /**
+   * The device's pool of pinned and device buffers, streams and events: every pipeline on the
+   * device takes its ring from it and hands it back when a run ends (see core/pool.ts).
+   */
+  readonly pool: DevicePool;
+  /** Allocates pool buffers now (page-locking at start-up), so the first runs allocate nothing. */
+  reserve(options: ReserveOptions): void;
   createStream(options?: StreamOptions): Stream;
   createEvent(options?: EventOptions): Event;
   allocDevice(bytes: number, label?: string): DeviceBuffer;

@@ -15,7 +15,8 @@
 // than one young-generation collection lasts at small chunks. Pinned memory is not in the L2, so
 // many host slots over few device slots ride out the pause at no cost to the GPU.
 //
-// Where the run starts: as many slots as AUTO_START_BYTES holds (2..16, no more than the chunks
+// Where the run starts: the ring the device's pool holds ready for this chunk size (a service's
+// every job after the first), else as many slots as AUTO_START_BYTES holds (2..16, no more than the chunks
 // of a counted input). Small slots are cheap and small chunks are where the host's latency
 // (its wake-up, a GC pause) is long against a stage time;
 // growing mid-run is what costs, because allocating pinned memory blocks the host (and so the
@@ -62,13 +63,20 @@ export interface DepthChoice {
 }
 
 /**
- * The depth an 'auto' run starts with: what AUTO_START_BYTES holds, within AUTO_START_DEPTH..
- * MAX_DEPTH, half the free device memory, and (when the input is a count) the chunk count.
+ * The depth an 'auto' run starts with: the slots the device's pool holds ready for this chunk size
+ * (`pooled`, when at least AUTO_START_DEPTH: nothing new is pinned), else what AUTO_START_BYTES
+ * holds; within AUTO_START_DEPTH..MAX_DEPTH, half the free device memory, and (when the input is
+ * a count) the chunk count.
  */
-export function autoStartDepth(bytesPerSlot: number, freeDeviceBytes: number, chunks: number | null): number {
+export function autoStartDepth(
+  bytesPerSlot: number,
+  freeDeviceBytes: number,
+  chunks: number | null,
+  pooled = 0,
+): number {
   let d = Math.min(
     MAX_DEPTH,
-    Math.floor(AUTO_START_BYTES / bytesPerSlot),
+    pooled >= AUTO_START_DEPTH ? pooled : Math.floor(AUTO_START_BYTES / bytesPerSlot),
     Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot),
   );
   if (chunks !== null) d = Math.min(d, chunks);

@@ -18,7 +18,7 @@ export interface MultiOutputChunk<I = unknown> extends OutputChunk<I> {
 }
 
 /** A multi-device pipeline's shape: PipelineOptions with a compute() that also gets the chunk's device. */
-export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<I>, 'compute' | 'sink' | 'keepRing'> {
+export interface MultiPipelineOptions<I = unknown> extends Omit<PipelineOptions<I>, 'compute' | 'sink'> {
   compute(chunk: MultiComputeChunk<I>): void | Promise<void>;
   /** Receives every chunk exactly once, in global order; its pinned slot is freed when it settles. */
   sink?: (chunk: MultiOutputChunk<I>) => void | Promise<void>;

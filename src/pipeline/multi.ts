@@ -120,8 +120,6 @@ export async function openMultiPipeline<I = number>(
 function validate<I>(device: Device, o: MultiPipelineOptions<I>): void {
   const bad = (msg: string) => new UsageError(`multi-device pipeline options: ${msg}`);
   if (!o || typeof o !== 'object') throw bad('pass an options object');
-  if ((o as { keepRing?: unknown }).keepRing !== undefined)
-    throw bad('keepRing is not supported here yet: each run allocates its rings on every device; leave it out');
   // The options every device pipeline shares are checked by the single-device pipeline itself.
   const { compute, sink: _s, lookahead: _l, ...shared } = o;
   createPipeline(device, { ...shared, compute: compute as never });

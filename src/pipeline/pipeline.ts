@@ -1,10 +1,8 @@
 // createPipeline(device, options): validated options, push-style run() and pull-style chunks().
-// A run allocates its ring (device and pinned buffers, streams, events) when it starts and frees
-// all of it when it ends, whatever the outcome; a Pipeline holds no GPU memory between runs.
-// Unless options.keepRing: then the ring's buffers and events stay with the Pipeline after a run
-// until close(), and the next run starts on them without allocating (the run's own wall is the
-// same either way: its clock starts once the ring exists); a run that lost the CUDA context, or whose timed-out sink
-// still holds a slot, frees its ring instead.
+// A run takes its ring (device and pinned buffers, streams, events) from the device's pool when
+// it starts and hands all of it back when it ends, whatever the outcome, for the next run of any
+// pipeline on the device (core/pool.ts); a Pipeline itself holds no GPU memory between runs. A
+// run that lost the CUDA context frees its ring instead.
 //
 // Cancellation: run() and chunks() reject with the signal's reason (AbortSignal.abort() without
 // a reason gives a DOMException named 'AbortError'); close() during a run rejects it with an
@@ -17,7 +15,6 @@ import type { DeviceCore } from '../core/types.js';
 import { AbortError, UsageError } from '../util/errors.js';
 import { AsyncQueue } from './async-tools.js';
 import { MAX_DEPTH } from './auto-depth.js';
-import { type KeptRing, type RingKeeper } from './ring.js';
 import { PipelineRun } from './run.js';
 import { MAX_SINK_TIMEOUT_MS } from './sink-call.js';
 import type {
@@ -32,7 +29,7 @@ import type {
 /**
  * An overlap pipeline on one device: run() pushes every input through compute → D2H → sink and
  * resolves with the run's statistics; chunks() hands the chunks out for a for-await loop instead.
- * Each run allocates its ring and frees it at the end (unless keepRing); close() stops runs in
+ * Each run takes its ring from the device pool and hands it back at the end; close() stops runs in
  * progress with an AbortError. Make one with createPipeline() or device.pipeline().
  */
 export class Pipeline<I = number> implements Disposable {
@@ -41,54 +38,18 @@ export class Pipeline<I = number> implements Disposable {
   lastStats: PipelineStats | null = null;
   private readonly active = new Set<PipelineRun<I>>();
   readonly options: Readonly<PipelineOptions<I>>;
-  /** The ring kept between runs (keepRing), and how a run takes it and gives it back. */
-  private kept: KeptRing | null = null;
-  private readonly keeper: RingKeeper | null;
-
   constructor(
     readonly device: DeviceCore,
     options: PipelineOptions<I>,
   ) {
     validate(options);
     this.options = { ...options };
-    this.keeper = options.keepRing
-      ? {
-          take: () => {
-            const r = this.kept;
-            this.kept = null;
-            return r;
-          },
-          give: (r) => {
-            // One ring is kept: a second run at the same time (or a closed pipeline) frees its own.
-            if (this.closed || this.kept) r.bag.close();
-            else this.kept = r;
-          },
-        }
-      : null;
-  }
-
-  /** Bytes of pinned and device memory the kept ring holds between runs (0 without keepRing). */
-  get keptBytes(): { pinned: number; device: number } {
-    const r = this.kept;
-    if (!r) return { pinned: 0, device: 0 };
-    const inBytes = this.options.inputBytes ?? 0;
-    return {
-      pinned: r.host.length * this.options.outputBytes + r.device.length * inBytes,
-      device: r.device.length * (this.options.outputBytes + inBytes),
-    };
   }
 
   /** Runs every input through compute → D2H → sink; resolves with the run's statistics. */
   async run(inputs: PipelineInput<I>, options: PipelineRunOptions = {}): Promise<PipelineStats> {
     this.checkOpen('run');
-    const r = new PipelineRun<I>(
-      this.device,
-      this.runOptions(options),
-      inputs,
-      options.signal,
-      { kind: 'sink' },
-      this.keeper,
-    );
+    const r = new PipelineRun<I>(this.device, this.runOptions(options), inputs, options.signal, { kind: 'sink' });
     this.active.add(r);
     try {
       const stats = await r.execute();
@@ -112,14 +73,10 @@ export class Pipeline<I = number> implements Disposable {
   ): AsyncGenerator<OutputChunk<I>, void, undefined> {
     this.checkOpen('chunks');
     const queue = new AsyncQueue<OutputChunk<never>>();
-    const r = new PipelineRun<I>(
-      this.device,
-      this.runOptions(options),
-      inputs,
-      options.signal,
-      { kind: 'pull', queue },
-      this.keeper,
-    );
+    const r = new PipelineRun<I>(this.device, this.runOptions(options), inputs, options.signal, {
+      kind: 'pull',
+      queue,
+    });
     this.active.add(r);
     const done = r.execute();
     done.catch(() => {}); // awaited below; this only keeps an early failure from counting as unhandled
@@ -155,15 +112,12 @@ export class Pipeline<I = number> implements Disposable {
   }
 
   /**
-   * Stops runs in progress (they reject with an AbortError), frees the kept ring (keepRing; a
-   * run in progress frees its own as it ends) and refuses new runs. Idempotent.
+   * Stops runs in progress (they reject with an AbortError; each hands its ring back to the pool
+   * as it ends) and refuses new runs. Idempotent.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const kept = this.kept;
-    this.kept = null;
-    kept?.bag.close();
     for (const r of this.active) {
       r.abort(new AbortError(`${r.label} was closed while running`));
     }
@@ -237,8 +191,8 @@ function validate<I>(o: PipelineOptions<I>): void {
     throw bad('sink must be a function (chunk) => void | Promise<void>');
   const c = o.sinkConcurrency ?? 1;
   if (!Number.isInteger(c) || c < 1) throw bad(`sinkConcurrency must be a positive integer, got ${c}`);
-  if (o.keepRing !== undefined && typeof o.keepRing !== 'boolean')
-    throw bad(`keepRing must be true or false, got ${String(o.keepRing)}`);
+  if ((o as { keepRing?: unknown }).keepRing !== undefined)
+    throw bad('keepRing is not an option: every run takes its ring from the device pool (device.pool); leave it out');
   if (o.trace !== undefined && typeof o.trace !== 'boolean')
     throw bad(`trace must be true or false, got ${String(o.trace)}`);
   if (o.label !== undefined && typeof o.label !== 'string') throw bad(`label must be a string, got ${typeof o.label}`);

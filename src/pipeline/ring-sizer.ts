@@ -44,20 +44,31 @@ export class RingSizer {
   private reason: string | undefined;
   private readonly samples: StageSample[] = [];
 
-  constructor(private readonly opts: Readonly<PipelineOptions<unknown>>) {
+  /**
+   * `pooled(kind, bytes)`: how many buffers of that kind and size the device's pool holds ready
+   * (taking them costs next to nothing, so they start the ring and growing into them is free).
+   */
+  constructor(
+    private readonly opts: Readonly<PipelineOptions<unknown>>,
+    private readonly pooled: (kind: 'pinned' | 'device', bytes: number) => number = () => 0,
+  ) {
     const serial = opts.mode === 'serial';
     this.auto = !serial && (opts.depth ?? 'auto') === 'auto';
     this.startDepth = this.depth = serial ? 1 : this.auto ? AUTO_START_DEPTH : (opts.depth as number);
     this.startDeviceSlots = this.deviceSlots = serial ? 1 : this.userDeviceSlots(this.startDepth);
   }
 
-  /** 'auto': the starting size, from the device's free memory and the chunk count when known. */
-  start(freeBytes: number, count: number | null): void {
+  /**
+   * 'auto': the starting size, from the device's free memory, the chunk count when known and the
+   * pinned slots the pool holds ready.
+   */
+  start(freeBytes: number, count: number | null, pooled = 0): void {
     if (!this.auto) return;
     this.startDepth = this.depth = autoStartDepth(
       this.opts.outputBytes + (this.opts.inputBytes ?? 0),
       freeBytes,
       count,
+      pooled,
     );
     this.startDeviceSlots = this.deviceSlots = this.userDeviceSlots(this.depth);
   }
@@ -176,10 +187,13 @@ export class RingSizer {
       if (choice.depth === this.depth && choice.deviceSlots === this.deviceSlots) return choice;
       return {
         ...choice,
-        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots allocated at the start (up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`,
+        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots allocated at the start (what the pool held ready, else up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`,
       };
     }
-    const stall = addHost * this.allocMsPerHostSlot + addDevice * this.allocMsPerDeviceSlot;
+    // Slots the pool holds ready cost nothing; only the rest are allocated.
+    const missHost = Math.max(0, addHost - this.pooled('pinned', this.opts.outputBytes));
+    const missDevice = Math.max(0, addDevice - this.pooled('device', this.opts.outputBytes));
+    const stall = missHost * this.allocMsPerHostSlot + missDevice * this.allocMsPerDeviceSlot;
     const queued = (this.depth - 1) * choice.bottleneckMs;
     if (stall <= queued) return choice;
     const deviceSlots = Math.min(choice.deviceSlots, this.deviceSlots);

@@ -3,7 +3,17 @@
 // A chunk takes one of each; a run may have fewer device slots than host slots. Every barrier is
 // keyed on the slot's previous user, not on n - depth, so either half can be resized once
 // mid-run ('auto' depth) without breaking any of them.
-import type { DeviceCore, DeviceBuffer, Event, PinnedBuffer, Resource } from '../core/types.js';
+import type { DevicePool } from '../core/pool.js';
+import type {
+  DeviceCore,
+  DeviceBuffer,
+  Event,
+  EventOptions,
+  PinnedBuffer,
+  Resource,
+  Stream,
+  StreamOptions,
+} from '../core/types.js';
 
 /**
  * The device side of a slot: what compute(n) writes and D2H(n) reads. Few of these keep the
@@ -35,28 +45,67 @@ export interface HostSlot {
   readonly copyTag: { chunk: number };
 }
 
-/** Everything a run allocates, closed in reverse order; close() never throws. */
+/**
+ * Everything a run allocates, closed in reverse order; close() never throws. What it takes from
+ * the device's pool (stream(), event(), pinned(), deviceBuffer()) goes back to the pool on close()
+ * instead, with the fences of its last use, for the next run of any pipeline on the device.
+ */
 export class ResourceBag {
   private items: Resource[] = [];
+  /** Items taken from a pool, and the pool each goes back to. */
+  private readonly pooled = new Map<Resource, DevicePool>();
   add<T extends Resource>(r: T): T {
     this.items.push(r);
     return r;
+  }
+  stream(device: DeviceCore, options: StreamOptions): Stream {
+    return this.take(device, (p) => p.acquireStream(options)) ?? this.add(device.createStream(options));
+  }
+  event(device: DeviceCore, options: EventOptions): Event {
+    return this.take(device, (p) => p.acquireEvent(options)) ?? this.add(device.createEvent(options));
+  }
+  pinned(device: DeviceCore, bytes: number, label: string): PinnedBuffer {
+    return this.take(device, (p) => p.acquirePinned(bytes, label)) ?? this.add(device.allocPinned(bytes, label));
+  }
+  /** Device memory first used on `stream` (a reused buffer's fences become GPU-side waits there). */
+  deviceBuffer(device: DeviceCore, bytes: number, label: string, stream: Stream): DeviceBuffer {
+    return (
+      this.take(device, (p) => p.acquireDevice(bytes, label, stream)) ?? this.add(device.allocDevice(bytes, label))
+    );
   }
   /** Leaves `r` open on close(): someone else closes it later (a sink still reading it). */
   detach(r: Resource): void {
     const k = this.items.indexOf(r);
     if (k >= 0) this.items.splice(k, 1);
   }
-  close(): void {
+  /**
+   * Hands pooled items back with `fences` (events recorded after their last use) and closes the
+   * rest; with `discard` (a lost context: nothing in it can be used again) closes everything.
+   */
+  close(fences: readonly Event[] = [], discard = false): void {
     const items = this.items;
     this.items = [];
     for (let k = items.length - 1; k >= 0; k--) {
+      const r = items[k]!;
+      const pool = this.pooled.get(r);
       try {
-        items[k]!.close();
+        if (pool && !discard) pool.release(r as Stream, fences);
+        else {
+          r.close();
+          pool?.release(r as Stream);
+        }
       } catch {
         // Closing after a sticky fault may fail on a real device; the handles are gone either way.
       }
     }
+    this.pooled.clear();
+  }
+  private take<T extends Resource>(device: DeviceCore, acquire: (pool: DevicePool) => T): T | null {
+    // A device without a pool (a caller's own Device implementation) allocates as before.
+    if (!device.pool) return null;
+    const r = acquire(device.pool);
+    this.pooled.set(r, device.pool);
+    return this.add(r);
   }
 }
 
@@ -67,17 +116,18 @@ export function allocateDeviceSlot(
   outputBytes: number,
   inputBytes: number,
   label: string,
+  streams: { compute: Stream; upload: Stream },
 ): DeviceSlot {
-  const out = bag.add(device.allocDevice(outputBytes, `${label} out[${index}]`));
-  const input = inputBytes > 0 ? bag.add(device.allocDevice(inputBytes, `${label} in[${index}]`)) : null;
-  const staging = inputBytes > 0 ? bag.add(device.allocPinned(inputBytes, `${label} pinned in[${index}]`)) : null;
+  const out = bag.deviceBuffer(device, outputBytes, `${label} out[${index}]`, streams.compute);
+  const input = inputBytes > 0 ? bag.deviceBuffer(device, inputBytes, `${label} in[${index}]`, streams.upload) : null;
+  const staging = inputBytes > 0 ? bag.pinned(device, inputBytes, `${label} pinned in[${index}]`) : null;
   return {
     index,
     out,
     in: input,
     staging,
-    computed: bag.add(device.createEvent({ label: `${label} computed[${index}]` })),
-    uploaded: inputBytes > 0 ? bag.add(device.createEvent({ label: `${label} uploaded[${index}]` })) : null,
+    computed: bag.event(device, { label: `${label} computed[${index}]` }),
+    uploaded: inputBytes > 0 ? bag.event(device, { label: `${label} uploaded[${index}]` }) : null,
   };
 }
 
@@ -90,8 +140,8 @@ export function allocateHostSlot(
 ): HostSlot {
   return {
     index,
-    pinned: bag.add(device.allocPinned(outputBytes, `${label} pinned out[${index}]`)),
-    copied: bag.add(device.createEvent({ label: `${label} copied[${index}]` })),
+    pinned: bag.pinned(device, outputBytes, `${label} pinned out[${index}]`),
+    copied: bag.event(device, { label: `${label} copied[${index}]` }),
     copyTag: { chunk: -1 },
   };
 }
@@ -105,44 +155,49 @@ export interface SlotAllocator {
   host(index: number): HostSlot;
 }
 
-/** Slots allocated fresh from `device`, owned by `bag`. */
+/**
+ * Slots from `device` (through its pool where it has one), owned by `bag`; a device buffer is reused
+ * on `streams` (the compute or upload stream that writes it) with a GPU-side wait.
+ */
 export function slotAllocator(
   device: DeviceCore,
   bag: ResourceBag,
   outputBytes: number,
   inputBytes: number,
   label: string,
+  streams: { compute: Stream; upload: Stream },
 ): SlotAllocator {
   return {
-    device: (index) => allocateDeviceSlot(device, bag, index, outputBytes, inputBytes, label),
+    device: (index) => allocateDeviceSlot(device, bag, index, outputBytes, inputBytes, label, streams),
     host: (index) => allocateHostSlot(device, bag, index, outputBytes, label),
   };
 }
 
 /**
- * A ring a Pipeline keeps between runs (options.keepRing): its slots and the bag that owns them,
- * with what allocating them cost (so 'auto' still weighs growing against the real price).
+ * Fences for handing a run's ring and streams back to the pool: one event per stream, recorded
+ * after the run's last work there. None where the device has no pool or is no longer usable
+ * (then the bag closes what it cannot hand back fenced).
  */
-export interface KeptRing {
-  readonly bag: ResourceBag;
-  readonly host: readonly HostSlot[];
-  readonly device: readonly DeviceSlot[];
-  readonly allocMsPerHostSlot: number;
-  readonly allocMsPerDeviceSlot: number;
+export function ringFences(device: DeviceCore, streams: Iterable<Stream>): Event[] {
+  try {
+    return device.pool?.fence(streams) ?? [];
+  } catch {
+    return [];
+  }
 }
 
-/** Every buffer and event of a kept ring still open (a closed device closes what it made). */
-export function keptRingUsable(r: KeptRing): boolean {
-  const open = (x: { closed: boolean } | null) => x === null || !x.closed;
-  return (
-    r.host.every((s) => open(s.pinned) && open(s.copied)) &&
-    r.device.every((s) => open(s.out) && open(s.in) && open(s.staging) && open(s.computed) && open(s.uploaded))
-  );
-}
-
-/** How a run takes a Pipeline's kept ring and hands it back (or its own, for the next run). */
-export interface RingKeeper {
-  take(): KeptRing | null;
-  /** The run ended with its ring reusable: keep it (or close it, if one is kept already or the pipeline closed). */
-  give(ring: KeptRing): void;
+/**
+ * Host ms a new host slot and a new device slot would block for, from the pool's latest
+ * allocations (null before it made any pinned buffer).
+ */
+export function slotAllocMs(
+  pool: DevicePool,
+  outputBytes: number,
+  inputBytes: number,
+): { host: number; device: number } | null {
+  const host = pool.allocMs('pinned', outputBytes);
+  if (host === null) return null;
+  const dev = (bytes: number) => pool.allocMs('device', bytes) ?? 0;
+  const staging = inputBytes > 0 ? (pool.allocMs('pinned', inputBytes) ?? 0) + dev(inputBytes) : 0;
+  return { host, device: dev(outputBytes) + staging };
 }

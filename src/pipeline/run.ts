@@ -48,11 +48,11 @@ import { PipelineError } from './errors.js';
 import { openInput, type InputCursor } from './input.js';
 import {
   ResourceBag,
-  keptRingUsable,
+  ringFences,
+  slotAllocMs,
   slotAllocator,
   type DeviceSlot,
   type HostSlot,
-  type RingKeeper,
   type SlotAllocator,
 } from './ring.js';
 import { RingSizer } from './ring-sizer.js';
@@ -115,8 +115,8 @@ export class PipelineRun<I> {
   private stopFlag = false;
   /** Streams, timing events: closed at the end of every run. */
   private readonly bag = new ResourceBag();
-  /** The slots' buffers and events: closed at the end of the run, or kept for the next (keepRing). */
-  private ringBag = new ResourceBag();
+  /** The slots' buffers and events, from the device's pool: back to it at the end of the run. */
+  private readonly ringBag = new ResourceBag();
   private error: PipelineError | null = null;
   private aborted: { reason: unknown } | null = null;
   private consumerLeft = false;
@@ -193,13 +193,14 @@ export class PipelineRun<I> {
     private readonly inputs: PipelineInput<I>,
     private readonly signal: AbortSignal | undefined,
     private readonly host: HostStageKind,
-    /** Set when the pipeline keeps its ring between runs (options.keepRing). */
-    private readonly keeper: RingKeeper | null = null,
   ) {
     this.label = opts.label ?? 'pipeline';
     this.serial = opts.mode === 'serial';
     this.uploads = (opts.inputBytes ?? 0) > 0;
-    this.sizer = new RingSizer(opts as Readonly<PipelineOptions<unknown>>);
+    this.sizer = new RingSizer(
+      opts as Readonly<PipelineOptions<unknown>>,
+      (kind, bytes) => device.pool?.ready(kind, bytes) ?? 0,
+    );
     this.hostLimit = host.kind === 'pull' ? Number.MAX_SAFE_INTEGER : (opts.sinkConcurrency ?? 1);
     this.hostLabels = device.readsHostAccessLabels === true;
   }
@@ -279,30 +280,26 @@ export class PipelineRun<I> {
     const d = this.device;
     const p = this.opts.priorities ?? {};
     if (this.serial) {
-      const s = this.bag.add(d.createStream({ label: `${this.label} serial`, priority: p.compute }));
+      const s = this.bag.stream(d, { label: `${this.label} serial`, priority: p.compute });
       this.computeStream = this.copyStream = this.uploadStream = s;
     } else {
-      this.computeStream = this.bag.add(d.createStream({ label: `${this.label} compute`, priority: p.compute }));
-      this.copyStream = this.bag.add(d.createStream({ label: `${this.label} copy`, priority: p.copy }));
+      this.computeStream = this.bag.stream(d, { label: `${this.label} compute`, priority: p.compute });
+      this.copyStream = this.bag.stream(d, { label: `${this.label} copy`, priority: p.copy });
       this.uploadStream = this.uploads
-        ? this.bag.add(d.createStream({ label: `${this.label} upload`, priority: p.upload }))
+        ? this.bag.stream(d, { label: `${this.label} upload`, priority: p.upload })
         : this.computeStream;
     }
     const sizer = this.sizer;
-    if (sizer.auto) sizer.start(this.freeBytes(), typeof this.inputs === 'number' ? this.inputs : null);
-    // A ring kept from the pipeline's last run: its slots come first (all of them, used or not:
-    // they go back at the end); only what this run needs beyond them is allocated.
-    const kept = this.keeper?.take() ?? null;
-    if (kept && keptRingUsable(kept)) {
-      this.ringBag = kept.bag;
-      this.hostSlots.push(...kept.host);
-      this.devSlots.push(...kept.device);
-      this.hostUsers.push(...kept.host.map(() => null));
-      this.devUsers.push(...kept.device.map(() => null));
-      sizer.allocMsPerHostSlot = kept.allocMsPerHostSlot;
-      sizer.allocMsPerDeviceSlot = kept.allocMsPerDeviceSlot;
-    } else kept?.bag.close();
-    this.alloc = slotAllocator(d, this.ringBag, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label);
+    if (sizer.auto)
+      sizer.start(
+        this.freeBytes(),
+        typeof this.inputs === 'number' ? this.inputs : null,
+        d.pool?.ready('pinned', this.opts.outputBytes) ?? 0,
+      );
+    this.alloc = slotAllocator(d, this.ringBag, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label, {
+      compute: this.computeStream,
+      upload: this.uploadStream,
+    });
     const addDevice = sizer.deviceSlots - this.devSlots.length;
     const addHost = sizer.depth - this.hostSlots.length;
     const t = performance.now();
@@ -311,6 +308,9 @@ export class PipelineRun<I> {
     for (let k = 0; k < addHost; k++) this.addHostSlot();
     if (addDevice > 0) sizer.allocMsPerDeviceSlot = (t1 - t) / addDevice;
     if (addHost > 0) sizer.allocMsPerHostSlot = (performance.now() - t1) / addHost;
+    // Slots taken from the pool cost next to nothing: what a new one costs is the pool's measure.
+    const est = d.pool ? slotAllocMs(d.pool, this.opts.outputBytes, this.opts.inputBytes ?? 0) : null;
+    if (est) ({ host: sizer.allocMsPerHostSlot, device: sizer.allocMsPerDeviceSlot } = est);
     const trace = !!this.opts.trace;
     this.times = new RunTimeline(d, this.bag, this.computeStream, this.uploads, this.label, trace, trace || sizer.auto);
   }
@@ -351,7 +351,6 @@ export class PipelineRun<I> {
 
   private async teardown(): Promise<void> {
     this.input.close();
-    let held = false;
     // An abort does not wait for a fill or compute() promise: until it settles it may still
     // write its device slot or enqueue on the compute and upload streams, so those stay open and
     // are closed (after the streams drain) when it does.
@@ -362,7 +361,6 @@ export class PipelineRun<I> {
       for (const r of keep) this.ringBag.detach(r);
       const streams = [...new Set([this.computeStream, this.uploadStream])];
       for (const st of streams) this.bag.detach(st);
-      held = true;
       const what = this.phase === P_UPLOAD_ENQUEUE ? 'the input fill' : 'compute()';
       this.held.push(
         `${what} of chunk ${chunk.index} holds device slot ${dev.index} and the ${streams.length > 1 ? 'compute and upload streams' : 'compute stream'}`,
@@ -390,22 +388,15 @@ export class PipelineRun<I> {
         const pinned = c.slot.pinned;
         this.ringBag.detach(pinned);
         c.onSettled = () => pinned.close();
-        held = true;
         if (!c.timedOut) this.held.push(`the sink of chunk ${c.index} holds pinned slot ${c.slot.index}`);
       }
     }
-    this.bag.close();
-    // The ring goes back to the pipeline unless a sink still holds a slot or the context is lost.
+    // The ring and the streams go back to the device's pool, fenced by their streams' last work,
+    // unless the context is lost: then nothing in them can be used again.
     const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
-    if (this.keeper && !held && !lost) {
-      this.keeper.give({
-        bag: this.ringBag,
-        host: this.hostSlots,
-        device: this.devSlots,
-        allocMsPerHostSlot: this.sizer.allocMsPerHostSlot,
-        allocMsPerDeviceSlot: this.sizer.allocMsPerDeviceSlot,
-      });
-    } else this.ringBag.close();
+    const fences = lost ? [] : ringFences(this.device, streams);
+    this.ringBag.close(fences, lost);
+    this.bag.close(fences, lost);
   }
 
   private stop(): void {

@@ -34,8 +34,7 @@ export class TimingPool {
     const set = this.free.pop();
     if (set) return set;
     const k = this.made++;
-    const ev = (what: string) =>
-      this.bag.add(this.device.createEvent({ timing: true, label: `${this.label} ${what}#${k}` }));
+    const ev = (what: string) => this.bag.event(this.device, { timing: true, label: `${this.label} ${what}#${k}` });
     return {
       uploadStart: this.uploads ? ev('uploadStart') : null,
       uploadEnd: this.uploads ? ev('uploadEnd') : null,
@@ -61,7 +60,7 @@ export class HostClockAlignment {
   ) {}
   /** Records the reference on an idle stream; see the note at the top of the file. */
   static start(device: DeviceCore, bag: ResourceBag, stream: Stream, label: string): HostClockAlignment {
-    const ref = bag.add(device.createEvent({ timing: true, label: `${label} clock reference` }));
+    const ref = bag.event(device, { timing: true, label: `${label} clock reference` });
     const host = performance.now();
     ref.record(stream);
     return new HostClockAlignment(ref, host);

@@ -58,13 +58,6 @@ export interface PipelineOptions<I = unknown> {
    * needs.
    */
   deviceSlots?: number | 'auto';
-  /**
-   * Keep the ring (pinned and device buffers, events) after a run, until close(), and start the
-   * next run on it without allocating: a run() call then skips pinning and allocating its ring
-   * (milliseconds per 64 MiB); the pipeline's wall itself is the same either way.
-   * Default false: a Pipeline holds no GPU memory between runs.
-   */
-  keepRing?: boolean;
   /** 'overlap' (default) or 'serial': the naive one-stream baseline. */
   mode?: PipelineMode;
   /** Enqueue the chunk's kernels on chunk.stream. Must not block on the GPU. */
@@ -97,7 +90,7 @@ export interface RunOptions {
 export interface PipelineRunOptions extends RunOptions {
   /**
    * Record per-chunk timing events for this run only (stats.timeline, busy fractions), whatever
-   * the pipeline's `trace` option: one traced run of a long-lived pipeline, on its kept ring.
+   * the pipeline's `trace` option: one traced run of a long-lived pipeline.
    */
   trace?: boolean;
 }

@@ -184,10 +184,9 @@ async function warmPipeline(
     mode: o.mode,
     depth: o.depth,
     compute,
-    // The warm-up, the repeats and the traced run share one ring, as the peers reuse their
-    // buffers in a cell (a fresh ring and warm-up for the traced run would cost time each cell), and the
-    // tracing cost is then the same ring's traced wall against its untraced one.
-    keepRing: true,
+    // The warm-up, the repeats and the traced run share one ring through the device's pool, as
+    // the peers reuse their buffers in a cell, and the tracing cost is then the same ring's traced
+    // wall against its untraced one.
     label: `bench ${o.mode}`,
   });
   try {
@@ -220,7 +219,7 @@ async function warmPipeline(
 }
 
 /** Launches of chunks 0, 1, 2 recorded through the wrapped device, turned into a peer rule. */
-async function capture(
+export async function capture(
   device: Device,
   recorder: LaunchRecorder,
   compute: ComputeFn,

@@ -2,6 +2,7 @@
 // it relates to real time), one compute engine and N copy engines, kernels as JS functions over
 // ArrayBuffers, copies with a bandwidth and a latency, injectable faults and memory accounting.
 // A test double, not a simulator to tune: real figures come from the GPU.
+import { DevicePool, type ReserveOptions } from '../core/pool.js';
 import type {
   ArgType,
   CompileOptions,
@@ -96,6 +97,8 @@ export class FakeDevice implements Device, FakeHost {
   private usedDevice = 0;
   private faults: { op: FakeFaultOp; error: Error | undefined; skip: number }[] = [];
   private kernelsAbandoned = false;
+  /** The same pool as a CUDA device's: what liveResources() counts includes what it holds idle. */
+  readonly pool: DevicePool = new DevicePool(this);
 
   constructor(options: FakeDeviceOptions = {}) {
     const copyEngines = options.copyEngines ?? 2;
@@ -227,6 +230,11 @@ export class FakeDevice implements Device, FakeHost {
   memoryInfo(): MemoryInfo {
     this.checkUsable('memoryInfo');
     return { free: this.opts.totalMemory - this.usedDevice, total: this.opts.totalMemory };
+  }
+
+  reserve(options: ReserveOptions): void {
+    this.checkUsable('reserve');
+    this.pool.reserve(options);
   }
 
   createStream(options?: StreamOptions): Stream {
@@ -368,6 +376,7 @@ export class FakeDevice implements Device, FakeHost {
 
   close(): void {
     if (this.closed) return;
+    this.pool.close();
     for (const x of [...this.live]) (x as { close(): void }).close();
     this.closed = true;
   }

@@ -37,6 +37,7 @@ import { copyDriftNote } from '../../profile/drift.js';
 import { cellKey, runSweep, type DepthSpec, type SweepConfig } from '../../profile/sweep.js';
 import { resultsTable, traceCostText, traceNoiseUs } from '../../profile/table.js';
 import { writeTraceRuns } from '../../profile/trace.js';
+import { jobsTable, runJobsMode } from '../../profile/jobs.js';
 
 export interface BenchOptions {
   workload?: string;
@@ -54,6 +55,7 @@ export interface BenchOptions {
   json?: boolean;
   out?: string;
   trace?: boolean;
+  jobs?: string | number | boolean;
 }
 
 /** '64M', '4MiB', '512K', '1048576' → bytes for --sizes: at least 1 KiB, a multiple of 4. */
@@ -536,12 +538,21 @@ export function registerBench(cli: CAC): void {
     .option('--json', 'Print the results JSON on stdout instead of the table')
     .option('--out <dir>', 'Directory for results.json, trace.json, report.html (default ./tandem-bench-<date>)')
     .option('--no-trace', 'Skip the traced runs (no timeline, busy fractions or trace cost)')
+    .option(
+      '--jobs [count]',
+      'Jobs mode instead of the sweep: count short jobs per cell (default 200), a fresh pipeline each, at 16×4M, 16×16M, 8×64M, beside CuPy and PyTorch jobs peers',
+    )
     .example('tandem bench --sizes 64M,4M,1M --depths 2,3,auto')
     .example('tandem bench --fake --out /tmp/bench')
     .example('tandem bench --devices 0,0 --sizes 4M --no-peers   # two pipelines on one GPU')
     .action(async (options: BenchOptions) => {
       parseBenchOptions(options); // usage errors first, before any device question
       const parsed = parseBenchOptions({ ...options, fake: useFakeDevice('bench', options) });
+      if (options.jobs !== undefined) {
+        const jobs = await runJobsMode(parsed, options.jobs, () => openDevice(parsed), log);
+        process.stdout.write(parsed.json ? `${JSON.stringify(jobs, null, 2)}\n` : `${jobsTable(jobs)}\n`);
+        return;
+      }
       // Ctrl-C stops the sweep within a chunk; the pipeline cleans up and run-cli exits 130.
       const ac = new AbortController();
       const onSigint = () => {

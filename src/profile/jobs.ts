@@ -1,0 +1,308 @@
+// `tandem bench --jobs`: many short jobs, a fresh pipeline each, as a service runs them. Per cell
+// (chunks × chunk size) the device pool is trimmed and reserve()d for the cell, then one job is
+// timed on its own (the first job after reserve()), then `jobs` more: per-job median, p99 and
+// jobs/s. Each job's wall runs from createPipeline() to the end of its run (the output of its
+// last chunk on the host), the pipeline closed; the sink does nothing, as in the sweep. Ideal is
+// the cell's chunks copied device → pinned back to back (copy alone): the jobs are copy-bound
+// (the synthetic kernel with no iterations only writes its output). The CuPy and PyTorch peers
+// run the same kernel and ring per job, allocating it the way their users do: from CuPy's memory
+// pools, from PyTorch's caching allocators.
+import path from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import type { Device } from '../pipeline/device.js';
+import { UsageError } from '../util/errors.js';
+import { createPipeline } from '../pipeline/pipeline.js';
+import type { PipelineStats } from '../pipeline/types.js';
+import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
+import { copyAloneMs } from './alone.js';
+import { LaunchRecorder, type PeerLaunch } from './capture.js';
+import { runPeer, type PeerSpec } from './peers.js';
+import { capture } from './sweep.js';
+
+export interface JobsCell {
+  chunks: number;
+  chunkBytes: number;
+}
+
+/** The issue's three shapes: many small chunks, the middle, few large ones. */
+export const DEFAULT_JOB_CELLS: readonly JobsCell[] = [
+  { chunks: 16, chunkBytes: 4 * 1024 ** 2 },
+  { chunks: 16, chunkBytes: 16 * 1024 ** 2 },
+  { chunks: 8, chunkBytes: 64 * 1024 ** 2 },
+];
+
+export const JOB_PEERS: readonly PeerSpec[] = [
+  {
+    name: 'cupy-jobs',
+    script: 'cupy_jobs.py',
+    description: 'CuPy, ring per job from its memory pools',
+    perDepth: false,
+  },
+  {
+    name: 'torch-jobs',
+    script: 'torch_jobs.py',
+    description: 'PyTorch, ring per job from its caching allocators (device and pinned host)',
+    perDepth: false,
+  },
+];
+
+export interface JobTimes {
+  /** The first job after reserve() (tandem) or in the process for this cell (the peers). */
+  firstMs: number;
+  medianMs: number;
+  p99Ms: number;
+  jobsPerSec: number;
+  jobs: number;
+}
+
+export interface JobsCellResult extends JobTimes {
+  key: string;
+  chunks: number;
+  chunkBytes: number;
+  /** The ring depth tandem's 'auto' ran most (the peers run at it). */
+  depth: number;
+  /** Copy alone of the cell's chunks into pinned memory (ms), and the bandwidth it measured (GB/s). */
+  idealMs: number;
+  d2hGBps: number;
+  peers: Record<string, JobTimes | { status: string; reason: string }>;
+  /** Steady-state median / the faster peer's, and / ideal; first job / ideal. */
+  vsFasterPeer: number | null;
+  vsIdeal: number;
+  firstVsIdeal: number;
+  /** The pool after the cell, and its pinned hits and misses over the cell's jobs. */
+  pool: { bytesPinned: number; bytesDevice: number; pinnedMisses: number; pinnedHits: number };
+}
+
+export interface JobsResults {
+  jobsPerCell: number;
+  cells: JobsCellResult[];
+}
+
+export function summarizeJobs(firstMs: number, walls: readonly number[]): JobTimes {
+  const s = [...walls].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  const total = walls.reduce((a, b) => a + b, 0);
+  return {
+    firstMs,
+    medianMs: at(0.5),
+    p99Ms: at(0.99),
+    jobsPerSec: total > 0 ? (walls.length * 1000) / total : 0,
+    jobs: walls.length,
+  };
+}
+
+export async function runJobsBench(
+  device: Device,
+  options: {
+    cells?: readonly JobsCell[];
+    jobs: number;
+    peers: boolean;
+    out: string;
+    log: (line: string) => void;
+  },
+): Promise<JobsResults> {
+  const cells = options.cells ?? DEFAULT_JOB_CELLS;
+  const recorder = new LaunchRecorder();
+  const { program, kernel } = syntheticKernel(recorder.wrap(device));
+  const results: JobsCellResult[] = [];
+  const launches: (PeerLaunch | null)[] = [];
+  try {
+    for (const cell of cells) {
+      const launch = syntheticLauncher(device, kernel, cell.chunkBytes);
+      const compute = (c: {
+        stream: Parameters<typeof launch>[0];
+        output: Parameters<typeof launch>[1];
+        index: number;
+      }) => launch(c.stream, c.output, null, c.index, 0, 0);
+      launches.push((await capture(device, recorder, compute, cell.chunkBytes)).launch);
+      const idealMs = await copyAloneMs(device, { chunkBytes: cell.chunkBytes, chunks: cell.chunks, buffers: 2 });
+      // A fresh start for the cell: nothing pooled but what reserve() pins now.
+      device.pool.trim();
+      const ringSlots = Math.min(cell.chunks, 16);
+      device.reserve({
+        pinnedBytes: ringSlots * cell.chunkBytes,
+        deviceBytes: ringSlots * cell.chunkBytes,
+        bufferBytes: cell.chunkBytes,
+      });
+      const job = async (): Promise<{ ms: number; stats: PipelineStats }> => {
+        const t0 = performance.now();
+        const p = createPipeline<number>(device, { outputBytes: cell.chunkBytes, label: 'job', compute });
+        const stats = await p.run(cell.chunks);
+        p.close();
+        return { ms: performance.now() - t0, stats };
+      };
+      const before = device.pool.stats().pinned;
+      const first = await job();
+      const walls: number[] = [];
+      const depths = new Map<number, number>();
+      for (let j = 0; j < options.jobs; j++) {
+        const r = await job();
+        walls.push(r.ms);
+        depths.set(r.stats.depth, (depths.get(r.stats.depth) ?? 0) + 1);
+      }
+      const depth = [...depths].sort((a, b) => b[1] - a[1])[0]![0];
+      const t = summarizeJobs(first.ms, walls);
+      const st = device.pool.stats();
+      const bytes = cell.chunks * cell.chunkBytes;
+      results.push({
+        key: jobKey(cell),
+        chunks: cell.chunks,
+        chunkBytes: cell.chunkBytes,
+        depth,
+        idealMs,
+        d2hGBps: bytes / idealMs / 1e6,
+        ...t,
+        peers: {},
+        vsFasterPeer: null,
+        vsIdeal: t.medianMs / idealMs,
+        firstVsIdeal: t.firstMs / idealMs,
+        pool: {
+          bytesPinned: st.bytesPinned,
+          bytesDevice: st.bytesDevice,
+          pinnedMisses: st.pinned.misses - before.misses,
+          pinnedHits: st.pinned.hits - before.hits,
+        },
+      });
+      options.log(
+        `jobs ${results.at(-1)!.key}: first ${first.ms.toFixed(2)} ms, median ${t.medianMs.toFixed(2)} ms, p99 ${t.p99Ms.toFixed(2)} ms, ideal ${idealMs.toFixed(2)} ms (depth ${depth})`,
+      );
+    }
+  } finally {
+    program.close();
+  }
+  if (options.peers && device.backend === 'cuda') await runJobPeers(device, results, launches, options);
+  else
+    for (const r of results)
+      for (const p of JOB_PEERS)
+        r.peers[p.name] = {
+          status: 'skipped',
+          reason: device.backend === 'fake' ? 'the peers need a GPU (--fake given)' : '--no-peers',
+        };
+  return { jobsPerCell: options.jobs, cells: results };
+}
+
+async function runJobPeers(
+  device: Device,
+  results: JobsCellResult[],
+  launches: readonly (PeerLaunch | null)[],
+  options: { jobs: number; out: string; log: (line: string) => void },
+): Promise<void> {
+  const kernel = launches.find((l) => l)?.kernel;
+  const config = {
+    device: device.ordinal,
+    kernel,
+    cells: results.map((r, k) => {
+      const { kernel: _k, ...launch } = launches[k] ?? ({} as PeerLaunch);
+      return { key: r.key, chunkBytes: r.chunkBytes, chunks: r.chunks, depth: r.depth, jobs: options.jobs, launch };
+    }),
+  };
+  const file = path.join(options.out, 'jobs-peers-config.json');
+  await writeFile(file, JSON.stringify(config, null, 2));
+  for (const spec of JOB_PEERS) {
+    const outcome = (await runPeer(spec, file, { log: options.log })) as
+      { status: 'ok'; cells: { key: string; firstMs: number; jobMs: number[] }[] } | { status: string; reason: string };
+    for (const r of results) {
+      if (outcome.status !== 'ok' || !('cells' in outcome)) {
+        r.peers[spec.name] = { status: outcome.status, reason: (outcome as { reason: string }).reason };
+        continue;
+      }
+      const c = outcome.cells.find((x) => x.key === r.key);
+      r.peers[spec.name] = c
+        ? summarizeJobs(c.firstMs, c.jobMs)
+        : { status: 'failed', reason: 'no result for the cell' };
+    }
+  }
+  for (const r of results) {
+    const medians = Object.values(r.peers).flatMap((p) => ('medianMs' in p ? [p.medianMs] : []));
+    r.vsFasterPeer = medians.length ? r.medianMs / Math.min(...medians) : null;
+  }
+}
+
+/** '16x4M', '16x64K': chunks × chunk size. */
+export function jobKey(cell: JobsCell): string {
+  const MiB = 1024 ** 2;
+  const size = cell.chunkBytes % MiB === 0 ? `${cell.chunkBytes / MiB}M` : `${cell.chunkBytes / 1024}K`;
+  return `${cell.chunks}x${size}`;
+}
+
+/** The table printed on stdout. */
+export function jobsTable(r: JobsResults): string {
+  const f = (x: number) => x.toFixed(2);
+  const peerCell = (p: JobTimes | { status: string } | undefined) =>
+    p && 'medianMs' in p ? `${f(p.medianMs)} / ${f(p.p99Ms)} / ${f(p.firstMs)}` : (p?.status ?? '-');
+  const rows = [
+    [
+      'job',
+      'depth',
+      'tandem median / p99 / first ms',
+      'jobs/s',
+      'cupy-jobs',
+      'torch-jobs',
+      'ideal ms',
+      '/peer',
+      '/ideal',
+      'first/ideal',
+    ],
+    ...r.cells.map((c) => [
+      c.key,
+      String(c.depth),
+      `${f(c.medianMs)} / ${f(c.p99Ms)} / ${f(c.firstMs)}`,
+      c.jobsPerSec.toFixed(0),
+      peerCell(c.peers['cupy-jobs']),
+      peerCell(c.peers['torch-jobs']),
+      f(c.idealMs),
+      c.vsFasterPeer === null ? '-' : c.vsFasterPeer.toFixed(3),
+      c.vsIdeal.toFixed(3),
+      c.firstVsIdeal.toFixed(3),
+    ]),
+  ];
+  const w = rows[0]!.map((_, k) => Math.max(...rows.map((row) => row[k]!.length)));
+  return rows.map((row) => row.map((v, k) => v.padEnd(w[k]!)).join('  ')).join('\n');
+}
+
+/** On the fake device: the same shapes, smaller (its kernels run in JS). */
+export const FAKE_JOB_CELLS: readonly JobsCell[] = [
+  { chunks: 16, chunkBytes: 64 * 1024 },
+  { chunks: 16, chunkBytes: 256 * 1024 },
+  { chunks: 8, chunkBytes: 1024 ** 2 },
+];
+
+/**
+ * `tandem bench --jobs [count]`: the jobs table on stdout, the figures in OUT/results.json under
+ * `jobs` (with the device and environment beside them).
+ */
+export async function runJobsMode(
+  p: { fake: boolean; peers: boolean; out: string },
+  count: string | number | boolean,
+  openDevice: () => Promise<{ device: Device; env: object }>,
+  log: (line: string) => void,
+): Promise<JobsResults> {
+  const jobs = count === true || count === '' ? (p.fake ? 20 : 200) : Number(count);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new UsageError(`--jobs: a count of jobs per cell (1 or more); got ${String(count)}`);
+  const { device, env } = await openDevice();
+  try {
+    await mkdir(p.out, { recursive: true });
+    const results = await runJobsBench(device, {
+      jobs,
+      peers: p.peers,
+      out: p.out,
+      log,
+      cells: device.backend === 'fake' ? FAKE_JOB_CELLS : DEFAULT_JOB_CELLS,
+    });
+    const file = path.join(p.out, 'results.json');
+    const doc = {
+      schema: 'tandem-jobs/1',
+      date: new Date().toISOString(),
+      device: device.properties.name,
+      backend: device.backend,
+      environment: env,
+      jobs: results,
+    };
+    await writeFile(file, `${JSON.stringify(doc, null, 2)}\n`);
+    log(`wrote ${file}`);
+    return results;
+  } finally {
+    device.close();
+  }
+}

@@ -1,0 +1,72 @@
+// `tandem bench --jobs` on the fake device, end to end through the built CLI: the table on
+// stdout and the figures in results.json under `jobs`; and the per-job summary.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { summarizeJobs, type JobsResults } from '../src/profile/jobs.js';
+
+function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+}
+const root = repoRoot();
+
+test('summarizeJobs: median, p99 and jobs/s of the steady jobs; the first job apart', () => {
+  const walls = Array.from({ length: 100 }, (_, k) => k + 1);
+  const s = summarizeJobs(500, walls);
+  assert.deepEqual(
+    { first: s.firstMs, median: s.medianMs, p99: s.p99Ms, jobs: s.jobs },
+    { first: 500, median: 50, p99: 99, jobs: 100 },
+  );
+  assert.ok(Math.abs(s.jobsPerSec - 100_000 / 5050) < 1e-9);
+});
+
+test(
+  'tandem bench --jobs --fake: a fresh pipeline per job, every job from the pool after the first',
+  { skip: existsSync(path.join(root, 'dist/src/cli/main.js')) ? false : 'dist/ not built', timeout: 120_000 },
+  async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-jobs-'));
+    try {
+      const r = spawnSync(process.execPath, ['bin/tandem.js', 'bench', '--jobs', '4', '--fake', '--out', dir], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^job\s+depth\s+tandem median \/ p99 \/ first ms/);
+      assert.match(r.stdout, /\n16x64K\s/);
+      const doc = JSON.parse(await readFile(path.join(dir, 'results.json'), 'utf8')) as {
+        schema: string;
+        backend: string;
+        jobs: JobsResults;
+      };
+      assert.equal(doc.schema, 'tandem-jobs/1');
+      assert.equal(doc.backend, 'fake');
+      assert.deepEqual(
+        doc.jobs.cells.map((c) => c.key),
+        ['16x64K', '16x256K', '8x1M'],
+      );
+      for (const c of doc.jobs.cells) {
+        assert.equal(c.jobs, 4);
+        assert.ok(c.medianMs > 0 && c.p99Ms >= c.medianMs && c.firstMs > 0 && c.idealMs > 0);
+        // reserve() pinned the ring before the first job: no job pinned anything.
+        assert.equal(c.pool.pinnedMisses, 0, `${c.key}: ${JSON.stringify(c.pool)}`);
+        assert.equal(c.pool.pinnedHits, 5 * c.depth);
+        assert.deepEqual(c.peers['cupy-jobs'], { status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
+      }
+      const bad = spawnSync(process.execPath, ['bin/tandem.js', 'bench', '--jobs', '0', '--fake', '--out', dir], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      assert.notEqual(bad.status, 0);
+      assert.match(bad.stderr, /--jobs: a count of jobs per cell \(1 or more\); got 0/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
