@@ -145,7 +145,13 @@ async function eventually(f: () => boolean, what: string): Promise<void> {
   assert.ok(f(), what);
 }
 
-const freed = (fake: ReturnType<typeof rig>['fake']) => () => Object.values(fake.liveResources()).every((v) => v === 0);
+/** What the run still holds: live resources once the pool has freed what runs handed back to it. */
+function held(fake: ReturnType<typeof rig>['fake']) {
+  fake.pool.trim();
+  return fake.liveResources();
+}
+
+const freed = (fake: ReturnType<typeof rig>['fake']) => () => Object.values(held(fake)).every((v) => v === 0);
 
 for (const how of ['abort', 'close'] as const) {
   test(`${how} while compute() never settles: the run rejects at once, the stuck slot is freed when it settles`, async () => {
@@ -174,7 +180,7 @@ for (const how of ['abort', 'close'] as const) {
       /compute\(\) of chunk 4 holds device slot 1 and the compute stream; each is freed when its callback settles/,
     );
     // Held until the callback settles: the device slot (buffer, event) and the compute stream.
-    const live = fake.liveResources();
+    const live = held(fake);
     assert.deepEqual([live.streams, live.deviceBuffers, live.events, live.pinnedBuffers], [1, 1, 1, 0]);
     hang.settle();
     await eventually(freed(fake), 'the held slot and stream are freed once compute() settles');
@@ -202,7 +208,7 @@ for (const how of ['abort', 'close'] as const) {
     );
     assert.equal(err.name, 'AbortError');
     assert.match(err.message, /the sink of chunk 2 holds pinned slot 0; each is freed when its callback settles/);
-    assert.deepEqual(fake.liveResources(), {
+    assert.deepEqual(held(fake), {
       streams: 0,
       events: 0,
       deviceBuffers: 0,
@@ -235,7 +241,7 @@ test('abort while an async input fill never settles: the staging slot and stream
   );
   assert.equal(err.name, 'AbortError');
   assert.match(err.message, /the input fill of chunk 3 holds device slot 1 and the compute and upload streams/);
-  const live = fake.liveResources();
+  const live = held(fake);
   // out, in, pinned staging, computed and uploaded events, the compute and upload streams.
   assert.deepEqual([live.streams, live.deviceBuffers, live.pinnedBuffers, live.events], [2, 2, 1, 2]);
   hang.settle();
