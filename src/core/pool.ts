@@ -101,7 +101,14 @@ export class DevicePool implements Disposable {
   readonly #msPerByte: { pinned: number | null; device: number | null } = { pinned: null, device: null };
   #limits: PoolLimits = { pinnedBytes: Infinity, deviceBytes: Infinity };
 
-  constructor(readonly device: DeviceCore) {}
+  /**
+   * `hostClock`: what allocation times are measured with (ms); the fake device's virtual clock
+   * passes its own, so that what 'auto' weighs a ring's growth against repeats from run to run.
+   */
+  constructor(
+    readonly device: DeviceCore,
+    private readonly hostClock: () => number = () => performance.now(),
+  ) {}
 
   get closed(): boolean {
     return this.#closed;
@@ -360,7 +367,7 @@ export class DevicePool implements Disposable {
     if (r) this.#count[kind].hits++;
     else {
       this.#count[kind].misses++;
-      const t = performance.now();
+      const t = this.hostClock();
       try {
         r = make();
       } catch (err) {
@@ -368,7 +375,7 @@ export class DevicePool implements Disposable {
         if ((kind !== 'pinned' && kind !== 'device') || this.#evict(kind, 0) === 0) throw err;
         r = make();
       }
-      if (kind === 'pinned' || kind === 'device') this.#msPerByte[kind] = (performance.now() - t) / (key as number);
+      if (kind === 'pinned' || kind === 'device') this.#msPerByte[kind] = (this.hostClock() - t) / (key as number);
     }
     this.#inUse.set(r, { kind, key });
     return r;

@@ -201,6 +201,12 @@ export interface DeviceCore extends Resource, AsyncDisposable {
   readonly backend: 'cuda' | 'fake';
   memoryInfo(): MemoryInfo;
   /**
+   * The host clock (ms) a pipeline stamps host-side times with (enqueues, waits, host stages),
+   * beside the GPU's event times; performance.now() where absent. The fake device's virtual clock
+   * supplies its own, so that its runs' host and GPU times share one base and repeat exactly.
+   */
+  readonly hostNow?: () => number;
+  /**
    * The device's pool of pinned and device buffers, streams and events: every pipeline on the
    * device takes its ring from it and hands it back when a run ends (see core/pool.ts).
    */

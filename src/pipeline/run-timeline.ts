@@ -35,6 +35,9 @@ export class RunTimeline {
    * `timed`: some chunks get timing events (trace or 'auto'); their events and the clock
    * reference go into `bag` and are created now, so a failure to create them fails the setup.
    */
+  /** The host clock the run stamps host-side times with (DeviceCore.hostNow). */
+  private readonly now: () => number;
+
   constructor(
     device: DeviceCore,
     bag: ResourceBag,
@@ -45,6 +48,7 @@ export class RunTimeline {
     timed: boolean,
   ) {
     this.timeline = trace ? [] : null;
+    this.now = device.hostNow ?? (() => performance.now());
     if (!timed) return;
     this.pool = new TimingPool(device, bag, uploads, label);
     this.pool.prime();
@@ -58,7 +62,7 @@ export class RunTimeline {
 
   /** The chunk's D2H was seen complete: read its GPU spans and give its events back. */
   read(chunk: TimedChunk, timing: TimingSet): void {
-    const seen = performance.now();
+    const seen = this.now();
     const spans = (chunk.spans = readSpans(timing, this.hostClock!));
     this.pool!.release(timing);
     chunk.wake = Math.max(0, seen - Math.max(spans.copy[1], chunk.waitFrom));

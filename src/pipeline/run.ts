@@ -179,6 +179,8 @@ export class PipelineRun<I> {
   private lastChunk: ChunkState<I> | null = null;
   private readonly dataViews = new Map<HostSlot, Uint8Array>();
 
+  /** The clock host-side times are stamped with (DeviceCore.hostNow, else performance.now()). */
+  private readonly now: () => number;
   private t0 = 0;
   private lastHostEnd = 0;
   private delivered = 0;
@@ -197,6 +199,7 @@ export class PipelineRun<I> {
     this.label = opts.label ?? 'pipeline';
     this.serial = opts.mode === 'serial';
     this.uploads = (opts.inputBytes ?? 0) > 0;
+    this.now = device.hostNow ?? (() => performance.now());
     this.sizer = new RingSizer(
       opts as Readonly<PipelineOptions<unknown>>,
       (kind, bytes) => device.pool?.ready(kind, bytes) ?? 0,
@@ -240,12 +243,12 @@ export class PipelineRun<I> {
     }
     const onAbort = () => this.abort(abortReason(this.signal!, 'the pipeline run was aborted'));
     this.signal?.addEventListener('abort', onAbort, { once: true });
-    this.t0 = performance.now();
+    this.t0 = this.now();
     this.lastHostEnd = this.t0;
     // The loop's last turn is now, not when the run was constructed: setup() pins the ring
     // (milliseconds at 64 MiB), and a stale mark would make the first pump yield after chunk 0's
     // compute, leaving its D2H unqueued.
-    this.lastTurn = this.t0;
+    this.lastTurn = performance.now();
     try {
       this.pump();
       await Promise.race([this.finished.promise.then(() => this.waitHostStages()), this.abortDeadline.promise]);
@@ -377,8 +380,13 @@ export class PipelineRun<I> {
         });
       };
     }
-    // Let the GPU finish what was enqueued before freeing what it reads and writes.
+    // The ring and the streams go back to the device's pool fenced by their streams' last work
+    // (unless the context is lost: then nothing in them can be used again). The fences are
+    // recorded before the GPU is let finish what was enqueued, so they have completed once the
+    // streams drained: the next run finds the ring ready, whatever the host did in between.
     const streams = new Set([this.computeStream, this.copyStream, this.uploadStream].filter(Boolean));
+    const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
+    const fences = lost ? [] : ringFences(this.device, streams);
     await Promise.allSettled([...streams].map((s) => s.synchronize()));
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
@@ -391,10 +399,6 @@ export class PipelineRun<I> {
         if (!c.timedOut) this.held.push(`the sink of chunk ${c.index} holds pinned slot ${c.slot.index}`);
       }
     }
-    // The ring and the streams go back to the device's pool, fenced by their streams' last work,
-    // unless the context is lost: then nothing in them can be used again.
-    const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
-    const fences = lost ? [] : ringFences(this.device, streams);
     this.ringBag.close(fences, lost);
     this.bag.close(fences, lost);
   }
@@ -677,7 +681,7 @@ export class PipelineRun<I> {
         if (this.uploads) cs.waitEvent(dev.uploaded!); // barrier 5
         chunk.devPrev = null;
         chunk.timing?.computeStart.record(cs);
-        chunk.enqueuedCompute = performance.now();
+        chunk.enqueuedCompute = this.now();
         this.phase = P_COMPUTED;
         const view: ComputeChunk<I> = {
           index: n,
@@ -756,7 +760,7 @@ export class PipelineRun<I> {
         const cp = this.copyStream;
         cp.waitEvent(chunk.dev.computed); // barrier 2
         chunk.timing?.copyStart.record(cp);
-        chunk.enqueuedCopy = performance.now();
+        chunk.enqueuedCopy = this.now();
         slot.copyTag.chunk = chunk.index;
         this.device.copy(cp, slot.pinned, chunk.dev.out, slot.copyTag);
         chunk.timing?.copyEnd.record(cp);
@@ -791,7 +795,7 @@ export class PipelineRun<I> {
     let chunk: ChunkState<I> | undefined;
     while (!this.stopFlag && !this.deliverWaiting && (chunk = this.deliverQ.peek()) !== undefined) {
       if (!chunk.seenDone) {
-        if (chunk.waitFrom === 0) chunk.waitFrom = performance.now();
+        if (chunk.waitFrom === 0) chunk.waitFrom = this.now();
         const copied = chunk.slot.copied;
         const resolved = this.headCopied;
         this.headCopied = false;
@@ -845,7 +849,7 @@ export class PipelineRun<I> {
       this.fail('sink', n, err);
       return;
     }
-    chunk.hostStart = performance.now();
+    chunk.hostStart = this.now();
     const sink = this.opts.sink;
     if (this.host.kind === 'sink' && !sink) {
       this.release(chunk);
@@ -911,7 +915,7 @@ export class PipelineRun<I> {
   /** The host let go of the chunk's pinned slot: the sink settled, or the consumer released it. */
   private release(chunk: ChunkState<I>): void {
     if (chunk.released || !this.inHost.has(chunk)) return;
-    const end = performance.now();
+    const end = this.now();
     this.sinkBusy += end - chunk.hostStart;
     if (end - chunk.hostStart > this.longestSinkMs) this.longestSinkMs = end - chunk.hostStart;
     if (end > this.lastHostEnd) this.lastHostEnd = end;

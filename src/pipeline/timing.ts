@@ -61,11 +61,11 @@ export class HostClockAlignment {
   /** Records the reference on an idle stream; see the note at the top of the file. */
   static start(device: DeviceCore, bag: ResourceBag, stream: Stream, label: string): HostClockAlignment {
     const ref = bag.event(device, { timing: true, label: `${label} clock reference` });
-    const host = performance.now();
+    const host = device.hostNow?.() ?? performance.now();
     ref.record(stream);
     return new HostClockAlignment(ref, host);
   }
-  /** Host time (performance.now() ms) of a completed timing event. */
+  /** Host time (the device's hostNow(), else performance.now(), in ms) of a completed timing event. */
   host(e: Event): number {
     return this.hostAtReference + e.elapsedMs(this.reference);
   }

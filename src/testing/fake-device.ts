@@ -88,6 +88,8 @@ export class FakeDevice implements Device, FakeHost {
   readonly ordinal: number;
   readonly properties: DeviceProperties;
   readonly clock: FakeClock;
+  /** With the virtual clock, host-side times are virtual too: host work takes no time. */
+  readonly hostNow?: () => number;
   closed = false;
   private readonly opts: Required<Omit<FakeDeviceOptions, 'copyCostMs' | 'name' | 'ordinal' | 'clock'>> &
     Pick<FakeDeviceOptions, 'copyCostMs'>;
@@ -97,8 +99,11 @@ export class FakeDevice implements Device, FakeHost {
   private usedDevice = 0;
   private faults: { op: FakeFaultOp; error: Error | undefined; skip: number }[] = [];
   private kernelsAbandoned = false;
-  /** The same pool as a CUDA device's: what liveResources() counts includes what it holds idle. */
-  readonly pool: DevicePool = new DevicePool(this);
+  /**
+   * The same pool as a CUDA device's: what liveResources() counts includes what it holds idle.
+   * With the virtual clock, allocating takes no time (real time never enters).
+   */
+  readonly pool: DevicePool;
 
   constructor(options: FakeDeviceOptions = {}) {
     const copyEngines = options.copyEngines ?? 2;
@@ -114,6 +119,8 @@ export class FakeDevice implements Device, FakeHost {
     };
     this.ordinal = options.ordinal ?? 0;
     this.clock = new FakeClock(copyEngines, options.clock ?? 'realtime');
+    this.pool = new DevicePool(this, options.clock === 'virtual' ? () => 0 : undefined);
+    if (options.clock === 'virtual') this.hostNow = () => this.clock.now;
     this.properties = {
       ordinal: this.ordinal,
       name: options.name ?? 'tandem fake device',
