@@ -380,13 +380,8 @@ export class PipelineRun<I> {
         });
       };
     }
-    // The ring and the streams go back to the device's pool fenced by their streams' last work
-    // (unless the context is lost: then nothing in them can be used again). The fences are
-    // recorded before the GPU is let finish what was enqueued, so they have completed once the
-    // streams drained: the next run finds the ring ready, whatever the host did in between.
+    // Let the GPU finish what was enqueued before freeing what it reads and writes.
     const streams = new Set([this.computeStream, this.copyStream, this.uploadStream].filter(Boolean));
-    const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
-    const fences = lost ? [] : ringFences(this.device, streams);
     await Promise.allSettled([...streams].map((s) => s.synchronize()));
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
@@ -399,6 +394,11 @@ export class PipelineRun<I> {
         if (!c.timedOut) this.held.push(`the sink of chunk ${c.index} holds pinned slot ${c.slot.index}`);
       }
     }
+    // The ring and the streams go back to the device's pool, fenced by their streams' last work
+    // (fence and hand-back in one synchronous step, so no other run on the device sees the fences
+    // unowned), unless the context is lost: then nothing in them can be used again.
+    const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
+    const fences = lost ? [] : ringFences(this.device, streams);
     this.ringBag.close(fences, lost);
     this.bag.close(fences, lost);
   }
