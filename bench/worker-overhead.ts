@@ -11,7 +11,6 @@
 // $OUT/worker-overhead.json.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +21,7 @@ import { createFrameWorkload, open, openRawSink, runRender, type Device, type Pi
 import { median, parseFrameSize } from 'tandem/bench';
 import { FakeDevice } from 'tandem/testing';
 import { openQueue, submit, type RenderJobResult } from 'tandem/worker';
+import { freePort, waitLine } from './child-processes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,34 +42,6 @@ const pixelFormat = args.format as PixelFormat;
 const framesPerChunk = Number(args['frames-per-chunk']);
 const jobs = Number(args.jobs);
 const format = { width, height, pixelFormat, framesPerChunk };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function waitForLine(proc: ChildProcess, pattern: RegExp, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (d: Buffer) => {
-      seen += d.toString();
-      if (pattern.test(seen)) {
-        proc.stdout?.off('data', onData);
-        proc.stderr?.off('data', onData);
-        resolve();
-      }
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready:\n${seen}`)));
-  });
-}
 
 /** One direct render: the raw sink opened, the frames rendered, the sink closed (ms). */
 async function directRender(
@@ -94,7 +66,7 @@ const redis = spawn(
 );
 let worker: ChildProcess | null = null;
 try {
-  await waitForLine(redis, /Ready to accept connections/, 'redis-server');
+  await waitLine(redis, 'stdout', 'Ready to accept connections');
 
   // Direct: this process's device, the workload set up once (as the worker keeps it).
   const device: Device = args.fake ? new FakeDevice() : await open(0);
@@ -124,7 +96,7 @@ try {
     [BIN, 'worker', '--redis', url, '--queue', queueName, '--out-root', dir, ...(args.fake ? ['--fake'] : [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  await waitForLine(worker, /serving queue/, 'tandem worker');
+  await waitLine(worker, 'stderr', 'serving queue');
   const queue = openQueue(queueName, { host: '127.0.0.1', port });
   const job = (i: number) => ({
     type: 'render',

@@ -4,14 +4,14 @@
 // 'small' (twelve 64x48 frames: the fake device's JS kernels, so CPU-bound on this host).
 //   npm run build && node dist/bench/worker.js [--workers 1,2,4] [--jobs 120] [--latency-jobs 40]
 // Needs redis-server on PATH. Prints a table on stdout; --json FILE writes the figures.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
+import { freePort, waitLine } from './child-processes.js';
 import { median } from 'tandem/bench';
 
 const { values: args } = parseArgs({
@@ -28,28 +28,8 @@ const SIZES = {
   small: { workload: 'fractal', size: '64x48', format: 'rgba', frames: 12 },
 } as const;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-async function waitLine(proc: ChildProcess, stream: 'stdout' | 'stderr', text: string): Promise<void> {
-  let seen = '';
-  await new Promise<void>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`exited (${code}) before '${text}':\n${seen}`)));
-    proc[stream]!.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(text)) resolve();
-    });
-  });
 }
 
 async function drained(queue: Queue, total: number): Promise<void> {

@@ -4,16 +4,17 @@
 // existing ancestor down, and any refusal is final: a MakeDirectoryError names the path, the component and the fix.
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { TandemError } from './errors.js';
 
-export class MakeDirectoryError extends Error {
-  override readonly name = 'MakeDirectoryError';
+/** A directory could not be created; `code` is the errno code (ENOENT, EACCES, ENOTDIR, EROFS …). */
+export class MakeDirectoryError extends TandemError {
+  override readonly name: string = 'MakeDirectoryError';
   constructor(
     /** The directory that was asked for. */
     readonly path: string,
     /** The component that could not be created (or is not a directory). */
     readonly component: string,
-    /** The errno code: ENOENT, EACCES, ENOTDIR, EROFS … */
-    readonly code: string,
+    code: string,
     options?: { cause?: unknown },
   ) {
     const why =
@@ -26,7 +27,7 @@ export class MakeDirectoryError extends Error {
             : code === 'EROFS'
               ? `${component} is on a read-only file system`
               : `creating ${component} failed`;
-    super(`cannot create directory ${path}: ${why} (${code}); choose another directory`, options);
+    super(code, `cannot create directory ${path}: ${why} (${code}); choose another directory`, options);
   }
 }
 

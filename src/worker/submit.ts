@@ -2,6 +2,7 @@
 // defaults (retries with exponential backoff, finished jobs kept a while for `tandem jobs`) and
 // returns a handle whose done() resolves with the job's result or rejects with why it failed.
 import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
+import { TandemError } from '../util/errors.js';
 import { checkRenderJob, jobType, type JobData } from './job-data.js';
 
 export const DEFAULT_JOB_OPTIONS: JobsOptions = {
@@ -12,16 +13,15 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
 };
 
 /** A failed job: BullMQ's failedReason, with the PipelineError's stage and chunk where it had them. */
-export class JobFailedError extends Error {
-  override readonly name = 'JobFailedError';
-  readonly code = 'JOB_FAILED';
+export class JobFailedError extends TandemError {
+  override readonly name: string = 'JobFailedError';
   readonly stage: string | null;
   readonly chunk: number | null;
   constructor(
     readonly jobId: string,
     readonly reason: string,
   ) {
-    super(`job ${jobId} failed: ${reason}`);
+    super('JOB_FAILED', `job ${jobId} failed: ${reason}`);
     const m = /stage '(\w+)' failed at chunk (\d+)/.exec(reason);
     this.stage = m ? m[1]! : null;
     this.chunk = m ? Number(m[2]) : null;
