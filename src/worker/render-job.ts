@@ -6,7 +6,6 @@ import { performance } from 'node:perf_hooks';
 import type { Device } from '../pipeline/device.js';
 import { openSink, planRender, type RenderRequest } from '../render/plan.js';
 import { UsageError } from '../util/errors.js';
-import { parseFrameSize } from '../formats/frame-format.js';
 import { createFrameWorkload } from '../workloads/registry.js';
 import { runRender, type RenderProgress } from '../render/render.js';
 import type { FrameWorkload, FrameWorkloadInstance } from '../workloads/types.js';
@@ -120,8 +119,7 @@ export async function runRenderJob(data: unknown, ctx: RenderJobContext): Promis
   } catch (err) {
     throw err instanceof UsageError ? new JobDataError(`render job: ${err.message}`) : err;
   }
-  const { width, height } = parseFrameSize(job.size);
-  const shape = { width, height, pixelFormat: job.format, framesPerChunk: job.framesPerChunk, cost: job.cost };
+  const shape = { ...plan.format, cost: plan.cost };
   const warmKernels = ctx.warm.has(job.workload, shape);
   const workload = ctx.warm.get(job.workload, shape);
   const t0 = performance.now();
