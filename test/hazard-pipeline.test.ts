@@ -203,6 +203,8 @@ test(
 test("depth 'auto' under the checker, switching to fewer slots mid-run: no hazard", { timeout: 60_000 }, async () => {
   const fake = device(99);
   const dev = checked(fake);
+  // 16 slots of each kind ready in the pool: 'auto' starts with them all.
+  dev.reserve({ pinnedBytes: 16 * OUT, deviceBytes: 16 * OUT, bufferBytes: OUT });
   const produce = dev.compile('', { kernels: { produce: ['pointer', 'u32'] } }).getKernel('produce');
   const pipeline = createPipeline(dev, {
     outputBytes: OUT,

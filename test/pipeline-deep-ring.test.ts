@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checked } from '../src/check/index.js';
-import { AUTO_START_BYTES, autoStartDepth, chooseDepth } from '../src/pipeline/auto-depth.js';
+import { autoStartSize, chooseDepth, chunkPeriodMs } from '../src/pipeline/auto-depth.js';
 import { Fifo } from '../src/pipeline/async-tools.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import { FakeDevice } from '../src/testing/index.js';
@@ -13,14 +13,34 @@ import { mulberry32 as prng } from '../src/util/prng.js';
 
 const MiB = 1024 ** 2;
 
-test('autoStartDepth: what AUTO_START_BYTES holds, 2..16, no more than the chunks counted or half the free memory', () => {
+test('autoStartSize: what was decided before, else what the pool holds, else double buffering; within 2..16, the chunks and half the free memory', () => {
   const free = 80 * 1024 ** 3;
-  assert.equal(autoStartDepth(64 * MiB, free, null), AUTO_START_BYTES / (64 * MiB));
-  assert.equal(autoStartDepth(1 * MiB, free, null), 16);
-  assert.equal(autoStartDepth(1 * MiB, free, 5), 5);
-  assert.equal(autoStartDepth(1 * MiB, free, 0), 2);
-  assert.equal(autoStartDepth(1024 * MiB, free, null), 2);
-  assert.equal(autoStartDepth(1 * MiB, 6 * MiB, null), 3);
+  const none = { pinned: 0, device: 0 };
+  // A cold pool pins no more than double buffering, however small the slots.
+  assert.deepEqual(autoStartSize(64 * MiB, free, null, none), { depth: 2, deviceSlots: 2 });
+  assert.deepEqual(autoStartSize(256 * 1024, free, null, none), { depth: 2, deviceSlots: 2 });
+  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 1, device: 0 }), { depth: 2, deviceSlots: 2 });
+  // Buffers the pool holds ready start the ring, each half from its own kind.
+  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 16, device: 3 }), { depth: 16, deviceSlots: 3 });
+  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 40, device: 40 }), { depth: 16, deviceSlots: 16 });
+  assert.deepEqual(autoStartSize(1 * MiB, free, 5, { pinned: 16, device: 16 }), { depth: 5, deviceSlots: 5 });
+  assert.deepEqual(autoStartSize(1 * MiB, free, 0, { pinned: 16, device: 16 }), { depth: 2, deviceSlots: 2 });
+  assert.deepEqual(autoStartSize(1 * MiB, 6 * MiB, null, { pinned: 16, device: 16 }), { depth: 3, deviceSlots: 3 });
+  // What an earlier run decided wins over the pool, either way.
+  const decided = { depth: 6, deviceSlots: 3 };
+  assert.deepEqual(autoStartSize(1 * MiB, free, null, none, decided), decided);
+  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 16, device: 16 }, decided), decided);
+  assert.deepEqual(autoStartSize(1 * MiB, free, 4, none, decided), { depth: 4, deviceSlots: 3 });
+});
+
+test('chunkPeriodMs: the bottleneck once the ring hides a slot turnaround, the turnaround over the slots before', () => {
+  // Copy-bound 4 MiB chunks with 1 ms of jitter allowance: 16 host slots, 3 device slots.
+  const c = chooseDepth([{ upload: 0, compute: 0.048, copy: 0.08, sink: 0, wake: 0.003 }], 4 * MiB, 1e12, 1);
+  assert.equal(chunkPeriodMs(c, c.depth, c.deviceSlots), 0.08);
+  assert.ok(Math.abs(chunkPeriodMs(c, 2, 2) - (0.048 + 0.08 + 0.003 + 1) / 2) < 1e-9);
+  assert.ok(
+    chunkPeriodMs(c, 2, 2) > chunkPeriodMs(c, 8, 2) && chunkPeriodMs(c, 8, 2) > chunkPeriodMs(c, 16, 3) - 1e-12,
+  );
 });
 
 test('chooseDepth: a jitter allowance asks for more slots when stages are short, hardly any when long', () => {

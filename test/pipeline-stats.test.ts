@@ -85,23 +85,40 @@ test('auto depth grows the ring when the host stage is slow and explains why', a
   const few = await createPipeline(fake, { outputBytes: 1000, compute }).run(2);
   assert.equal(few.depth, 2);
   assert.match(few.depthReason!, /too few to time/);
-  // From an empty pool 'auto' starts with what AUTO_START_BYTES holds (with the 2 slots the last
-  // run handed back ready, it would start from those).
-  fake.pool.trim();
-  // 20 chunks, 16 slots: every chunk is enqueued before chunk 3 is timed. The run says so, and
-  // what the measurements asked for, rather than calling 20 chunks too few.
-  const early = await createPipeline(fake, { outputBytes: 1000, compute }).run(20);
+  // With 16 slots ready in a fresh device's pool 'auto' starts with all 16, and 20 chunks are
+  // all enqueued before chunk 3 is timed. The run says so, and what the measurements asked for,
+  // rather than calling 20 chunks too few.
+  const { fake: warm, compute: warmCompute } = device(0.01, 1e6);
+  warm.reserve({ pinnedBytes: 16 * 1000, deviceBytes: 16 * 1000, bufferBytes: 1000 });
+  const early = await createPipeline(warm, { outputBytes: 1000, compute: warmCompute }).run(20);
   assert.equal(early.depth, 16);
   assert.match(
     early.depthReason!,
     /^auto depth 16: every chunk was enqueued before the warm-up measurements came in, so the run kept the 16 slots it started with; they asked for \d+, \d+ on the device: measured/,
   );
+  assertNoLeaks(warm);
+});
+
+test('auto depth from a cold pool starts at double buffering and grows to what it measured; the next run starts there', async () => {
+  const { fake, compute } = device(0.01, 1e6);
+  const first = await createPipeline(fake, {
+    outputBytes: 1000,
+    compute,
+    sink: () => new Promise((r) => setTimeout(r, 2)),
+  }).run(30);
+  // A 2 ms sink and a 1 ms jitter allowance ask for more than double buffering; on the fake
+  // device allocating costs no time, so growing is free.
+  assert.ok(first.depth > 2, first.depthReason);
+  assert.equal(fake.pool.stats().pinned.misses, first.depth);
+  const next = await createPipeline(fake, { outputBytes: 1000, compute }).run(3);
+  assert.equal(next.depth, 3); // what the first run decided, within the 3 chunks
   assertNoLeaks(fake);
 });
 
 test('auto depth uses fewer slots than it allocated at the start when stages are long, and delivers intact', async () => {
-  // 1000-byte slots: 'auto' starts with 16; 2 ms stages need about 4.
+  // 16 slots ready in the pool: 'auto' starts with them; 2 ms stages need about 4.
   const { fake, compute } = device(2, 500);
+  fake.reserve({ pinnedBytes: 16 * 1000, deviceBytes: 16 * 1000, bufferBytes: 1000 });
   const seen: number[] = [];
   const deviceSlot: number[] = [];
   const hostSlot: number[] = [];
@@ -142,7 +159,7 @@ test('auto depth uses fewer slots than it allocated at the start when stages are
   assert.match(
     stats.depthReason!,
     new RegExp(
-      `uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots allocated at the start`,
+      `uses ${stats.depth} of the 16 host slots and ${stats.deviceSlots} of the 16 device slots it started with`,
     ),
   );
   assertNoLeaks(fake);

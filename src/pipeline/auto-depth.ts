@@ -15,21 +15,18 @@
 // than one young-generation collection lasts at small chunks. Pinned memory is not in the L2, so
 // many host slots over few device slots ride out the pause at no cost to the GPU.
 //
-// Where the run starts: the ring the device's pool holds ready for this chunk size (a service's
-// every job after the first), else as many slots as AUTO_START_BYTES holds (2..16, no more than the chunks
-// of a counted input). Small slots are cheap and small chunks are where the host's latency
-// (its wake-up, a GC pause) is long against a stage time;
-// growing mid-run is what costs, because allocating pinned memory blocks the host (and so the
-// copy engine) for milliseconds per 64 MiB. The run times chunks 1..WARMUP-1 (chunk 0 pays
-// first-launch costs) and grows the ring once if the measurement asks for more slots and the
-// allocation stall fits the GPU work already queued (see run.ts).
+// Where the run starts: the ring an earlier run of this chunk size on this device decided on
+// (ring-sizer.ts remembers it), else the slots the device's pool holds ready, else double
+// buffering; never memory no measurement asked for. The run times chunks 1..WARMUP-1 (chunk 0
+// pays first-launch costs) and resizes once. Growing mid-run is what costs: allocating pinned
+// memory blocks the host (and so the copy engine) for milliseconds per 64 MiB, so the run grows
+// only when the chunks it has left repay that stall (ring-sizer.ts); a decision it does not carry
+// out is where the next run of the size starts.
 
 import { median } from '../util/median.js';
 
 /** The smallest depth 'auto' uses: double buffering. */
 export const AUTO_START_DEPTH = 2;
-/** Ring bytes (output + input per slot) that 'auto' allocates before anything was measured. */
-export const AUTO_START_BYTES = 256 * 1024 ** 2;
 /**
  * Host hiccups the measured cycle does not show: a young-generation collection, a timer firing
  * late. Covered by host slots only, which cost pinned memory, not L2.
@@ -60,27 +57,49 @@ export interface DepthChoice {
   reason: string;
   /** The bottleneck stage's median time per chunk (ms). */
   bottleneckMs: number;
+  /** How long a host slot takes to turn around, with the host-jitter allowance (ms). */
+  turnMs: number;
+  /** How long a device slot takes to turn around: upload + compute + copy (ms). */
+  gpuCycleMs: number;
 }
 
 /**
- * The depth an 'auto' run starts with: the slots the device's pool holds ready for this chunk size
- * (`pooled`, when at least AUTO_START_DEPTH: nothing new is pinned), else what AUTO_START_BYTES
- * holds; within AUTO_START_DEPTH..MAX_DEPTH, half the free device memory, and (when the input is
- * a count) the chunk count.
+ * Time per chunk a ring of `depth` host and `deviceSlots` device slots sustains under the measured
+ * stages of `choice`: the bottleneck stage, or a slot's turnaround spread over the slots when
+ * the ring is too small to hide it.
  */
-export function autoStartDepth(
+export function chunkPeriodMs(choice: DepthChoice, depth: number, deviceSlots: number): number {
+  return Math.max(choice.bottleneckMs, choice.turnMs / depth, choice.gpuCycleMs / deviceSlots);
+}
+
+/** The ring an 'auto' run starts with: host slots (depth) and device slots. */
+export interface StartSize {
+  depth: number;
+  deviceSlots: number;
+}
+
+/**
+ * The ring an 'auto' run starts with, before anything was measured: `remembered` (what an earlier
+ * run of this chunk size on this device decided) when there is one, else the buffers the device's
+ * pool holds ready (taking them pins nothing), else AUTO_START_DEPTH; within AUTO_START_DEPTH..
+ * MAX_DEPTH, half the free device memory and (when the input is a count) the chunk count. Device
+ * slots never exceed the host slots.
+ */
+export function autoStartSize(
   bytesPerSlot: number,
   freeDeviceBytes: number,
   chunks: number | null,
-  pooled = 0,
-): number {
-  let d = Math.min(
+  pooled: { pinned: number; device: number },
+  remembered: StartSize | null = null,
+): StartSize {
+  const cap = Math.min(
     MAX_DEPTH,
-    pooled >= AUTO_START_DEPTH ? pooled : Math.floor(AUTO_START_BYTES / bytesPerSlot),
     Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot),
+    chunks ?? MAX_DEPTH,
   );
-  if (chunks !== null) d = Math.min(d, chunks);
-  return Math.max(AUTO_START_DEPTH, d);
+  const within = (n: number, max: number) => Math.max(AUTO_START_DEPTH, Math.min(max, n));
+  const depth = within(remembered?.depth ?? pooled.pinned, cap);
+  return { depth, deviceSlots: within(remembered?.deviceSlots ?? pooled.device, depth) };
 }
 
 const ms = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)} ms`;
@@ -140,5 +159,7 @@ export function chooseDepth(
     deviceSlots,
     reason: `auto depth ${depth}, ${deviceSlots} on the device: ${measured}; ${why}`,
     bottleneckMs: b,
+    turnMs: cycle + jitterMs,
+    gpuCycleMs: gpuCycle,
   };
 }

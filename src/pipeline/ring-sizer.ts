@@ -1,23 +1,36 @@
 // How big a run's ring is, chunk by chunk: a fixed depth, or 'auto' (auto-depth.ts), which starts
-// from what memory allows, times the first chunks and then resizes both halves of the ring once.
+// small (or from what an earlier run of the size decided), times the first chunks and then
+// resizes both halves of the ring once.
 // The pump asks three things of it: which slot chunk n takes (hostIndex, deviceIndex), whether
 // to time chunk n (wantsTiming), and, before producing chunk n, whether the ring changes size
 // (beforeChunk, which calls back to allocate the slots it adds). It is told each released
 // chunk's measured stage times (sample). It allocates nothing itself.
 import {
   AUTO_JITTER_MS,
-  AUTO_START_BYTES,
   AUTO_START_DEPTH,
   AUTO_WARMUP,
-  autoStartDepth,
+  autoStartSize,
   chooseDepth,
+  chunkPeriodMs,
   type DepthChoice,
   type StageSample,
+  type StartSize,
 } from './auto-depth.js';
 import type { MeasuredSpans } from './timing.js';
 import type { PipelineOptions } from './types.js';
 
-const AUTO_START_BYTES_MIB = AUTO_START_BYTES / 1024 ** 2;
+/** What the sizer asks of the device's memory pool. */
+export interface RingPool {
+  /** Buffers of that kind and size the pool holds ready: taking them costs next to nothing. */
+  ready(kind: 'pinned' | 'device', bytes: number): number;
+}
+
+/**
+ * Per pool (so per device), per slot size: the ring the latest measured 'auto' run decided on.
+ * The next run of that size starts there, so a run too short to repay growing mid-run still
+ * leaves the ring its measurement asked for to the runs after it (a service's jobs).
+ */
+const decided = new WeakMap<RingPool, Map<string, StartSize>>();
 
 /** What 'auto' decided, until both halves switched to it (allocated: the slots exist). */
 interface PendingSize {
@@ -44,13 +57,15 @@ export class RingSizer {
   private reason: string | undefined;
   private readonly samples: StageSample[] = [];
 
-  /**
-   * `pooled(kind, bytes)`: how many buffers of that kind and size the device's pool holds ready
-   * (taking them costs next to nothing, so they start the ring and growing into them is free).
-   */
+  /** The chunk count when the input is a count (start), null for an iterable. */
+  private count: number | null = null;
+  /** The next chunk the pump will enqueue (one past the latest beforeChunk). */
+  private next = 0;
+
+  /** `pool`: the device's memory pool, whose ready buffers start the ring and make growing free. */
   constructor(
     private readonly opts: Readonly<PipelineOptions<unknown>>,
-    private readonly pooled: (kind: 'pinned' | 'device', bytes: number) => number = () => 0,
+    private readonly pool: RingPool | null = null,
   ) {
     const serial = opts.mode === 'serial';
     this.auto = !serial && (opts.depth ?? 'auto') === 'auto';
@@ -59,18 +74,23 @@ export class RingSizer {
   }
 
   /**
-   * 'auto': the starting size, from the device's free memory, the chunk count when known and the
-   * pinned slots the pool holds ready.
+   * 'auto': the starting size (autoStartSize), from what an earlier run of this size decided, the
+   * buffers the pool holds ready, the device's free memory and the chunk count when known.
    */
-  start(freeBytes: number, count: number | null, pooled = 0): void {
+  start(freeBytes: number, count: number | null): void {
+    this.count = count;
     if (!this.auto) return;
-    this.startDepth = this.depth = autoStartDepth(
+    const start = autoStartSize(
       this.opts.outputBytes + (this.opts.inputBytes ?? 0),
       freeBytes,
       count,
-      pooled,
+      { pinned: this.pooled('pinned'), device: this.pooled('device') },
+      (this.pool && decided.get(this.pool)?.get(this.sizeKey)) ?? null,
     );
-    this.startDeviceSlots = this.deviceSlots = this.userDeviceSlots(this.depth);
+    this.startDepth = this.depth = start.depth;
+    const fixed = this.opts.deviceSlots;
+    this.startDeviceSlots = this.deviceSlots =
+      typeof fixed === 'number' ? Math.min(fixed, start.depth) : start.deviceSlots;
   }
 
   /** The host slot chunk n takes. */
@@ -101,6 +121,7 @@ export class RingSizer {
    * bubble as long as a kernel, once per run.
    */
   beforeChunk(n: number, grow: (depth: number, deviceSlots: number) => void): void {
+    this.next = n + 1;
     const want = this.pending;
     if (!want) return;
     if (!want.allocated) {
@@ -108,8 +129,10 @@ export class RingSizer {
       try {
         grow(want.depth, want.deviceSlots);
       } catch (err) {
-        // The slots made so far stay allocated (teardown frees them) but unused.
+        // The slots made so far stay allocated (teardown frees them) but unused, and the next run
+        // of this size does not start at the size that failed.
         this.reason += `; growing failed (${(err as Error).message}), kept ${this.depth} (${this.deviceSlots} on the device)`;
+        this.remember(null);
         this.pending = null;
         return;
       }
@@ -150,6 +173,7 @@ export class RingSizer {
     const fixed = this.opts.deviceSlots;
     // deviceSlots set by the caller: 'auto' picks the host ring only.
     if (typeof fixed === 'number') choice.deviceSlots = Math.min(fixed, choice.depth);
+    this.remember(choice);
     this.pending = this.weighGrowth(choice);
   }
 
@@ -173,11 +197,31 @@ export class RingSizer {
     return typeof d === 'number' ? Math.min(d, depth) : depth;
   }
 
+  private get sizeKey(): string {
+    return `${this.opts.outputBytes}+${this.opts.inputBytes ?? 0}`;
+  }
+
+  private pooled(kind: 'pinned' | 'device'): number {
+    return this.pool?.ready(kind, this.opts.outputBytes) ?? 0;
+  }
+
+  /** Where the next 'auto' run of this size on this device starts (null: from the pool again). */
+  private remember(size: StartSize | null): void {
+    if (!this.pool) return;
+    let sizes = decided.get(this.pool);
+    if (!sizes) decided.set(this.pool, (sizes = new Map()));
+    if (size) sizes.set(this.sizeKey, { depth: size.depth, deviceSlots: size.deviceSlots });
+    else sizes.delete(this.sizeKey);
+  }
+
   /**
-   * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB, measured at
-   * setup per host and per device slot). While it runs nothing is enqueued, so the GPU lives on
-   * the work already queued, about (depth - 1) bottleneck periods: grow only if the stall fits in
-   * that. Asked for fewer slots than allocated, the run uses that many (see beforeChunk).
+   * Growing allocates pinned memory on the host thread (milliseconds per 64 MiB; the cost per slot
+   * is the pool's latest measure, or this run's set-up). While it runs nothing is enqueued, so
+   * the GPU lives on the work already queued, about (depth - 1) bottleneck periods. The run grows
+   * when that covers the stall, or when the chunks it has left repay the rest of it at the time
+   * per chunk the bigger ring saves (chunkPeriodMs; an iterable is taken to be long). Otherwise it
+   * keeps its size, and the next run of this size starts at the one decided (remember). Asked for
+   * fewer slots than allocated, the run uses that many (see beforeChunk).
    */
   private weighGrowth(choice: DepthChoice): PendingSize {
     const ms = (x: number) => `${x.toFixed(x < 1 ? 3 : 1)} ms`;
@@ -187,23 +231,38 @@ export class RingSizer {
       if (choice.depth === this.depth && choice.deviceSlots === this.deviceSlots) return choice;
       return {
         ...choice,
-        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots allocated at the start (what the pool held ready, else up to ${AUTO_START_BYTES_MIB} MiB of ring before measuring)`,
+        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots it started with`,
       };
     }
     // Slots the pool holds ready cost nothing; only the rest are allocated.
-    const missHost = Math.max(0, addHost - this.pooled('pinned', this.opts.outputBytes));
-    const missDevice = Math.max(0, addDevice - this.pooled('device', this.opts.outputBytes));
+    const missHost = Math.max(0, addHost - this.pooled('pinned'));
+    const missDevice = Math.max(0, addDevice - this.pooled('device'));
     const stall = missHost * this.allocMsPerHostSlot + missDevice * this.allocMsPerDeviceSlot;
     const queued = (this.depth - 1) * choice.bottleneckMs;
     if (stall <= queued) return choice;
+    const left = this.count === null ? Infinity : Math.max(0, this.count - this.next);
+    const perChunk =
+      chunkPeriodMs(choice, this.depth, this.deviceSlots) - chunkPeriodMs(choice, choice.depth, choice.deviceSlots);
+    const saved = left === Infinity ? Infinity : left * perChunk;
+    const grown = `allocating ${missHost + missDevice} more slots blocks the host for ~${ms(stall)} (~${ms(queued)} of GPU work queued)`;
+    if (saved > stall - queued)
+      return {
+        ...choice,
+        reason:
+          `${choice.reason}; grown from ${this.depth} (${this.deviceSlots} on the device): ${grown}, ` +
+          (left === Infinity
+            ? 'paid once in a run of unknown length'
+            : `repaid by the ${left} chunks left (~${ms(saved)} saved)`),
+      };
     const deviceSlots = Math.min(choice.deviceSlots, this.deviceSlots);
     return {
+      ...choice,
       depth: this.depth,
       deviceSlots,
       reason:
         `${choice.reason.replace(/^auto depth \d+, \d+ on the device/, `auto depth ${this.depth}, ${deviceSlots} on the device`)}; ` +
-        `not grown to ${choice.depth} (${choice.deviceSlots} on the device): allocating ${addHost + addDevice} more slots would block the host for ~${ms(stall)} (allocation time measured at setup) ` +
-        `with only ~${ms(queued)} of GPU work queued; kept ${this.depth}`,
+        `not grown to ${choice.depth} (${choice.deviceSlots} on the device): ${grown}, ` +
+        `more than the ${left} chunks left would save (~${ms(saved)}); kept ${this.depth}, and the next run of this size starts at ${choice.depth}`,
     };
   }
 }

@@ -200,10 +200,7 @@ export class PipelineRun<I> {
     this.serial = opts.mode === 'serial';
     this.uploads = (opts.inputBytes ?? 0) > 0;
     this.now = device.hostNow ?? (() => performance.now());
-    this.sizer = new RingSizer(
-      opts as Readonly<PipelineOptions<unknown>>,
-      (kind, bytes) => device.pool?.ready(kind, bytes) ?? 0,
-    );
+    this.sizer = new RingSizer(opts as Readonly<PipelineOptions<unknown>>, device.pool ?? null);
     this.hostLimit = host.kind === 'pull' ? Number.MAX_SAFE_INTEGER : (opts.sinkConcurrency ?? 1);
     this.hostLabels = device.readsHostAccessLabels === true;
   }
@@ -293,12 +290,7 @@ export class PipelineRun<I> {
         : this.computeStream;
     }
     const sizer = this.sizer;
-    if (sizer.auto)
-      sizer.start(
-        this.freeBytes(),
-        typeof this.inputs === 'number' ? this.inputs : null,
-        d.pool?.ready('pinned', this.opts.outputBytes) ?? 0,
-      );
+    sizer.start(sizer.auto ? this.freeBytes() : 0, typeof this.inputs === 'number' ? this.inputs : null);
     this.alloc = slotAllocator(d, this.ringBag, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label, {
       compute: this.computeStream,
       upload: this.uploadStream,
