@@ -28,7 +28,9 @@ let spread: number;
   spread = (Math.max(...ms) - lo) / lo;
   const gbs = (x: number) => ((N * bytes) / (x / 1000) / 1e9).toFixed(2);
   log(
-    `${device.properties.name}: D2H ${MIB} MiB × ${N}, ${REPEATS} times: ${ms.map((x) => `${x.toFixed(1)} ms`).join(' ')} (${gbs(Math.max(...ms))}–${gbs(lo)} GB/s), spread ${(spread * 100).toFixed(2)} %`,
+    `${device.properties.name}: D2H ${MIB} MiB × ${N}, ${REPEATS} times: ` +
+      `${ms.map((x) => `${x.toFixed(1)} ms`).join(' ')} (${gbs(Math.max(...ms))}–${gbs(lo)} GB/s), ` +
+      `spread ${(spread * 100).toFixed(2)} %`,
   );
 }
 if (spread > MAX_SPREAD) {

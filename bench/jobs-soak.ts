@@ -82,13 +82,21 @@ async function main(): Promise<void> {
     const f = (x: number | null) => (x === null ? '-' : x.toFixed(1));
     const st = device.pool.stats();
     const lines = [
-      `jobs soak: ${jobs} jobs (${chunksSeen} chunks, shapes ${shapes.map((s) => jobKey({ chunks: s.chunks, chunkBytes: s.bytes })).join(', ')}) on ${device.properties.name} in ${(wallMs / 1000).toFixed(1)} s`,
-      `${'sample'.padEnd(20)} ${'rss MiB'.padStart(9)} ${'VmLck'.padStart(8)} ${'VmPin'.padStart(8)} ${'heap MiB'.padStart(9)} ${'dev free MiB'.padStart(13)} ${'pool pinned'.padStart(12)} ${'pool device'.padStart(12)}`,
+      `jobs soak: ${jobs} jobs (${chunksSeen} chunks, ` +
+        `shapes ${shapes.map((s) => jobKey({ chunks: s.chunks, chunkBytes: s.bytes })).join(', ')}) ` +
+        `on ${device.properties.name} in ${(wallMs / 1000).toFixed(1)} s`,
+      `${'sample'.padEnd(20)} ${'rss MiB'.padStart(9)} ${'VmLck'.padStart(8)} ${'VmPin'.padStart(8)} ` +
+        `${'heap MiB'.padStart(9)} ${'dev free MiB'.padStart(13)} ${'pool pinned'.padStart(12)} ${'pool device'.padStart(12)}`,
       ...samples.map(
         (s) =>
-          `${s.label.padEnd(20)} ${f(s.rssMiB).padStart(9)} ${f(s.lockedMiB).padStart(8)} ${f(s.pinnedMiB).padStart(8)} ${f(s.heapMiB).padStart(9)} ${f(s.deviceFreeMiB).padStart(13)} ${f(s.poolPinnedMiB).padStart(12)} ${f(s.poolDeviceMiB).padStart(12)}`,
+          `${s.label.padEnd(20)} ${f(s.rssMiB).padStart(9)} ${f(s.lockedMiB).padStart(8)} ${f(s.pinnedMiB).padStart(8)} ` +
+          `${f(s.heapMiB).padStart(9)} ${f(s.deviceFreeMiB).padStart(13)} ` +
+          `${f(s.poolPinnedMiB).padStart(12)} ${f(s.poolDeviceMiB).padStart(12)}`,
       ),
-      `drift from the first sample after jobs to the last: rss ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB, VmLck ${f(last.lockedMiB === null || first.lockedMiB === null ? null : last.lockedMiB - first.lockedMiB)} MiB, device free ${(last.deviceFreeMiB - first.deviceFreeMiB).toFixed(1)} MiB, pool pinned ${(last.poolPinnedMiB - first.poolPinnedMiB).toFixed(1)} MiB`,
+      `drift from the first sample after jobs to the last: rss ${(last.rssMiB - first.rssMiB).toFixed(1)} MiB, ` +
+        `VmLck ${f(last.lockedMiB === null || first.lockedMiB === null ? null : last.lockedMiB - first.lockedMiB)} MiB, ` +
+        `device free ${(last.deviceFreeMiB - first.deviceFreeMiB).toFixed(1)} MiB, ` +
+        `pool pinned ${(last.poolPinnedMiB - first.poolPinnedMiB).toFixed(1)} MiB`,
       `pool: pinned hits ${st.pinned.hits}, misses ${st.pinned.misses}; device hits ${st.device.hits}, misses ${st.device.misses}`,
       `corrupted chunks: ${bad}`,
       '',

@@ -151,7 +151,9 @@ for (const pt of points) {
       bottleneck: traced.bottleneck.reason,
     });
     log(
-      `${label} ${name}: ${thr.toFixed(1)} chunks/s (${((thr * SIZE) / 1e9).toFixed(2)} GB/s), ${scaling.toFixed(3)} × ${g} × one; shares ${traced.perDevice.map((d) => d.chunks).join('/')}; ${traced.bottleneck.reason}`,
+      `${label} ${name}: ${thr.toFixed(1)} chunks/s (${((thr * SIZE) / 1e9).toFixed(2)} GB/s), ` +
+        `${scaling.toFixed(3)} × ${g} × one; shares ${traced.perDevice.map((d) => d.chunks).join('/')}; ` +
+        `${traced.bottleneck.reason}`,
     );
   }
 }
@@ -160,13 +162,17 @@ closeDevices(devices);
 
 const pad = (s: string | number, w: number) => String(s).padStart(w);
 const lines = [
-  `multi-device throughput, ${SIZE / MiB} MiB chunks, depth ${DEPTH}, median of ${REPEATS}; ${gpus} × ${devices[0]!.properties.name}${gpus === 1 ? ' (one GPU: two pipelines share it; NOT the N-GPU scaling)' : ''}`,
+  `multi-device throughput, ${SIZE / MiB} MiB chunks, depth ${DEPTH}, median of ${REPEATS}; ` +
+    `${gpus} × ${devices[0]!.properties.name}` +
+    `${gpus === 1 ? ' (one GPU: two pipelines share it; NOT the N-GPU scaling)' : ''}`,
   `${pad('ratio', 12)} ${pad('config', 16)} ${pad('chunks/s', 10)} ${pad('GB/s', 7)} ${pad('scaling', 8)} ${pad('target', 6)}  bottleneck (traced run)`,
 ];
 for (const r of rows) {
   const ok = r.target === null ? '' : r.scaling >= r.target ? ' ok' : ' MISS';
   lines.push(
-    `${pad(r.ratio === 0 ? 'copy alone' : r.ratio, 12)} ${pad(r.config, 16)} ${pad(r.chunksPerSecond.toFixed(1), 10)} ${pad(((r.chunksPerSecond * SIZE) / 1e9).toFixed(2), 7)} ${pad(r.scaling.toFixed(3), 8)} ${pad(r.target ?? '-', 6)}${ok}  ${r.bottleneck}`,
+    `${pad(r.ratio === 0 ? 'copy alone' : r.ratio, 12)} ${pad(r.config, 16)} ${pad(r.chunksPerSecond.toFixed(1), 10)} ` +
+      `${pad(((r.chunksPerSecond * SIZE) / 1e9).toFixed(2), 7)} ${pad(r.scaling.toFixed(3), 8)} ` +
+      `${pad(r.target ?? '-', 6)}${ok}  ${r.bottleneck}`,
   );
 }
 console.log(lines.join('\n'));

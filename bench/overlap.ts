@@ -260,8 +260,10 @@ for (const bytes of SIZES) {
     const e = (k: string) =>
       `${k === 'auto' ? `auto(${cell.runs.auto!.depth})` : k} ${cell.runs[k]!.efficiency.toFixed(4)} [${cell.runs[k]!.all.map((x) => x.toFixed(4)).join(' ')}]`;
     log(
-      `${cell.sizeMiB} MiB ratio ${pt.ratio} (measured ${pt.measuredRatio.toFixed(2)}) × ${chunks}: compute alone ${cell.computeAloneMs.toFixed(1)} ms [${computeAlone.map((x) => x.toFixed(1)).join(' ')}], ` +
-        `copy alone ${cell.copyAloneMs.toFixed(1)} ms [${copyAlone.map((x) => x.toFixed(1)).join(' ')}], tail ${(cell.tailShare * 100).toFixed(3)}% → ${variants.map(([k]) => e(k)).join(', ')}`,
+      `${cell.sizeMiB} MiB ratio ${pt.ratio} (measured ${pt.measuredRatio.toFixed(2)}) × ${chunks}: ` +
+        `compute alone ${cell.computeAloneMs.toFixed(1)} ms [${computeAlone.map((x) => x.toFixed(1)).join(' ')}], ` +
+        `copy alone ${cell.copyAloneMs.toFixed(1)} ms [${copyAlone.map((x) => x.toFixed(1)).join(' ')}], ` +
+        `tail ${(cell.tailShare * 100).toFixed(3)}% → ${variants.map(([k]) => e(k)).join(', ')}`,
     );
     if (cell.runs.auto?.depthReason) log(`  ${cell.runs.auto.depthReason}`);
   }
@@ -275,14 +277,16 @@ const lines = [
   `per-chunk floor (64 KiB chunks, iters 0): ${Object.entries(hostProbe)
     .map(([k, v]) => `${k} ${v.toFixed(2)} µs`)
     .join(', ')}`,
-  `${pad('chunk', 7)} ${pad('ratio', 5)} ${pad('iters', 6)} ${pad('chunks', 6)} ${pad('compute', 8)} ${pad('copy', 8)} ${pad('bound', 7)} ${pad('tail%', 6)} ${pad('serial', 6)} ` +
+  `${pad('chunk', 7)} ${pad('ratio', 5)} ${pad('iters', 6)} ${pad('chunks', 6)} ` +
+    `${pad('compute', 8)} ${pad('copy', 8)} ${pad('bound', 7)} ${pad('tail%', 6)} ${pad('serial', 6)} ` +
     overlapNames.map((k) => pad(k, k === 'auto' ? 11 : 7)).join(' ') +
     ` ${pad('target', 6)} best`,
 ];
 for (const c of cells) {
   const best = Math.max(...overlapNames.map((k) => c.runs[k]!.efficiency));
   lines.push(
-    `${pad(`${c.sizeMiB} MiB`, 7)} ${pad(c.ratio, 5)} ${pad(c.iters, 6)} ${pad(c.chunks, 6)} ${pad(c.computeAloneMs.toFixed(1), 8)} ${pad(c.copyAloneMs.toFixed(1), 8)} ${pad(c.bound, 7)} ` +
+    `${pad(`${c.sizeMiB} MiB`, 7)} ${pad(c.ratio, 5)} ${pad(c.iters, 6)} ${pad(c.chunks, 6)} ` +
+      `${pad(c.computeAloneMs.toFixed(1), 8)} ${pad(c.copyAloneMs.toFixed(1), 8)} ${pad(c.bound, 7)} ` +
       `${pad((c.tailShare * 100).toFixed(3), 6)} ${pad(c.runs.serial!.efficiency.toFixed(3), 6)} ` +
       overlapNames
         .map((k) =>

@@ -128,7 +128,9 @@ export async function sketchRun(
   });
   const wallMs = performance.now() - t0;
   const hazards = check ? (dev as ReturnType<typeof checked>).hazards : null;
-  const name = `sketch${barriers?.computeWaitsOnCopy ? ' +barrier1' : ''}${barriers?.hostRelease ? ' +barrier3' : ''}${check ? ' (checked)' : ''}${workerDelayMs ? `, worker +${workerDelayMs} ms` : ''}`;
+  const name =
+    `sketch${barriers?.computeWaitsOnCopy ? ' +barrier1' : ''}${barriers?.hostRelease ? ' +barrier3' : ''}` +
+    `${check ? ' (checked)' : ''}${workerDelayMs ? `, worker +${workerDelayMs} ms` : ''}`;
   return {
     variant: name,
     chunks,
@@ -256,7 +258,9 @@ async function main(): Promise<void> {
     );
     process.stdout.write(
       [
-        `compute/copy ${(rk.computeMs / rk.copyMs).toFixed(2)} (kernel ${rk.computeMs.toFixed(3)} ms, D2H ${rk.copyMs.toFixed(3)} ms), ${chunks} × ${bytes / 2 ** 20} MiB on ${device.properties.name}`,
+        `compute/copy ${(rk.computeMs / rk.copyMs).toFixed(2)} ` +
+          `(kernel ${rk.computeMs.toFixed(3)} ms, D2H ${rk.copyMs.toFixed(3)} ms), ` +
+          `${chunks} × ${bytes / 2 ** 20} MiB on ${device.properties.name}`,
         `${'variant'.padEnd(38)} ${'corrupted'.padStart(9)} ${'missing'.padStart(7)} ${'hazards'.padStart(24)} ${'wall ms'.padStart(9)}`,
         ...rows,
         '',

@@ -143,13 +143,19 @@ async function main(): Promise<void> {
     const last = samples[samples.length - 1]!;
     const f = (x: number | null) => (x === null ? '-' : x.toFixed(1));
     const lines = [
-      `soak: ${delivered} chunks of ${bytes / MiB} MiB on ${device.properties.name}; long run ${chunks} chunks in ${(longMs / 1000).toFixed(2)} s (${((chunks * bytes) / (longMs / 1000) / 1e9).toFixed(1)} GB/s), then ${runs} × 500`,
-      `${'sample'.padEnd(28)} ${'chunks'.padStart(7)} ${'rss MiB'.padStart(9)} ${'VmLck'.padStart(8)} ${'VmPin'.padStart(8)} ${'heap MiB'.padStart(9)} ${'dev free MiB'.padStart(13)}`,
+      `soak: ${delivered} chunks of ${bytes / MiB} MiB on ${device.properties.name}; ` +
+        `long run ${chunks} chunks in ${(longMs / 1000).toFixed(2)} s ` +
+        `(${((chunks * bytes) / (longMs / 1000) / 1e9).toFixed(1)} GB/s), then ${runs} × 500`,
+      `${'sample'.padEnd(28)} ${'chunks'.padStart(7)} ${'rss MiB'.padStart(9)} ${'VmLck'.padStart(8)} ` +
+        `${'VmPin'.padStart(8)} ${'heap MiB'.padStart(9)} ${'dev free MiB'.padStart(13)}`,
       ...samples.map(
         (s) =>
-          `${s.label.padEnd(28)} ${String(s.chunks).padStart(7)} ${f(s.rssMiB).padStart(9)} ${f(s.lockedMiB).padStart(8)} ${f(s.pinnedMiB).padStart(8)} ${f(s.heapMiB).padStart(9)} ${f(s.deviceFreeMiB).padStart(13)}`,
+          `${s.label.padEnd(28)} ${String(s.chunks).padStart(7)} ${f(s.rssMiB).padStart(9)} ${f(s.lockedMiB).padStart(8)} ` +
+          `${f(s.pinnedMiB).padStart(8)} ${f(s.heapMiB).padStart(9)} ${f(s.deviceFreeMiB).padStart(13)}`,
       ),
-      `drift from chunk 1000 of the long run to the end: rss ${(last.rssMiB - steady.rssMiB).toFixed(1)} MiB, heap ${(last.heapMiB - steady.heapMiB).toFixed(1)} MiB, device free ${(last.deviceFreeMiB - first.deviceFreeMiB).toFixed(1)} MiB vs start`,
+      `drift from chunk 1000 of the long run to the end: rss ${(last.rssMiB - steady.rssMiB).toFixed(1)} MiB, ` +
+        `heap ${(last.heapMiB - steady.heapMiB).toFixed(1)} MiB, ` +
+        `device free ${(last.deviceFreeMiB - first.deviceFreeMiB).toFixed(1)} MiB vs start`,
       `corrupted chunks: ${bad}`,
       '',
     ];

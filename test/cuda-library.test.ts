@@ -70,7 +70,8 @@ test('no driver: one sentence naming libcuda.so.1 and what to do', () => {
     (e: Error) =>
       e instanceof LibraryNotFoundError &&
       e.message ===
-        'No NVIDIA driver found: looked for the dynamic loader (libcuda.so.1, libcuda.so). Install the NVIDIA driver (nvidia-smi should work), or add the directory holding libcuda.so.1 to LD_LIBRARY_PATH.' &&
+        'No NVIDIA driver found: looked for the dynamic loader (libcuda.so.1, libcuda.so). ' +
+          'Install the NVIDIA driver (nvidia-smi should work), or add the directory holding libcuda.so.1 to LD_LIBRARY_PATH.' &&
       !e.message.includes('\n'),
   );
 });

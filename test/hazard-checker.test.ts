@@ -218,7 +218,10 @@ test('barrier 5 missing: compute reads the input before the upload is known done
   d2.add.launch(d2.compute, { ...launch1, reads: [in2], writes: [out2] }, out2, in2);
   assert.throws(
     () => d2.dev.copy(d2.upload, in2, st2, { chunk: 2 }),
-    /H2D\(2\) \[stream 'upload'\] writes it while compute \[kernel 'add' on stream 'compute'\] may still read it.*make the upload stream 'upload' wait on it.*\(barrier 5\)/,
+    new RegExp(
+      String.raw`H2D\(2\) \[stream 'upload'\] writes it while compute \[kernel 'add' on stream 'compute'\] may still read it` +
+        String.raw`.*make the upload stream 'upload' wait on it.*\(barrier 5\)`,
+    ),
   );
 });
 

@@ -94,7 +94,10 @@ test('auto depth grows the ring when the host stage is slow and explains why', a
   assert.equal(early.depth, 16);
   assert.match(
     early.depthReason!,
-    /^auto depth 16: every chunk was enqueued before the warm-up measurements came in, so the run kept the 16 slots it started with; they asked for \d+, \d+ on the device: measured/,
+    new RegExp(
+      '^auto depth 16: every chunk was enqueued before the warm-up measurements came in, ' +
+        String.raw`so the run kept the 16 slots it started with; they asked for \d+, \d+ on the device: measured`,
+    ),
   );
   assertNoLeaks(warm);
 });

@@ -10,7 +10,10 @@ import { assertNoLeaks, inputBytesOf } from './pipeline-helpers.js';
 test('the CUDA source declares the kernel the signature names', () => {
   assert.match(
     SYNTHETIC_SOURCE,
-    /extern "C" __global__ void tandem_synthetic\(unsigned int\* out, const unsigned int\* in,\s+unsigned long long words, unsigned int chunk, unsigned int iters, unsigned long long inWords\)/,
+    new RegExp(
+      String.raw`extern "C" __global__ void tandem_synthetic\(unsigned int\* out, const unsigned int\* in,` +
+        String.raw`\s+unsigned long long words, unsigned int chunk, unsigned int iters, unsigned long long inWords\)`,
+    ),
   );
 });
 

@@ -475,7 +475,8 @@ test('the headline states the figures computed from the cells', { skip, timeout:
   assert.equal(Number(c['peer:cupy-streams']!.value), 1.2); // median of 1.2, 1.4, 0.9
   assert.equal(
     await page.textContent('#verdict'),
-    'Overlap runs 1.50×–2.50× faster than serial; efficiency 0.9000–0.9700; bottleneck: copy (D2H) (2 of 3); over the peers (peer wall / tandem wall, median): cupy-streams 1.20×.',
+    'Overlap runs 1.50×–2.50× faster than serial; efficiency 0.9000–0.9700; bottleneck: copy (D2H) (2 of 3); ' +
+      'over the peers (peer wall / tandem wall, median): cupy-streams 1.20×.',
   );
   assert.equal(await page.locator('#summary-table tr.best').count(), 3);
   await assertNoOverflow(page, 'known results');

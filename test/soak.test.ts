@@ -78,7 +78,8 @@ test('soak: 100,000 chunks then 200 short runs, memory flat', { timeout: 180_000
   console.error(`  ${CHUNKS} chunks in ${longS.toFixed(1)} s (${Math.round(CHUNKS / longS)} chunks/s), then 200 × 25`);
   for (const s of samples) {
     console.error(
-      `  ${s.at.padEnd(22)} heap ${s.heapMiB.toFixed(1).padStart(6)} MiB  rss ${s.rssMiB.toFixed(1).padStart(6)} MiB  pinned ${s.pinnedBytes} B  device free ${s.deviceFree}`,
+      `  ${s.at.padEnd(22)} heap ${s.heapMiB.toFixed(1).padStart(6)} MiB  rss ${s.rssMiB.toFixed(1).padStart(6)} MiB  ` +
+        `pinned ${s.pinnedBytes} B  device free ${s.deviceFree}`,
     );
   }
   assert.equal(stats.chunks, CHUNKS);

@@ -125,7 +125,9 @@ export function classify(
     if (E.kind === 'kernel' && L.kind === 'h2d') {
       return {
         barrier: 5,
-        advice: `record an event on stream '${E.where}' after the kernels that read this input and make the upload stream '${L.where}' wait on it before overwriting the slot (barrier 5)`,
+        advice:
+          `record an event on stream '${E.where}' after the kernels that read this input ` +
+          `and make the upload stream '${L.where}' wait on it before overwriting the slot (barrier 5)`,
       };
     }
     if (E.kind === 'd2h' && isWriteOnDevice(L.kind)) {
@@ -156,14 +158,18 @@ export function classify(
     if (E.kind === 'h2d' && L.kind === 'host') {
       return {
         barrier: 5,
-        advice: `await completion() of an event recorded on stream '${E.where}' after the upload before the host refills the staging slot (barrier 5, host side)`,
+        advice:
+          `await completion() of an event recorded on stream '${E.where}' after the upload ` +
+          `before the host refills the staging slot (barrier 5, host side)`,
       };
     }
   }
   if (L.kind === 'host') {
     return {
       barrier: null,
-      advice: `record an event on stream '${E.where}' after that operation and await its completion() (or stream.synchronize()) before the host touches the buffer`,
+      advice:
+        `record an event on stream '${E.where}' after that operation ` +
+        `and await its completion() (or stream.synchronize()) before the host touches the buffer`,
     };
   }
   if (E.kind === 'host') {

@@ -21,7 +21,10 @@ cli.help((sections) => [
   ...sections.map((s) => ({ ...s, body: s.body.replace(/^(\s*--no-\S+.*?)\s*\(default: true\)/gm, '$1') })),
   {
     title: 'Without a GPU',
-    body: '  Where no NVIDIA GPU is usable, info, bench and render run on the fake device (JS kernels, virtual\n  times) and say so in one line on stderr. --gpu (or naming a device: --device, --devices) requires a\n  GPU instead: exit 2 without one. --fake picks the fake device anywhere.',
+    body:
+      '  Where no NVIDIA GPU is usable, info, bench and render run on the fake device (JS kernels, virtual\n' +
+      '  times) and say so in one line on stderr. --gpu (or naming a device: --device, --devices) requires a\n' +
+      '  GPU instead: exit 2 without one. --fake picks the fake device anywhere.',
   },
 ]);
 // tandem's own version (its package.json), not that of the package npm runs it from.

@@ -341,12 +341,15 @@ export function copyExtent(
     throw new UsageError(`copy: bytes must be a non-negative integer; got ${bytes}`);
   if (srcOffset + bytes > src.byteLength) {
     throw new UsageError(
-      `copy: ${formatBytes(bytes)} from offset ${srcOffset} runs past the end of source '${src.label}' (${formatBytes(src.byteLength)}); pass a smaller bytes or srcOffset`,
+      `copy: ${formatBytes(bytes)} from offset ${srcOffset} runs past the end of source '${src.label}' ` +
+        `(${formatBytes(src.byteLength)}); pass a smaller bytes or srcOffset`,
     );
   }
   if (dstOffset + bytes > dst.byteLength) {
     throw new UsageError(
-      `copy: ${formatBytes(bytes)} at offset ${dstOffset} does not fit destination '${dst.label}' (${formatBytes(dst.byteLength)})${options.bytes === undefined ? '; pass { bytes } to copy part of the source' : ''}`,
+      `copy: ${formatBytes(bytes)} at offset ${dstOffset} does not fit destination '${dst.label}' ` +
+        `(${formatBytes(dst.byteLength)})` +
+        `${options.bytes === undefined ? '; pass { bytes } to copy part of the source' : ''}`,
     );
   }
   return { bytes, srcOffset, dstOffset };

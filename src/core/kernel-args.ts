@@ -68,7 +68,8 @@ export class KernelArgs {
     const setters = this.#setters;
     if (args.length !== setters.length) {
       throw new UsageError(
-        `kernel '${this.kernelName}' takes ${setters.length} argument${setters.length === 1 ? '' : 's'} (${this.signature.join(', ') || 'none'}); got ${args.length}`,
+        `kernel '${this.kernelName}' takes ${setters.length} argument${setters.length === 1 ? '' : 's'} ` +
+          `(${this.signature.join(', ') || 'none'}); got ${args.length}`,
       );
     }
     for (let i = 0; i < setters.length; i++) setters[i]!(this.view, i * SLOT, args[i]!);

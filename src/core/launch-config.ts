@@ -81,7 +81,8 @@ export function normalizeLaunch(
   }
   if (shared > limits.maxSharedMemPerBlock) {
     throw new UsageError(
-      `sharedMemBytes = ${formatBytes(shared)} exceeds the ${formatBytes(limits.maxSharedMemPerBlock)} a block may use; use less dynamic shared memory per block`,
+      `sharedMemBytes = ${formatBytes(shared)} exceeds the ${formatBytes(limits.maxSharedMemPerBlock)} a block may use; ` +
+        `use less dynamic shared memory per block`,
     );
   }
   return { grid: g, block: b, sharedMemBytes: shared };

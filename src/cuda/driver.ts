@@ -48,7 +48,10 @@ const DECLARATIONS = {
   cuModuleUnload: 'int cuModuleUnload(void *hmod)',
   cuModuleGetFunction: 'int cuModuleGetFunction(_Out_ void **hfunc, void *hmod, const char *name)',
   cuLaunchKernel:
-    'int cuLaunchKernel(void *f, unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ, unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ, unsigned int sharedMemBytes, void *hStream, void *kernelParams, void *extra)',
+    'int cuLaunchKernel(void *f, ' +
+    'unsigned int gridDimX, unsigned int gridDimY, unsigned int gridDimZ, ' +
+    'unsigned int blockDimX, unsigned int blockDimY, unsigned int blockDimZ, ' +
+    'unsigned int sharedMemBytes, void *hStream, void *kernelParams, void *extra)',
 } as const;
 
 /**

@@ -39,7 +39,8 @@ export const CUDA_RESULT_NAMES: Readonly<Record<number, string>> = {
 const ADVICE: Readonly<Record<string, string>> = {
   CUDA_ERROR_OUT_OF_MEMORY: 'free device memory or use smaller chunks / a shallower ring',
   CUDA_ERROR_ILLEGAL_ADDRESS:
-    'a kernel accessed memory outside its buffers; the CUDA context is lost and every later call on it fails: close the device and open it again (or restart the process)',
+    'a kernel accessed memory outside its buffers; the CUDA context is lost and every later call on it fails: ' +
+    'close the device and open it again (or restart the process)',
   CUDA_ERROR_LAUNCH_FAILED: 'the CUDA context is lost: close the device and open it again',
   CUDA_ERROR_ILLEGAL_INSTRUCTION: 'the CUDA context is lost: close the device and open it again',
   CUDA_ERROR_MISALIGNED_ADDRESS: 'the CUDA context is lost: close the device and open it again',

@@ -5,7 +5,8 @@ import type { StageName } from './types.js';
 
 const ADVICE: Record<StageName, string> = {
   setup:
-    'allocating the ring (device and pinned buffers, streams, events) failed before any chunk ran; lower depth, deviceSlots or the chunk size, or free device memory',
+    'allocating the ring (device and pinned buffers, streams, events) failed before any chunk ran; ' +
+    'lower depth, deviceSlots or the chunk size, or free device memory',
   input: 'the input iterable threw; fix the code that produces the inputs',
   upload: 'filling or uploading the input failed; check inputBytes against the input items',
   compute: 'the compute() callback threw or a launch failed; fix the launch (grid, block, arguments) or the callback',

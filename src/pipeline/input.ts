@@ -63,7 +63,8 @@ function checked<I>(x: unknown, sync: boolean): IteratorResult<I> {
     throw new UsageError(`inputs: the iterator's next() returned ${show(x)}, not a { value, done } object`);
   if (sync && typeof (x as PromiseLike<unknown>).then === 'function')
     throw new UsageError(
-      "inputs: the iterator's next() returned a promise; an input produced asynchronously must be an async iterable ([Symbol.asyncIterator], an async function*)",
+      "inputs: the iterator's next() returned a promise; " +
+        'an input produced asynchronously must be an async iterable ([Symbol.asyncIterator], an async function*)',
     );
   return x as IteratorResult<I>;
 }

@@ -108,7 +108,9 @@ export function bottleneckOf(
         return {
           stage: 'copy',
           device: null,
-          reason: `D2H was busy ≥ ${pct(lo)} of the wall time on every device: PCIe-bound (each card's link, or the host's shared lanes if copyThroughput.busy per device is below one card's pinned peak)`,
+          reason:
+            `D2H was busy ≥ ${pct(lo)} of the wall time on every device: PCIe-bound (each card's link, ` +
+            `or the host's shared lanes if copyThroughput.busy per device is below one card's pinned peak)`,
         };
       }
       if (stage)
@@ -128,7 +130,9 @@ export function bottleneckOf(
       return {
         stage: 'device',
         device: worst.deviceIndex,
-        reason: `device ${worst.ordinal} (pipeline ${worst.deviceIndex}) was ${worst.busiestStage}-bound (${pct(worst.gpuBusyFraction!)} busy) while others were not: the slowest device holds the ordered output back`,
+        reason:
+          `device ${worst.ordinal} (pipeline ${worst.deviceIndex}) was ${worst.busiestStage}-bound ` +
+          `(${pct(worst.gpuBusyFraction!)} busy) while others were not: the slowest device holds the ordered output back`,
       };
     }
   }
@@ -148,7 +152,10 @@ export function bottleneckOf(
     return {
       stage: 'device',
       device: waited.deviceIndex,
-      reason: `the ordered output stood waiting for device ${waited.ordinal} (pipeline ${waited.deviceIndex}) ${pct(waited.waitedOnMs / wallMs)} of the wall time, ${(rate(waited) / Math.max(otherRate, 1e-9)).toFixed(1)}× longer per chunk than for any other device`,
+      reason:
+        `the ordered output stood waiting for device ${waited.ordinal} (pipeline ${waited.deviceIndex}) ` +
+        `${pct(waited.waitedOnMs / wallMs)} of the wall time, ` +
+        `${(rate(waited) / Math.max(otherRate, 1e-9)).toFixed(1)}× longer per chunk than for any other device`,
     };
   }
   return {

@@ -27,7 +27,8 @@ export function copyDriftNote(drifts: CopyDrift[], threshold = DRIFT_WARN): stri
   if (bad.length === 0) return null;
   const each = bad.map(
     (d) =>
-      `${formatBytes(d.chunkBytes)}: ${(d.spread * 100).toFixed(1)} % over ${d.samplesMs.length} measurements (${Math.min(...d.samplesMs).toFixed(1)}–${Math.max(...d.samplesMs).toFixed(1)} ms)`,
+      `${formatBytes(d.chunkBytes)}: ${(d.spread * 100).toFixed(1)} % over ${d.samplesMs.length} measurements ` +
+      `(${Math.min(...d.samplesMs).toFixed(1)}–${Math.max(...d.samplesMs).toFixed(1)} ms)`,
   );
   return (
     `D2H alone drifted on this host (${each.join('; ')}): copy-bound efficiencies and peer ratios carry that much noise. ` +

@@ -70,7 +70,8 @@ export const REPORT_CLIENT_JS = String.raw`
   /** A table cell showing one stored number, tagged with where it came from (the test reads the tags). */
   function num(cell, key, fmt) {
     var v = get(cell, key), ok = isNum(v);
-    return el('td', { class: 'num', 'data-cell': cell.id, 'data-key': key, 'data-format': fmt, 'data-value': ok ? String(v) : '' }, [ok ? FMT[fmt](v) : '\u2013']);
+    return el('td', { class: 'num', 'data-cell': cell.id, 'data-key': key, 'data-format': fmt, 'data-value': ok ? String(v) : '' },
+      [ok ? FMT[fmt](v) : '\u2013']);
   }
   function td(text, cls) { return el('td', cls ? { class: cls } : null, [text]); }
   function table(id, heads, rows, numeric) {
@@ -78,7 +79,10 @@ export const REPORT_CLIENT_JS = String.raw`
       el('thead', null, [el('tr', null, heads.map(function (h, i) { return el('th', numeric && numeric[i] ? { class: 'num' } : null, [h]); }))]),
       el('tbody', null, rows)]);
   }
-  function cellLabel(c) { var ds = c.stats && c.stats.deviceSlots; return c.mode === 'serial' ? 'serial' : 'overlap d' + c.depth + (ds !== undefined && ds !== c.depth ? '/' + ds : ''); }
+  function cellLabel(c) {
+    var ds = c.stats && c.stats.deviceSlots;
+    return c.mode === 'serial' ? 'serial' : 'overlap d' + c.depth + (ds !== undefined && ds !== c.depth ? '/' + ds : '');
+  }
   function ratioText(r) { return r === null || r === undefined ? '' : 'compute/copy ' + r; }
   function bottleneckOf(c) { return c.traced ? c.traced.metrics.bottleneck : c.stats.bottleneck; }
   function median(a) {
@@ -93,7 +97,10 @@ export const REPORT_CLIENT_JS = String.raw`
   document.getElementById('title').textContent = data.title;
   var env = data.environment, dev = env.device;
   var envBits = [];
-  if (dev) envBits.push(dev.name + ' (sm_' + dev.computeCapability.join('') + ', ' + dev.smCount + ' SMs, ' + dev.asyncEngineCount + ' copy engines' + (dev.pcie ? ', PCIe gen' + dev.pcie.generation + ' x' + dev.pcie.width : '') + ')');
+  if (dev) {
+    envBits.push(dev.name + ' (sm_' + dev.computeCapability.join('') + ', ' + dev.smCount + ' SMs, ' +
+      dev.asyncEngineCount + ' copy engines' + (dev.pcie ? ', PCIe gen' + dev.pcie.generation + ' x' + dev.pcie.width : '') + ')');
+  }
   envBits.push('backend ' + env.backend);
   if (env.driverVersion) envBits.push('driver CUDA ' + Math.floor(env.driverVersion / 1000) + '.' + (env.driverVersion % 1000) / 10);
   envBits.push('tandem ' + env.tandemVersion, 'Node ' + env.node, env.hostname, data.date);
@@ -107,7 +114,12 @@ export const REPORT_CLIENT_JS = String.raw`
   data.cells.forEach(function (c) {
     var k = c.workload + '|' + c.chunkBytes + '|' + c.ratio;
     var g = groupOf[k];
-    if (!g) { g = groupOf[k] = { key: k, workload: c.workload, chunkBytes: c.chunkBytes, ratio: c.ratio, chunks: c.chunks, cells: [], serial: null, best: null }; groups.push(g); }
+    if (!g) {
+      g = groupOf[k] = {
+        key: k, workload: c.workload, chunkBytes: c.chunkBytes, ratio: c.ratio, chunks: c.chunks, cells: [], serial: null, best: null
+      };
+      groups.push(g);
+    }
     g.cells.push(c);
     if (c.mode === 'serial') g.serial = c;
     else if (!g.best || c.stats.wallMs < g.best.stats.wallMs) g.best = c;
@@ -124,7 +136,8 @@ export const REPORT_CLIENT_JS = String.raw`
   // Headline cards: value, one line of detail; data-metric and data-value for the test.
   var head = document.getElementById('headline');
   function card(metric, label, value, detail, raw) {
-    var c = el('div', { class: 'card' + (raw === null ? ' none' : ''), 'data-metric': metric, 'data-value': isNum(raw) ? String(raw) : '' }, [
+    var c = el('div', { class: 'card' + (raw === null ? ' none' : ''), 'data-metric': metric, 'data-value': isNum(raw) ? String(raw) : '' },
+      [
       el('div', { class: 'k' }, [label]), el('div', { class: 'v' }, [value]), el('div', { class: 'd' }, [detail])]);
     return c;
   }
@@ -137,16 +150,24 @@ export const REPORT_CLIENT_JS = String.raw`
   function benchHeadline() {
     var cards = [], verdict = [];
     var withBest = groups.filter(function (g) { return g.best; });
-    var sp = groups.filter(function (g) { return g.serial && g.best; }).map(function (g) { return { g: g, v: g.serial.stats.wallMs / g.best.stats.wallMs }; });
+    var sp = groups.filter(function (g) { return g.serial && g.best; })
+      .map(function (g) { return { g: g, v: g.serial.stats.wallMs / g.best.stats.wallMs }; });
     var spv = sp.map(function (s) { return s.v; });
     if (sp.length === 1) {
-      cards.push(card('speedup-serial', 'Speed-up over serial', x2(sp[0].v), 'serial ' + sp[0].g.serial.stats.wallMs.toFixed(2) + ' ms \u2192 ' + cellLabel(sp[0].g.best) + ' ' + sp[0].g.best.stats.wallMs.toFixed(2) + ' ms', sp[0].v));
-      verdict.push(sp[0].v >= 1 ? 'Overlap runs ' + x2(sp[0].v) + ' faster than serial' : 'Overlap runs at ' + x2(sp[0].v) + ' the speed of serial (slower)');
+      cards.push(card('speedup-serial', 'Speed-up over serial', x2(sp[0].v),
+        'serial ' + sp[0].g.serial.stats.wallMs.toFixed(2) + ' ms \u2192 ' + cellLabel(sp[0].g.best) + ' ' + sp[0].g.best.stats.wallMs.toFixed(2) + ' ms',
+        sp[0].v));
+      verdict.push(sp[0].v >= 1
+        ? 'Overlap runs ' + x2(sp[0].v) + ' faster than serial'
+        : 'Overlap runs at ' + x2(sp[0].v) + ' the speed of serial (slower)');
     } else if (sp.length > 1) {
       var m = median(spv);
-      cards.push(card('speedup-serial', 'Speed-up over serial', x2(m), 'median of ' + sp.length + ' configurations (best overlap vs serial); range ' + rangeText(spv, x2), m));
+      cards.push(card('speedup-serial', 'Speed-up over serial', x2(m),
+        'median of ' + sp.length + ' configurations (best overlap vs serial); range ' + rangeText(spv, x2), m));
       var slower = spv.filter(function (v) { return v < 1; }).length;
-      verdict.push(slower ? 'Best overlap vs serial: ' + rangeText(spv, x2) + ' the speed (slower in ' + slower + ' of ' + sp.length + ' configurations)' : 'Overlap runs ' + rangeText(spv, x2) + ' faster than serial');
+      verdict.push(slower
+        ? 'Best overlap vs serial: ' + rangeText(spv, x2) + ' the speed (slower in ' + slower + ' of ' + sp.length + ' configurations)'
+        : 'Overlap runs ' + rangeText(spv, x2) + ' faster than serial');
     } else {
       cards.push(card('speedup-serial', 'Speed-up over serial', 'no serial run', 'these results have no serial cell to compare with', null));
     }
@@ -154,7 +175,11 @@ export const REPORT_CLIENT_JS = String.raw`
     if (effs.length) {
       var ev = effs.map(function (e) { return e.v; }), em = median(ev);
       var low = effs.reduce(function (a, b) { return b.v < a.v ? b : a; });
-      cards.push(card('efficiency', 'Efficiency (best overlap)', FMT.eff(em), (effs.length > 1 ? 'median of ' + effs.length + '; lowest ' + FMT.eff(low.v) + ' (' + groupLabel(low.g) + ')' : cellLabel(effs[0].g.best) + ', ' + groupLabel(effs[0].g)) + '; 1.0 = the slowest stage never waited', em));
+      cards.push(card('efficiency', 'Efficiency (best overlap)', FMT.eff(em),
+        (effs.length > 1
+          ? 'median of ' + effs.length + '; lowest ' + FMT.eff(low.v) + ' (' + groupLabel(low.g) + ')'
+          : cellLabel(effs[0].g.best) + ', ' + groupLabel(effs[0].g)) + '; 1.0 = the slowest stage never waited',
+        em));
       verdict.push('efficiency ' + rangeText(ev, FMT.eff));
     } else {
       cards.push(card('efficiency', 'Efficiency (best overlap)', 'unknown', 'no overlap cell with its stages measured alone', null));
@@ -164,20 +189,33 @@ export const REPORT_CLIENT_JS = String.raw`
     var order = Object.keys(bn).sort(function (a, b) { return bn[b] - bn[a]; });
     if (order.length) {
       var counted = order.reduce(function (a, k) { return a + bn[k]; }, 0);
-      cards.push(card('bottleneck', 'Bottleneck (busiest stage)', STAGE_LABEL[order[0]], order.map(function (k) { return STAGE_LABEL[k] + ' in ' + bn[k] + ' of ' + counted; }).join(', ') + ' configurations (best overlap)', bn[order[0]]));
+      cards.push(card('bottleneck', 'Bottleneck (busiest stage)', STAGE_LABEL[order[0]],
+        order.map(function (k) { return STAGE_LABEL[k] + ' in ' + bn[k] + ' of ' + counted; }).join(', ') + ' configurations (best overlap)',
+        bn[order[0]]));
       verdict.push('bottleneck: ' + STAGE_LABEL[order[0]] + (order.length > 1 ? ' (' + bn[order[0]] + ' of ' + counted + ')' : ''));
     } else {
       cards.push(card('bottleneck', 'Bottleneck (busiest stage)', 'unknown', 'needs the traced runs (bench without --no-trace)', null));
     }
     var ku = withBest.map(function (g) { return get(g.best, 'traced.metrics.kernelUtilization.strict'); }).filter(isNum);
-    if (ku.length) cards.push(card('kernel-util', 'Kernel utilisation (strict)', FMT.pct(median(ku)), (ku.length > 1 ? 'median of ' + ku.length + ' best overlaps; range ' + rangeText(ku, FMT.pct) : 'traced run') + '; kernel busy / first-to-last kernel', median(ku)));
+    if (ku.length) {
+      cards.push(card('kernel-util', 'Kernel utilisation (strict)', FMT.pct(median(ku)),
+        (ku.length > 1 ? 'median of ' + ku.length + ' best overlaps; range ' + rangeText(ku, FMT.pct) : 'traced run') +
+          '; kernel busy / first-to-last kernel',
+        median(ku)));
+    }
     // The peers: peer wall / tandem wall per cell (above 1: tandem faster).
     var peerVerdict = [];
     okPeers.forEach(function (p) {
       var vals = data.cells.map(function (c) { return c.peers[p] && c.peers[p].tandemSpeedup; }).filter(isNum);
-      if (!vals.length) { cards.push(card('peer:' + p, 'vs ' + p, 'no figure', 'ran, but no cell has a peer/tandem ratio', null)); return; }
+      if (!vals.length) {
+        cards.push(card('peer:' + p, 'vs ' + p, 'no figure', 'ran, but no cell has a peer/tandem ratio', null));
+        return;
+      }
       var pm = median(vals), faster = vals.filter(function (v) { return v > 1; }).length;
-      cards.push(card('peer:' + p, 'Speed-up over ' + p, x2(pm), 'peer wall / tandem wall, median of ' + plural(vals.length, 'cell') + (vals.length > 1 ? ', range ' + rangeText(vals, x2) : '') + '; tandem faster in ' + faster + ' of ' + vals.length, pm));
+      cards.push(card('peer:' + p, 'Speed-up over ' + p, x2(pm),
+        'peer wall / tandem wall, median of ' + plural(vals.length, 'cell') + (vals.length > 1 ? ', range ' + rangeText(vals, x2) : '') +
+          '; tandem faster in ' + faster + ' of ' + vals.length,
+        pm));
       peerVerdict.push(p + ' ' + x2(pm));
     });
     if (peerVerdict.length) verdict.push('over the peers (peer wall / tandem wall, median): ' + peerVerdict.join(', '));
@@ -186,7 +224,10 @@ export const REPORT_CLIENT_JS = String.raw`
       if (!data.peers.length) why = 'no peer in these results (tandem bench runs them unless --no-peers)';
       else {
         var byReason = {};
-        data.peers.forEach(function (p) { var r = p.status + (p.reason ? ': ' + p.reason : ''); (byReason[r] = byReason[r] || []).push(p.name); });
+        data.peers.forEach(function (p) {
+          var r = p.status + (p.reason ? ': ' + p.reason : '');
+          (byReason[r] = byReason[r] || []).push(p.name);
+        });
         why = Object.keys(byReason).map(function (r) { return byReason[r].join(', ') + ' ' + r; }).join('; ');
       }
       cards.push(card('peers', 'Speed-up over the peers', 'peers did not run', why, null));
@@ -206,19 +247,26 @@ export const REPORT_CLIENT_JS = String.raw`
     var cards = [], verdict;
     if (KIND === 'render' && isNum(frames)) {
       var fps = frames / wallS, asked = get(run, 'params.frames');
-      cards.push(card('frames', 'Frames', String(frames), (isNum(asked) && asked !== frames ? 'of ' + asked + ' asked; ' : '') + plural(run.chunks, 'chunk') + (isNum(fpc) ? ' of up to ' + fpc + ' frames' : '') + ', ' + fmtBytes(run.chunkBytes) + ' each', frames));
+      cards.push(card('frames', 'Frames', String(frames),
+        (isNum(asked) && asked !== frames ? 'of ' + asked + ' asked; ' : '') + plural(run.chunks, 'chunk') +
+          (isNum(fpc) ? ' of up to ' + fpc + ' frames' : '') + ', ' + fmtBytes(run.chunkBytes) + ' each',
+        frames));
       cards.push(card('fps', 'Frames per second', fps.toFixed(1), frames + ' frames / ' + wallS.toFixed(2) + ' s wall', fps));
       verdict = frames + ' frames in ' + wallS.toFixed(2) + ' s: ' + fps.toFixed(1) + ' fps';
     } else {
-      cards.push(card('chunks', 'Chunks', String(run.chunks), fmtBytes(run.chunkBytes) + ' each, ' + fmtBytes(run.stats.bytesOut) + ' in all', run.chunks));
+      cards.push(card('chunks', 'Chunks', String(run.chunks),
+        fmtBytes(run.chunkBytes) + ' each, ' + fmtBytes(run.stats.bytesOut) + ' in all', run.chunks));
       verdict = plural(run.chunks, 'chunk') + ' in ' + wallS.toFixed(2) + ' s';
     }
-    cards.push(card('wall', 'Wall', wallS.toFixed(2) + ' s', cellLabel(run) + ', ' + fmtBytes(run.stats.bytesOut / Math.max(wallS, 1e-9)) + '/s off the GPU', run.stats.wallMs));
+    cards.push(card('wall', 'Wall', wallS.toFixed(2) + ' s',
+      cellLabel(run) + ', ' + fmtBytes(run.stats.bytesOut / Math.max(wallS, 1e-9)) + '/s off the GPU', run.stats.wallMs));
     var b = bottleneckOf(run);
     var bf = b && m ? m.busyFraction[b] : null;
     if (b) {
-      cards.push(card('bottleneck', 'Bottleneck (busiest stage)', STAGE_LABEL[b], isNum(bf) ? 'busy ' + FMT.pct(bf) + ' of the wall' : 'the stage with the most busy time', bf));
-      verdict += ', busiest stage: ' + STAGE_LABEL[b] + (isNum(bf) ? ' (busy ' + FMT.pct(bf) + ' of the wall' + (bf < 0.5 ? ': every stage sat idle most of the run' : '') + ')' : '');
+      cards.push(card('bottleneck', 'Bottleneck (busiest stage)', STAGE_LABEL[b],
+        isNum(bf) ? 'busy ' + FMT.pct(bf) + ' of the wall' : 'the stage with the most busy time', bf));
+      verdict += ', busiest stage: ' + STAGE_LABEL[b] +
+        (isNum(bf) ? ' (busy ' + FMT.pct(bf) + ' of the wall' + (bf < 0.5 ? ': every stage sat idle most of the run' : '') + ')' : '');
     } else cards.push(card('bottleneck', 'Bottleneck (busiest stage)', 'unknown', 'needs a traced run (--report traces it)', null));
     // From the traced run's metrics where there are some, so that it is the bottleneck's busy share.
     var eff = m && isNum(m.efficiency) ? m.efficiency : run.efficiency;
@@ -227,7 +275,9 @@ export const REPORT_CLIENT_JS = String.raw`
       verdict += ', efficiency ' + FMT.eff(eff);
     }
     var ku = get(run, 'traced.metrics.kernelUtilization.strict');
-    if (isNum(ku)) cards.push(card('kernel-util', 'Kernel utilisation (strict)', FMT.pct(ku), 'kernel busy / first-to-last kernel', ku));
+    if (isNum(ku)) {
+      cards.push(card('kernel-util', 'Kernel utilisation (strict)', FMT.pct(ku), 'kernel busy / first-to-last kernel', ku));
+    }
     headline(verdict + '.', cards);
   }
 
@@ -240,8 +290,11 @@ export const REPORT_CLIENT_JS = String.raw`
       rows.push(el('tr', { class: 'group' }, [el('td', { colspan: String(heads.length) }, [groupLabel(g) + ', ' + plural(g.chunks, 'chunk')])]));
       g.cells.forEach(function (c) {
         var sp = speedupOverSerial(c);
-        var tds = [td(cellLabel(c)), num(c, 'stats.wallMs', 'ms'), el('td', { class: 'num' + (sp !== null && sp < 1 ? ' slow' : ''), 'data-speedup': sp === null ? '' : String(sp) }, [sp === null ? '' : x2(sp)]),
-          num(c, 'efficiency', 'eff'), num(c, 'traced.metrics.kernelUtilization.strict', 'pct'), num(c, 'stats.copyThroughput.wall', 'gbps'), td(STAGE_LABEL[bottleneckOf(c)] || '\u2013')];
+        var tds = [td(cellLabel(c)), num(c, 'stats.wallMs', 'ms'),
+          el('td', { class: 'num' + (sp !== null && sp < 1 ? ' slow' : ''), 'data-speedup': sp === null ? '' : String(sp) },
+            [sp === null ? '' : x2(sp)]),
+          num(c, 'efficiency', 'eff'), num(c, 'traced.metrics.kernelUtilization.strict', 'pct'),
+          num(c, 'stats.copyThroughput.wall', 'gbps'), td(STAGE_LABEL[bottleneckOf(c)] || '\u2013')];
         okPeers.forEach(function (p) { tds.push(num(c, 'peers.' + p + '.tandemSpeedup', 'x2')); });
         var btn = tlByCell[c.id] ? el('button', { class: 'tl', type: 'button', 'data-show': c.id, title: 'show this cell\u2019s timeline' }, ['view']) : null;
         tds.push(el('td', null, btn ? [btn] : []));
@@ -268,9 +321,12 @@ export const REPORT_CLIENT_JS = String.raw`
       ['trace \u00b5s/chunk', 'traceCostPerChunkUs', 'us']
     ];
     var rows = data.cells.map(function (c) {
-      return el('tr', { 'data-row': c.id }, [td(groupLabel(cellGroup[c.id])), td(cellLabel(c)), num(c, 'chunks', 'int')].concat(cols.map(function (col) { return num(c, col[1], col[2]); })));
+      return el('tr', { 'data-row': c.id }, [td(groupLabel(cellGroup[c.id])), td(cellLabel(c)), num(c, 'chunks', 'int')]
+        .concat(cols.map(function (col) { return num(c, col[1], col[2]); })));
     });
-    document.getElementById('details-table').appendChild(table('figures-table', ['configuration', 'mode', 'chunks'].concat(cols.map(function (c) { return c[0]; })), rows, [false, false, true].concat(cols.map(function () { return true; }))));
+    document.getElementById('details-table').appendChild(table('figures-table',
+      ['configuration', 'mode', 'chunks'].concat(cols.map(function (c) { return c[0]; })), rows,
+      [false, false, true].concat(cols.map(function () { return true; }))));
   }
 
   function peersSection() {
@@ -283,12 +339,16 @@ export const REPORT_CLIENT_JS = String.raw`
     data.cells.forEach(function (c) {
       Object.keys(c.peers).forEach(function (p) {
         rows.push(el('tr', null, [td(groupLabel(cellGroup[c.id])), td(cellLabel(c)), td(p), num(c, 'peers.' + p + '.depth', 'int'),
-          num(c, 'stats.wallMs', 'ms'), num(c, 'peers.' + p + '.wallMs', 'ms'), num(c, 'peers.' + p + '.efficiency', 'eff'), num(c, 'peers.' + p + '.tandemSpeedup', 'speedup'),
+          num(c, 'stats.wallMs', 'ms'), num(c, 'peers.' + p + '.wallMs', 'ms'), num(c, 'peers.' + p + '.efficiency', 'eff'),
+          num(c, 'peers.' + p + '.tandemSpeedup', 'speedup'),
           num(c, 'peers.' + p + '.ratioRange.0', 'speedup'), num(c, 'peers.' + p + '.ratioRange.1', 'speedup')]));
       });
     });
     if (rows.length) box.appendChild(el('details', null, [el('summary', null, ['Every peer figure (' + plural(rows.length, 'row') + ')']),
-      el('div', { class: 'scroll' }, [table('peer-table', ['configuration', 'tandem', 'peer', 'peer depth', 'tandem ms', 'peer ms', 'peer eff', 'peer / tandem', 'lowest round', 'highest round'], rows, [false, false, false, true, true, true, true, true, true, true])])]));
+      el('div', { class: 'scroll' }, [table('peer-table',
+        ['configuration', 'tandem', 'peer', 'peer depth', 'tandem ms', 'peer ms', 'peer eff', 'peer / tandem', 'lowest round',
+          'highest round'],
+        rows, [false, false, false, true, true, true, true, true, true, true])])]));
   }
 
   // Timelines, decoded from the compact columns.
@@ -340,7 +400,9 @@ export const REPORT_CLIENT_JS = String.raw`
     for (var i = 1; i < kernels.length; i++) if (kernels[i][0] - kernels[i - 1][1] > 0.002) gaps.push([kernels[i - 1][1], kernels[i][0]]);
     var h = 10 + LANE * lanes.length + AXIS;
     var canvas = el('canvas', { class: 'timeline', 'data-cell': rec.cellId, height: String(h) });
-    var fig = el('figure', null, [el('figcaption', null, [caption + (rec.truncatedFrom ? ' (first ' + rec.timeline.length + ' of ' + rec.truncatedFrom + ' chunks)' : '')]), canvas]);
+    var fig = el('figure', null, [
+      el('figcaption', null, [caption + (rec.truncatedFrom ? ' (first ' + rec.timeline.length + ' of ' + rec.truncatedFrom + ' chunks)' : '')]),
+      canvas]);
     var v = { rec: rec, t0: t0, dur: t1 - t0, lanes: lanes, gaps: gaps, canvas: canvas, fig: fig, laneY: {} };
     wire(v);
     return v;
@@ -434,12 +496,20 @@ export const REPORT_CLIENT_JS = String.raw`
         if (yy < v.laneY[lane] || yy > v.laneY[lane] + LANE) return;
         v.rec.timeline.forEach(function (ch) {
           if (lane === 'host') {
-            if (Math.abs(ch.enqueuedCompute - t) <= tol) hit = { text: 'host enqueued kernel #' + ch.index + ' at ' + (ch.enqueuedCompute - v.t0).toFixed(3) + ' ms (it started ' + (ch.compute[0] - ch.enqueuedCompute).toFixed(3) + ' ms later)' };
-            else if (Math.abs(ch.enqueuedCopy - t) <= tol) hit = { text: 'host enqueued copy #' + ch.index + ' at ' + (ch.enqueuedCopy - v.t0).toFixed(3) + ' ms (it started ' + (ch.copy[0] - ch.enqueuedCopy).toFixed(3) + ' ms later)' };
+            if (Math.abs(ch.enqueuedCompute - t) <= tol) {
+              hit = { text: 'host enqueued kernel #' + ch.index + ' at ' + (ch.enqueuedCompute - v.t0).toFixed(3) + ' ms ' +
+                '(it started ' + (ch.compute[0] - ch.enqueuedCompute).toFixed(3) + ' ms later)' };
+            } else if (Math.abs(ch.enqueuedCopy - t) <= tol) {
+              hit = { text: 'host enqueued copy #' + ch.index + ' at ' + (ch.enqueuedCopy - v.t0).toFixed(3) + ' ms ' +
+                '(it started ' + (ch.copy[0] - ch.enqueuedCopy).toFixed(3) + ' ms later)' };
+            }
             return;
           }
           var s = ch[lane];
-          if (s && s[0] <= t && t <= s[1]) hit = { text: STAGE_LABEL[lane] + ' #' + ch.index + ' (slot ' + ch.slot + '): ' + (s[1] - s[0]).toFixed(3) + ' ms, from ' + (s[0] - v.t0).toFixed(3) + ' ms' };
+          if (s && s[0] <= t && t <= s[1]) {
+            hit = { text: STAGE_LABEL[lane] + ' #' + ch.index + ' (slot ' + ch.slot + '): ' +
+              (s[1] - s[0]).toFixed(3) + ' ms, from ' + (s[0] - v.t0).toFixed(3) + ' ms' };
+          }
         });
       });
       if (!hit) { tip.hidden = true; return; }
@@ -461,16 +531,25 @@ export const REPORT_CLIENT_JS = String.raw`
     tlBox.textContent = '';
     views = [];
     var c = cellById[id], g = c && cellGroup[id];
-    var main = makeView(rec, c ? (KIND === 'bench' ? cellLabel(c) + ' \u2014 ' + groupLabel(g) + (c.traced ? ': traced run ' + c.traced.wallMs.toFixed(2) + ' ms' : '') + ' (untraced ' + c.stats.wallMs.toFixed(2) + ' ms)' : cellLabel(c) + ', ' + c.stats.wallMs.toFixed(2) + ' ms (this traced run)') : rec.label);
+    var main = makeView(rec, c
+      ? (KIND === 'bench'
+        ? cellLabel(c) + ' \u2014 ' + groupLabel(g) + (c.traced ? ': traced run ' + c.traced.wallMs.toFixed(2) + ' ms' : '') +
+          ' (untraced ' + c.stats.wallMs.toFixed(2) + ' ms)'
+        : cellLabel(c) + ', ' + c.stats.wallMs.toFixed(2) + ' ms (this traced run)')
+      : rec.label);
     if (main) views.push(main);
     if (c && c.mode !== 'serial' && g && g.serial && tlByCell[g.serial.id]) {
-      var sv = makeView(tlByCell[g.serial.id], 'serial, same configuration, same time scale' + (g.serial.traced ? ': traced run ' + g.serial.traced.wallMs.toFixed(2) + ' ms' : '') + ' (untraced ' + g.serial.stats.wallMs.toFixed(2) + ' ms)');
+      var sv = makeView(tlByCell[g.serial.id], 'serial, same configuration, same time scale' +
+        (g.serial.traced ? ': traced run ' + g.serial.traced.wallMs.toFixed(2) + ' ms' : '') +
+        ' (untraced ' + g.serial.stats.wallMs.toFixed(2) + ' ms)');
       if (sv) views.push(sv);
     }
     views.forEach(function (v) { tlBox.appendChild(v.fig); });
     fullSpan = Math.max.apply(null, views.map(function (v) { return v.dur; }).concat([1e-3]));
     resetView();
-    Array.prototype.forEach.call(document.querySelectorAll('#summary-table tr[data-row]'), function (tr) { tr.classList.toggle('picked', tr.getAttribute('data-row') === id); });
+    Array.prototype.forEach.call(document.querySelectorAll('#summary-table tr[data-row]'), function (tr) {
+      tr.classList.toggle('picked', tr.getAttribute('data-row') === id);
+    });
     tlBox.setAttribute('data-showing', id);
     drawAll();
   }
@@ -485,7 +564,9 @@ export const REPORT_CLIENT_JS = String.raw`
     var shown = STAGES.filter(function (s) { return tlRecs.some(function (r) { return r.timeline.some(function (c) { return c[s]; }); }); });
     shown.forEach(function (s) { legend.appendChild(el('span', null, [el('i', { style: 'background:' + COLORS[s] }), STAGE_LABEL[s]])); });
     legend.appendChild(el('span', null, [el('i', { style: 'background:' + COLORS.gap + ';height:3px;vertical-align:2px' }), 'compute idle gap']));
-    legend.appendChild(el('span', null, [el('i', { style: 'background:linear-gradient(' + COLORS.compute + ' 50%,' + COLORS.copy + ' 50%);width:3px' }), 'host enqueue: kernel / copy']));
+    legend.appendChild(el('span', null, [
+      el('i', { style: 'background:linear-gradient(' + COLORS.compute + ' 50%,' + COLORS.copy + ' 50%);width:3px' }),
+      'host enqueue: kernel / copy']));
     var row = document.getElementById('picker-row');
     var first = null;
     if (tlRecs.length > 1 || KIND === 'bench') {
@@ -516,15 +597,25 @@ export const REPORT_CLIENT_JS = String.raw`
     var box = document.getElementById('gaps');
     var traced = data.cells.filter(function (c) { return c.traced; });
     if (!traced.length) { box.appendChild(el('p', null, ['No traced run: gaps need the per-chunk timeline.'])); return; }
-    var kinds = KIND === 'bench' ? [['overlap', function (c) { return c.mode !== 'serial'; }], ['serial', function (c) { return c.mode === 'serial'; }]] : [['this run', function () { return true; }]];
+    var kinds = KIND === 'bench'
+      ? [['overlap', function (c) { return c.mode !== 'serial'; }], ['serial', function (c) { return c.mode === 'serial'; }]]
+      : [['this run', function () { return true; }]];
     kinds = kinds.filter(function (k) { return traced.some(k[1]); });
     var causes = Object.keys(CAUSES).filter(function (k) { return traced.some(function (c) { return c.traced.metrics.gaps.byCause[k] > 0; }); });
     var tot = kinds.map(function (k) {
       var cs = traced.filter(k[1]), t = { all: 0, wall: 0, cells: cs.length };
-      cs.forEach(function (c) { var gm = c.traced.metrics.gaps; t.all += gm.totalMs; t.wall += c.traced.wallMs; causes.forEach(function (k2) { t[k2] = (t[k2] || 0) + gm.byCause[k2]; }); });
+      cs.forEach(function (c) {
+        var gm = c.traced.metrics.gaps;
+        t.all += gm.totalMs;
+        t.wall += c.traced.wallMs;
+        causes.forEach(function (k2) { t[k2] = (t[k2] || 0) + gm.byCause[k2]; });
+      });
       return t;
     });
-    if (!causes.length) box.appendChild(el('p', null, ['The compute engine never sat idle between kernels (no gap over 2 \u00b5s) in ' + plural(traced.length, 'traced run') + '.']));
+    if (!causes.length) {
+      box.appendChild(el('p', null,
+        ['The compute engine never sat idle between kernels (no gap over 2 \u00b5s) in ' + plural(traced.length, 'traced run') + '.']));
+    }
     else {
       var heads = ['cause'].concat(kinds.map(function (k) { return k[0] + ' ms (share)'; }), ['what it means']);
       var rows = causes.map(function (k) {
@@ -543,15 +634,23 @@ export const REPORT_CLIENT_JS = String.raw`
     var inner = per.map(function (c) {
       var gm = c.traced.metrics.gaps;
       var main = Object.keys(gm.byCause).filter(function (k) { return gm.byCause[k] > 0; }).sort(function (a, b) { return gm.byCause[b] - gm.byCause[a]; });
-      var head = (KIND === 'bench' ? groupLabel(cellGroup[c.id]) + ', ' : '') + cellLabel(c) + ': ' + plural(gm.count, 'gap') + ', ' + gm.totalMs.toFixed(3) + ' ms, largest ' + gm.maxMs.toFixed(3) + ' ms \u2014 ' + main.map(function (k) { return k + ' ' + gm.byCause[k].toFixed(3) + ' ms'; }).join(', ');
+      var head = (KIND === 'bench' ? groupLabel(cellGroup[c.id]) + ', ' : '') + cellLabel(c) + ': ' + plural(gm.count, 'gap') + ', ' +
+        gm.totalMs.toFixed(3) + ' ms, largest ' + gm.maxMs.toFixed(3) + ' ms \u2014 ' +
+        main.map(function (k) { return k + ' ' + gm.byCause[k].toFixed(3) + ' ms'; }).join(', ');
       return el('details', { class: 'gap-cell', 'data-cell': c.id }, [el('summary', null, [head]), el('div', { class: 'scroll' }, [table(null,
         ['between chunks', 'ms', 'cause', 'copy busy ms', 'host busy ms', 'upload busy ms'],
         gm.largest.slice(0, 8).map(function (gp) {
-          return el('tr', null, [td('#' + gp.afterChunk + ' \u2192 #' + gp.beforeChunk), td(gp.ms.toFixed(3), 'num'), td(gp.cause), td(gp.during.copy.toFixed(3), 'num'), td(gp.during.sink.toFixed(3), 'num'), td(gp.during.upload.toFixed(3), 'num')]);
+          return el('tr', null, [td('#' + gp.afterChunk + ' \u2192 #' + gp.beforeChunk), td(gp.ms.toFixed(3), 'num'), td(gp.cause),
+            td(gp.during.copy.toFixed(3), 'num'), td(gp.during.sink.toFixed(3), 'num'), td(gp.during.upload.toFixed(3), 'num')]);
         }), [false, true, false, true, true, true])])]);
     });
-    if (per.length === 1) { inner[0].querySelector('summary').insertBefore(document.createTextNode('Largest gaps \u2014 '), inner[0].querySelector('summary').firstChild); box.appendChild(inner[0]); }
-    else box.appendChild(el('details', { id: 'gap-cells' }, [el('summary', null, ['Largest gaps of each cell (' + plural(per.length, 'cell') + ' with gaps)'])].concat(inner)));
+    if (per.length === 1) {
+      inner[0].querySelector('summary').insertBefore(document.createTextNode('Largest gaps \u2014 '), inner[0].querySelector('summary').firstChild);
+      box.appendChild(inner[0]);
+    } else {
+      box.appendChild(el('details', { id: 'gap-cells' },
+        [el('summary', null, ['Largest gaps of each cell (' + plural(per.length, 'cell') + ' with gaps)'])].concat(inner)));
+    }
   }
 
   // Charts: efficiency against the compute/copy ratio and against the chunk size, drawn at the
@@ -562,7 +661,8 @@ export const REPORT_CLIENT_JS = String.raw`
     var W = Math.max(260, box.clientWidth || 420), H = 250, L = 56, R = 14, T = 10, B = 48, PAD = 16;
     var xs = spec.xs, series = spec.series, ys = [];
     series.forEach(function (s) { s.points.forEach(function (p) { ys.push(p[1]); }); });
-    var ymin = Math.min(0.5, Math.floor((Math.min.apply(null, ys) - 0.02) * 10) / 10), ymax = Math.max(1.0, Math.ceil(Math.max.apply(null, ys) * 20) / 20) + 0.02;
+    var ymin = Math.min(0.5, Math.floor((Math.min.apply(null, ys) - 0.02) * 10) / 10);
+    var ymax = Math.max(1.0, Math.ceil(Math.max.apply(null, ys) * 20) / 20) + 0.02;
     var root = svg('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': spec.title });
     var X = function (x) { var i = xs.indexOf(x); return L + PAD + (xs.length === 1 ? 0.5 : i / (xs.length - 1)) * (W - L - R - 2 * PAD); };
     var Y = function (y) { return T + (ymax - y) / (ymax - ymin) * (H - T - B); };
@@ -574,12 +674,18 @@ export const REPORT_CLIENT_JS = String.raw`
     root.appendChild(svg('line', { x1: L, x2: L, y1: T, y2: H - B, class: 'axis' }));
     root.appendChild(svg('line', { x1: L, x2: W - R, y1: H - B, y2: H - B, class: 'axis' }));
     xs.forEach(function (x) { root.appendChild(svg('text', { x: X(x), y: H - B + 16, 'text-anchor': 'middle' }, spec.xfmt(x))); });
-    root.appendChild(svg('text', { x: L + (W - L - R) / 2, y: H - 8, 'text-anchor': 'middle', class: 'axis-label x-label' }, W < 440 && spec.xshort ? spec.xshort : spec.xlabel));
-    root.appendChild(svg('text', { x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-label y-label', transform: 'translate(14,' + (T + (H - T - B) / 2) + ') rotate(-90)' }, 'efficiency (ideal / wall)'));
+    root.appendChild(svg('text', { x: L + (W - L - R) / 2, y: H - 8, 'text-anchor': 'middle', class: 'axis-label x-label' },
+      W < 440 && spec.xshort ? spec.xshort : spec.xlabel));
+    root.appendChild(svg('text', {
+      x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-label y-label', transform: 'translate(14,' + (T + (H - T - B) / 2) + ') rotate(-90)'
+    }, 'efficiency (ideal / wall)'));
     series.forEach(function (s, i) {
       var col = PALETTE[i % PALETTE.length];
       var pts = s.points.slice().sort(function (a, b) { return xs.indexOf(a[0]) - xs.indexOf(b[0]); });
-      root.appendChild(svg('polyline', { points: pts.map(function (p) { return X(p[0]) + ',' + Y(p[1]); }).join(' '), fill: 'none', stroke: col, 'stroke-width': 2, 'stroke-dasharray': s.dashed ? '5 4' : 'none' }));
+      root.appendChild(svg('polyline', {
+        points: pts.map(function (p) { return X(p[0]) + ',' + Y(p[1]); }).join(' '),
+        fill: 'none', stroke: col, 'stroke-width': 2, 'stroke-dasharray': s.dashed ? '5 4' : 'none'
+      }));
       pts.forEach(function (p) {
         var dot = svg('circle', { cx: X(p[0]), cy: Y(p[1]), r: 3.5, fill: col, 'data-series': s.name, 'data-x': p[0], 'data-y': p[1] });
         dot.appendChild(svg('title', {}, s.name + ' at ' + spec.xfmt(p[0]) + ': ' + FMT.eff(p[1])));
@@ -608,17 +714,26 @@ export const REPORT_CLIENT_JS = String.raw`
     var ratios = uniq(data.cells.map(function (c) { return c.ratio; }).filter(function (r) { return r !== null; })).sort(function (a, b) { return a - b; });
     var sizes = uniq(data.cells.map(function (c) { return c.chunkBytes; })).sort(function (a, b) { return a - b; });
     if (ratios.length > 1) sizes.forEach(function (sz) {
-      charts.push({ title: 'Efficiency vs compute/copy ratio, ' + fmtBytes(sz) + ' chunks', xs: ratios, xfmt: String, xlabel: 'compute/copy time ratio asked (kernel time / D2H time)', xshort: 'compute/copy ratio (kernel / D2H)', series: collect(function (c) { return c.chunkBytes === sz && c.ratio !== null; }, function (c) { return c.ratio; }) });
+      charts.push({
+        title: 'Efficiency vs compute/copy ratio, ' + fmtBytes(sz) + ' chunks', xs: ratios, xfmt: String,
+        xlabel: 'compute/copy time ratio asked (kernel time / D2H time)', xshort: 'compute/copy ratio (kernel / D2H)',
+        series: collect(function (c) { return c.chunkBytes === sz && c.ratio !== null; }, function (c) { return c.ratio; })
+      });
     });
     if (sizes.length > 1) (ratios.length ? ratios : [null]).forEach(function (r) {
-      charts.push({ title: 'Efficiency vs chunk size' + (r === null ? '' : ', compute/copy ' + r), xs: sizes, xfmt: fmtBytes, xlabel: 'chunk size', series: collect(function (c) { return c.ratio === r; }, function (c) { return c.chunkBytes; }) });
+      charts.push({
+        title: 'Efficiency vs chunk size' + (r === null ? '' : ', compute/copy ' + r), xs: sizes, xfmt: fmtBytes, xlabel: 'chunk size',
+        series: collect(function (c) { return c.ratio === r; }, function (c) { return c.chunkBytes; })
+      });
     });
     if (!charts.length) { box.appendChild(el('p', null, ['One ratio and one chunk size: no sweep to chart.'])); return; }
     charts.forEach(function (spec) {
       var holder = el('div', { class: 'plot' });
       var legend = el('div', { class: 'legend' }, spec.series.map(function (s, i) {
         var col = PALETTE[i % PALETTE.length];
-        return el('span', null, [el('i', { style: s.dashed ? 'height:0;border-top:2px dashed ' + col : 'height:3px;vertical-align:2px;background:' + col }), s.name]);
+        return el('span', null, [
+          el('i', { style: s.dashed ? 'height:0;border-top:2px dashed ' + col : 'height:3px;vertical-align:2px;background:' + col }),
+          s.name]);
       }));
       spec.fig = el('figure', { class: 'chart-fig' }, [el('figcaption', null, [spec.title]), holder, legend]);
       spec.holder = holder;
@@ -642,7 +757,8 @@ export const REPORT_CLIENT_JS = String.raw`
       tds.push(td(run.chunks ? (busy / run.chunks).toFixed(3) : '\u2013', 'num'));
       return el('tr', { 'data-stage': s, class: s === bottleneckOf(run) ? 'best' : null }, tds);
     });
-    rows.push(el('tr', null, [td('wall'), num(run, 'stats.wallMs', 'ms'), td('100.0%', 'num'), td(run.chunks ? (run.stats.wallMs / run.chunks).toFixed(3) : '\u2013', 'num')]));
+    rows.push(el('tr', null, [td('wall'), num(run, 'stats.wallMs', 'ms'), td('100.0%', 'num'),
+      td(run.chunks ? (run.stats.wallMs / run.chunks).toFixed(3) : '\u2013', 'num')]));
     if (rows.length === 1) box.appendChild(el('p', null, ['Stage busy times need a traced run.']));
     box.appendChild(table('stage-table', ['stage', 'busy ms', 'share of wall', 'ms per chunk'], rows, [false, true, true, true]));
   }
@@ -658,7 +774,9 @@ export const REPORT_CLIENT_JS = String.raw`
     Object.keys(data.config).forEach(function (k) {
       var v = data.config[k];
       if (v === null || v === undefined || k === 'report' || k === 'workloadName') return;
-      add(k === 'kind' ? 'output kind' : k, typeof v === 'object' ? Object.keys(v).map(function (kk) { return kk + ' ' + (typeof v[kk] === 'object' ? JSON.stringify(v[kk]) : v[kk]); }).join(', ') : String(v));
+      add(k === 'kind' ? 'output kind' : k, typeof v === 'object'
+        ? Object.keys(v).map(function (kk) { return kk + ' ' + (typeof v[kk] === 'object' ? JSON.stringify(v[kk]) : v[kk]); }).join(', ')
+        : String(v));
     });
     if (data.command && data.command.length) add('command', data.command.join(' '));
   }

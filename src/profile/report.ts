@@ -123,7 +123,10 @@ export function expandTimeline(ct: CompactTimeline): ChunkTiming[] {
 const CSS = `
 :root { color-scheme: light; --muted: #5b6570; --line: #e3e6ea; --accent: #1f6fb2; }
 * { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; padding: 20px 28px 40px; max-width: 1480px; color: #1d1d1d; background: #fff; }
+body {
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
+  margin: 0 auto; padding: 20px 28px 40px; max-width: 1480px; color: #1d1d1d; background: #fff;
+}
 h1 { font-size: 21px; margin: 0 0 2px; }
 h2 { font-size: 16px; margin: 30px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
 #env { color: var(--muted); margin: 0; font-size: 13px; }
@@ -145,7 +148,10 @@ tr.group td { background: #f9fafb; font-weight: 600; padding-top: 8px; border-bo
 tr.best td { font-weight: 650; }
 tr.picked td { background: #eaf2fb; }
 .scroll { overflow-x: auto; max-width: 100%; }
-button.tl { font: inherit; font-size: 12px; border: 1px solid #c9d1d9; background: #fff; border-radius: 3px; padding: 0 6px; cursor: pointer; color: var(--accent); }
+button.tl {
+  font: inherit; font-size: 12px; border: 1px solid #c9d1d9; background: #fff; border-radius: 3px; padding: 0 6px;
+  cursor: pointer; color: var(--accent);
+}
 details { margin: 8px 0; }
 details > summary { cursor: pointer; color: var(--accent); }
 .hint { color: var(--muted); font-size: 12.5px; margin: 4px 0 8px; }
@@ -191,7 +197,9 @@ function reportKind(results: Results): 'bench' | 'render' | 'run' {
 const TIMELINE_SECTION = `<section id="timeline-section"><h2 id="timeline-heading">Timeline</h2>
 <div id="picker-row"></div>
 <div class="legend" id="timeline-legend"></div>
-<p class="hint">Wheel to zoom, drag to pan, double-click to reset; hover a span for its chunk. Ticks in the host lane are the instants the host enqueued each chunk's kernel (upper) and copy (lower); red marks under the compute lane are the compute engine's idle gaps.</p>
+<p class="hint">Wheel to zoom, drag to pan, double-click to reset; hover a span for its chunk.
+Ticks in the host lane are the instants the host enqueued each chunk's kernel (upper) and copy (lower);
+red marks under the compute lane are the compute engine's idle gaps.</p>
 <div id="timelines"></div></section>`;
 
 const GAPS_SECTION = `<h2>Compute idle gaps, by cause</h2>
@@ -203,9 +211,13 @@ const NOTES_SECTION = `<h2>Notes</h2>
 function benchBody(): string {
   return `<section id="headline"></section>
 <h2>Results by configuration</h2>
-<p class="hint">Efficiency = max(stage alone) / wall of the untraced run (1.0: the slowest stage never waited). vs serial = serial wall / this wall at the same chunk size and ratio. Kernel util (strict) comes from the traced run. A peer's column is its wall / tandem's wall (above 1: tandem was faster). The best overlap of each configuration is in bold; "view" shows a cell's traced run below.</p>
+<p class="hint">Efficiency = max(stage alone) / wall of the untraced run (1.0: the slowest stage never waited).
+vs serial = serial wall / this wall at the same chunk size and ratio. Kernel util (strict) comes from the traced run.
+A peer's column is its wall / tandem's wall (above 1: tandem was faster).
+The best overlap of each configuration is in bold; "view" shows a cell's traced run below.</p>
 <div class="scroll" id="summary"></div>
-<details id="all-figures"><summary>Every figure per cell (busy fractions, NVML, copy peak, tracing cost)</summary><div class="scroll" id="details-table"></div></details>
+<details id="all-figures"><summary>Every figure per cell (busy fractions, NVML, copy peak, tracing cost)</summary>
+<div class="scroll" id="details-table"></div></details>
 ${TIMELINE_SECTION}
 <h2>Efficiency charts</h2>
 <div id="charts"></div>
@@ -218,7 +230,8 @@ ${NOTES_SECTION}`;
 function runBody(): string {
   return `<section id="headline"></section>
 <h2>Stage times</h2>
-<p class="hint">Busy time of each stage over the run (union of its spans in the traced run), its share of the wall time, and its mean per chunk. The bottleneck is the busiest stage; efficiency = its busy time / wall.</p>
+<p class="hint">Busy time of each stage over the run (union of its spans in the traced run), its share of the wall time,
+and its mean per chunk. The bottleneck is the busiest stage; efficiency = its busy time / wall.</p>
 <div class="scroll" id="stages"></div>
 ${TIMELINE_SECTION}
 ${GAPS_SECTION}

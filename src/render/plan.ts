@@ -116,7 +116,8 @@ export async function planRender(o: RenderRequest): Promise<RenderPlan> {
   const fb = frameBytes({ width, height, pixelFormat: o.format as PixelFormat });
   if (fb * framesPerChunk > KERNEL_U32_MAX + 1)
     throw new UsageError(
-      `--frames-per-chunk ${framesPerChunk} at --size ${width}x${height} ${o.format} makes ${formatBytes(fb * framesPerChunk)} chunks; a chunk must stay within 4 GiB (kernels address it with 32-bit offsets): lower --frames-per-chunk`,
+      `--frames-per-chunk ${framesPerChunk} at --size ${width}x${height} ${o.format} makes ${formatBytes(fb * framesPerChunk)} chunks; ` +
+        `a chunk must stay within 4 GiB (kernels address it with 32-bit offsets): lower --frames-per-chunk`,
     );
   const depth = o.depth === 'auto' ? 'auto' : integer('depth', o.depth, 1, 16);
   const deviceSlots =

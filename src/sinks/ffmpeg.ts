@@ -27,7 +27,8 @@ export class FfmpegNotFoundError extends TandemError {
   ) {
     super(
       'FFMPEG_NOT_FOUND',
-      `ffmpeg not found${detail ? ` (${detail})` : ''}: looked in ${searched.join(', ') || '(empty PATH)'}. Install it (apt-get install ffmpeg) or set TANDEM_FFMPEG to the ffmpeg executable`,
+      `ffmpeg not found${detail ? ` (${detail})` : ''}: looked in ${searched.join(', ') || '(empty PATH)'}. ` +
+        `Install it (apt-get install ffmpeg) or set TANDEM_FFMPEG to the ffmpeg executable`,
     );
   }
 }
@@ -298,7 +299,10 @@ export async function openFfmpegSink(options: FfmpegSinkOptions): Promise<Ffmpeg
     const probe = await probeFrames(ffprobe, staged.temp);
     if (probe.frames === result.frames) return null;
     const found = probe.frames === null ? 'no readable video stream' : `${probe.frames} frames`;
-    return `ffmpeg exited 0 but ffprobe finds ${found} of the ${result.frames} sent in the ${bytes}-byte file${probe.said ? ` (ffprobe said: ${probe.said})` : ''}${describeSaid()}`;
+    return (
+      `ffmpeg exited 0 but ffprobe finds ${found} of the ${result.frames} sent in the ${bytes}-byte file` +
+      `${probe.said ? ` (ffprobe said: ${probe.said})` : ''}${describeSaid()}`
+    );
   };
 
   return {

@@ -311,7 +311,8 @@ export class FakeDevice implements Device, FakeHost {
       );
     if (dstOffset + bytes > to.byteLength)
       throw new UsageError(
-        `copy: ${formatBytes(bytes)} at offset ${dstOffset} do not fit the destination '${dst.label}' (${formatBytes(to.byteLength)}); pass { bytes } or a larger buffer`,
+        `copy: ${formatBytes(bytes)} at offset ${dstOffset} do not fit the destination '${dst.label}' ` +
+          `(${formatBytes(to.byteLength)}); pass { bytes } or a larger buffer`,
       );
     this.maybeFail('copy', direction === 'HtoD' ? 'copyHtoD' : direction === 'DtoH' ? 'copyDtoH' : undefined);
     const engines = this.opts.copyEngines;

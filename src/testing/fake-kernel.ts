@@ -122,7 +122,8 @@ export class FakeProgram implements Program {
     if (!def) {
       const known = [...this.kernels.keys()];
       throw new UsageError(
-        `fake device: no kernel '${name}' is defined; ${known.length ? `defined: ${known.join(', ')}` : 'none are defined'}. Define it with fake.defineKernel('${name}', signature, fn)`,
+        `fake device: no kernel '${name}' is defined; ${known.length ? `defined: ${known.join(', ')}` : 'none are defined'}. ` +
+          `Define it with fake.defineKernel('${name}', signature, fn)`,
       );
     }
     if (signature && (signature.length !== def.signature.length || signature.some((t, i) => t !== def.signature[i]))) {

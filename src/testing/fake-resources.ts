@@ -224,7 +224,8 @@ export class FakePinnedBuffer extends FakeResource implements PinnedBuffer {
       byteOffset + n * ctor.BYTES_PER_ELEMENT > b.byteLength
     ) {
       throw new UsageError(
-        `pinned buffer '${this.label}'.view: offset ${byteOffset} / length ${n} do not fit ${formatBytes(b.byteLength)} with ${ctor.BYTES_PER_ELEMENT}-byte elements`,
+        `pinned buffer '${this.label}'.view: offset ${byteOffset} / length ${n} do not fit ${formatBytes(b.byteLength)} ` +
+          `with ${ctor.BYTES_PER_ELEMENT}-byte elements`,
       );
     }
     return new ctor(b.buffer, b.byteOffset + byteOffset, n);

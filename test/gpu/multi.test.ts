@@ -103,7 +103,8 @@ for (const uploads of [false, true]) {
           `both pipelines got chunks: ${shares(stats)}`,
         );
         log(
-          `same Device ×2 depth ${depth}${uploads ? ' +uploads' : ''}: ${CHUNKS} chunks match; shares ${shares(stats)}; ${stats.wallMs.toFixed(1)} ms; ${stats.bottleneck.reason}`,
+          `same Device ×2 depth ${depth}${uploads ? ' +uploads' : ''}: ${CHUNKS} chunks match; ` +
+            `shares ${shares(stats)}; ${stats.wallMs.toFixed(1)} ms; ${stats.bottleneck.reason}`,
         );
       }
     },

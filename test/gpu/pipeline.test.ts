@@ -107,7 +107,9 @@ test('trace: timeline in host time respects the barriers; auto depth explains it
     if (p) assert.ok(t.compute[0] >= p.copy[1] - 1e-3, `barrier 1 at chunk ${t.index}`);
   }
   log(
-    `trace: efficiency ${stats.efficiency?.toFixed(3)} bottleneck ${stats.bottleneck} compute ${stats.stages.compute.busyMs?.toFixed(2)} ms copy ${stats.stages.copy.busyMs?.toFixed(2)} ms upload ${stats.stages.upload.busyMs?.toFixed(2)} ms wall ${stats.wallMs.toFixed(2)} ms`,
+    `trace: efficiency ${stats.efficiency?.toFixed(3)} bottleneck ${stats.bottleneck} ` +
+      `compute ${stats.stages.compute.busyMs?.toFixed(2)} ms copy ${stats.stages.copy.busyMs?.toFixed(2)} ms ` +
+      `upload ${stats.stages.upload.busyMs?.toFixed(2)} ms wall ${stats.wallMs.toFixed(2)} ms`,
   );
   const w = workloads[0]!.plain;
   const auto = await createPipeline(device, { outputBytes: OUT, compute: (c) => w.compute(c), sink: () => {} }).run(40);

@@ -123,7 +123,9 @@ export async function fakeInfo(options: InfoOptions = {}): Promise<InfoReport> {
   using device = new FakeDevice({ ordinal: Number(options.device ?? 0) });
   return {
     backend: 'fake',
-    note: `${avail && !avail.ok ? `${noGpuReason(avail.reason)}; ` : ''}the fake device: JS kernels and copies on a virtual clock, for trying tandem and testing code, not for figures`,
+    note:
+      `${avail && !avail.ok ? `${noGpuReason(avail.reason)}; ` : ''}` +
+      'the fake device: JS kernels and copies on a virtual clock, for trying tandem and testing code, not for figures',
     driverVersion: null,
     nvrtc: null,
     devices: [{ ...device.properties, memoryFree: device.memoryInfo().free }],

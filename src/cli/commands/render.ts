@@ -106,20 +106,31 @@ function summary(
   const fps = wall > 0 ? (p.framesDone / wall) * 1000 : 0;
   const busy = (ms: number | null | undefined) =>
     ms === null || ms === undefined ? 'n/a' : `${seconds(ms)} (${((ms / wall) * 100).toFixed(0)}%)`;
+  const util = utilSamples.length
+    ? `NVML utilization.gpu mean ${(utilSamples.reduce((a, b) => a + b, 0) / utilSamples.length).toFixed(0)}% ` +
+      `(${utilSamples.length} samples)`
+    : 'n/a (no NVML on this device)';
   const lines = [
-    `tandem render ${status}: ${workload.name} ${plan.format.width}x${plan.format.height} ${plan.format.pixelFormat}, ${p.framesDone}/${plan.frames} frames → ${plan.out} (${plan.kind})`,
+    `tandem render ${status}: ${workload.name} ${plan.format.width}x${plan.format.height} ${plan.format.pixelFormat}, ` +
+      `${p.framesDone}/${plan.frames} frames → ${plan.out} (${plan.kind})`,
     `  device       ${device.properties.name} (${device.backend})`,
     ...(outcome.multi
       ? [
-          `  devices      ${outcome.multi.devices} pipelines: ${outcome.multi.perDevice.map((d) => `#${d.deviceIndex} (GPU ${d.ordinal}) ${d.chunks} chunks`).join(', ')}; limited by ${outcome.multi.bottleneck.stage ?? 'nothing in particular'} (${outcome.multi.bottleneck.reason})`,
+          `  devices      ${outcome.multi.devices} pipelines: ` +
+            `${outcome.multi.perDevice.map((d) => `#${d.deviceIndex} (GPU ${d.ordinal}) ${d.chunks} chunks`).join(', ')}; ` +
+            `limited by ${outcome.multi.bottleneck.stage ?? 'nothing in particular'} (${outcome.multi.bottleneck.reason})`,
         ]
       : []),
     `  workload     ${workload.describe}`,
-    `  pipeline     ${stats?.mode ?? plan.mode}, depth ${stats?.depth ?? plan.depth}${stats && stats.deviceSlots !== stats.depth ? ` (${stats.deviceSlots} on the device)` : ''}${stats?.depthReason ? ` (${stats.depthReason})` : ''}, ${plan.format.framesPerChunk} frames a chunk (${formatBytes(fb * plan.format.framesPerChunk)})`,
+    `  pipeline     ${stats?.mode ?? plan.mode}, depth ${stats?.depth ?? plan.depth}` +
+      `${stats && stats.deviceSlots !== stats.depth ? ` (${stats.deviceSlots} on the device)` : ''}` +
+      `${stats?.depthReason ? ` (${stats.depthReason})` : ''}, ` +
+      `${plan.format.framesPerChunk} frames a chunk (${formatBytes(fb * plan.format.framesPerChunk)})`,
     `  wall         ${seconds(wall)}, ${fps.toFixed(1)} frames/s, ${formatBytes((p.framesDone * fb) / Math.max(wall / 1000, 1e-9))}/s off the GPU`,
-    `  stage busy   compute ${busy(stats?.stages.compute.busyMs)}, copy ${busy(stats?.stages.copy.busyMs)}, sink ${busy(stats?.stages.sink.busyMs ?? p.sinkActiveMs)}`,
+    `  stage busy   compute ${busy(stats?.stages.compute.busyMs)}, copy ${busy(stats?.stages.copy.busyMs)}, ` +
+      `sink ${busy(stats?.stages.sink.busyMs ?? p.sinkActiveMs)}`,
     `  bottleneck   ${runBottleneck(stats, p, wall)}${stats?.efficiency != null ? `, efficiency ${stats.efficiency.toFixed(3)}` : ''}`,
-    `  GPU util     ${utilSamples.length ? `NVML utilization.gpu mean ${(utilSamples.reduce((a, b) => a + b, 0) / utilSamples.length).toFixed(0)}% (${utilSamples.length} samples)` : 'n/a (no NVML on this device)'}`,
+    `  GPU util     ${util}`,
     `  output       ${outputLine(plan, outcome.sink)}`,
   ];
   return `${lines.join('\n')}\n`;
@@ -173,7 +184,8 @@ export function registerRender(cli: CAC): void {
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
     .option(
       '--devices <spec>',
-      "One pipeline per device, frames still written in order: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices",
+      "One pipeline per device, frames still written in order: 'all', a count (2), " +
+        'or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices',
     )
     .option('--fps <n>', 'Frame rate written into the video', { default: 30 })
     .option('--cost <x>', 'Per-frame GPU cost multiplier (fractal iterations, decoder channels)', { default: 1 })
