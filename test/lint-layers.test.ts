@@ -1,5 +1,6 @@
 // The layer rule of eslint.config.js, on planted imports: an upward import (static or dynamic)
-// fails the lint, a downward one passes, and bench/ may not reach into src/.
+// fails the lint, a downward one passes, and bench/ may not reach into src/. And the hard line
+// limit, on planted lines: 160 characters pass, 161 fail even when a string makes the line long.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -15,12 +16,12 @@ interface Linter {
   lintText(code: string, options: { filePath: string }): Promise<{ messages: LintMessage[] }[]>;
 }
 const { ESLint } = createRequire(`${root}tools/lint/package.json`)('eslint') as {
-  ESLint: new (options: { cwd: string }) => Linter;
+  ESLint: new (options: { cwd: string; overrideConfig?: object }) => Linter;
 };
 const eslint = new ESLint({ cwd: root });
 
-async function errors(code: string, filePath: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath: `${root}${filePath}` });
+async function errors(code: string, filePath: string, linter = eslint): Promise<string[]> {
+  const [result] = await linter.lintText(code, { filePath: `${root}${filePath}` });
   return result!.messages.map((m) => `${m.ruleId}: ${m.message}`);
 }
 
@@ -46,4 +47,40 @@ test('sinks may use formats but not workloads; bench uses the package name only'
   assert.equal((await errors("export { fractal } from '../workloads/fractal.js';\n", 'src/sinks/x.ts')).length, 1);
   assert.equal((await errors("export { open } from '../src/pipeline/device.js';\n", 'bench/x.ts')).length, 1);
   assert.deepEqual(await errors("export { open } from 'tandem';\n", 'bench/x.ts'), []);
+});
+
+/** A line of exactly `length` characters, long because of the string on it. */
+function stringLine(length: number, quote = "'"): string {
+  const head = `export const m = ${quote}`;
+  return `${head}${'x'.repeat(length - head.length - 2)}${quote};\n`;
+}
+
+test('a line of 161 characters fails even when a string or template makes it long; 160 passes', async () => {
+  assert.equal(stringLine(161).length, 162); // 161 and the newline
+  assert.deepEqual(await errors(stringLine(160), 'src/util/x.ts'), []);
+  assert.deepEqual(await errors(stringLine(160, '`'), 'scripts/x.mjs'), []);
+  for (const [line, filePath] of [
+    [stringLine(161), 'src/util/x.ts'],
+    [stringLine(161, '`'), 'test/x.test.ts'],
+    [stringLine(161), 'scripts/x.mjs'],
+  ] as const) {
+    const found = await errors(line, filePath);
+    assert.equal(found.length, 1, filePath);
+    assert.match(found[0]!, /^tandem\/hard-max-len: This line is 161 characters long, over the hard limit of 160/);
+  }
+});
+
+test('a file on the hard-max-len list may keep its long lines, and fails once it has none', async () => {
+  const listed = new ESLint({
+    cwd: root,
+    overrideConfig: {
+      files: ['src/util/x.ts'],
+      rules: { 'tandem/hard-max-len': ['error', { max: 160, pending: true }] },
+    },
+  });
+  assert.deepEqual(await errors(stringLine(161), 'src/util/x.ts', listed), []);
+  assert.match(
+    (await errors(stringLine(160), 'src/util/x.ts', listed))[0]!,
+    /^tandem\/hard-max-len: This file has no line over 160 characters left: take it off the hard-max-len list/,
+  );
 });
