@@ -78,7 +78,10 @@ test('a long run grows when its remaining chunks repay the stall; a run of unkno
   assert.deepEqual([long.sizer.depth, long.sizer.deviceSlots], [16, 3]);
   assert.match(
     long.sizer.finalReason(2000)!,
-    /; grown from 2 \(2 on the device\): allocating 15 more slots blocks the host for ~22\.5 ms \(~0\.080 ms of GPU work queued\), repaid by the 1995 chunks left/,
+    new RegExp(
+      String.raw`; grown from 2 \(2 on the device\): allocating 15 more slots blocks the host for ~22\.5 ms ` +
+        String.raw`\(~0\.080 ms of GPU work queued\), repaid by the 1995 chunks left`,
+    ),
   );
   const stream = drive(pool(0), null);
   assert.deepEqual(stream.grown, [[16, 3]]);
