@@ -144,12 +144,16 @@ export function chooseDepth(
     (m.upload > 0 ? `upload ${ms(m.upload)}, ` : '') +
     `compute ${ms(m.compute)}, copy ${ms(m.copy)}, sink ${ms(m.sink)}, host wake-up ${ms(m.wake)}`;
   const turn = jitterMs > 0 ? `${ms(cycle)} (+ ${ms(jitterMs)} for host jitter)` : ms(cycle);
-  let why = `a slot turns around in ${turn} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, so ceil(${perB(cycle + jitterMs).toFixed(2)}) + 1 spare = ${need} slots`;
+  let why =
+    `a slot turns around in ${turn} and the bottleneck (${bottleneck}) takes ${ms(b)} per chunk, ` +
+    `so ceil(${perB(cycle + jitterMs).toFixed(2)}) + 1 spare = ${need} slots`;
   if (need > MAX_DEPTH) why += `, capped at ${MAX_DEPTH}`;
   if (pinnedCap < Math.min(need, MAX_DEPTH))
     why += `, capped at ${pinnedCap} by the ${PINNED_LIMIT / 1024 ** 3} GiB pinned limit`;
   if (need < AUTO_START_DEPTH) why += `; kept ${AUTO_START_DEPTH} (double buffering)`;
-  why += `; on the device ${deviceSlots} of them: the GPU-side cycle (${m.upload > 0 ? 'upload + ' : ''}compute + copy) takes ${ms(gpuCycle)}, ceil(${perB(gpuCycle).toFixed(2)}) + 1 spare = ${deviceNeed}`;
+  why +=
+    `; on the device ${deviceSlots} of them: the GPU-side cycle (${m.upload > 0 ? 'upload + ' : ''}compute + copy) ` +
+    `takes ${ms(gpuCycle)}, ceil(${perB(gpuCycle).toFixed(2)}) + 1 spare = ${deviceNeed}`;
   if (deviceCap < Math.min(deviceNeed, depth))
     why += `, capped at ${deviceCap} by device memory (${DEVICE_MEMORY_SHARE * 100}% of free)`;
   if (deviceSlots < depth)

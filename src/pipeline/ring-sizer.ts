@@ -182,7 +182,8 @@ export class RingSizer {
     if (this.auto && !this.reason) {
       const asked = this.pending && !this.pending.allocated ? this.pending : null;
       return asked
-        ? `auto depth ${this.depth}: every chunk was enqueued before the warm-up measurements came in, so the run kept the ${this.depth} slots it started with; they asked for ${asked.reason.replace(/^auto depth /, '')}`
+        ? `auto depth ${this.depth}: every chunk was enqueued before the warm-up measurements came in, ` +
+            `so the run kept the ${this.depth} slots it started with; they asked for ${asked.reason.replace(/^auto depth /, '')}`
         : `auto depth ${this.depth}: the run had ${delivered} chunks, too few to time (needs ${AUTO_WARMUP}); kept the ${this.depth} slots it started with`;
     }
     if (this.pending?.allocated)
@@ -231,7 +232,9 @@ export class RingSizer {
       if (choice.depth === this.depth && choice.deviceSlots === this.deviceSlots) return choice;
       return {
         ...choice,
-        reason: `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots and ${choice.deviceSlots} of the ${this.deviceSlots} device slots it started with`,
+        reason:
+          `${choice.reason}; uses ${choice.depth} of the ${this.depth} host slots ` +
+          `and ${choice.deviceSlots} of the ${this.deviceSlots} device slots it started with`,
       };
     }
     // Slots the pool holds ready cost nothing; only the rest are allocated.

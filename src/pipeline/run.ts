@@ -734,7 +734,8 @@ export class PipelineRun<I> {
       return null;
     }
     throw new UsageError(
-      `with inputBytes set, each input must be bytes (an ArrayBufferView) or a function (staging, index) that fills the staging view; chunk ${n} got ${typeof item}`,
+      'with inputBytes set, each input must be bytes (an ArrayBufferView) or a function (staging, index) ' +
+        `that fills the staging view; chunk ${n} got ${typeof item}`,
     );
   }
 
