@@ -24,8 +24,8 @@
 //      DEPTHS=2,3,16,auto  TAIL_SHARE=0.5
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPipeline, driverAvailable, open, type Device, type PipelineStats } from 'tandem';
-import { calibrateSynthetic, median, syntheticKernel, syntheticLauncher } from 'tandem/bench';
+import { createPipeline, driverAvailable, open, type ComputeChunk, type Device, type PipelineStats } from 'tandem';
+import { calibrateSynthetic, median, syntheticKernel, syntheticLauncher, timeAlone } from 'tandem/bench';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.SIZES ?? '64,4,1').split(',').map((s) => Math.round(Number(s) * MiB));
@@ -64,28 +64,23 @@ const props = device.properties;
 log(`${props.name}, ${props.smCount} SMs, ${props.asyncEngineCount} copy engines, pcie ${JSON.stringify(props.pcie)}`);
 const { program, kernel } = syntheticKernel(device);
 
-/** GPU time of `n` kernels alone, or `n` D2H copies alone, on one stream (events around). */
+/**
+ * GPU time of `n` kernels alone, or `n` D2H copies alone, on one stream: one device buffer (the
+ * copies into two pinned ones in turn), 3 warm-up chunks, events around the chunks.
+ */
 async function alone(dev: Device, bytes: number, iters: number, n: number, what: 'compute' | 'copy'): Promise<number> {
   const launch = syntheticLauncher(dev, kernel, bytes);
-  using s = dev.createStream({ label: `${what} alone` });
-  using a = dev.createEvent({ timing: true });
-  using b = dev.createEvent({ timing: true });
-  using out = dev.allocDevice(bytes, 'alone out');
-  using p0 = dev.allocPinned(bytes, 'alone pinned 0');
-  using p1 = dev.allocPinned(bytes, 'alone pinned 1');
-  const once = (k: number) =>
-    what === 'compute' ? launch(s, out, null, k, iters, 0) : dev.copy(s, k & 1 ? p1 : p0, out);
-  for (let k = 0; k < 3; k++) once(k); // warm
-  await s.synchronize();
-  a.record(s);
-  for (let k = 0; k < n; k++) {
-    once(k);
-    // Yield now and then so a long queue does not pin the event loop (the driver may block when full).
-    if ((k & 255) === 255) await new Promise((r) => setImmediate(r));
-  }
-  b.record(s);
-  await b.completion();
-  return b.elapsedMs(a);
+  const stage =
+    what === 'copy' ? 'copy' : (c: ComputeChunk<number>) => launch(c.stream, c.output, null, c.index, iters, 0);
+  const [ms] = await timeAlone(dev, stage, {
+    chunkBytes: bytes,
+    chunks: n,
+    buffers: 1,
+    pinned: 2,
+    warmup: 3,
+    start: 'idle',
+  });
+  return ms;
 }
 
 async function pipelineRun(

@@ -37,7 +37,7 @@ export { UtilizationSampler, nvmlUtilizationReader, summarizeUtilization } from 
 export type { UtilizationSample, UtilizationSummary, UtilizationReader } from './profile/nvml-sampler.js';
 export { buildTrace, writeTrace, writeTraceRuns } from './profile/trace.js';
 export type { TraceDocument, TraceEvent, TraceRun } from './profile/trace.js';
-export { computeAloneMs, copyAloneMs } from './profile/alone.js';
+export { timeAlone, type AloneOptions, type AloneStage } from './profile/alone.js';
 export { calibrateCost, type Calibration as CostCalibration, type Tunable } from './profile/calibrate.js';
 export {
   calibrateSynthetic,

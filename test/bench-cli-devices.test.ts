@@ -10,6 +10,7 @@ import { parseBenchOptions, runBench } from '../src/cli/commands/bench.js';
 import { planCliRender as planRender } from '../src/cli/commands/render.js';
 import { UsageError } from '../src/util/errors.js';
 import { calibrateCost } from '../src/profile/calibrate.js';
+import { timeAlone } from '../src/profile/alone.js';
 import { openDeviceList, parseDeviceList } from '../src/cli/device-list.js';
 import { fastest } from '../src/profile/table.js';
 import type { Cell } from '../src/profile/results.js';
@@ -19,6 +20,7 @@ import { createFrameWorkload } from '../src/workloads/registry.js';
 import { runRender } from '../src/render/render.js';
 import { syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 import { FAKE_COPY_BYTES_PER_MS } from '../src/profile/bench-workloads.js';
+import { assertNoLeaks } from './pipeline-helpers.js';
 
 test('--devices: all, a count, ordinals with repeats; bad text is a usage error that says what to write', () => {
   assert.equal(parseDeviceList('all'), 'all');
@@ -193,6 +195,33 @@ test('calibrateCost lands the asked kernel time on the fake device, whose cost i
     program.close();
     device.close();
   }
+});
+
+test('timeAlone: chunks rotate through the buffers after the warm-ups, one figure per repeat, nothing left open', async () => {
+  const device = new FakeDevice({ clock: 'virtual', copyBytesPerMs: 1e6, copyLatencyMs: 0 });
+  const seen: string[] = [];
+  const compute = await timeAlone(
+    device,
+    (c) => {
+      seen.push(`${c.index}:${c.slot}`);
+      device.memset(c.stream, c.output, 1);
+    },
+    { chunkBytes: 1024, chunks: 3, warmup: 2, repeats: 2 },
+  );
+  assert.equal(compute.length, 2);
+  assert.deepEqual(seen, ['0:0', '1:1', '0:0', '1:1', '2:0', '0:0', '1:1', '2:0']);
+  // 4 copies of 1 ms each (1e6 bytes at 1e6 bytes per virtual ms), three times.
+  const copy = await timeAlone(device, 'copy', {
+    chunkBytes: 1e6,
+    chunks: 4,
+    buffers: 1,
+    pinned: 2,
+    start: 'idle',
+    repeats: 3,
+  });
+  assert.equal(copy.length, 3);
+  for (const ms of copy) assert.ok(Math.abs(ms - 4) < 1e-9, `copy alone ${ms} ms`);
+  assertNoLeaks(device);
 });
 
 test('the table names the fastest of tandem and the peers per cell, with its lead', () => {

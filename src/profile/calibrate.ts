@@ -1,11 +1,11 @@
 // Finds the workload cost (e.g. the synthetic kernel's iters) whose kernel time per chunk is a
 // given multiple of the chunk's D2H time, by measuring. Kernel time is close to affine in the
 // cost (a fixed part plus work), so a line through two points lands near the target and a few
-// secant steps finish it. Each probe is timed as computeAloneMs times the cells: chunks queued
+// secant steps finish it. Each probe is timed as timeAlone times the cells: chunks queued
 // back to back behind a hold on a real GPU (alone.ts), so calibration and the cells' "compute
 // alone" agree — a probe that timed the host's launches instead missed ratio 0.5 at 4 MiB by 2×.
 import type { Device } from '../pipeline/device.js';
-import { computeAloneMs, type ComputeFn } from './alone.js';
+import { timeAlone, type ComputeFn } from './alone.js';
 
 export interface Tunable {
   compute: ComputeFn;
@@ -43,9 +43,8 @@ export async function calibrateCost(
   const measure = async (cost: number): Promise<number> => {
     work.setCost(cost);
     probes++;
-    const t =
-      (await computeAloneMs(device, work.compute, { chunkBytes: options.chunkBytes, chunks: probe, warmup: 1 })) /
-      probe;
+    const [ms] = await timeAlone(device, work.compute, { chunkBytes: options.chunkBytes, chunks: probe, warmup: 1 });
+    const t = ms / probe;
     if (options.probeChunks === undefined && t > 0) probe = Math.min(256, Math.max(8, Math.ceil(2 / t)));
     return t;
   };
