@@ -184,17 +184,48 @@ test('calibrateCost lands the asked kernel time on the fake device, whose cost i
     // 4096 words × 1e-4 ms per word-iteration: 0.4096 ms an iteration, + 0.002 ms.
     const cal = await calibrateCost(device, work as never, {
       chunkBytes: bytes,
-      targetMsPerChunk: 0.4096 * 5 + 0.002,
-      initialCost: 1,
-      maxCost: 64,
+      ratios: [1],
+      copyMsPerChunk: 0.4096 * 5 + 0.002,
+      search: { kind: 'secant', initialCost: 1, maxCost: 64 },
     });
-    assert.equal(cal.cost, 5);
+    const [point] = cal.points;
+    assert.equal(point!.cost, 5);
     assert.equal(iters, 5, 'the cost is left set');
-    assert.ok(Math.abs(cal.computeMsPerChunk / cal.targetMsPerChunk - 1) < 0.01, JSON.stringify(cal));
+    assert.ok(Math.abs(point!.computeMsPerChunk / point!.targetMsPerChunk - 1) < 0.01, JSON.stringify(cal));
   } finally {
     program.close();
     device.close();
   }
+});
+
+test("calibrateCost's line search finds a cost for each ratio of the D2H time it measures, and frees what it made", async () => {
+  const fake = new FakeDevice({ clock: 'virtual', copyBytesPerMs: 1e5, copyLatencyMs: 0 });
+  const { program, kernel } = syntheticKernel(fake);
+  const launch = syntheticLauncher(fake, kernel, 4096);
+  let iters = 0;
+  const work = {
+    compute: (c: { stream: never; output: never; index: number }) =>
+      launch(c.stream, c.output, null, c.index, iters, 0),
+    setCost: (c: number) => void (iters = c),
+  };
+  const cal = await calibrateCost(fake, work as never, {
+    chunkBytes: 4096,
+    ratios: [0.5, 1, 2],
+    search: { kind: 'line' },
+    probe: { chunks: 1, buffers: 1, warmup: 1, repeats: 3, start: 'idle' },
+  });
+  program.close();
+  assert.ok(cal.copyMsPerChunk > 0);
+  assert.deepEqual(
+    cal.points.map((p) => p.ratio),
+    [0.5, 1, 2],
+  );
+  for (const p of cal.points) {
+    assert.ok(Number.isInteger(p.cost) && p.cost >= 0);
+    assert.ok(Math.abs(p.measuredRatio - p.ratio) / p.ratio < 0.25, `ratio ${p.ratio}: measured ${p.measuredRatio}`);
+  }
+  assert.equal(iters, cal.points[2]!.cost, "the last ratio's cost is left set");
+  assertNoLeaks(fake);
 });
 
 test('timeAlone: chunks rotate through the buffers after the warm-ups, one figure per repeat, nothing left open', async () => {

@@ -66,7 +66,6 @@ test("'tandem/bench' exports the measurement machinery", () => {
     'UtilizationSampler',
     'buildTrace',
     'calibrateCost',
-    'calibrateSynthetic',
     'computeGaps',
     'computeMetrics',
     'efficiencyAgainstAlone',

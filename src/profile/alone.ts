@@ -36,8 +36,8 @@ export interface AloneOptions {
    * - 'idle': a start event on the idle stream, then the chunks as fast as the host enqueues
    *   them, then an end event: the figure includes any time the GPU waits for the host (the
    *   first submission, and any chunk enqueued later than the GPU could have started it).
-   *   bench/overlap.ts and bench/copy-drift.ts time this way, so their figures stay comparable
-   *   with the ones docs/benchmarks.md records for them.
+   *   bench/overlap.ts, bench/multi.ts, bench/race.ts and bench/copy-drift.ts time this way, so
+   *   their figures stay comparable with the ones docs/benchmarks.md records for them.
    * The fake device has no hold kernel: there both are a pair of events around the chunks,
    * which gives its virtual time.
    */

@@ -445,14 +445,15 @@ export async function runSweep(
               { compute: instance.compute, setCost: instance.setCost! },
               {
                 chunkBytes,
-                targetMsPerChunk: ratio * (copyMs / chunks),
-                initialCost: workload.initialCost ?? 1024,
-                maxCost: workload.maxCost,
+                ratios: [ratio],
+                copyMsPerChunk: copyMs / chunks,
+                search: { kind: 'secant', initialCost: workload.initialCost ?? 1024, maxCost: workload.maxCost },
               },
             );
-            for (const e of extra.values()) e.setCost?.(cal.cost);
+            const point = cal.points[0]!;
+            for (const e of extra.values()) e.setCost?.(point.cost);
             hooks.log(
-              `  ratio ${ratio}: cost ${cal.cost} → ${cal.computeMsPerChunk.toFixed(4)} ms/chunk (target ${cal.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`,
+              `  ratio ${ratio}: cost ${point.cost} → ${point.computeMsPerChunk.toFixed(4)} ms/chunk (target ${point.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`,
             );
           }
           const [computeMs] = await timeAlone(device, instance.compute, { chunkBytes, chunks, warmup: 2 });
