@@ -6,7 +6,7 @@
 //   bash .gpu-host/run.sh node --import tsx bench/copy-drift.ts && node ... bench/overlap.ts
 // Env: MIB=4  N=2000  REPEATS=6  MAX_SPREAD=0.01
 import { driverAvailable, open } from 'tandem';
-import { timeD2H } from './d2h-alone.js';
+import { timeAlone } from 'tandem/bench';
 
 const MIB = Number(process.env.MIB ?? 4);
 const N = Number(process.env.N ?? 2000);
@@ -23,7 +23,16 @@ const bytes = MIB * 1024 * 1024;
 let spread: number;
 {
   await using device = await open(0);
-  const ms = await timeD2H(device, bytes, N, REPEATS);
+  // N copies from one device buffer into two pinned ones in turn, as bench/overlap.ts's copy alone.
+  const ms = await timeAlone(device, 'copy', {
+    chunkBytes: bytes,
+    chunks: N,
+    buffers: 1,
+    pinned: 2,
+    warmup: 3,
+    start: 'idle',
+    repeats: REPEATS,
+  });
   const lo = Math.min(...ms);
   spread = (Math.max(...ms) - lo) / lo;
   const gbs = (x: number) => ((N * bytes) / (x / 1000) / 1e9).toFixed(2);

@@ -26,7 +26,7 @@ import {
   type Program,
 } from 'tandem';
 import { FakeDevice } from 'tandem/testing';
-import { calibrateSynthetic, median, syntheticKernel, syntheticLauncher } from 'tandem/bench';
+import { calibrateCost, median, syntheticKernel, syntheticLauncher } from 'tandem/bench';
 
 const MiB = 1024 * 1024;
 const SIZE = Math.round(Number(process.env.SIZE_MIB ?? 16) * MiB);
@@ -102,21 +102,36 @@ interface Row {
 
 const rows: Row[] = [];
 const started = performance.now();
-const cal = await calibrateSynthetic(devices[0]!, SIZE, RATIOS, { log });
+let costNow = 0;
+const cal = await calibrateCost(
+  devices[0]!,
+  {
+    compute: (c) => launchers.get(devices[0]!)!(c.stream, c.output, null, c.index, costNow, 0),
+    setCost: (cost) => void (costNow = cost),
+  },
+  {
+    chunkBytes: SIZE,
+    ratios: RATIOS,
+    search: { kind: 'line' },
+    // One chunk from an idle stream, the median of 7 after a warm-up.
+    probe: { chunks: 1, buffers: 1, warmup: 1, repeats: 7, start: 'idle' },
+    log,
+  },
+);
 const ks = [...new Set([2, 4, 8, gpus].filter((k) => k >= 2 && k <= gpus))];
-const points = [...cal.points, { ratio: 0, iters: 0, kernelMs: 0, measuredRatio: 0 }];
+const points = [...cal.points, { ratio: 0, cost: 0, computeMsPerChunk: 0 }];
 for (const pt of points) {
-  const perChunk = Math.max(pt.kernelMs, cal.copyMs);
+  const perChunk = Math.max(pt.computeMsPerChunk, cal.copyMsPerChunk);
   const n = Math.max(32, Math.round(TARGET_MS / perChunk));
-  await single(pt.iters, 8); // warm
+  await single(pt.cost, 8); // warm
   const baseWalls: number[] = [];
-  for (let r = 0; r < REPEATS; r++) baseWalls.push(await single(pt.iters, n));
+  for (let r = 0; r < REPEATS; r++) baseWalls.push(await single(pt.cost, n));
   const base = median(baseWalls);
   const thr1 = n / (base / 1000);
   const label = pt.ratio === 0 ? 'copies alone' : `ratio ${pt.ratio}`;
   rows.push({
     ratio: pt.ratio,
-    iters: pt.iters,
+    iters: pt.cost,
     chunksPerDevice: n,
     config: 'single pipeline',
     pipelines: 1,
@@ -131,16 +146,16 @@ for (const pt of points) {
   for (const k of ks) configs.push([`${k} GPUs`, devices.slice(0, k), k]);
   for (const [name, list, g] of configs) {
     const total = n * list.length;
-    await multi(list, pt.iters, Math.min(total, 16)); // warm
+    await multi(list, pt.cost, Math.min(total, 16)); // warm
     const walls: number[] = [];
-    for (let r = 0; r < REPEATS; r++) walls.push((await multi(list, pt.iters, total)).wallMs);
+    for (let r = 0; r < REPEATS; r++) walls.push((await multi(list, pt.cost, total)).wallMs);
     const thr = total / (median(walls) / 1000);
-    const traced = await multi(list, pt.iters, total, true);
+    const traced = await multi(list, pt.cost, total, true);
     const scaling = thr / (g * thr1);
     const target = g > 1 ? 0.95 : name === 'multi ×1' ? 0.98 : null;
     rows.push({
       ratio: pt.ratio,
-      iters: pt.iters,
+      iters: pt.cost,
       chunksPerDevice: n,
       config: name,
       pipelines: list.length,

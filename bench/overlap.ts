@@ -24,8 +24,8 @@
 //      DEPTHS=2,3,16,auto  TAIL_SHARE=0.5
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPipeline, driverAvailable, open, type Device, type PipelineStats } from 'tandem';
-import { calibrateSynthetic, median, syntheticKernel, syntheticLauncher } from 'tandem/bench';
+import { createPipeline, driverAvailable, open, type ComputeChunk, type Device, type PipelineStats } from 'tandem';
+import { calibrateCost, median, syntheticKernel, syntheticLauncher, timeAlone, type ProbeTiming } from 'tandem/bench';
 
 const MiB = 1024 * 1024;
 const SIZES = (process.env.SIZES ?? '64,4,1').split(',').map((s) => Math.round(Number(s) * MiB));
@@ -64,29 +64,27 @@ const props = device.properties;
 log(`${props.name}, ${props.smCount} SMs, ${props.asyncEngineCount} copy engines, pcie ${JSON.stringify(props.pcie)}`);
 const { program, kernel } = syntheticKernel(device);
 
-/** GPU time of `n` kernels alone, or `n` D2H copies alone, on one stream (events around). */
+/**
+ * GPU time of `n` kernels alone, or `n` D2H copies alone, on one stream: one device buffer (the
+ * copies into two pinned ones in turn), 3 warm-up chunks, events around the chunks.
+ */
 async function alone(dev: Device, bytes: number, iters: number, n: number, what: 'compute' | 'copy'): Promise<number> {
   const launch = syntheticLauncher(dev, kernel, bytes);
-  using s = dev.createStream({ label: `${what} alone` });
-  using a = dev.createEvent({ timing: true });
-  using b = dev.createEvent({ timing: true });
-  using out = dev.allocDevice(bytes, 'alone out');
-  using p0 = dev.allocPinned(bytes, 'alone pinned 0');
-  using p1 = dev.allocPinned(bytes, 'alone pinned 1');
-  const once = (k: number) =>
-    what === 'compute' ? launch(s, out, null, k, iters, 0) : dev.copy(s, k & 1 ? p1 : p0, out);
-  for (let k = 0; k < 3; k++) once(k); // warm
-  await s.synchronize();
-  a.record(s);
-  for (let k = 0; k < n; k++) {
-    once(k);
-    // Yield now and then so a long queue does not pin the event loop (the driver may block when full).
-    if ((k & 255) === 255) await new Promise((r) => setImmediate(r));
-  }
-  b.record(s);
-  await b.completion();
-  return b.elapsedMs(a);
+  const stage =
+    what === 'copy' ? 'copy' : (c: ComputeChunk<number>) => launch(c.stream, c.output, null, c.index, iters, 0);
+  const [ms] = await timeAlone(dev, stage, {
+    chunkBytes: bytes,
+    chunks: n,
+    buffers: 1,
+    pinned: 2,
+    warmup: 3,
+    start: 'idle',
+  });
+  return ms;
 }
+
+/** The calibration's probes: one chunk from an idle stream, the median of 7 after a warm-up. */
+const PROBE: ProbeTiming = { chunks: 1, buffers: 1, warmup: 1, repeats: 7, start: 'idle' };
 
 async function pipelineRun(
   dev: Device,
@@ -186,19 +184,29 @@ if (process.env.PROBE) {
 }
 
 for (const bytes of SIZES) {
-  const cal = await calibrateSynthetic(device, bytes, RATIOS, { log });
+  const launch = syntheticLauncher(device, kernel, bytes);
+  let costNow = 0;
+  const cal = await calibrateCost(
+    device,
+    {
+      compute: (c) => launch(c.stream, c.output, null, c.index, costNow, 0),
+      setCost: (cost) => void (costNow = cost),
+    },
+    { chunkBytes: bytes, ratios: RATIOS, search: { kind: 'line' }, probe: PROBE, log },
+  );
+  const copyMs = cal.copyMsPerChunk;
   // Warm the pipeline path (JIT, pinned allocation paths) once per size.
-  await pipelineRun(device, bytes, cal.points[0]!.iters, 8, 'overlap', 2);
+  await pipelineRun(device, bytes, cal.points[0]!.cost, 8, 'overlap', 2);
   for (const pt of cal.points) {
-    const perChunk = Math.max(pt.kernelMs, cal.copyMs);
+    const perChunk = Math.max(pt.computeMsPerChunk, copyMs);
     const target = bytes <= 1 * MiB ? 0.95 : pt.ratio > 1 ? 0.999 : 0.99;
     // Tail share ≈ faster stage's one chunk / (N × slower stage's): keep it ≤ TAIL_SHARE × (1 − target).
-    const forTail = Math.min(pt.kernelMs, cal.copyMs) / (perChunk * TAIL_SHARE * (1 - target));
+    const forTail = Math.min(pt.computeMsPerChunk, copyMs) / (perChunk * TAIL_SHARE * (1 - target));
     const chunks = Math.max(16, Math.min(MAX_CHUNKS, Math.ceil(Math.max(TARGET_MS / perChunk, forTail))));
     const cell: Cell = {
       sizeMiB: bytes / MiB,
       ratio: pt.ratio,
-      iters: pt.iters,
+      iters: pt.cost,
       measuredRatio: pt.measuredRatio,
       chunks,
       computeAloneMs: 0,
@@ -218,19 +226,19 @@ for (const bytes of SIZES) {
     // within a minute), compute time does not (±0.1%). Where the copy can be the slowest stage,
     // it is measured again after every pipeline run, and that run's ideal uses the mean of the
     // copy alone just before and just after it.
-    const copyMatters = cal.copyMs >= 0.8 * pt.kernelMs;
+    const copyMatters = copyMs >= 0.8 * pt.computeMsPerChunk;
     for (let r = 0; r < REPEATS; r++) {
-      const c = await alone(device, bytes, pt.iters, chunks, 'compute');
+      const c = await alone(device, bytes, pt.cost, chunks, 'compute');
       computeAlone.push(c);
-      let before = await alone(device, bytes, pt.iters, chunks, 'copy');
+      let before = await alone(device, bytes, pt.cost, chunks, 'copy');
       copyAlone.push(before);
       for (const [name, mode, depth] of variants) {
         if (mode === 'serial' && r > 0) continue; // a reference point, not a target: once is enough
-        const st = await pipelineRun(device, bytes, pt.iters, chunks, mode, depth);
+        const st = await pipelineRun(device, bytes, pt.cost, chunks, mode, depth);
         (walls[name] ??= []).push(st);
         let copy = before;
         if (copyMatters) {
-          const after = await alone(device, bytes, pt.iters, chunks, 'copy');
+          const after = await alone(device, bytes, pt.cost, chunks, 'copy');
           copyAlone.push(after);
           copy = (before + after) / 2;
           before = after;

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checked, createPipeline, type Device, type Kernel } from 'tandem';
-import { runSketch, type SketchOptions } from 'tandem/bench';
+import { calibrateCost, runSketch, type SketchOptions } from 'tandem/bench';
 
 export const FILL_SOURCE = `
 extern "C" __global__ void race_fill(unsigned int* out, unsigned int words, unsigned int chunk, unsigned int iters) {
@@ -32,47 +32,32 @@ export interface RaceKernel {
 
 const BLOCK = 256;
 
-/** Compiles the kernel and picks iters so that one launch takes ≈ ratio × one D2H of `bytes`. */
+/**
+ * Compiles the kernel and picks iters so that one launch takes ≈ ratio × one D2H of `bytes`
+ * (calibrateCost's 'line' search; each probe: 5 chunks from an idle stream after a warm-up).
+ */
 export async function calibrate(device: Device, bytes: number, ratio: number): Promise<RaceKernel> {
   const words = bytes / 4;
   const grid = Math.min(Math.ceil(words / BLOCK), device.properties.smCount * 16);
   const kernel = device
     .compile(FILL_SOURCE, { name: 'race.cu', kernels: { race_fill: ['pointer', 'u32', 'u32', 'u32'] } })
     .getKernel('race_fill');
-  const s = device.createStream({ label: 'calibrate' });
-  const a = device.createEvent({ timing: true });
-  const b = device.createEvent({ timing: true });
-  const buf = device.allocDevice(bytes, 'calibrate');
-  const pinned = device.allocPinned(bytes, 'calibrate pinned');
-  const time = async (enqueue: () => void): Promise<number> => {
-    enqueue(); // warm-up
-    const reps = 5;
-    a.record(s);
-    for (let r = 0; r < reps; r++) enqueue();
-    b.record(s);
-    await b.completion();
-    return b.elapsedMs(a) / reps;
-  };
-  try {
-    const copyMs = await time(() => device.copy(s, pinned, buf));
-    const at = (iters: number) => time(() => kernel.launch(s, { grid, block: BLOCK }, buf, words, 0, iters));
-    const target = ratio * copyMs;
-    let lo = 0;
-    let hi = 16;
-    let tHi = await at(hi);
-    while (tHi < target && hi < 1 << 24) {
-      lo = hi;
-      hi *= 2;
-      tHi = await at(hi);
-    }
-    const tLo = await at(lo);
-    // Kernel time is close to linear in iters once it is compute-bound: interpolate, then check.
-    const iters = Math.max(0, Math.round(lo + ((target - tLo) / Math.max(tHi - tLo, 1e-6)) * (hi - lo)));
-    const computeMs = await at(iters);
-    return { kernel, words, iters, computeMs, copyMs };
-  } finally {
-    for (const r of [a, b, buf, pinned, s]) r.close();
-  }
+  let iters = 0;
+  const cal = await calibrateCost(
+    device,
+    {
+      compute: (c) => kernel.launch(c.stream, { grid, block: BLOCK }, c.output, words, 0, iters),
+      setCost: (cost) => void (iters = cost),
+    },
+    {
+      chunkBytes: bytes,
+      ratios: [ratio],
+      search: { kind: 'line' },
+      probe: { chunks: 5, buffers: 1, warmup: 1, start: 'idle' },
+    },
+  );
+  const point = cal.points[0]!;
+  return { kernel, words, iters: point.cost, computeMs: point.computeMsPerChunk, copyMs: cal.copyMsPerChunk };
 }
 
 /** True when `data` holds exactly chunk n's pattern. */

@@ -28,7 +28,7 @@ import {
   type PinnedBuffer,
   type Sink,
 } from 'tandem';
-import { computeAloneMs, copyAloneMs, parseFrameSize } from 'tandem/bench';
+import { parseFrameSize, timeAlone } from 'tandem/bench';
 
 const { values: args } = parseArgs({
   options: {
@@ -199,11 +199,11 @@ async function gpuAlone(
   try {
     const inst = w.setup(device);
     const chunks = FRAMES / FPC;
-    const compute = await computeAloneMs(device, (c) => inst.compute(c as unknown as ComputeChunk<FrameRange>), {
+    const [compute] = await timeAlone(device, (c) => inst.compute(c as unknown as ComputeChunk<FrameRange>), {
       chunkBytes: w.outputBytes,
       chunks,
     });
-    const copy = await copyAloneMs(device, { chunkBytes: w.outputBytes, chunks });
+    const [copy] = await timeAlone(device, 'copy', { chunkBytes: w.outputBytes, chunks });
     return { compute, copy };
   } finally {
     w.close();

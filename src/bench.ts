@@ -1,6 +1,6 @@
 // tandem/bench: the measurement machinery behind `tandem bench`, for scripts that measure
 // tandem the same way: the sweep and its results schema, the report, metrics and traces, the
-// stages timed alone, the synthetic kernel's calibration.
+// stages timed alone, the compute/copy ratio calibration, the synthetic kernel.
 export {
   runSweep,
   type BenchWorkload,
@@ -37,16 +37,17 @@ export { UtilizationSampler, nvmlUtilizationReader, summarizeUtilization } from 
 export type { UtilizationSample, UtilizationSummary, UtilizationReader } from './profile/nvml-sampler.js';
 export { buildTrace, writeTrace, writeTraceRuns } from './profile/trace.js';
 export type { TraceDocument, TraceEvent, TraceRun } from './profile/trace.js';
-export { computeAloneMs, copyAloneMs } from './profile/alone.js';
-export { calibrateCost, type Calibration as CostCalibration, type Tunable } from './profile/calibrate.js';
+export { timeAlone, type AloneOptions, type AloneStage } from './profile/alone.js';
 export {
-  calibrateSynthetic,
-  syntheticKernel,
-  syntheticLauncher,
-  syntheticReference,
-  SYNTHETIC_SOURCE,
+  calibrateCost,
   type Calibration,
-} from './workloads/synthetic.js';
+  type CalibrationPoint,
+  type CalibrationSearch,
+  type CalibrateOptions,
+  type ProbeTiming,
+  type Tunable,
+} from './profile/calibrate.js';
+export { syntheticKernel, syntheticLauncher, syntheticReference, SYNTHETIC_SOURCE } from './workloads/synthetic.js';
 export { runSketch, type SketchOptions } from './check/sketch.js';
 export { parseFrameSize } from './formats/frame-format.js';
 export { median } from './util/median.js';

@@ -10,6 +10,7 @@ import { parseBenchOptions, runBench } from '../src/cli/commands/bench.js';
 import { planCliRender as planRender } from '../src/cli/commands/render.js';
 import { UsageError } from '../src/util/errors.js';
 import { calibrateCost } from '../src/profile/calibrate.js';
+import { timeAlone } from '../src/profile/alone.js';
 import { openDeviceList, parseDeviceList } from '../src/cli/device-list.js';
 import { fastest } from '../src/profile/table.js';
 import type { Cell } from '../src/profile/results.js';
@@ -19,6 +20,7 @@ import { createFrameWorkload } from '../src/workloads/registry.js';
 import { runRender } from '../src/render/render.js';
 import { syntheticKernel, syntheticLauncher } from '../src/workloads/synthetic.js';
 import { FAKE_COPY_BYTES_PER_MS } from '../src/profile/bench-workloads.js';
+import { assertNoLeaks } from './pipeline-helpers.js';
 
 test('--devices: all, a count, ordinals with repeats; bad text is a usage error that says what to write', () => {
   assert.equal(parseDeviceList('all'), 'all');
@@ -182,17 +184,75 @@ test('calibrateCost lands the asked kernel time on the fake device, whose cost i
     // 4096 words × 1e-4 ms per word-iteration: 0.4096 ms an iteration, + 0.002 ms.
     const cal = await calibrateCost(device, work as never, {
       chunkBytes: bytes,
-      targetMsPerChunk: 0.4096 * 5 + 0.002,
-      initialCost: 1,
-      maxCost: 64,
+      ratios: [1],
+      copyMsPerChunk: 0.4096 * 5 + 0.002,
+      search: { kind: 'secant', initialCost: 1, maxCost: 64 },
     });
-    assert.equal(cal.cost, 5);
+    const [point] = cal.points;
+    assert.equal(point!.cost, 5);
     assert.equal(iters, 5, 'the cost is left set');
-    assert.ok(Math.abs(cal.computeMsPerChunk / cal.targetMsPerChunk - 1) < 0.01, JSON.stringify(cal));
+    assert.ok(Math.abs(point!.computeMsPerChunk / point!.targetMsPerChunk - 1) < 0.01, JSON.stringify(cal));
   } finally {
     program.close();
     device.close();
   }
+});
+
+test("calibrateCost's line search finds a cost for each ratio of the D2H time it measures, and frees what it made", async () => {
+  const fake = new FakeDevice({ clock: 'virtual', copyBytesPerMs: 1e5, copyLatencyMs: 0 });
+  const { program, kernel } = syntheticKernel(fake);
+  const launch = syntheticLauncher(fake, kernel, 4096);
+  let iters = 0;
+  const work = {
+    compute: (c: { stream: never; output: never; index: number }) =>
+      launch(c.stream, c.output, null, c.index, iters, 0),
+    setCost: (c: number) => void (iters = c),
+  };
+  const cal = await calibrateCost(fake, work as never, {
+    chunkBytes: 4096,
+    ratios: [0.5, 1, 2],
+    search: { kind: 'line' },
+    probe: { chunks: 1, buffers: 1, warmup: 1, repeats: 3, start: 'idle' },
+  });
+  program.close();
+  assert.ok(cal.copyMsPerChunk > 0);
+  assert.deepEqual(
+    cal.points.map((p) => p.ratio),
+    [0.5, 1, 2],
+  );
+  for (const p of cal.points) {
+    assert.ok(Number.isInteger(p.cost) && p.cost >= 0);
+    assert.ok(Math.abs(p.measuredRatio - p.ratio) / p.ratio < 0.25, `ratio ${p.ratio}: measured ${p.measuredRatio}`);
+  }
+  assert.equal(iters, cal.points[2]!.cost, "the last ratio's cost is left set");
+  assertNoLeaks(fake);
+});
+
+test('timeAlone: chunks rotate through the buffers after the warm-ups, one figure per repeat, nothing left open', async () => {
+  const device = new FakeDevice({ clock: 'virtual', copyBytesPerMs: 1e6, copyLatencyMs: 0 });
+  const seen: string[] = [];
+  const compute = await timeAlone(
+    device,
+    (c) => {
+      seen.push(`${c.index}:${c.slot}`);
+      device.memset(c.stream, c.output, 1);
+    },
+    { chunkBytes: 1024, chunks: 3, warmup: 2, repeats: 2 },
+  );
+  assert.equal(compute.length, 2);
+  assert.deepEqual(seen, ['0:0', '1:1', '0:0', '1:1', '2:0', '0:0', '1:1', '2:0']);
+  // 4 copies of 1 ms each (1e6 bytes at 1e6 bytes per virtual ms), three times.
+  const copy = await timeAlone(device, 'copy', {
+    chunkBytes: 1e6,
+    chunks: 4,
+    buffers: 1,
+    pinned: 2,
+    start: 'idle',
+    repeats: 3,
+  });
+  assert.equal(copy.length, 3);
+  for (const ms of copy) assert.ok(Math.abs(ms - 4) < 1e-9, `copy alone ${ms} ms`);
+  assertNoLeaks(device);
 });
 
 test('the table names the fastest of tandem and the peers per cell, with its lead', () => {

@@ -14,7 +14,7 @@ import { UsageError } from '../util/errors.js';
 import { createPipeline } from '../pipeline/pipeline.js';
 import type { PipelineStats } from '../pipeline/types.js';
 import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
-import { copyAloneMs } from './alone.js';
+import { timeAlone } from './alone.js';
 import { LaunchRecorder, type PeerLaunch } from './capture.js';
 import { runPeer, type PeerSpec } from './peers.js';
 import { capture } from './sweep.js';
@@ -115,7 +115,11 @@ export async function runJobsBench(
         index: number;
       }) => launch(c.stream, c.output, null, c.index, 0, 0);
       launches.push((await capture(device, recorder, compute, cell.chunkBytes)).launch);
-      const idealMs = await copyAloneMs(device, { chunkBytes: cell.chunkBytes, chunks: cell.chunks, buffers: 2 });
+      const [idealMs] = await timeAlone(device, 'copy', {
+        chunkBytes: cell.chunkBytes,
+        chunks: cell.chunks,
+        buffers: 2,
+      });
       // A fresh start for the cell: nothing pooled but what reserve() pins now.
       device.pool.trim();
       const ringSlots = Math.min(cell.chunks, 16);

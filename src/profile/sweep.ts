@@ -15,7 +15,7 @@ import { deviceShares, multiAsPipelineStats } from '../pipeline/multi-stats.js';
 import { formatBytes } from '../util/format.js';
 import { collectGarbage } from '../util/full-gc.js';
 import { copyDrift, type CopyDrift } from './drift.js';
-import { computeAloneMs, copyAloneMs, type ComputeFn } from './alone.js';
+import { timeAlone, type ComputeFn } from './alone.js';
 import { calibrateCost } from './calibrate.js';
 import { LaunchRecorder, peerLaunch, type PeerLaunch, type RecordedLaunch } from './capture.js';
 import { computeMetrics, traceCostPerChunkMs } from './metrics.js';
@@ -429,10 +429,10 @@ export async function runSweep(
         // freshly allocated pinned memory drifts between allocations and within a minute on some
         // hosts: against a single early measurement a cell can score above 1; against the best
         // seen, the ideal is never the slow outlier.
-        let copyMs = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
+        let [copyMs] = await timeAlone(device, 'copy', { chunkBytes, chunks, warmup: 2 });
         const copySamples = [copyMs];
         const copyAgain = async () => {
-          const ms = await copyAloneMs(device, { chunkBytes, chunks, warmup: 2 });
+          const [ms] = await timeAlone(device, 'copy', { chunkBytes, chunks, warmup: 2 });
           copySamples.push(ms);
           return ms;
         };
@@ -445,17 +445,18 @@ export async function runSweep(
               { compute: instance.compute, setCost: instance.setCost! },
               {
                 chunkBytes,
-                targetMsPerChunk: ratio * (copyMs / chunks),
-                initialCost: workload.initialCost ?? 1024,
-                maxCost: workload.maxCost,
+                ratios: [ratio],
+                copyMsPerChunk: copyMs / chunks,
+                search: { kind: 'secant', initialCost: workload.initialCost ?? 1024, maxCost: workload.maxCost },
               },
             );
-            for (const e of extra.values()) e.setCost?.(cal.cost);
+            const point = cal.points[0]!;
+            for (const e of extra.values()) e.setCost?.(point.cost);
             hooks.log(
-              `  ratio ${ratio}: cost ${cal.cost} → ${cal.computeMsPerChunk.toFixed(4)} ms/chunk (target ${cal.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`,
+              `  ratio ${ratio}: cost ${point.cost} → ${point.computeMsPerChunk.toFixed(4)} ms/chunk (target ${point.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`,
             );
           }
-          const computeMs = await computeAloneMs(device, instance.compute, { chunkBytes, chunks, warmup: 2 });
+          const [computeMs] = await timeAlone(device, instance.compute, { chunkBytes, chunks, warmup: 2 });
           if (ratio !== null)
             hooks.log(
               `  ratio ${ratio}: compute alone ${computeMs.toFixed(2)} ms / D2H alone ${copyMs.toFixed(2)} ms over ${chunks} chunks = ${(computeMs / copyMs).toFixed(3)}`,

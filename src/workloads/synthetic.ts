@@ -1,8 +1,8 @@
 // The synthetic workload: a kernel that writes a deterministic pattern (a hash of the word
 // index, the chunk index and the uploaded input) and spins `iters` rounds per word, so its time
 // can be set against the D2H time of its output. Used by the overlap benchmark and the tests.
-// Also: the same bytes computed on the CPU (reference), a fake-device kernel producing them, and
-// a calibration that finds the iters giving a chosen compute/copy ratio on a real device.
+// Also: the same bytes computed on the CPU (reference) and a fake-device kernel producing them.
+// The iters giving a chosen compute/copy ratio are found by profile/calibrate.ts.
 import type { ArgType, Kernel } from '../core/types.js';
 import type { Device } from '../pipeline/device.js';
 import { UsageError } from '../util/errors.js';
@@ -206,89 +206,4 @@ export function syntheticLauncher(device: Device, kernel: Kernel, outputBytes: n
     // Without an input the kernel never reads `in`; pass `out` so the pointer is valid anyway.
     kernel.launch(stream, cfg, out, input ?? out, wordsBig, chunk >>> 0, iters, BigInt(inBytes >>> 2));
   };
-}
-
-export interface Calibration {
-  outputBytes: number;
-  /** Median D2H time of one chunk's output into pinned memory (ms). */
-  copyMs: number;
-  /** Kernel time ≈ baseMs + perIterMs × iters, fitted from measurements. */
-  baseMs: number;
-  perIterMs: number;
-  /** For each asked ratio: the iters and the measured kernel time and ratio. */
-  points: Array<{ ratio: number; iters: number; kernelMs: number; measuredRatio: number }>;
-}
-
-/**
- * Measures on `device` the D2H time of `outputBytes` and the kernel time against iters, and
- * returns the iters giving each compute/copy ratio (e.g. 0.5, 1, 2). Progress on stderr.
- */
-export async function calibrateSynthetic(
-  device: Device,
-  outputBytes: number,
-  ratios: readonly number[] = [0.5, 1, 2],
-  options: { repeats?: number; log?: (line: string) => void } = {},
-): Promise<Calibration> {
-  const repeats = options.repeats ?? 7;
-  const log = options.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const { program, kernel } = syntheticKernel(device);
-  const launch = syntheticLauncher(device, kernel, outputBytes);
-  const stream = device.createStream({ label: 'calibrate' });
-  const a = device.createEvent({ timing: true, label: 'calibrate start' });
-  const b = device.createEvent({ timing: true, label: 'calibrate end' });
-  const out = device.allocDevice(outputBytes, 'calibrate out');
-  const pinned = device.allocPinned(outputBytes, 'calibrate pinned');
-  const timeIt = async (enqueue: () => void): Promise<number> => {
-    const xs: number[] = [];
-    for (let r = 0; r < repeats + 1; r++) {
-      a.record(stream);
-      enqueue();
-      b.record(stream);
-      await b.completion();
-      if (r > 0) xs.push(b.elapsedMs(a)); // the first one pays for loading and clocks ramping up
-    }
-    xs.sort((x, y) => x - y);
-    return xs[xs.length >> 1]!;
-  };
-  try {
-    const copyMs = await timeIt(() => device.copy(stream, pinned, out));
-    const kernelMs = (iters: number) => timeIt(() => launch(stream, out, null, 0, iters, 0));
-    const t0 = await kernelMs(0);
-    // Find an iters whose time is well above the fixed part, then fit a line through both.
-    let probe = 16;
-    let tp = await kernelMs(probe);
-    while (tp < Math.max(4 * t0, 2 * copyMs) && probe < 1 << 24) {
-      probe *= 4;
-      tp = await kernelMs(probe);
-    }
-    const perIterMs = Math.max((tp - t0) / probe, 1e-9);
-    const baseMs = t0;
-    log(
-      `calibrate ${outputBytes} B: D2H ${copyMs.toFixed(4)} ms, kernel ${t0.toFixed(4)} ms + ${(perIterMs * 1000).toFixed(4)} µs × iters`,
-    );
-    const points: Calibration['points'] = [];
-    for (const ratio of ratios) {
-      let iters = Math.max(0, Math.round((ratio * copyMs - baseMs) / perIterMs));
-      let k = await kernelMs(iters);
-      // One correction step against the measured time (the fit is close, not exact).
-      if (k > 0 && Math.abs(k / copyMs - ratio) > 0.02 * ratio) {
-        iters = Math.max(0, Math.round(iters * ((ratio * copyMs - baseMs) / Math.max(k - baseMs, 1e-9))));
-        k = await kernelMs(iters);
-      }
-      points.push({ ratio, iters, kernelMs: k, measuredRatio: k / copyMs });
-      log(
-        `calibrate ${outputBytes} B: ratio ${ratio} → iters ${iters}, kernel ${k.toFixed(4)} ms (ratio ${(k / copyMs).toFixed(3)})`,
-      );
-    }
-    return { outputBytes, copyMs, baseMs, perIterMs, points };
-  } finally {
-    await stream.synchronize().catch(() => {});
-    for (const r of [pinned, out, b, a, stream, program]) {
-      try {
-        r.close();
-      } catch {
-        // best effort: the error that matters was already thrown
-      }
-    }
-  }
 }
