@@ -19,7 +19,6 @@
 // package by its name ('tandem', 'tandem/testing', 'tandem/bench', 'tandem/worker'), never src/ internals.
 //
 // ESLint and typescript-eslint are installed in tools/lint, apart from the project (its package.json says why).
-import { existsSync } from 'node:fs';
 import { js, tseslint } from './tools/lint/index.js';
 import hardMaxLen from './tools/lint/hard-max-len.js';
 
@@ -60,13 +59,6 @@ const layerRules = LAYERS.slice(0, -1).map((layer, k) => ({
 // of its own beside max-len).
 const HARD_MAX_LEN = 160;
 
-// Files whose lines over HARD_MAX_LEN are yet to be split. Their long lines pass; a listed file with
-// none left fails the lint, and so does one that does not exist, so that the list names only files
-// that need it.
-const LONG_LINES_PENDING = ['src/cli/commands/bench.ts', 'src/profile/jobs.ts', 'src/profile/sweep.ts'];
-const missing = LONG_LINES_PENDING.filter((f) => !existsSync(`${import.meta.dirname}/${f}`));
-if (missing.length) throw new Error(`eslint.config.js: LONG_LINES_PENDING lists missing files: ${missing.join(', ')}`);
-
 const PUBLIC_ONLY = 'bench/ and examples/ use the public API: import from tandem, tandem/testing or tandem/bench';
 
 export default tseslint.config(
@@ -97,7 +89,6 @@ export default tseslint.config(
       '@typescript-eslint/no-this-alias': ['error', { allowedNames: ['self', 'recorder'] }],
     },
   },
-  { files: LONG_LINES_PENDING, rules: { 'tandem/hard-max-len': ['error', { max: HARD_MAX_LEN, pending: true }] } },
   ...layerRules,
   { files: ['src/index.ts'], rules: forbid(['cli'], 'the public API does not reach into the CLI') },
   {

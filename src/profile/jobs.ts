@@ -168,7 +168,8 @@ export async function runJobsBench(
         },
       });
       options.log(
-        `jobs ${results.at(-1)!.key}: first ${first.ms.toFixed(2)} ms, median ${t.medianMs.toFixed(2)} ms, p99 ${t.p99Ms.toFixed(2)} ms, ideal ${idealMs.toFixed(2)} ms (depth ${depth})`,
+        `jobs ${results.at(-1)!.key}: first ${first.ms.toFixed(2)} ms, median ${t.medianMs.toFixed(2)} ms, ` +
+          `p99 ${t.p99Ms.toFixed(2)} ms, ideal ${idealMs.toFixed(2)} ms (depth ${depth})`,
       );
     }
   } finally {

@@ -453,13 +453,15 @@ export async function runSweep(
             const point = cal.points[0]!;
             for (const e of extra.values()) e.setCost?.(point.cost);
             hooks.log(
-              `  ratio ${ratio}: cost ${point.cost} → ${point.computeMsPerChunk.toFixed(4)} ms/chunk (target ${point.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`,
+              `  ratio ${ratio}: cost ${point.cost} → ${point.computeMsPerChunk.toFixed(4)} ms/chunk (target ` +
+                `${point.targetMsPerChunk.toFixed(4)}, ${cal.probes} probes)`,
             );
           }
           const [computeMs] = await timeAlone(device, instance.compute, { chunkBytes, chunks, warmup: 2 });
           if (ratio !== null)
             hooks.log(
-              `  ratio ${ratio}: compute alone ${computeMs.toFixed(2)} ms / D2H alone ${copyMs.toFixed(2)} ms over ${chunks} chunks = ${(computeMs / copyMs).toFixed(3)}`,
+              `  ratio ${ratio}: compute alone ${computeMs.toFixed(2)} ms / D2H alone ${copyMs.toFixed(2)} ms over ` +
+                `${chunks} chunks = ${(computeMs / copyMs).toFixed(3)}`,
             );
           const key = cellKey(chunkBytes, ratio);
           const cap = await capture(device, recorder, instance.compute, chunkBytes);
@@ -498,13 +500,15 @@ export async function runSweep(
             if (copyAfterMs !== null) copyMs = Math.min(copyMs, copyAfterMs);
             cells.push(cell);
             if (traced && config.showcase({ chunkBytes, ratio })) {
-              const label = `${mode === 'serial' ? 'serial' : `overlap, depth ${cell.depth}`} — ${formatBytes(chunkBytes)}${ratio === null ? '' : `, compute/copy ${ratio}`}`;
+              const ring = mode === 'serial' ? 'serial' : `overlap, depth ${cell.depth}`;
+              const label = `${ring} — ${formatBytes(chunkBytes)}${ratio === null ? '' : `, compute/copy ${ratio}`}`;
               const rec = timelineRecord(cell.id, label, traced, tracedSamples, config.maxTimelineChunks);
               if (rec) timelines.push(rec);
             }
             done++;
             hooks.log(
-              `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${ringLabel(cell)}`} ${key}: ${cell.stats.wallMs.toFixed(2)} ms, efficiency ${cell.efficiency?.toFixed(4) ?? '–'}` +
+              `[${done}/${total}] ${mode === 'serial' ? 'serial  ' : `overlap d${ringLabel(cell)}`} ${key}: ` +
+                `${cell.stats.wallMs.toFixed(2)} ms, efficiency ${cell.efficiency?.toFixed(4) ?? '–'}` +
                 (cell.traced?.metrics.kernelUtilization.strict != null
                   ? `, kernel util ${(cell.traced.metrics.kernelUtilization.strict * 100).toFixed(1)}%`
                   : '') +

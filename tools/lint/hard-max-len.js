@@ -4,9 +4,6 @@
 // set of options per file, so it cannot also cap those lines. This rule does: no line of any linted
 // file may be longer than `max` characters (Unicode code points), so a long message is split into
 // pieces at its phrase boundaries instead.
-//
-// With `pending: true` (for the files eslint.config.js lists as still having longer lines) the long
-// lines pass, and the file fails once it has none left, so that the list cannot outlive its reason.
 
 /** @type {import('eslint').Rule.RuleModule} */
 export default {
@@ -16,7 +13,7 @@ export default {
     schema: [
       {
         type: 'object',
-        properties: { max: { type: 'integer', minimum: 1 }, pending: { type: 'boolean' } },
+        properties: { max: { type: 'integer', minimum: 1 } },
         required: ['max'],
         additionalProperties: false,
       },
@@ -25,30 +22,21 @@ export default {
       tooLong:
         'This line is {{length}} characters long, over the hard limit of {{max}} that strings do not escape: ' +
         'split the string into pieces at a phrase boundary.',
-      nothingPending:
-        'This file has no line over {{max}} characters left: take it off the hard-max-len list in eslint.config.js.',
     },
   },
   create(context) {
-    const { max, pending = false } = context.options[0];
+    const { max } = context.options[0];
     return {
       Program() {
-        let over = 0;
         context.sourceCode.lines.forEach((line, i) => {
           const length = [...line].length;
           if (length <= max) return;
-          over++;
-          if (!pending) {
-            context.report({
-              loc: { start: { line: i + 1, column: max }, end: { line: i + 1, column: line.length } },
-              messageId: 'tooLong',
-              data: { length, max },
-            });
-          }
+          context.report({
+            loc: { start: { line: i + 1, column: max }, end: { line: i + 1, column: line.length } },
+            messageId: 'tooLong',
+            data: { length, max },
+          });
         });
-        if (pending && over === 0) {
-          context.report({ loc: { line: 1, column: 0 }, messageId: 'nothingPending', data: { max } });
-        }
       },
     };
   },

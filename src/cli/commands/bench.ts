@@ -359,7 +359,8 @@ export async function runBench(
     if (traceCostUs !== null) {
       const text = traceCostText(traceCostUs, noises[noises.length >> 1]!);
       log(
-        `tracing cost: median ${/\d$/.test(text) ? `${text} µs per chunk` : text} over ${costs.length} cells (traced wall − untraced wall, per chunk, against the untraced runs' spread); headline figures are from the untraced runs`,
+        `tracing cost: median ${/\d$/.test(text) ? `${text} µs per chunk` : text} over ${costs.length} cells ` +
+          "(traced wall − untraced wall, per chunk, against the untraced runs' spread); headline figures are from the untraced runs",
       );
     }
     results = {
@@ -388,26 +389,55 @@ export async function runBench(
       timelines: sweep.timelines,
       notes: [
         ...(driftNote ? [driftNote] : []),
-        'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is the same chunks back to back on one stream, queued behind a hold kernel so the two timing events bracket GPU time only (no host launch cost), in the same process. The ratio calibration measures the same way.',
-        'Where the copy can bound a cell (D2H alone ≥ 0.8 × compute alone), D2H alone is measured again right after the cell’s untraced run and the cell’s copy ideal is the fastest D2H alone measured at that size so far (the pinned peak): copy bandwidth into fresh pinned memory drifts by up to ~10% on the H100 host.',
+        'Efficiency = max(compute alone, D2H alone) / wall of the untraced pipeline run; each stage alone is ' +
+          'the same chunks back to back on one stream, queued behind a hold kernel so the two timing events ' +
+          'bracket GPU time only (no host launch cost), in the same process. The ratio calibration measures ' +
+          'the same way.',
+        'Where the copy can bound a cell (D2H alone ≥ 0.8 × compute alone), D2H alone is measured again ' +
+          'right after the cell’s untraced run and the cell’s copy ideal is the fastest D2H alone measured at ' +
+          'that size so far (the pinned peak): copy bandwidth into fresh pinned memory drifts by up to ~10% on ' +
+          'the H100 host.',
         ...(multi
           ? [
-              `--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.`,
+              `--devices ${ordinals.join(',')}: one pipeline per entry; efficiency = max(stage alone on one ` +
+                'device) / (distinct GPUs) / wall; traced runs and peers are single-device only and were skipped.',
             ]
           : []),
-        'Busy fractions, strict kernel utilisation and idle gaps come from one more run of the same cell, traced (per-chunk timing events), on the same pipeline and ring after the untraced runs; the difference of its wall and the untraced one, per chunk, is the tracing cost shown.',
-        'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before the first kernel and the drain after the last are excluded.',
-        'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own averaging window: it is the coarse figure, shown beside the strict one.',
-        'Before each measured run, tandem’s process runs a full garbage collection and each stream peer calls gc.collect(): garbage the harness made (a traced run’s timeline, results) is not collected inside a run; collections the run itself causes still count.',
+        'Busy fractions, strict kernel utilisation and idle gaps come from one more run of the same cell, ' +
+          'traced (per-chunk timing events), on the same pipeline and ring after the untraced runs; the ' +
+          'difference of its wall and the untraced one, per chunk, is the tracing cost shown.',
+        'Strict kernel utilisation = Σ kernel busy / (last kernel end − first kernel start): the fill before ' +
+          'the first kernel and the drain after the last are excluded.',
+        'NVML utilization.gpu (sampled every 20 ms) counts time in which any kernel ran, over NVML’s own ' +
+          'averaging window: it is the coarse figure, shown beside the strict one.',
+        'Before each measured run, tandem’s process runs a full garbage collection and each stream peer ' +
+          'calls gc.collect(): garbage the harness made (a traced run’s timeline, results) is not collected ' +
+          'inside a run; collections the run itself causes still count.',
         ...(p.repeats > 1
           ? [
-              `Each overlap cell ran ${p.repeats} times untraced; its figures are from the run with the median wall (all walls in results.json: walls), and each peer's wall is the median of its ${p.repeats} runs.`,
+              `Each overlap cell ran ${p.repeats} times untraced; its figures are from the run with the median ` +
+                `wall (all walls in results.json: walls), and each peer's wall is the median of its ${p.repeats} ` +
+                'runs.',
             ]
           : []),
         ...(p.peers
           ? [
-              'Peers run in the same invocation, same chunk sizes and counts, same CUDA source and launch (compiled by CuPy’s NVRTC). The stream peers (torch-sketch, cupy-streams) each run in one process started before the sweep, right after each of tandem’s untraced runs of a cell and at the depth tandem ran, so both see the same host and the same copy bandwidth (where tandem’s ring had fewer device slots than pinned slots, shown as d16/3, the peers also run at the smaller depth in the first round, and in later rounds each only at whichever of the two was faster for it in the first; the depth it ran in the most rounds is reported, each depth’s median and run count are in depthsRun); their efficiency is against tandem’s stages alone for the cell; peer/tandem above 1 means tandem was faster (medians; ratioRange in results.json: each peer run against the tandem run just before it); "fastest" names the quickest of tandem and the peers in that cell and its lead over the next, prefixed "tie, rounds split" where tandem and the runner-up each won some of the paired rounds.',
-              `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 2} MiB of a cell's chunks (at least 8) and its wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy per chunk, nothing carried between chunks; its efficiency is against tandem’s stages alone for the cell, like the stream peers’.`,
+              'Peers run in the same invocation, same chunk sizes and counts, same CUDA source and launch ' +
+                '(compiled by CuPy’s NVRTC). The stream peers (torch-sketch, cupy-streams) each run in one process ' +
+                'started before the sweep, right after each of tandem’s untraced runs of a cell and at the depth ' +
+                'tandem ran, so both see the same host and the same copy bandwidth (where tandem’s ring had fewer ' +
+                'device slots than pinned slots, shown as d16/3, the peers also run at the smaller depth in the ' +
+                'first round, and in later rounds each only at whichever of the two was faster for it in the first; ' +
+                'the depth it ran in the most rounds is reported, each depth’s median and run count are in ' +
+                'depthsRun); their efficiency is against tandem’s stages alone for the cell; peer/tandem above 1 ' +
+                'means tandem was faster (medians; ratioRange in results.json: each peer run against the tandem run ' +
+                'just before it); "fastest" names the quickest of tandem and the peers in that cell and its lead ' +
+                'over the next, prefixed "tie, rounds split" where tandem and the runner-up each won some of the ' +
+                'paired rounds.',
+              `torch-habit runs at most ${HABIT_MAX_BYTES / 1024 ** 2} MiB of a cell's chunks (at least 8) and its ` +
+                `wall is scaled to the cell's chunk count (chunksRun in results.json): one stream, a blocking copy ` +
+                'per chunk, nothing carried between chunks; its efficiency is against tandem’s stages alone for the ' +
+                'cell, like the stream peers’.',
             ]
           : []),
         ...(device.backend === 'fake'
@@ -527,7 +557,8 @@ export function registerBench(cli: CAC): void {
     .option('--device <ordinal>', 'CUDA device', { default: 0 })
     .option(
       '--devices <spec>',
-      "One pipeline per device, chunks dealt to whichever frees a slot first: 'all', a count (2), or ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices",
+      "One pipeline per device, chunks dealt to whichever frees a slot first: 'all', a count (2), or " +
+        'ordinals (0,1; 0,0 = two pipelines on one GPU); with --fake a count of fake devices',
     )
     .option(
       '--no-peers',
@@ -540,7 +571,8 @@ export function registerBench(cli: CAC): void {
     .option('--no-trace', 'Skip the traced runs (no timeline, busy fractions or trace cost)')
     .option(
       '--jobs [count]',
-      'Jobs mode instead of the sweep: count short jobs per cell (default 200), a fresh pipeline each, at 16×4M, 16×16M, 8×64M, beside CuPy and PyTorch jobs peers',
+      'Jobs mode instead of the sweep: count short jobs per cell (default 200), a fresh pipeline each, at ' +
+        '16×4M, 16×16M, 8×64M, beside CuPy and PyTorch jobs peers',
     )
     .example('tandem bench --sizes 64M,4M,1M --depths 2,3,auto')
     .example('tandem bench --fake --out /tmp/bench')
