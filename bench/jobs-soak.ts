@@ -79,6 +79,8 @@ async function main(): Promise<void> {
     await device.synchronize();
     const first = samples[1] ?? samples[0]!;
     const last = samples[samples.length - 1]!;
+    // The allocator and V8 settle over the first jobs; a leak grows through the second half too.
+    const mid = samples[Math.ceil(samples.length / 2)] ?? last;
     const f = (x: number | null) => (x === null ? '-' : x.toFixed(1));
     const st = device.pool.stats();
     const lines = [
@@ -97,6 +99,7 @@ async function main(): Promise<void> {
         `VmLck ${f(last.lockedMiB === null || first.lockedMiB === null ? null : last.lockedMiB - first.lockedMiB)} MiB, ` +
         `device free ${(last.deviceFreeMiB - first.deviceFreeMiB).toFixed(1)} MiB, ` +
         `pool pinned ${(last.poolPinnedMiB - first.poolPinnedMiB).toFixed(1)} MiB`,
+      `rss over the second half (${mid.label} to ${last.label}): ${(last.rssMiB - mid.rssMiB).toFixed(1)} MiB`,
       `pool: pinned hits ${st.pinned.hits}, misses ${st.pinned.misses}; device hits ${st.device.hits}, misses ${st.device.misses}`,
       `corrupted chunks: ${bad}`,
       '',

@@ -71,3 +71,37 @@ test(
     }
   },
 );
+
+test(
+  'bench/jobs-soak.ts --fake: short jobs of three shapes, no chunk corrupted, the pool never past a ring per shape',
+  { skip: existsSync(path.join(root, 'dist/bench/jobs-soak.js')) ? false : 'dist/ not built', timeout: 120_000 },
+  async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tandem-jobs-soak-'));
+    try {
+      const r = spawnSync(process.execPath, ['--expose-gc', 'dist/bench/jobs-soak.js', '--fake', '--jobs', '300'], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, OUT: dir },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /^jobs soak: 300 jobs \(\d+ chunks, shapes 16x64K, 16x256K, 8x1M\)/);
+      assert.match(r.stdout, /\ncorrupted chunks: 0\n/);
+      const doc = JSON.parse(await readFile(path.join(dir, 'jobs-soak.json'), 'utf8')) as {
+        bad: number;
+        pool: { pinned: { hits: number; misses: number } };
+        samples: { poolPinnedMiB: number }[];
+      };
+      assert.equal(doc.bad, 0);
+      // Each shape's ring is allocated over its first jobs, then everything comes from the pool.
+      assert.ok(doc.pool.pinned.misses <= 3 * 16, JSON.stringify(doc.pool.pinned));
+      const held = doc.samples.slice(1).map((s) => s.poolPinnedMiB);
+      assert.deepEqual(
+        held.slice(1),
+        held.slice(1).map(() => held.at(-1)),
+        `pool pinned MiB per sample: ${held}`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -45,6 +45,26 @@ function drive(p: RingPool | null, count: number | null, grow?: (depth: number, 
   return { sizer, grown, start };
 }
 
+/**
+ * A run of `count` chunks that starts from an empty pool, whose pool then holds 20 slots of each
+ * kind ready before the warm-up is timed (so growing costs nothing); driven past the resize.
+ */
+function startColdThenFill(count: number) {
+  let ready = 0;
+  const p: RingPool = { ready: () => ready };
+  const sizer = new RingSizer({ outputBytes: 4 * MiB, compute: () => undefined }, p);
+  sizer.start(FREE, count);
+  assert.deepEqual([sizer.depth, sizer.deviceSlots], [2, 2]);
+  ready = 20;
+  sizer.allocMsPerHostSlot = 1.6;
+  const grown: number[][] = [];
+  const onGrow = (d: number, s: number) => (d > sizer.depth || s > sizer.deviceSlots) && grown.push([d, s]);
+  for (let n = 0; n < 4; n++) sizer.beforeChunk(n, onGrow);
+  for (let i = 1; i < 4; i++) sizer.sample(i, { compute: [0, 0.048], copy: [0.048, 0.128] }, 0, 0.003, () => FREE);
+  for (let n = 4; n < 8; n++) sizer.beforeChunk(n, onGrow);
+  return { sizer, grown, p };
+}
+
 test('a cold pool starts at double buffering; a short run does not pay to grow, the next run starts where it decided', () => {
   const p = pool(0);
   const { sizer, grown, start } = drive(p, 16);
@@ -94,18 +114,7 @@ test('growing into buffers the pool holds ready is free, whatever the run length
   assert.deepEqual(some.start, { depth: 2, deviceSlots: 2 });
   assert.deepEqual(some.grown, []);
   // ...and with enough ready the growth costs nothing and happens even in a short run.
-  let ready = 0;
-  const p: RingPool = { ready: () => ready };
-  const sizer = new RingSizer({ outputBytes: 4 * MiB, compute: () => undefined }, p);
-  sizer.start(FREE, 16);
-  assert.deepEqual([sizer.depth, sizer.deviceSlots], [2, 2]);
-  ready = 20;
-  sizer.allocMsPerHostSlot = 1.6;
-  const grown: number[][] = [];
-  const onGrow = (d: number, s: number) => (d > sizer.depth || s > sizer.deviceSlots) && grown.push([d, s]);
-  for (let n = 0; n < 4; n++) sizer.beforeChunk(n, onGrow);
-  for (let i = 1; i < 4; i++) sizer.sample(i, { compute: [0, 0.048], copy: [0.048, 0.128] }, 0, 0.003, () => FREE);
-  for (let n = 4; n < 8; n++) sizer.beforeChunk(n, onGrow);
+  const { sizer, grown } = startColdThenFill(16);
   assert.deepEqual(grown, [[16, 3]]);
   assert.doesNotMatch(sizer.finalReason(16)!, /grown from|not grown/);
 });
@@ -132,4 +141,13 @@ test('a fixed depth ignores the pool and what auto runs decided', () => {
   fixed.start(FREE, 16);
   assert.deepEqual([fixed.depth, fixed.deviceSlots, fixed.auto], [3, 3, false]);
   assert.equal(fixed.wantsTiming(1), false);
+});
+
+test('a run grows no deeper than its chunk count; the next, longer run of the size starts at the full choice', () => {
+  const { sizer, grown, p } = startColdThenFill(12);
+  assert.deepEqual(grown, [[12, 3]]);
+  assert.match(sizer.finalReason(12)!, /^auto depth 12, 3 on the device: .*; capped at the run's 12 chunks/);
+  const next = new RingSizer({ outputBytes: 4 * MiB, compute: () => undefined }, p);
+  next.start(FREE, 100);
+  assert.deepEqual([next.depth, next.deviceSlots], [16, 3]);
 });

@@ -174,7 +174,26 @@ export class RingSizer {
     // deviceSlots set by the caller: 'auto' picks the host ring only.
     if (typeof fixed === 'number') choice.deviceSlots = Math.min(fixed, choice.depth);
     this.remember(choice);
-    this.pending = this.weighGrowth(choice);
+    this.pending = this.weighGrowth(this.withinCount(choice));
+  }
+
+  /**
+   * A run of `count` chunks has no use for more slots than that (the next run of the size may:
+   * what is remembered is the measurement's own choice).
+   */
+  private withinCount(choice: DepthChoice): DepthChoice {
+    const n = this.count;
+    if (n === null || choice.depth <= n) return choice;
+    const depth = Math.max(AUTO_START_DEPTH, n);
+    const deviceSlots = Math.min(choice.deviceSlots, depth);
+    return {
+      ...choice,
+      depth,
+      deviceSlots,
+      reason:
+        `${choice.reason.replace(/^auto depth \d+, \d+ on the device/, `auto depth ${depth}, ${deviceSlots} on the device`)}` +
+        `; capped at the run's ${n} chunks`,
+    };
   }
 
   /** Why the run ended with the size it did (stats.depthReason); undefined for a fixed depth. */
