@@ -6,7 +6,8 @@
 # the next one still runs.
 #   here:     npx tsc -p tsconfig.json && bash scripts/pack-gpu-host.sh && bash scripts/pack-redis.sh
 #   the host: bash scripts/gpu-session.sh [steps...]   (carry .gpu-host and dist; steps: suite
-#             bench jobs soak worker, default all)
+#             bench jobs soak worker, default all; all of them may outlast one 10-minute device
+#             call: split them over two, e.g. `suite bench` then `jobs soak worker`)
 set -uo pipefail
 cd "$(git rev-parse --show-toplevel 2>/dev/null || pwd)"
 OUT=${OUT:-out/gpu-session}
