@@ -1,6 +1,8 @@
 // The README's example, kept runnable: a kernel writes 64 chunks of 16 MiB, each copied off the
 // GPU on the copy stream and written to a file while the next chunks compute.
 //   npx tsx examples/quickstart.ts [out.raw]
+// `await using` closes the device and program at the end of the scope: TypeScript 5.2+ or tsx
+// (plain JavaScript on Node 20 has no `using`: call close() in a finally block instead).
 import { open as openFile } from 'node:fs/promises';
 import { open } from 'tandem';
 
