@@ -8,8 +8,11 @@
 //   (speed-up over serial and over a peer, efficiency, bottleneck), and says when peers did not run;
 // - a `tandem render --fake --report` page shows frames, fps, stage times and the timeline,
 //   and none of the bench-only sections.
-// - the compact timeline form decodes to the stored times (to half its unit), uploads included.
-// TANDEM_REPORT_SHOTS=dir writes screenshots of both pages at 1400 and 800 px into dir.
+// - the compact timeline form decodes to the stored times (to half its unit), uploads included;
+// - a `tandem bench --jobs --fake` page shows its results.json: every number, the headline's
+//   ranges, a chart per cell with a point per job and the ideal as a line; with peers (their
+//   figures written into the same results), their columns, the vs-peer card and a line per peer.
+// TANDEM_REPORT_SHOTS=dir writes screenshots of the bench, render and jobs pages at 1400 and 800 px into dir.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -24,9 +27,11 @@ import {
   compactTimeline,
   expandTimeline,
   TIMELINE_UNIT_MS,
+  writeJobsReport,
   writeReport,
   type CompactTimeline,
 } from '../src/profile/report.js';
+import { summarizeJobs, type JobsDocument } from '../src/profile/jobs.js';
 import type { Cell, Results, TimelineRecord } from '../src/profile/results.js';
 
 const CHROMIUM = process.env.TANDEM_CHROMIUM ?? '/usr/bin/chromium';
@@ -60,6 +65,14 @@ function format(v: number, fmt: string): string {
       return String(Math.round(v));
     case 'gbps':
       return (v / 1e9).toFixed(2);
+    case 'gbs':
+      return v.toFixed(2);
+    case 'bytes': {
+      const [G, M, K] = [2 ** 30, 2 ** 20, 2 ** 10];
+      if (v >= G) return `${+(v / G).toFixed(1)} GiB`;
+      if (v >= M) return `${+(v / M).toFixed(1)} MiB`;
+      return v >= K ? `${+(v / K).toFixed(1)} KiB` : `${Math.round(v)} B`;
+    }
     case 'speedup':
       return `${v.toFixed(3)}×`;
     case 'x2':
@@ -154,6 +167,38 @@ async function assertNoOverflow(page: Page, what: string): Promise<void> {
   assert.ok(o.summary <= 0, `${what}: the summary table needs a scroll bar (${o.summary} px more)`);
 }
 
+/**
+ * Every number tagged on the page (data-cell, data-key, data-format, data-value) against the
+ * stored cell it names: the value, and its text in the page's format; '–' where the JSON has
+ * none. Returns how many numbers were checked.
+ */
+async function checkNumbers(page: Page, cellOf: (id: string) => unknown): Promise<number> {
+  const shown = await page.$$eval('[data-key]', (els) =>
+    els.map((e) => ({
+      cell: e.getAttribute('data-cell')!,
+      key: e.getAttribute('data-key')!,
+      fmt: e.getAttribute('data-format')!,
+      value: e.getAttribute('data-value')!,
+      text: e.textContent!,
+    })),
+  );
+  let checked = 0;
+  for (const s of shown) {
+    const cell = cellOf(s.cell);
+    assert.ok(cell, `page shows unknown cell ${s.cell}`);
+    const v = get(cell, s.key);
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      assert.equal(Number(s.value), v, `${s.cell} ${s.key}`);
+      assert.equal(s.text, format(v, s.fmt), `${s.cell} ${s.key} text`);
+      checked++;
+    } else {
+      assert.equal(s.value, '', `${s.cell} ${s.key} is missing in the JSON but shown`);
+      assert.equal(s.text, '–');
+    }
+  }
+  return checked;
+}
+
 async function canvasPixels(page: Page): Promise<{ colours: number; hash: number }[]> {
   return page.$$eval('canvas.timeline', (els) =>
     (els as unknown as CanvasLike[]).map((c) => {
@@ -202,29 +247,7 @@ test('the bench report renders in headless Chromium from its own JSON', { skip, 
   const { page, problems } = await open(reportPath);
 
   // Every number on the page is the stored one, formatted.
-  const shown = await page.$$eval('[data-key]', (els) =>
-    els.map((e) => ({
-      cell: e.getAttribute('data-cell')!,
-      key: e.getAttribute('data-key')!,
-      fmt: e.getAttribute('data-format')!,
-      value: e.getAttribute('data-value')!,
-      text: e.textContent!,
-    })),
-  );
-  let checked = 0;
-  for (const s of shown) {
-    const cell = stored.cells.find((c) => c.id === s.cell);
-    assert.ok(cell, `page shows unknown cell ${s.cell}`);
-    const v = get(cell, s.key);
-    if (typeof v === 'number' && Number.isFinite(v)) {
-      assert.equal(Number(s.value), v, `${s.cell} ${s.key}`);
-      assert.equal(s.text, format(v, s.fmt), `${s.cell} ${s.key} text`);
-      checked++;
-    } else {
-      assert.equal(s.value, '', `${s.cell} ${s.key} is missing in the JSON but shown`);
-      assert.equal(s.text, '–');
-    }
-  }
+  const checked = await checkNumbers(page, (id) => stored.cells.find((c) => c.id === id));
   assert.ok(checked >= stored.cells.length * 12, `numbers checked: ${checked}`);
   assert.equal(await page.locator('#summary-table tbody tr[data-row]').count(), stored.cells.length);
   assert.equal(await page.locator('#figures-table tbody tr').count(), stored.cells.length);
@@ -587,3 +610,172 @@ test('compact timelines decode to the stored times: uploads, device slots, any c
   assert.equal(partial.upload, undefined);
   assert.deepEqual(expandTimeline(compactTimeline({ ...rec, timeline: [] })), []);
 });
+
+/** The page's median and range texts, restated. */
+function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[n >> 1]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+function rangeText(values: readonly number[], fmt: string): string {
+  const [lo, hi] = [Math.min(...values), Math.max(...values)];
+  return lo === hi ? format(lo, fmt) : `${format(lo, fmt)}–${format(hi, fmt)}`;
+}
+
+/** Each chart of a jobs page: its cell, the points by series ([x, y]), the level lines, the axis titles. */
+interface JobsChart {
+  key: string;
+  points: Record<string, [number, number][]>;
+  levels: [string, number][];
+  xLabel: string;
+  yLabel: string;
+}
+async function jobsCharts(page: Page): Promise<JobsChart[]> {
+  return (await page.evaluate(`Array.from(document.querySelectorAll('#charts figure[data-chart]')).map((f) => {
+    const points = {};
+    f.querySelectorAll('svg.chart circle').forEach((c) => {
+      const s = c.getAttribute('data-series');
+      (points[s] = points[s] || []).push([Number(c.getAttribute('data-x')), Number(c.getAttribute('data-y'))]);
+    });
+    return {
+      key: f.getAttribute('data-chart'),
+      points,
+      levels: Array.from(f.querySelectorAll('line.level')).map((l) => [l.getAttribute('data-series'), Number(l.getAttribute('data-y'))]),
+      xLabel: f.querySelector('text.x-label').textContent,
+      yLabel: f.querySelector('text.y-label').textContent,
+    };
+  })`)) as JobsChart[];
+}
+
+test(
+  'the jobs report (tandem bench --jobs) shows its results.json: table, headline, every job per cell',
+  { skip, timeout: 120_000 },
+  async () => {
+    const out = path.join(dir, 'jobs');
+    const r = spawnSync(process.execPath, [BIN, 'bench', '--jobs', '4', '--fake', '--out', out], {
+      encoding: 'utf8',
+      timeout: 100_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const file = path.join(out, 'report.html');
+    const doc = JSON.parse(await readFile(path.join(out, 'results.json'), 'utf8')) as JobsDocument;
+    const cells = doc.jobs.cells;
+    const { page, problems } = await open(file);
+    assert.equal(await page.getAttribute('body', 'data-kind'), 'jobs');
+    assert.equal(await page.textContent('h1'), doc.title);
+    const embedded = JSON.parse(
+      /<script type="application\/json" id="tandem-data">([\s\S]*?)<\/script>/.exec(await readFile(file, 'utf8'))![1]!,
+    ) as JobsDocument;
+    assert.deepEqual(embedded, doc, 'the page holds results.json as written');
+
+    // The table: a row per cell, every number the stored one; the peers that did not run say so.
+    const byKey = (key: string) => cells.find((c) => c.key === key);
+    const checked = await checkNumbers(page, byKey);
+    assert.ok(checked >= cells.length * 13, `numbers checked: ${checked}`);
+    assert.equal(await page.locator('#jobs-table tbody tr[data-row]').count(), cells.length);
+    assert.deepEqual(
+      await page.locator('#jobs-table thead th').allTextContents(),
+      r.stdout
+        .split('\n')[0]!
+        .trim()
+        .split(/\s{2,}/),
+      'the columns of the stdout table',
+    );
+    assert.deepEqual([...new Set(await page.locator('#jobs-table td[data-peer]').allTextContents())], ['skipped']);
+
+    // The headline: each figure's range over the cells (the median as the card's value).
+    const c = await cards(page);
+    for (const [metric, key, fmt] of [
+      ['vs-ideal', 'vsIdeal', 'speedup'],
+      ['first-vs-ideal', 'firstVsIdeal', 'speedup'],
+      ['jobs-per-sec', 'jobsPerSec', 'int'],
+    ] as const) {
+      const vals = cells.map((x) => x[key]);
+      assert.equal(c[metric]!.text, rangeText(vals, fmt), metric);
+      assert.equal(Number(c[metric]!.value), median(vals), metric);
+    }
+    assert.equal(c['vs-peer'], undefined);
+    assert.equal(c['peers']!.text, 'peers did not run');
+    assert.match(
+      (await page.textContent('#headline [data-metric="peers"] .d'))!,
+      /cupy-jobs, torch-jobs skipped: the peers need a GPU \(--fake given\)/,
+    );
+    assert.match(
+      (await page.textContent('#verdict'))!,
+      /^Steady jobs take .+ the ideal .+; peers did not run; .+ jobs\/s\.$/,
+    );
+
+    // A chart per cell: the first job apart at 0, then each steady job in order; the ideal as a line.
+    const charts = await jobsCharts(page);
+    assert.deepEqual(
+      charts.map((x) => x.key),
+      cells.map((x) => x.key),
+    );
+    for (const ch of charts) {
+      const cell = byKey(ch.key)!;
+      assert.deepEqual(ch.points['first'], [[0, cell.firstMs]], ch.key);
+      assert.deepEqual(
+        ch.points['tandem'],
+        cell.wallsMs.map((w, i) => [i + 1, w]),
+        ch.key,
+      );
+      assert.equal(Object.values(ch.points).flat().length, cell.jobs + 1, `${ch.key}: a point per job`);
+      assert.deepEqual(ch.levels, [['ideal', cell.idealMs]], ch.key);
+      assert.equal(ch.yLabel, 'job wall (ms)');
+      assert.match(ch.xLabel, /^job.*first/);
+    }
+    assert.ok((await page.locator('#notes li').count()) >= 3);
+
+    for (const width of [800, 1400]) {
+      await page.setViewportSize({ width, height: 1000 });
+      await page.waitForTimeout(150);
+      await assertNoOverflow(page, `jobs at ${width} px`);
+      const w = await page.$$eval('svg.chart', (els) => els.map((e) => e.getBoundingClientRect().width));
+      assert.ok(
+        w.every((x) => x <= width - 20),
+        `charts fit at ${width} px: ${w.join(', ')}`,
+      );
+    }
+    await shoot(page, 'report-jobs');
+    assert.deepEqual(problems, [], 'no console errors after resizing');
+    await page.close();
+
+    // The same results with both peers' figures: their columns, the vs-peer card, a line per peer.
+    const withPeers = JSON.parse(JSON.stringify(doc)) as JobsDocument;
+    withPeers.jobs.cells.forEach((x, k) => {
+      const cupy = summarizeJobs(
+        x.firstMs * 4,
+        x.wallsMs.map((w, j) => w * (1.2 + 0.01 * j)),
+      );
+      const torch = summarizeJobs(
+        x.firstMs * 6,
+        x.wallsMs.map((w) => w * (1.1 + 0.1 * k)),
+      );
+      x.peers = { 'cupy-jobs': cupy, 'torch-jobs': torch };
+      x.vsFasterPeer = x.medianMs / Math.min(cupy.medianMs, torch.medianMs);
+    });
+    const file2 = path.join(out, 'report-peers.html');
+    await writeJobsReport(file2, withPeers);
+    const p2 = await open(file2);
+    const cells2 = withPeers.jobs.cells;
+    const checked2 = await checkNumbers(p2.page, (key) => cells2.find((x) => x.key === key));
+    assert.equal(checked2, checked + cells.length * (1 + 2 * 3), 'and /peer, each peer’s median, p99 and first');
+    const c2 = await cards(p2.page);
+    const vp = cells2.map((x) => x.vsFasterPeer!);
+    assert.equal(c2['vs-peer']!.text, rangeText(vp, 'speedup'));
+    assert.equal(Number(c2['vs-peer']!.value), median(vp));
+    assert.equal(c2['peers'], undefined);
+    assert.match((await p2.page.textContent('#verdict'))!, /the faster peer’s median; .+ jobs\/s\.$/);
+    for (const ch of await jobsCharts(p2.page)) {
+      const cell = cells2.find((x) => x.key === ch.key)!;
+      assert.deepEqual(ch.levels, [
+        ['ideal', cell.idealMs],
+        ['cupy-jobs', (cell.peers['cupy-jobs'] as { medianMs: number }).medianMs],
+        ['torch-jobs', (cell.peers['torch-jobs'] as { medianMs: number }).medianMs],
+      ]);
+    }
+    assert.equal(await p2.page.locator('#charts line.level[stroke-dasharray="5 4"]').count(), 2 * cells2.length);
+    await assertNoOverflow(p2.page, 'jobs with peers at 1400 px');
+    await p2.page.close();
+  },
+);

@@ -6,7 +6,10 @@
 // the cell's chunks copied device → pinned back to back (copy alone): the jobs are copy-bound
 // (the synthetic kernel with no iterations only writes its output). The CuPy and PyTorch peers
 // run the same kernel and ring per job, allocating it the way their users do: from CuPy's memory
-// pools, from PyTorch's caching allocators.
+// pools, from PyTorch's caching allocators. On a device with its own host clock (the fake's
+// virtual one) the walls are timed on it, in the same time as the ideal; elsewhere on
+// performance.now(). The table goes to stdout, the figures to OUT/results.json and the page to
+// OUT/report.html (report.ts, kind 'jobs').
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Device } from '../pipeline/device.js';
@@ -18,6 +21,8 @@ import { timeAlone } from './alone.js';
 import { LaunchRecorder, type PeerLaunch } from './capture.js';
 import { runPeer, type PeerSpec } from './peers.js';
 import { capture } from './sweep.js';
+import { environment, type Environment } from './results.js';
+import { writeJobsReport } from './report.js';
 
 export interface JobsCell {
   chunks: number;
@@ -49,13 +54,22 @@ export const JOB_PEERS: readonly PeerSpec[] = [
 export interface JobTimes {
   /** The first job after reserve() (tandem) or in the process for this cell (the peers). */
   firstMs: number;
+  /** Median and p99 of the steady jobs (those after the first), ms. */
   medianMs: number;
   p99Ms: number;
+  /** Steady jobs / the sum of their walls. */
   jobsPerSec: number;
   jobs: number;
+  /** Each steady job's wall (ms), in the order run: `jobs` of them, the first job not among them. */
+  wallsMs: number[];
 }
 
+/**
+ * One cell (chunks × chunk size). Its own JobTimes are tandem's; the peers' sit under `peers`,
+ * each with its steady walls (wallsMs) where it ran, else its status and why.
+ */
 export interface JobsCellResult extends JobTimes {
+  /** chunks × chunk size, e.g. '16x4M' (jobKey). */
   key: string;
   chunks: number;
   chunkBytes: number;
@@ -88,6 +102,7 @@ export function summarizeJobs(firstMs: number, walls: readonly number[]): JobTim
     p99Ms: at(0.99),
     jobsPerSec: total > 0 ? (walls.length * 1000) / total : 0,
     jobs: walls.length,
+    wallsMs: [...walls],
   };
 }
 
@@ -105,6 +120,9 @@ export async function runJobsBench(
   const recorder = new LaunchRecorder();
   const { program, kernel } = syntheticKernel(recorder.wrap(device));
   const results: JobsCellResult[] = [];
+  // The device's host clock where it has one (the fake's virtual clock: walls in the same time as
+  // its ideal, and the same every run), else performance.now().
+  const now = device.hostNow ?? (() => performance.now());
   const launches: (PeerLaunch | null)[] = [];
   try {
     for (const cell of cells) {
@@ -129,11 +147,11 @@ export async function runJobsBench(
         bufferBytes: cell.chunkBytes,
       });
       const job = async (): Promise<{ ms: number; stats: PipelineStats }> => {
-        const t0 = performance.now();
+        const t0 = now();
         const p = createPipeline<number>(device, { outputBytes: cell.chunkBytes, label: 'job', compute });
         const stats = await p.run(cell.chunks);
         p.close();
-        return { ms: performance.now() - t0, stats };
+        return { ms: now() - t0, stats };
       };
       const before = device.pool.stats().pinned;
       const first = await job();
@@ -272,14 +290,59 @@ export const FAKE_JOB_CELLS: readonly JobsCell[] = [
   { chunks: 8, chunkBytes: 1024 ** 2 },
 ];
 
+export const JOBS_SCHEMA = 'tandem-jobs/1';
+
+/** OUT/results.json of `tandem bench --jobs`, and the data its report page renders. */
+export interface JobsDocument {
+  schema: typeof JOBS_SCHEMA;
+  /** The page's title: the device and the backend. */
+  title: string;
+  date: string;
+  device: string;
+  backend: 'cuda' | 'fake';
+  environment: Environment;
+  jobs: JobsResults;
+  /** What the figures are, as the report states them. */
+  notes: string[];
+}
+
+/** What the jobs are and how they are timed, for the page's notes. */
+function jobsNotes(backend: 'cuda' | 'fake', results: JobsResults): string[] {
+  const ran = results.cells.some((c) => Object.values(c.peers).some((p) => 'medianMs' in p));
+  return [
+    'Each job is a fresh pipeline: createPipeline(), run() over the cell’s chunks, close(). Its wall runs from ' +
+      'createPipeline() to close() returning, the host holding its last chunk’s output; the sink does nothing (it ' +
+      'only releases each slot), as in the sweep.',
+    'Before a cell’s first job the device’s pool is trimmed and reserve() pins the cell’s ring (min(chunks, 16) ' +
+      'pinned and device buffers of the chunk size). The first job after reserve() is timed apart; then ' +
+      `${results.jobsPerCell} steady jobs give the median, p99 and jobs/s (steady jobs / the sum of their walls).`,
+    'Ideal = the cell’s chunks copied device → pinned back to back on one stream (copy alone): the synthetic ' +
+      'kernel with no iterations only writes its output, so the jobs are copy-bound. /ideal is the steady median ' +
+      'over it, first/ideal the first job’s wall over it.',
+    ...(ran
+      ? [
+          'The peers run the same kernel with a ring per job at tandem’s depth: CuPy from its memory pools, ' +
+            'PyTorch from its caching allocators (device and pinned host), each its own first job apart, then as ' +
+            'many steady jobs. /peer is tandem’s steady median over the faster peer’s.',
+        ]
+      : []),
+    ...(backend === 'fake'
+      ? [
+          'Fake device: every wall and the ideal are its virtual clock’s times (the same every run); use these ' +
+            'files to check the tooling, not for figures.',
+        ]
+      : []),
+  ];
+}
+
 /**
  * `tandem bench --jobs [count]`: the jobs table on stdout, the figures in OUT/results.json under
- * `jobs` (with the device and environment beside them).
+ * `jobs` (with the device and environment beside them) and the page in OUT/report.html.
  */
 export async function runJobsMode(
   p: { fake: boolean; peers: boolean; out: string },
   count: string | number | boolean,
-  openDevice: () => Promise<{ device: Device; env: object }>,
+  openDevice: () => Promise<{ device: Device; env: Partial<Environment> }>,
   log: (line: string) => void,
 ): Promise<JobsResults> {
   const jobs = count === true || count === '' ? (p.fake ? 20 : 200) : Number(count);
@@ -296,16 +359,20 @@ export async function runJobsMode(
       cells: device.backend === 'fake' ? FAKE_JOB_CELLS : DEFAULT_JOB_CELLS,
     });
     const file = path.join(p.out, 'results.json');
-    const doc = {
-      schema: 'tandem-jobs/1',
+    const report = path.join(p.out, 'report.html');
+    const doc: JobsDocument = {
+      schema: JOBS_SCHEMA,
+      title: `tandem bench --jobs — ${device.properties.name} (${device.backend})`,
       date: new Date().toISOString(),
       device: device.properties.name,
       backend: device.backend,
-      environment: env,
+      environment: environment(device, env),
       jobs: results,
+      notes: jobsNotes(device.backend, results),
     };
     await writeFile(file, `${JSON.stringify(doc, null, 2)}\n`);
-    log(`wrote ${file}`);
+    await writeJobsReport(report, doc);
+    log(`wrote ${file}, ${report}`);
     return results;
   } finally {
     device.close();

@@ -3,7 +3,8 @@
 // and renders everything from them, so the numbers shown are the numbers stored and every
 // headline figure is computed from the cells, never typed in. Plain ES2017 with no dependencies;
 // no network, no fonts, no storage. The page's kind (body[data-kind]) picks the sections: a
-// bench sweep, or one run (render, library).
+// bench sweep, one run (render, library), or the jobs mode (tandem bench --jobs), whose data is
+// its results.json (cells under data.jobs, keyed by 'key').
 // Written as a raw string (no template literals inside) so it is shipped exactly as read here.
 export const REPORT_CLIENT_JS = String.raw`
 (function () {
@@ -52,6 +53,7 @@ export const REPORT_CLIENT_JS = String.raw`
     int: function (v) { return String(Math.round(v)); },
     bytes: fmtBytes,
     gbps: function (v) { return (v / 1e9).toFixed(2); },
+    gbs: function (v) { return v.toFixed(2); },
     us: function (v) { return v.toFixed(2); },
     ratio: function (v) { return v.toFixed(2); },
     speedup: function (v) { return v.toFixed(3) + '\u00d7'; },
@@ -67,10 +69,13 @@ export const REPORT_CLIENT_JS = String.raw`
     }
     return obj === undefined ? null : obj;
   }
-  /** A table cell showing one stored number, tagged with where it came from (the test reads the tags). */
-  function num(cell, key, fmt) {
-    var v = get(cell, key), ok = isNum(v);
-    return el('td', { class: 'num', 'data-cell': cell.id, 'data-key': key, 'data-format': fmt, 'data-value': ok ? String(v) : '' },
+  /**
+   * A table cell (or, with tag 'span', part of one) showing one stored number, tagged with where it
+   * came from: the cell's id (a jobs cell's key), the key within it, the format (the test reads the tags).
+   */
+  function num(cell, key, fmt, tag) {
+    var v = get(cell, key), ok = isNum(v), id = cell.id !== undefined ? cell.id : cell.key;
+    return el(tag || 'td', { class: 'num', 'data-cell': id, 'data-key': key, 'data-format': fmt, 'data-value': ok ? String(v) : '' },
       [ok ? FMT[fmt](v) : '\u2013']);
   }
   function td(text, cls) { return el('td', cls ? { class: cls } : null, [text]); }
@@ -144,6 +149,16 @@ export const REPORT_CLIENT_JS = String.raw`
   function headline(verdict, cards) {
     head.appendChild(el('p', { id: 'verdict' }, [verdict.charAt(0).toUpperCase() + verdict.slice(1)]));
     head.appendChild(el('div', { class: 'cards' }, cards));
+  }
+  /** Why no peer ran, from their statuses ({ name, status, reason }): the names grouped by reason. */
+  function whyNoPeers(list) {
+    if (!list.length) return 'no peer in these results (tandem bench runs them unless --no-peers)';
+    var byReason = {};
+    list.forEach(function (p) {
+      var r = p.status + (p.reason ? ': ' + p.reason : '');
+      (byReason[r] = byReason[r] || []).push(p.name);
+    });
+    return Object.keys(byReason).map(function (r) { return byReason[r].join(', ') + ' ' + r; }).join('; ');
   }
   function rangeText(vals, f) { var lo = Math.min.apply(null, vals), hi = Math.max.apply(null, vals); return lo === hi ? f(lo) : f(lo) + '\u2013' + f(hi); }
 
@@ -220,17 +235,7 @@ export const REPORT_CLIENT_JS = String.raw`
     });
     if (peerVerdict.length) verdict.push('over the peers (peer wall / tandem wall, median): ' + peerVerdict.join(', '));
     if (!okPeers.length) {
-      var why;
-      if (!data.peers.length) why = 'no peer in these results (tandem bench runs them unless --no-peers)';
-      else {
-        var byReason = {};
-        data.peers.forEach(function (p) {
-          var r = p.status + (p.reason ? ': ' + p.reason : '');
-          (byReason[r] = byReason[r] || []).push(p.name);
-        });
-        why = Object.keys(byReason).map(function (r) { return byReason[r].join(', ') + ' ' + r; }).join('; ');
-      }
-      cards.push(card('peers', 'Speed-up over the peers', 'peers did not run', why, null));
+      cards.push(card('peers', 'Speed-up over the peers', 'peers did not run', whyNoPeers(data.peers), null));
       verdict.push('peers did not run');
     }
     headline(verdict.length ? verdict.join('; ') + '.' : 'No cells in these results.', cards);
@@ -653,46 +658,86 @@ export const REPORT_CLIENT_JS = String.raw`
     }
   }
 
-  // Charts: efficiency against the compute/copy ratio and against the chunk size, drawn at the
-  // width of their box (again on resize) with both axes titled.
+  // Charts: efficiency against the compute/copy ratio and against the chunk size (bench), each
+  // job's wall in order (jobs), drawn at the width of their box (again on resize) with both axes titled.
   var charts = [];
   var PALETTE = ['#2f7d32', '#1f6fb2', '#c77c0e', '#8e6bbf', '#d32f2f', '#00838f', '#6d4c41', '#ad1457'];
-  function lineChart(box, spec) {
+  /**
+   * A chart's frame at its box's width: grid, axes, tick values and both axis titles. spec: title,
+   * xrange and yrange ([low, high]), xticks ([[x, label]]; else whole numbers across xrange, by xfmt),
+   * xlabel (xshort where narrow), ylabel. Returns the svg and the x and y scales.
+   */
+  function chartFrame(box, spec) {
     var W = Math.max(260, box.clientWidth || 420), H = 250, L = 56, R = 14, T = 10, B = 48, PAD = 16;
-    var xs = spec.xs, series = spec.series, ys = [];
-    series.forEach(function (s) { s.points.forEach(function (p) { ys.push(p[1]); }); });
-    var ymin = Math.min(0.5, Math.floor((Math.min.apply(null, ys) - 0.02) * 10) / 10);
-    var ymax = Math.max(1.0, Math.ceil(Math.max.apply(null, ys) * 20) / 20) + 0.02;
+    var x0 = spec.xrange[0], x1 = spec.xrange[1], ymin = spec.yrange[0], ymax = spec.yrange[1];
     var root = svg('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, class: 'chart', role: 'img', 'aria-label': spec.title });
-    var X = function (x) { var i = xs.indexOf(x); return L + PAD + (xs.length === 1 ? 0.5 : i / (xs.length - 1)) * (W - L - R - 2 * PAD); };
+    var X = function (x) { return L + PAD + (x1 === x0 ? 0.5 : (x - x0) / (x1 - x0)) * (W - L - R - 2 * PAD); };
     var Y = function (y) { return T + (ymax - y) / (ymax - ymin) * (H - T - B); };
-    var yt = ticks(ymin, ymax, 6), ydigits = Math.max(1, -Math.floor(Math.log10(yt.step)));
+    var yt = ticks(ymin, ymax, 6), ydigits = Math.max(0, -Math.floor(Math.log10(yt.step)));
     yt.list.forEach(function (yv) {
       root.appendChild(svg('line', { x1: L, x2: W - R, y1: Y(yv), y2: Y(yv), class: 'grid' }));
       root.appendChild(svg('text', { x: L - 6, y: Y(yv) + 4, 'text-anchor': 'end' }, yv.toFixed(ydigits)));
     });
     root.appendChild(svg('line', { x1: L, x2: L, y1: T, y2: H - B, class: 'axis' }));
     root.appendChild(svg('line', { x1: L, x2: W - R, y1: H - B, y2: H - B, class: 'axis' }));
-    xs.forEach(function (x) { root.appendChild(svg('text', { x: X(x), y: H - B + 16, 'text-anchor': 'middle' }, spec.xfmt(x))); });
+    var xt = spec.xticks || ticks(x0, x1, Math.max(1, Math.min(x1 - x0, Math.floor((W - L - R) / 60)))).list
+      .map(function (v) { return [v, spec.xfmt(v)]; });
+    xt.forEach(function (t) { root.appendChild(svg('text', { x: X(t[0]), y: H - B + 16, 'text-anchor': 'middle' }, t[1])); });
     root.appendChild(svg('text', { x: L + (W - L - R) / 2, y: H - 8, 'text-anchor': 'middle', class: 'axis-label x-label' },
       W < 440 && spec.xshort ? spec.xshort : spec.xlabel));
     root.appendChild(svg('text', {
       x: 0, y: 0, 'text-anchor': 'middle', class: 'axis-label y-label', transform: 'translate(14,' + (T + (H - T - B) / 2) + ') rotate(-90)'
-    }, 'efficiency (ideal / wall)'));
-    series.forEach(function (s, i) {
-      var col = PALETTE[i % PALETTE.length];
-      var pts = s.points.slice().sort(function (a, b) { return xs.indexOf(a[0]) - xs.indexOf(b[0]); });
-      root.appendChild(svg('polyline', {
-        points: pts.map(function (p) { return X(p[0]) + ',' + Y(p[1]); }).join(' '),
-        fill: 'none', stroke: col, 'stroke-width': 2, 'stroke-dasharray': s.dashed ? '5 4' : 'none'
-      }));
-      pts.forEach(function (p) {
-        var dot = svg('circle', { cx: X(p[0]), cy: Y(p[1]), r: 3.5, fill: col, 'data-series': s.name, 'data-x': p[0], 'data-y': p[1] });
-        dot.appendChild(svg('title', {}, s.name + ' at ' + spec.xfmt(p[0]) + ': ' + FMT.eff(p[1])));
-        root.appendChild(dot);
-      });
+    }, spec.ylabel));
+    return { root: root, X: X, Y: Y, left: L, right: W - R };
+  }
+  /** A series' line and its points ([x, y]), each point tagged with its series and values, its tip from tip(point). */
+  function plotSeries(f, s, col, tip) {
+    f.root.appendChild(svg('polyline', {
+      points: s.points.map(function (p) { return f.X(p[0]) + ',' + f.Y(p[1]); }).join(' '),
+      fill: 'none', stroke: col, 'stroke-width': s.width || 2, 'stroke-dasharray': s.dashed ? '5 4' : 'none'
+    }));
+    s.points.forEach(function (p) {
+      var dot = svg('circle', { cx: f.X(p[0]), cy: f.Y(p[1]), r: s.r || 3.5, fill: col, 'data-series': s.name, 'data-x': p[0], 'data-y': p[1] });
+      dot.appendChild(svg('title', {}, tip(p)));
+      f.root.appendChild(dot);
     });
-    return root;
+  }
+  function lineChart(box, spec) {
+    var xs = spec.xs, ys = [];
+    spec.series.forEach(function (s) { s.points.forEach(function (p) { ys.push(p[1]); }); });
+    var f = chartFrame(box, {
+      title: spec.title, xlabel: spec.xlabel, xshort: spec.xshort, ylabel: 'efficiency (ideal / wall)',
+      xrange: [0, xs.length - 1], xticks: xs.map(function (x, i) { return [i, spec.xfmt(x)]; }),
+      yrange: [Math.min(0.5, Math.floor((Math.min.apply(null, ys) - 0.02) * 10) / 10),
+        Math.max(1.0, Math.ceil(Math.max.apply(null, ys) * 20) / 20) + 0.02]
+    });
+    var scaled = { root: f.root, Y: f.Y, X: function (x) { return f.X(xs.indexOf(x)); } };
+    spec.series.forEach(function (s, i) {
+      var pts = s.points.slice().sort(function (a, b) { return xs.indexOf(a[0]) - xs.indexOf(b[0]); });
+      plotSeries(scaled, { name: s.name, points: pts, dashed: s.dashed }, PALETTE[i % PALETTE.length],
+        function (p) { return s.name + ' at ' + spec.xfmt(p[0]) + ': ' + FMT.eff(p[1]); });
+    });
+    return f.root;
+  }
+  /** A legend entry: a dashed or solid line, or a dot, in the series' colour. */
+  function legendItem(col, name, style) {
+    var mark = style === 'dashed' ? 'height:0;border-top:2px dashed ' + col
+      : style === 'dot' ? 'width:9px;height:9px;border-radius:50%;background:' + col : 'height:3px;vertical-align:2px;background:' + col;
+    return el('span', null, [el('i', { style: mark }), name]);
+  }
+  /** The charts (spec: title, legend entries) as figures in box, drawn by draw(holder, spec) now and on resize. */
+  function showCharts(box, specs, draw) {
+    specs.forEach(function (spec) {
+      var holder = el('div', { class: 'plot' });
+      spec.fig = el('figure', { class: 'chart-fig', 'data-chart': spec.id },
+        [el('figcaption', null, [spec.title]), holder, el('div', { class: 'legend' }, spec.legend)]);
+      spec.holder = holder;
+      box.appendChild(spec.fig);
+    });
+    function drawCharts() { specs.forEach(function (spec) { spec.holder.textContent = ''; spec.holder.appendChild(draw(spec.holder, spec)); }); }
+    drawCharts();
+    var last = 0;
+    window.addEventListener('resize', function () { var w = box.clientWidth; if (w !== last) { last = w; drawCharts(); } });
   }
   function collect(filter, xOf) {
     var m = {}, order = [];
@@ -728,21 +773,109 @@ export const REPORT_CLIENT_JS = String.raw`
     });
     if (!charts.length) { box.appendChild(el('p', null, ['One ratio and one chunk size: no sweep to chart.'])); return; }
     charts.forEach(function (spec) {
-      var holder = el('div', { class: 'plot' });
-      var legend = el('div', { class: 'legend' }, spec.series.map(function (s, i) {
-        var col = PALETTE[i % PALETTE.length];
-        return el('span', null, [
-          el('i', { style: s.dashed ? 'height:0;border-top:2px dashed ' + col : 'height:3px;vertical-align:2px;background:' + col }),
-          s.name]);
-      }));
-      spec.fig = el('figure', { class: 'chart-fig' }, [el('figcaption', null, [spec.title]), holder, legend]);
-      spec.holder = holder;
-      box.appendChild(spec.fig);
+      spec.legend = spec.series.map(function (s, i) { return legendItem(PALETTE[i % PALETTE.length], s.name, s.dashed ? 'dashed' : 'line'); });
     });
-    function drawCharts() { charts.forEach(function (spec) { spec.holder.textContent = ''; spec.holder.appendChild(lineChart(spec.holder, spec)); }); }
-    drawCharts();
-    var last = 0;
-    window.addEventListener('resize', function () { var w = box.clientWidth; if (w !== last) { last = w; drawCharts(); } });
+    showCharts(box, charts, lineChart);
+  }
+
+  // Jobs mode: per cell (chunks × chunk size) the steady jobs against the ideal and the faster peer,
+  // the first job after reserve(), jobs/s, and each job's wall in order.
+  var jobCells = get(data, 'jobs.cells') || [];
+  var jobPeerNames = uniq([].concat.apply([], jobCells.map(function (c) { return Object.keys(c.peers); })));
+  var JOB_COLORS = { tandem: PALETTE[1], first: PALETTE[4], ideal: '#444', peers: [PALETTE[2], PALETTE[3], PALETTE[5]] };
+  /** The peers with figures in a cell: those that ran. */
+  function ranPeers(c) { return jobPeerNames.filter(function (p) { return c.peers[p] && isNum(c.peers[p].medianMs); }); }
+  function jobsHeadline() {
+    if (!jobCells.length) { headline('No cells in these results.', []); return; }
+    var cards = [];
+    /** A figure of every cell: its range as the card's value (the median in data-value), each cell's in the detail. */
+    function perCell(metric, label, key, f, what) {
+      var cs = jobCells.filter(function (c) { return isNum(c[key]); }), vals = cs.map(function (c) { return c[key]; });
+      if (!vals.length) return null;
+      cards.push(card(metric, label, rangeText(vals, f), cs.map(function (c) { return c.key + ' ' + f(c[key]); }).join(', ') + '; ' + what,
+        median(vals)));
+      return rangeText(vals, f);
+    }
+    var vi = perCell('vs-ideal', 'Steady job / ideal', 'vsIdeal', FMT.speedup, 'steady median / the chunks copied alone');
+    var vp = perCell('vs-peer', 'Steady job / faster peer', 'vsFasterPeer', FMT.speedup,
+      'tandem\u2019s steady median / the faster peer\u2019s; below 1: tandem faster');
+    if (!vp) {
+      var st = jobPeerNames.map(function (p) {
+        var pc = jobCells.filter(function (c) { return c.peers[p]; })[0].peers[p];
+        return { name: p, status: pc.status || 'ok', reason: pc.reason };
+      });
+      cards.push(card('peers', 'Steady job / faster peer', 'peers did not run', whyNoPeers(st), null));
+    }
+    var fv = perCell('first-vs-ideal', 'First job after reserve() / ideal', 'firstVsIdeal', FMT.speedup,
+      'the first job\u2019s wall / the chunks copied alone');
+    var jr = perCell('jobs-per-sec', 'Jobs per second', 'jobsPerSec', FMT.int, 'steady jobs / the sum of their walls');
+    headline('steady jobs take ' + vi + ' the ideal (the cell\u2019s chunks copied alone), the first job after reserve() ' + fv +
+      '; ' + (vp ? vp + ' the faster peer\u2019s median' : 'peers did not run') + '; ' + jr + ' jobs/s.', cards);
+  }
+  function jobsTables() {
+    var heads = ['job', 'depth', 'tandem median / p99 / first ms', 'jobs/s'].concat(jobPeerNames, ['ideal ms', '/peer', '/ideal', 'first/ideal']);
+    function times(c, prefix) {
+      return el('td', { class: 'num' }, [num(c, prefix + 'medianMs', 'ms', 'span'), ' / ', num(c, prefix + 'p99Ms', 'ms', 'span'), ' / ',
+        num(c, prefix + 'firstMs', 'ms', 'span')]);
+    }
+    var rows = jobCells.map(function (c) {
+      var tds = [td(c.key), num(c, 'depth', 'int'), times(c, ''), num(c, 'jobsPerSec', 'int')];
+      jobPeerNames.forEach(function (p) {
+        var pc = c.peers[p];
+        tds.push(pc && isNum(pc.medianMs) ? times(c, 'peers.' + p + '.')
+          : el('td', { class: 'num', title: pc && pc.reason, 'data-peer': p }, [pc ? pc.status : '\u2013']));
+      });
+      return el('tr', { 'data-row': c.key }, tds.concat([num(c, 'idealMs', 'ms'), num(c, 'vsFasterPeer', 'speedup'), num(c, 'vsIdeal', 'speedup'),
+        num(c, 'firstVsIdeal', 'speedup')]));
+    });
+    var t = table('jobs-table', heads, rows, heads.map(function (h, i) { return i > 0; }));
+    jobPeerNames.forEach(function (p, i) { t.tHead.rows[0].cells[4 + i].setAttribute('title', p + ': median / p99 / first ms'); });
+    document.getElementById('jobs').appendChild(t);
+    var pool = jobCells.map(function (c) {
+      return el('tr', { 'data-row': c.key }, [td(c.key), num(c, 'd2hGBps', 'gbs'), num(c, 'pool.bytesPinned', 'bytes'),
+        num(c, 'pool.bytesDevice', 'bytes'), num(c, 'pool.pinnedHits', 'int'), num(c, 'pool.pinnedMisses', 'int')]);
+    });
+    document.getElementById('pool').appendChild(table('pool-table',
+      ['job', 'D2H GB/s (copy alone)', 'pinned held after', 'device held after', 'pinned hits (all jobs)', 'pinned misses (all jobs)'],
+      pool, [false, true, true, true, true, true]));
+  }
+  function jobsChart(box, spec) {
+    var c = spec.cell, walls = c.wallsMs || [];
+    var levels = [{ name: 'ideal', y: c.idealMs, col: JOB_COLORS.ideal }].concat(spec.peers.map(function (p, i) {
+      return { name: p, y: c.peers[p].medianMs, col: JOB_COLORS.peers[i % JOB_COLORS.peers.length], dashed: true };
+    }));
+    var top = Math.max.apply(null, walls.concat([c.firstMs], levels.map(function (l) { return l.y; })));
+    var f = chartFrame(box, {
+      title: spec.title, xrange: [0, Math.max(1, walls.length)], yrange: [0, top * 1.1], xfmt: String, ylabel: 'job wall (ms)',
+      xlabel: 'job, in the order run (0: the first after reserve())', xshort: 'job (0: first after reserve())'
+    });
+    levels.forEach(function (l) {
+      f.root.appendChild(svg('line', {
+        x1: f.left, x2: f.right, y1: f.Y(l.y), y2: f.Y(l.y), stroke: l.col, 'stroke-width': 1.5, 'stroke-dasharray': l.dashed ? '5 4' : 'none',
+        class: 'level', 'data-series': l.name, 'data-y': l.y
+      }));
+    });
+    plotSeries(f, { name: 'tandem', points: walls.map(function (w, i) { return [i + 1, w]; }), r: walls.length > 60 ? 2 : 3.5, width: 1.5 },
+      JOB_COLORS.tandem, function (p) { return 'job ' + p[0] + ': ' + FMT.ms(p[1]) + ' ms'; });
+    plotSeries(f, { name: 'first', points: [[0, c.firstMs]], r: 4.5 }, JOB_COLORS.first,
+      function (p) { return 'first job after reserve(): ' + FMT.ms(p[1]) + ' ms'; });
+    return f.root;
+  }
+  function jobsCharts() {
+    var box = document.getElementById('charts');
+    if (!jobCells.length) { box.appendChild(el('p', null, ['No cells in these results.'])); return; }
+    showCharts(box, jobCells.map(function (c) {
+      var peers = ranPeers(c);
+      return {
+        id: c.key, cell: c, peers: peers, title: c.key + ': ' + plural(c.chunks, 'chunk') + ' of ' + fmtBytes(c.chunkBytes) + ', depth ' + c.depth,
+        legend: [legendItem(JOB_COLORS.tandem, 'tandem, steady jobs (median ' + FMT.ms(c.medianMs) + ' ms)', 'line'),
+          legendItem(JOB_COLORS.first, 'first job after reserve()', 'dot'),
+          legendItem(JOB_COLORS.ideal, 'ideal, the chunks copied alone (' + FMT.ms(c.idealMs) + ' ms)', 'line')]
+          .concat(peers.map(function (p, i) {
+            return legendItem(JOB_COLORS.peers[i % JOB_COLORS.peers.length], p + ' median (' + FMT.ms(c.peers[p].medianMs) + ' ms)', 'dashed');
+          }))
+      };
+    }), jobsChart);
   }
 
   // One run: stage times, and the run's settings.
@@ -788,13 +921,18 @@ export const REPORT_CLIENT_JS = String.raw`
     timelineSection();
     chartsSection();
     peersSection();
+    gapsSection();
+  } else if (KIND === 'jobs') {
+    jobsHeadline();
+    jobsTables();
+    jobsCharts();
   } else {
     runHeadline();
     stagesSection();
     timelineSection();
     runConfig();
+    gapsSection();
   }
-  gapsSection();
   var notes = document.getElementById('notes');
   data.notes.forEach(function (n) { notes.appendChild(el('li', null, [n])); });
   document.body.setAttribute('data-rendered', 'true');

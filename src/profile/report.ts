@@ -1,9 +1,11 @@
 // The self-contained HTML report: one file, inline CSS and script, no network, no external
 // fonts. The results JSON is embedded in the page and everything shown is rendered from it; the
 // timelines travel beside it in a compact column form (see compactTimeline) so that every cell's
-// timeline fits in the page without making it many megabytes.
+// timeline fits in the page without making it many megabytes. `tandem bench --jobs` has a page of
+// its own (kind 'jobs'), rendered from its results.json the same way.
 import { writeFile } from 'node:fs/promises';
 import type { ChunkTiming } from '../pipeline/types.js';
+import type { JobsDocument } from './jobs.js';
 import { REPORT_CLIENT_JS } from './report-client.js';
 import type { Results, TimelineRecord } from './results.js';
 
@@ -143,7 +145,7 @@ th, td { padding: 3px 8px; border-bottom: 1px solid #eef0f2; text-align: left; w
 th { background: #f4f6f8; font-weight: 600; font-size: 13px; }
 td.num, th.num { text-align: right; }
 td.slow { color: #b00020; }
-#summary-table th { white-space: normal; vertical-align: bottom; }
+#summary-table th, #jobs-table th { white-space: normal; vertical-align: bottom; }
 tr.group td { background: #f9fafb; font-weight: 600; padding-top: 8px; border-bottom: 1px solid var(--line); white-space: normal; }
 tr.best td { font-weight: 650; }
 tr.picked td { background: #eaf2fb; }
@@ -240,30 +242,63 @@ ${GAPS_SECTION}
 ${NOTES_SECTION}`;
 }
 
-export function renderReport(results: Results): string {
-  const kind = reportKind(results);
-  const { timelines, ...rest } = results;
-  const page = { ...rest, timelines: [] };
+function jobsBody(): string {
+  return `<section id="headline"></section>
+<h2>Jobs by shape</h2>
+<p class="hint">Per cell (chunks × chunk size): the steady jobs' median, p99 and first job (ms), jobs per second,
+each peer's median / p99 / first where it ran, and the ideal (the chunks copied alone). /peer = tandem's steady
+median / the faster peer's; /ideal = the steady median / ideal; first/ideal = the first job after reserve() / ideal.</p>
+<div class="scroll" id="jobs"></div>
+<details id="pool-figures"><summary>The copy alone and the pool after each cell</summary>
+<div class="scroll" id="pool"></div></details>
+<h2>Each job's wall, in order</h2>
+<div id="charts"></div>
+${NOTES_SECTION}`;
+}
+
+/** The page: its kind's sections, the data it renders from, and the client that renders them. */
+function page(kind: string, title: string, body: string, data: unknown, timelines: readonly CompactTimeline[]): string {
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>${escapeHtml(results.title)}</title>
+<title>${escapeHtml(title)}</title>
 <style>${CSS}</style>
 </head>
 <body data-kind="${kind}">
-<header><h1 id="title">${escapeHtml(results.title)}</h1><p id="env"></p></header>
-${kind === 'bench' ? benchBody() : runBody()}
-<script type="application/json" id="tandem-data">${embedJson(page)}</script>
-<script type="application/json" id="tandem-timelines">${embedJson(timelines.map(compactTimeline))}</script>
+<header><h1 id="title">${escapeHtml(title)}</h1><p id="env"></p></header>
+${body}
+<script type="application/json" id="tandem-data">${embedJson(data)}</script>
+<script type="application/json" id="tandem-timelines">${embedJson(timelines)}</script>
 <script>${REPORT_CLIENT_JS}</script>
 </body>
 </html>
 `;
 }
 
+export function renderReport(results: Results): string {
+  const kind = reportKind(results);
+  const { timelines, ...rest } = results;
+  return page(
+    kind,
+    results.title,
+    kind === 'bench' ? benchBody() : runBody(),
+    { ...rest, timelines: [] },
+    timelines.map(compactTimeline),
+  );
+}
+
 export async function writeReport(path: string, results: Results): Promise<void> {
   await writeFile(path, renderReport(results));
+}
+
+/** The `tandem bench --jobs` page: results.json as written, embedded whole. */
+export function renderJobsReport(doc: JobsDocument): string {
+  return page('jobs', doc.title, jobsBody(), doc, []);
+}
+
+export async function writeJobsReport(path: string, doc: JobsDocument): Promise<void> {
+  await writeFile(path, renderJobsReport(doc));
 }
