@@ -571,12 +571,14 @@ export function registerBench(cli: CAC): void {
     .option('--no-trace', 'Skip the traced runs (no timeline, busy fractions or trace cost)')
     .option(
       '--jobs [count]',
-      'Jobs mode instead of the sweep: count short jobs per cell (default 200), a fresh pipeline each, at ' +
-        '16×4M, 16×16M, 8×64M, beside CuPy and PyTorch jobs peers',
+      'Jobs mode instead of the sweep: count short jobs per cell (default 200; 20 with --fake), a fresh ' +
+        'pipeline each, at 16×4M, 16×16M, 8×64M (64K, 256K, 1M with --fake), beside CuPy and PyTorch jobs ' +
+        'peers; the table, results.json and report.html',
     )
     .example('tandem bench --sizes 64M,4M,1M --depths 2,3,auto')
     .example('tandem bench --fake --out /tmp/bench')
     .example('tandem bench --devices 0,0 --sizes 4M --no-peers   # two pipelines on one GPU')
+    .example('tandem bench --jobs 500   # many short jobs, a fresh pipeline each, from the device pool')
     .action(async (options: BenchOptions) => {
       parseBenchOptions(options); // usage errors first, before any device question
       const parsed = parseBenchOptions({ ...options, fake: useFakeDevice('bench', options) });
