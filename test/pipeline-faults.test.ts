@@ -199,12 +199,23 @@ for (const op of ['createStream', 'alloc', 'pinnedAlloc', 'createEvent'] as cons
       }).run(inputs);
       assertNoLeaks(fake, 'after counting');
       assert.ok(setupCalls >= 1, `setup makes ${setupCalls} ${op} calls`);
+      let degraded = 0;
       for (let skip = 0; skip < setupCalls; skip++) {
         fake.failNext(op, undefined, { skip });
-        const err = await pipe.run(inputs).then(
-          () => assert.fail(`the run should have failed (${op} ${skip})`),
-          (e: unknown) => e,
+        const outcome = await pipe.run(inputs).then(
+          (stats) => ({ stats, err: null }),
+          (e: unknown) => ({ stats: null, err: e }),
         );
+        if (outcome.stats && variant === 'auto depth, trace') {
+          // 'auto' starts where the counting run decided, above double buffering: a slot beyond
+          // that which fails to allocate leaves the run with fewer, and the run says so.
+          assert.equal(outcome.stats.chunks, 10);
+          assert.match(outcome.stats.depthReason!, /allocating the rest failed \(CUDA_ERROR_OUT_OF_MEMORY/);
+          assertNoLeaks(fake, `${op} ${skip} ${variant}`);
+          degraded++;
+          continue;
+        }
+        const err = outcome.err;
         assert.ok(err instanceof PipelineError, `a PipelineError, got ${String(err)}`);
         assert.equal(err.stage, 'setup');
         assert.equal(err.chunk, 0);
@@ -212,6 +223,8 @@ for (const op of ['createStream', 'alloc', 'pinnedAlloc', 'createEvent'] as cons
         assert.match(err.message, /setting up the run failed: CUDA_ERROR_OUT_OF_MEMORY.*lower depth/);
         assertNoLeaks(fake, `${op} ${skip} ${variant}`);
       }
+      if (degraded)
+        process.stderr.write(`# ${op} (${variant}): ${degraded} of ${setupCalls} failures left fewer slots\n`);
       assert.equal((await pipe.run(inputs)).chunks, 10);
       assertNoLeaks(fake, 'after the next run');
     });

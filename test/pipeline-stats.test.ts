@@ -214,3 +214,42 @@ test('trace with 4 pinned over 2 device slots: each chunk records both of its sl
   );
   assertNoLeaks(fake);
 });
+
+test('auto depth: a start size that no longer fits starts with what could be allocated, and the run delivers', async () => {
+  // 0.2 ms kernels and a 1 ms jitter allowance: 'auto' asks for about 7 host slots.
+  const { fake, compute } = device(0.2, 1e6);
+  const first = await createPipeline(fake, { outputBytes: 1000, compute }).run(30);
+  assert.ok(first.depth > 3, first.depthReason);
+  // The next run starts at the decided ring; with the pool emptied it must pin it again, and the
+  // fourth pinned allocation fails.
+  fake.pool.trim();
+  fake.failNext('pinnedAlloc', new Error('out of pinned memory'), { skip: 3 });
+  const seen: number[] = [];
+  const next = await createPipeline(fake, {
+    outputBytes: 1000,
+    compute,
+    sink: (c) => {
+      assert.ok(c.data.every((b) => b === (c.index & 255)));
+      seen.push(c.index);
+    },
+  }).run(30);
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 30 }, (_, n) => n),
+  );
+  assert.match(
+    next.depthReason!,
+    new RegExp(
+      `; started with 3 \\(\\d+ on the device\\) of the ${first.depth} \\(\\d+\\) planned: allocating the rest failed \\(out of pinned memory\\)$`,
+    ),
+  );
+  assertNoLeaks(fake);
+  // With a fixed depth the same failure fails the run's set-up.
+  fake.pool.trim();
+  fake.failNext('pinnedAlloc', new Error('out of pinned memory'), { skip: 3 });
+  await assert.rejects(createPipeline(fake, { outputBytes: 1000, compute, depth: 6 }).run(30), {
+    stage: 'setup',
+    message: /setting up the run failed: out of pinned memory/,
+  });
+  assertNoLeaks(fake);
+});

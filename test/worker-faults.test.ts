@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { JobDataError } from '../src/worker/job-data.js';
 import { submit } from '../src/worker/submit.js';
 import {
@@ -259,6 +259,28 @@ export default async function (data, { device, signal, progress, outRoot }) {
     const bad = await submit(queue, { type: 'checksum' });
     await assert.rejects(bad.done({ timeoutMs: 30_000 }), /give text/);
     assert.equal((await queue.getJob(bad.id))!.attemptsMade, 1);
+  },
+);
+
+test(
+  'done() settles on a finished job even when its QueueEvents never delivers the event',
+  { skip: skipWorker },
+  async () => {
+    const { queue } = await setup('missed', 1);
+    // A QueueEvents that never reads the event stream: every completed and failed event is missed,
+    // as one that started listening just after the job finished misses it.
+    const deaf = new QueueEvents('missed', { connection: redis.connection, autorun: false });
+    try {
+      const good = { type: 'render', workload: 'fractal', size: '32x32', format: 'rgba', frames: 2, out: 'a.raw' };
+      const ok = await submit(queue, good, { events: deaf });
+      const result = (await ok.done({ timeoutMs: 20_000 })) as { frames: number };
+      assert.equal(result.frames, 2);
+      // A bad field that only the worker sees (submit checks render jobs, not a processor's type).
+      const bad = await submit(queue, { type: 'transcode' }, { events: deaf });
+      await assert.rejects(bad.done({ timeoutMs: 20_000 }), { name: 'JobFailedError', message: /unknown job type/ });
+    } finally {
+      await deaf.close();
+    }
   },
 );
 

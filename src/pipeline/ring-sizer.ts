@@ -61,6 +61,8 @@ export class RingSizer {
   private count: number | null = null;
   /** The next chunk the pump will enqueue (one past the latest beforeChunk). */
   private next = 0;
+  /** Set when set-up could not allocate the start size (startSmaller). */
+  private startNote: string | undefined;
 
   /** `pool`: the device's memory pool, whose ready buffers start the ring and make growing free. */
   constructor(
@@ -196,8 +198,28 @@ export class RingSizer {
     };
   }
 
+  /**
+   * 'auto': set-up allocated only `depth` host and `deviceSlots` device slots of the start size
+   * (then `err`): the run starts with those, and what an earlier run decided is forgotten, so the
+   * next run of this size does not start at a size that no longer fits unless this run's own
+   * measurement asks for it again.
+   */
+  startSmaller(depth: number, deviceSlots: number, err: unknown): void {
+    this.startNote =
+      `started with ${depth} (${Math.min(deviceSlots, depth)} on the device) of the ${this.depth} ` +
+      `(${this.deviceSlots}) planned: allocating the rest failed (${err instanceof Error ? err.message : String(err)})`;
+    this.startDepth = this.depth = depth;
+    this.startDeviceSlots = this.deviceSlots = Math.min(deviceSlots, depth);
+    this.remember(null);
+  }
+
   /** Why the run ended with the size it did (stats.depthReason); undefined for a fixed depth. */
   finalReason(delivered: number): string | undefined {
+    const reason = this.decidedReason(delivered);
+    return this.startNote && reason ? `${reason}; ${this.startNote}` : reason;
+  }
+
+  private decidedReason(delivered: number): string | undefined {
     if (this.auto && !this.reason) {
       const asked = this.pending && !this.pending.allocated ? this.pending : null;
       return asked

@@ -55,6 +55,7 @@ import {
   type HostSlot,
   type SlotAllocator,
 } from './ring.js';
+import { AUTO_START_DEPTH } from './auto-depth.js';
 import { RingSizer } from './ring-sizer.js';
 import { RunTimeline } from './run-timeline.js';
 import { startSink } from './sink-call.js';
@@ -295,15 +296,24 @@ export class PipelineRun<I> {
       compute: this.computeStream,
       upload: this.uploadStream,
     });
-    const addDevice = sizer.deviceSlots - this.devSlots.length;
-    const addHost = sizer.depth - this.hostSlots.length;
+    // Double buffering first (a failure there fails the set-up), then the rest of the start size:
+    // 'auto' may start above it, at what an earlier run of the size decided, and a ring that no
+    // longer fits (device or pinned memory taken meanwhile) starts with what could be allocated.
+    // With a fixed depth any failure fails the set-up.
     const t = performance.now();
-    for (let k = 0; k < addDevice; k++) this.addDeviceSlot();
-    const t1 = performance.now();
-    for (let k = 0; k < addHost; k++) this.addHostSlot();
-    if (addDevice > 0) sizer.allocMsPerDeviceSlot = (t1 - t) / addDevice;
-    if (addHost > 0) sizer.allocMsPerHostSlot = (performance.now() - t1) / addHost;
-    // Slots taken from the pool cost next to nothing: what a new one costs is the pool's measure.
+    while (this.devSlots.length < Math.min(AUTO_START_DEPTH, sizer.deviceSlots)) this.addDeviceSlot();
+    while (this.hostSlots.length < Math.min(AUTO_START_DEPTH, sizer.depth)) this.addHostSlot();
+    try {
+      while (this.devSlots.length < sizer.deviceSlots) this.addDeviceSlot();
+      while (this.hostSlots.length < sizer.depth) this.addHostSlot();
+    } catch (err) {
+      if (!sizer.auto) throw err;
+      sizer.startSmaller(this.hostSlots.length, this.devSlots.length, err);
+    }
+    // What a new slot costs is the pool's measure (slots taken from it cost next to nothing); a
+    // device without a pool has only what its slots took here.
+    const slots = this.devSlots.length + this.hostSlots.length;
+    sizer.allocMsPerHostSlot = sizer.allocMsPerDeviceSlot = (performance.now() - t) / slots;
     const est = d.pool ? slotAllocMs(d.pool, this.opts.outputBytes, this.opts.inputBytes ?? 0) : null;
     if (est) ({ host: sizer.allocMsPerHostSlot, device: sizer.allocMsPerDeviceSlot } = est);
     const trace = !!this.opts.trace;

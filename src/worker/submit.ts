@@ -1,7 +1,8 @@
 // Submitting jobs from code: submit(queue, job) adds a job to a BullMQ Queue with tandem's
 // defaults (retries with exponential backoff, finished jobs kept a while for `tandem jobs`) and
 // returns a handle whose done() resolves with the job's result or rejects with why it failed.
-import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Job, Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { TandemError } from '../util/errors.js';
 import { checkRenderJob, jobType, type JobData } from './job-data.js';
 
@@ -31,7 +32,12 @@ export class JobFailedError extends TandemError {
 export interface SubmittedJob<R = unknown> {
   readonly id: string;
   readonly job: Job;
-  /** Resolves with the job's return value (a render's stats summary) once it completes; rejects with JobFailedError. */
+  /**
+   * Resolves with the job's return value (a render's stats summary) once it completes; rejects
+   * with JobFailedError once it failed for good, or with BullMQ's timeout error after `timeoutMs`.
+   * It waits for the job's event and also reads the job's state every half second, so an event
+   * missed by its QueueEvents cannot leave it waiting.
+   */
   done(options?: { timeoutMs?: number }): Promise<R>;
 }
 
@@ -61,18 +67,47 @@ export async function submit<R = unknown>(
     async done({ timeoutMs } = {}) {
       const ev =
         events ?? new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
+      const polling = new AbortController();
       try {
         await ev.waitUntilReady();
-        return (await added.waitUntilFinished(ev, timeoutMs)) as R;
+        // Whichever comes first wins (race handles the other's later rejection).
+        const event = added.waitUntilFinished(ev, timeoutMs);
+        return (await Promise.race([event, finishedByPolling(queue, id, polling.signal)])) as R;
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        if (/timed out/i.test(message)) throw err;
+        if (/^Job wait .* timed out/.test(message)) throw err;
         throw new JobFailedError(id, message);
       } finally {
+        polling.abort();
         if (!events) await ev.close();
       }
     },
   };
+}
+
+/** How often done() reads a job's state itself, beside waiting for its event. */
+const POLL_MS = 500;
+
+/**
+ * The job's outcome, read from Redis every POLL_MS until `signal` aborts (then it never settles).
+ * QueueEvents reads the event stream from when it started listening, so a job that finishes
+ * between done()'s own check and that moment sends an event no one receives; this read still
+ * sees it, so done() cannot wait out its timeout (or forever) on a job that already finished.
+ */
+async function finishedByPolling(queue: Queue, id: string, signal: AbortSignal): Promise<unknown> {
+  while (!signal.aborted) {
+    try {
+      await sleep(POLL_MS, undefined, { signal });
+    } catch {
+      break;
+    }
+    const job = await Job.fromId(queue, id);
+    if (!job) throw new Error(`the job was removed before it finished`);
+    const state = await job.getState();
+    if (state === 'completed') return job.returnvalue;
+    if (state === 'failed') throw new Error(job.failedReason);
+  }
+  return new Promise<never>(() => undefined);
 }
 
 /** A Queue on `connection` (see redisConnection) under `name`. Close it when done. */
