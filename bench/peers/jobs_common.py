@@ -9,7 +9,7 @@ from the first allocation to the host seeing the last D2H complete.
 Config (JSON, path in argv[1]): {"device": 0, "kernel": {...},
   "cells": [{"key", "chunkBytes", "chunks", "depth", "jobs", "launch": {...}}]}
 Output (one JSON line): {"peer": name, "status": "ok", "cells": [{"key", "depth", "firstMs",
-  "jobMs": [...]}]}   or   {"peer": name, "status": "skipped" | "failed", "reason": ...}
+  "jobMs": [the steady jobs' walls, in job order]}]}   or   {"peer": name, "status": "skipped" | "failed", "reason": ...}
 """
 import gc
 import time
@@ -24,9 +24,9 @@ def run_jobs(peer, config, make_job):
         job = make_job(config["kernel"], cell)
         gc.collect()
         first = job()
-        walls = [job() for _ in range(int(cell["jobs"]))]
-        walls.sort()
-        common.log("%s %s depth %d: first %.2f ms, median %.2f ms" % (peer, cell["key"], cell["depth"], first, walls[len(walls) // 2]))
+        walls = [job() for _ in range(int(cell["jobs"]))]  # in job order
+        median = sorted(walls)[len(walls) // 2]
+        common.log("%s %s depth %d: first %.2f ms, median %.2f ms" % (peer, cell["key"], cell["depth"], first, median))
         out.append({"key": cell["key"], "depth": cell["depth"], "firstMs": first, "jobMs": walls})
     return out
 
