@@ -3,7 +3,7 @@
 // Ctrl-C leaving a playable partial mp4 with exit code 130.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { renderFractalFrame } from '../src/workloads/fractal.js';
 import { frameBytes } from '../src/formats/frame-format.js';
 import { formatBytes } from '../src/util/format.js';
+import { probeVideo } from './video-helpers.js';
 
 // dist/test/x.js or test/x.ts: the repository root is where package.json is.
 function repoRoot(): string {
@@ -28,26 +29,6 @@ const skipFfmpeg = skipCli || (haveFfmpeg ? false : 'ffmpeg/ffprobe not installe
 
 function tandem(args: string[], cwd: string) {
   return spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-}
-
-function probeFrames(path: string): number {
-  const out = execFileSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=nb_read_frames',
-      '-of',
-      'csv=p=0',
-      path,
-    ],
-    { encoding: 'utf8' },
-  );
-  return Number(out.trim());
 }
 
 const tmp = () => mkdtemp(join(tmpdir(), 'tandem-render-'));
@@ -75,7 +56,7 @@ test('tandem render --fake → mp4 that ffprobe reads with the right frame count
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, '', 'nothing on stdout: progress and summary go to stderr');
     assert.match(r.stderr, /tandem render done: fractal 96x54 yuv420p, 23\/23 frames/);
-    assert.equal(probeFrames(join(dir, 'zoom.mp4')), 23);
+    assert.equal(probeVideo(join(dir, 'zoom.mp4')).frames, 23);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -279,7 +260,7 @@ test('Ctrl-C: tandem render stops, leaves a playable partial mp4 and exits 130',
     assert.match(stderr, /tandem render interrupted \(SIGINT\): fractal 96x54 yuv420p, \d+\/100000 frames/);
     assert.match(stderr, /part\.partial\.mp4 \(partial, finalised by ffmpeg: playable\)/);
     assert.deepEqual(await readdir(dir), ['part.partial.mp4'], 'only the partial file: no final name, no temporary');
-    const frames = probeFrames(path);
+    const frames = probeVideo(path).frames;
     assert.ok(frames > 0 && frames < 100000, `partial mp4 has ${frames} frames`);
     const m = /, (\d+)\/100000 frames/.exec(stderr);
     assert.equal(frames, Number(m![1]), 'every frame the summary counts is in the file');

@@ -12,6 +12,7 @@ import { SinkError } from '../src/sinks/errors.js';
 import { frameBytes, frameRanges, type FrameFormat, type FrameRange } from '../src/formats/frame-format.js';
 import { renderFractalFrame } from '../src/workloads/fractal.js';
 import type { OutputChunk } from '../src/pipeline/types.js';
+import { probeVideo } from './video-helpers.js';
 
 const haveFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 const needFfmpeg = haveFfmpeg ? false : 'ffmpeg/ffprobe not installed (apt-get install ffmpeg)';
@@ -29,27 +30,6 @@ function fractalChunks(format: FrameFormat, total: number): OutputChunk<FrameRan
   });
 }
 
-function probeFrames(path: string): { frames: number; width: number; height: number; codec: string } {
-  const out = execFileSync(
-    'ffprobe',
-    [
-      '-v',
-      'error',
-      '-count_frames',
-      '-select_streams',
-      'v:0',
-      '-show_entries',
-      'stream=nb_read_frames,width,height,codec_name',
-      '-of',
-      'json',
-      path,
-    ],
-    { encoding: 'utf8' },
-  );
-  const s = JSON.parse(out).streams[0];
-  return { frames: Number(s.nb_read_frames), width: s.width, height: s.height, codec: s.codec_name };
-}
-
 const tmp = () => mkdtemp(join(tmpdir(), 'tandem-ffmpeg-'));
 
 test('ffmpeg sink: an mp4 with the right frame count from I420 and from RGBA', { skip: needFfmpeg }, async () => {
@@ -64,7 +44,7 @@ test('ffmpeg sink: an mp4 with the right frame count from I420 and from RGBA', {
       for (let i = 0; i < chunks.length; i += 2) await Promise.all(chunks.slice(i, i + 2).map((c) => sink.write(c)));
       const res = await sink.close();
       assert.equal(res.frames, 11);
-      assert.deepEqual(probeFrames(path), { frames: 11, width: 64, height: 36, codec: 'h264' });
+      assert.deepEqual(probeVideo(path), { frames: 11, width: 64, height: 36, codec: 'h264' });
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -267,7 +247,7 @@ test(
         bytes: (await stat(join(dir, 'good.mp4'))).size,
         complete: true,
       });
-      assert.equal(probeFrames(join(dir, 'good.mp4')).frames, 8);
+      assert.equal(probeVideo(join(dir, 'good.mp4')).frames, 8);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -4,11 +4,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue, type ConnectionOptions, type Job } from 'bullmq';
+import { freePort } from '../bench/child-processes.js';
 
 function repoRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -26,17 +26,6 @@ export const skipWorker = !built
     : 'redis-server is not installed (apt-get install redis-server)';
 
 export const tempDir = (what: string) => mkdtemp(join(tmpdir(), `tandem-${what}-`));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TestRedis {
   port: number;
