@@ -90,9 +90,7 @@ export class RingSizer {
       (this.pool && decided.get(this.pool)?.get(this.sizeKey)) ?? null,
     );
     this.startDepth = this.depth = start.depth;
-    const fixed = this.opts.deviceSlots;
-    this.startDeviceSlots = this.deviceSlots =
-      typeof fixed === 'number' ? Math.min(fixed, start.depth) : start.deviceSlots;
+    this.startDeviceSlots = this.deviceSlots = this.userDeviceSlots(start.depth, start.deviceSlots);
   }
 
   /** The host slot chunk n takes. */
@@ -172,9 +170,8 @@ export class RingSizer {
       AUTO_JITTER_MS,
       this.opts.inputBytes ?? 0,
     );
-    const fixed = this.opts.deviceSlots;
     // deviceSlots set by the caller: 'auto' picks the host ring only.
-    if (typeof fixed === 'number') choice.deviceSlots = Math.min(fixed, choice.depth);
+    choice.deviceSlots = this.userDeviceSlots(choice.depth, choice.deviceSlots);
     this.remember(choice);
     this.pending = this.weighGrowth(this.withinCount(choice));
   }
@@ -192,9 +189,7 @@ export class RingSizer {
       ...choice,
       depth,
       deviceSlots,
-      reason:
-        `${choice.reason.replace(/^auto depth \d+, \d+ on the device/, `auto depth ${depth}, ${deviceSlots} on the device`)}` +
-        `; capped at the run's ${n} chunks`,
+      reason: relabel(choice.reason, depth, deviceSlots) + `; capped at the run's ${n} chunks`,
     };
   }
 
@@ -233,10 +228,10 @@ export class RingSizer {
     return this.reason;
   }
 
-  /** Device slots for a ring of `depth` host slots: options.deviceSlots when set, never more than depth. */
-  private userDeviceSlots(depth: number): number {
+  /** Device slots for a ring of `depth` host slots: options.deviceSlots when set (at most depth), else `otherwise`. */
+  private userDeviceSlots(depth: number, otherwise = depth): number {
     const d = this.opts.deviceSlots;
-    return typeof d === 'number' ? Math.min(d, depth) : depth;
+    return typeof d === 'number' ? Math.min(d, depth) : otherwise;
   }
 
   private get sizeKey(): string {
@@ -304,9 +299,14 @@ export class RingSizer {
       depth: this.depth,
       deviceSlots,
       reason:
-        `${choice.reason.replace(/^auto depth \d+, \d+ on the device/, `auto depth ${this.depth}, ${deviceSlots} on the device`)}; ` +
+        `${relabel(choice.reason, this.depth, deviceSlots)}; ` +
         `not grown to ${choice.depth} (${choice.deviceSlots} on the device): ${grown}, ` +
         `more than the ${left} chunks left would save (~${ms(saved)}); kept ${this.depth}, and the next run of this size starts at ${choice.depth}`,
     };
   }
+}
+
+/** A choice's reason with the size it names replaced by the one the run takes instead. */
+function relabel(reason: string, depth: number, deviceSlots: number): string {
+  return reason.replace(/^auto depth \d+, \d+ on the device/, `auto depth ${depth}, ${deviceSlots} on the device`);
 }
