@@ -102,7 +102,10 @@ async function finishedByPolling(queue: Queue, id: string, signal: AbortSignal):
       break;
     }
     const job = await Job.fromId(queue, id);
-    if (!job) throw new Error(`the job was removed before it finished`);
+    if (!job)
+      throw new Error(
+        'the job was removed from the queue before it finished; submit it again if its output is still wanted',
+      );
     const state = await job.getState();
     if (state === 'completed') return job.returnvalue;
     if (state === 'failed') throw new Error(job.failedReason);
