@@ -1,21 +1,20 @@
 // Device memory (cuMemAlloc_v2 / cuMemFree_v2).
 import { check, toPtr } from '../cuda/driver.js';
 import { formatBytes } from '../util/format.js';
-import { closedError } from './closed.js';
 import type { DeviceContext } from './context.js';
-import { unwatch, watch } from './finalizer.js';
-import type { DeviceCore, DeviceBuffer } from './types.js';
+import { CudaResource } from './resource.js';
+import type { DeviceBuffer } from './types.js';
 
-export class CudaDeviceBuffer implements DeviceBuffer {
+export class CudaDeviceBuffer extends CudaResource implements DeviceBuffer {
   readonly kind = 'device' as const;
   readonly #ptr: bigint;
-  #closed = false;
 
   constructor(
-    private readonly owner: DeviceContext,
+    owner: DeviceContext,
     readonly byteLength: number,
-    readonly label: string,
+    label: string,
   ) {
+    super(owner, 'DeviceBuffer', label);
     owner.makeCurrent();
     const out: (number | bigint)[] = [0];
     const rc = owner.driver.cuMemAlloc_v2(out, byteLength) as number;
@@ -28,34 +27,17 @@ export class CudaDeviceBuffer implements DeviceBuffer {
       );
     }
     this.#ptr = toPtr(out[0]!);
-    watch(this, { ctx: owner.ctx, handle: this.#ptr, release: owner.driver.cuMemFree_v2 }, this);
-    owner.adopt(this);
-  }
-
-  get device(): DeviceCore {
-    return this.owner.device;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    this.own(this.#ptr, owner.driver.cuMemFree_v2);
   }
 
   get ptr(): bigint {
-    if (this.#closed) throw closedError('DeviceBuffer', this.label);
+    this.assertOpen();
     return this.#ptr;
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    unwatch(this);
-    this.owner.release(this);
+  protected destroy(): void {
     this.owner.makeCurrent();
     check(this.owner.driver.cuMemFree_v2(this.#ptr), 'cuMemFree_v2', this.label);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

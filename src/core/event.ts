@@ -8,13 +8,12 @@ import { closedError } from './closed.js';
 import { cudaHandle } from './handles.js';
 import type { DeviceContext } from './context.js';
 import { InFlight } from './deferred-destroy.js';
-import { unwatch, watch } from './finalizer.js';
-import type { DeviceCore, Event, EventOptions, Stream } from './types.js';
+import { CudaResource } from './resource.js';
+import type { Event, EventOptions, Stream } from './types.js';
 
 let eventCount = 0;
 
-export class CudaEvent implements Event {
-  readonly label: string;
+export class CudaEvent extends CudaResource implements Event {
   readonly timing: boolean;
   readonly #handle: bigint;
   /** How error messages name this event (made once: record() runs per chunk). */
@@ -22,13 +21,9 @@ export class CudaEvent implements Event {
   readonly #inFlight = new InFlight();
   /** The reusable record whenComplete() hands the waiter. */
   #watch: EventWatch | null = null;
-  #closed = false;
 
-  constructor(
-    private readonly owner: DeviceContext,
-    options: EventOptions = {},
-  ) {
-    this.label = options.label ?? `event${++eventCount}`;
+  constructor(owner: DeviceContext, options: EventOptions = {}) {
+    super(owner, 'Event', options.label ?? `event${++eventCount}`);
     this.#what = `event '${this.label}'`;
     this.timing = options.timing ?? false;
     owner.makeCurrent();
@@ -39,21 +34,12 @@ export class CudaEvent implements Event {
       this.label,
     );
     this.#handle = out[0]!;
-    watch(this, { ctx: owner.ctx, handle: this.#handle, release: owner.driver.cuEventDestroy_v2 }, this);
-    owner.adopt(this);
-  }
-
-  get device(): DeviceCore {
-    return this.owner.device;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    this.own(this.#handle, owner.driver.cuEventDestroy_v2);
   }
 
   /** The CUevent; throws after close(). */
   get handle(): bigint {
-    if (this.#closed) throw closedError('Event', this.label);
+    this.assertOpen();
     return this.#handle;
   }
 
@@ -72,7 +58,7 @@ export class CudaEvent implements Event {
   }
 
   whenComplete(onDone: () => void, onError: (err: unknown) => void): void {
-    if (this.#closed) {
+    if (this.closed) {
       onError(closedError('Event', this.label));
       return;
     }
@@ -96,7 +82,7 @@ export class CudaEvent implements Event {
   }
 
   completion(): Promise<void> {
-    if (this.#closed) return Promise.reject(closedError('Event', this.label));
+    if (this.closed) return Promise.reject(closedError('Event', this.label));
     return this.#inFlight.track(awaitEvent(this.owner.driver, this.owner.waiter, this.#handle), this);
   }
 
@@ -119,11 +105,8 @@ export class CudaEvent implements Event {
     return ms[0]!;
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    unwatch(this);
-    this.owner.release(this);
+  /** Destroys the handle once no completion wait still reads it. */
+  protected destroy(): void {
     const h = this.#handle;
     this.#inFlight.whenDrained(() => {
       // After device.close() the context, and every handle in it, is already gone.
@@ -131,10 +114,6 @@ export class CudaEvent implements Event {
       this.owner.makeCurrent();
       this.owner.driver.cuEventDestroy_v2(h);
     });
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

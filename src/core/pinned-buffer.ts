@@ -5,42 +5,31 @@ import koffi from 'koffi';
 import { check } from '../cuda/driver.js';
 import { CU_MEMHOSTALLOC_PORTABLE, CU_MEMHOSTREGISTER_PORTABLE } from '../cuda/constants.js';
 import { formatBytes } from '../util/format.js';
-import { closedError } from './closed.js';
 import type { DeviceContext } from './context.js';
-import { unwatch, watch } from './finalizer.js';
-import type { DeviceCore, PinnedBuffer, TypedArrayConstructor } from './types.js';
+import { CudaResource } from './resource.js';
+import type { PinnedBuffer, TypedArrayConstructor } from './types.js';
 
-abstract class HostMemory implements PinnedBuffer {
+abstract class HostMemory extends CudaResource implements PinnedBuffer {
   readonly kind = 'pinned' as const;
-  #closed = false;
   #bytes: Uint8Array | null;
 
   protected constructor(
-    protected readonly owner: DeviceContext,
+    owner: DeviceContext,
+    kindName: 'PinnedBuffer' | 'RegisteredHostBuffer',
     readonly byteLength: number,
-    readonly label: string,
+    label: string,
     /** The host address, for the copy calls. */
     readonly hostPtr: bigint,
     /** The view, or null to make it on first use (see CudaPinnedBuffer). */
     bytes: Uint8Array | null,
   ) {
+    super(owner, kindName, label);
     this.#bytes = bytes;
-  }
-
-  protected abstract readonly kindName: string;
-  protected abstract free(): void;
-
-  get device(): DeviceCore {
-    return this.owner.device;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /** Views taken before close() must not be used after it: the memory goes back to the OS. */
   get bytes(): Uint8Array {
-    if (this.#closed) throw closedError(this.kindName, this.label);
+    this.assertOpen();
     return (this.#bytes ??= new Uint8Array(koffi.view(this.hostPtr, this.byteLength)));
   }
 
@@ -65,25 +54,10 @@ abstract class HostMemory implements PinnedBuffer {
     }
     return new ctor(b.buffer, b.byteOffset + byteOffset, n);
   }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    unwatch(this);
-    this.owner.release(this);
-    this.owner.makeCurrent();
-    this.free();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 /** cuMemHostAlloc, portable to every context. */
 export class CudaPinnedBuffer extends HostMemory {
-  protected readonly kindName = 'PinnedBuffer';
-
   static allocate(owner: DeviceContext, byteLength: number, label: string): CudaPinnedBuffer {
     owner.makeCurrent();
     const out: (bigint | null)[] = [null];
@@ -101,12 +75,12 @@ export class CudaPinnedBuffer extends HostMemory {
   }
 
   private constructor(owner: DeviceContext, byteLength: number, label: string, ptr: bigint) {
-    super(owner, byteLength, label, ptr, null);
-    watch(this, { ctx: owner.ctx, handle: ptr, release: owner.driver.cuMemFreeHost }, this);
-    owner.adopt(this);
+    super(owner, 'PinnedBuffer', byteLength, label, ptr, null);
+    this.own(ptr, owner.driver.cuMemFreeHost);
   }
 
-  protected free(): void {
+  protected destroy(): void {
+    this.owner.makeCurrent();
     check(this.owner.driver.cuMemFreeHost(this.hostPtr), 'cuMemFreeHost', this.label);
   }
 }
@@ -116,7 +90,6 @@ export class CudaPinnedBuffer extends HostMemory {
  * until close(), which unregisters it; the memory itself stays the caller's.
  */
 export class RegisteredHostBuffer extends HostMemory {
-  protected readonly kindName = 'RegisteredHostBuffer';
   // eslint-disable-next-line no-unused-private-class-members -- held, not read: the registered memory stays alive
   #source: ArrayBufferView | null;
 
@@ -134,16 +107,16 @@ export class RegisteredHostBuffer extends HostMemory {
   }
 
   private constructor(owner: DeviceContext, source: ArrayBufferView, label: string, ptr: bigint, bytes: Uint8Array) {
-    super(owner, source.byteLength, label, ptr, bytes);
+    super(owner, 'RegisteredHostBuffer', source.byteLength, label, ptr, bytes);
     this.#source = source;
     // The registration must end before the memory is freed; GC frees `source` only after this
     // object is unreachable, and the finalizer unregisters then.
-    watch(this, { ctx: owner.ctx, handle: ptr, release: owner.driver.cuMemHostUnregister }, this);
-    owner.adopt(this);
+    this.own(ptr, owner.driver.cuMemHostUnregister);
   }
 
-  protected free(): void {
+  protected destroy(): void {
     this.#source = null;
+    this.owner.makeCurrent();
     check(this.owner.driver.cuMemHostUnregister(this.hostPtr), 'cuMemHostUnregister', this.label);
   }
 }

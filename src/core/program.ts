@@ -3,17 +3,17 @@
 import { check } from '../cuda/driver.js';
 import { nvrtcVersion } from '../cuda/nvrtc.js';
 import { UsageError } from '../util/errors.js';
-import { closedError } from './closed.js';
 import { cacheDir, cacheKey, readCached, writeCached } from './compile-cache.js';
 import type { DeviceContext } from './context.js';
-import { unwatch, watch } from './finalizer.js';
 import { CudaKernel } from './kernel.js';
 import { compileWithNvrtc } from './nvrtc-compile.js';
+import { CudaResource } from './resource.js';
 import type { ArgType, CompileOptions, Kernel, Program } from './types.js';
 
 let programCount = 0;
 
-export class CudaProgram implements Program {
+export class CudaProgram extends CudaResource implements Program {
+  /** The source's name in NVRTC's messages (also the label). */
   readonly name: string;
   readonly arch: string;
   /** True when the cubin came from the disk cache. */
@@ -23,14 +23,11 @@ export class CudaProgram implements Program {
   readonly #module: bigint;
   readonly #signatures: Record<string, readonly ArgType[]>;
   readonly #kernels = new Map<string, CudaKernel>();
-  #closed = false;
 
-  constructor(
-    private readonly owner: DeviceContext,
-    source: string,
-    options: CompileOptions = {},
-  ) {
-    this.name = options.name ?? `program${++programCount}.cu`;
+  constructor(owner: DeviceContext, source: string, options: CompileOptions = {}) {
+    const name = options.name ?? `program${++programCount}.cu`;
+    super(owner, 'Program', name);
+    this.name = name;
     this.#signatures = { ...(options.kernels ?? {}) };
     const [major, minor] = owner.device.properties.computeCapability;
     this.arch = `sm_${major}${minor}`;
@@ -57,16 +54,11 @@ export class CudaProgram implements Program {
     const mod: (bigint | null)[] = [null];
     check(owner.driver.cuModuleLoadData(mod, image), 'cuModuleLoadData', `${this.name} for ${this.arch}`);
     this.#module = mod[0]!;
-    watch(this, { ctx: owner.ctx, handle: this.#module, release: owner.driver.cuModuleUnload }, this);
-    owner.adopt(this);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    this.own(this.#module, owner.driver.cuModuleUnload);
   }
 
   getKernel(name: string, signature?: readonly ArgType[]): Kernel {
-    if (this.#closed) throw closedError('Program', this.name);
+    this.assertOpen();
     const sig = signature ?? this.#signatures[name];
     if (!sig) {
       throw new UsageError(
@@ -89,19 +81,11 @@ export class CudaProgram implements Program {
     return kernel;
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    unwatch(this);
-    this.owner.release(this);
+  protected destroy(): void {
     for (const k of this.#kernels.values()) k.free();
     this.#kernels.clear();
     this.owner.makeCurrent();
     check(this.owner.driver.cuModuleUnload(this.#module), 'cuModuleUnload', this.name);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 

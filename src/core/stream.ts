@@ -5,18 +5,17 @@ import { CU_EVENT_DISABLE_TIMING, CU_STREAM_DEFAULT, CU_STREAM_NON_BLOCKING } fr
 import { UsageError } from '../util/errors.js';
 import { cudaHandle } from './handles.js';
 import { awaitEvent } from './completion/index.js';
-import { closedError } from './closed.js';
 import { InFlight } from './deferred-destroy.js';
 import type { DeviceContext } from './context.js';
 import { unwatch, watch } from './finalizer.js';
-import type { DeviceCore, Event, Stream, StreamOptions } from './types.js';
+import { CudaResource } from './resource.js';
+import type { Event, Stream, StreamOptions } from './types.js';
 
 let streamCount = 0;
 
-export class CudaStream implements Stream {
+export class CudaStream extends CudaResource implements Stream {
   /** How error messages name this stream (made once: waitEvent() runs per chunk). */
   readonly #what: string;
-  readonly label: string;
   readonly priority: number;
   readonly nonBlocking: boolean;
   readonly #handle: bigint;
@@ -24,14 +23,9 @@ export class CudaStream implements Stream {
   #syncEvent: bigint | null = null;
   readonly #inFlight = new InFlight();
   readonly #syncToken = {};
-  #closed = false;
 
-  constructor(
-    private readonly owner: DeviceContext,
-    options: StreamOptions = {},
-    range: { least: number; greatest: number },
-  ) {
-    this.label = options.label ?? `stream${++streamCount}`;
+  constructor(owner: DeviceContext, options: StreamOptions = {}, range: { least: number; greatest: number }) {
+    super(owner, 'Stream', options.label ?? `stream${++streamCount}`);
     this.#what = `stream '${this.label}'`;
     this.nonBlocking = options.nonBlocking ?? true;
     const asked = options.priority ?? 0;
@@ -50,21 +44,12 @@ export class CudaStream implements Stream {
       this.label,
     );
     this.#handle = out[0]!;
-    watch(this, { ctx: owner.ctx, handle: this.#handle, release: owner.driver.cuStreamDestroy_v2 }, this);
-    owner.adopt(this);
-  }
-
-  get device(): DeviceCore {
-    return this.owner.device;
-  }
-
-  get closed(): boolean {
-    return this.#closed;
+    this.own(this.#handle, owner.driver.cuStreamDestroy_v2);
   }
 
   /** The CUstream, for the driver calls; throws after close(). */
   get handle(): bigint {
-    if (this.#closed) throw closedError('Stream', this.label);
+    this.assertOpen();
     return this.#handle;
   }
 
@@ -109,12 +94,9 @@ export class CudaStream implements Stream {
     return this.#inFlight.track(awaitEvent(this.owner.driver, this.owner.waiter, this.#syncEvent), this);
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    unwatch(this);
+  /** Destroys the stream now, and synchronize()'s event once no wait still reads it. */
+  protected destroy(): void {
     unwatch(this.#syncToken);
-    this.owner.release(this);
     this.owner.makeCurrent();
     const ev = this.#syncEvent;
     if (ev !== null) {
@@ -123,9 +105,5 @@ export class CudaStream implements Stream {
       });
     }
     check(this.owner.driver.cuStreamDestroy_v2(this.#handle), 'cuStreamDestroy_v2', this.label);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
