@@ -40,6 +40,14 @@ export function chunkBytes(format: FrameFormat): number {
   return frameBytes(format) * format.framesPerChunk;
 }
 
+/** The frame format among `options` (a workload's, which carry more), checked by validateFrameFormat. */
+export function checkedFrameFormat(options: FrameFormat): FrameFormat {
+  const { width, height, pixelFormat, framesPerChunk } = options;
+  const format = { width, height, pixelFormat, framesPerChunk };
+  validateFrameFormat(format);
+  return format;
+}
+
 /** Throws a UsageError that says what to change. */
 export function validateFrameFormat(format: FrameFormat): void {
   const { width, height, pixelFormat, framesPerChunk } = format;

@@ -14,7 +14,7 @@ import {
   chunkBytes,
   frameBytes,
   frameRangeOf,
-  validateFrameFormat,
+  checkedFrameFormat,
   type FrameFormat,
   type FrameRange,
 } from '../formats/frame-format.js';
@@ -468,13 +468,7 @@ export const decoder: FrameWorkloadFactory = {
   summary:
     'VAE-decoder-shaped stack of conv3x3 + 2x upsampling from a 1/8 latent, seeded weights; --cost scales the channels',
   create(options: FrameWorkloadOptions): FrameWorkload {
-    const format: FrameFormat = {
-      width: options.width,
-      height: options.height,
-      pixelFormat: options.pixelFormat,
-      framesPerChunk: options.framesPerChunk,
-    };
-    validateFrameFormat(format);
+    const format = checkedFrameFormat(options);
     const { width, height, pixelFormat, framesPerChunk } = format;
     if (width % 8 !== 0 || height % 8 !== 0) {
       const w8 = Math.ceil(width / 8) * 8,

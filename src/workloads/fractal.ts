@@ -11,7 +11,7 @@ import {
   chunkBytes,
   frameBytes,
   frameRangeOf,
-  validateFrameFormat,
+  checkedFrameFormat,
   type FrameFormat,
   type FrameRange,
 } from '../formats/frame-format.js';
@@ -249,13 +249,7 @@ export const fractal: FrameWorkloadFactory = {
   name: 'fractal',
   summary: 'deep Mandelbrot zoom, smooth colouring, double precision; --cost scales the iterations',
   create(options: FrameWorkloadOptions): FrameWorkload {
-    const format: FrameFormat = {
-      width: options.width,
-      height: options.height,
-      pixelFormat: options.pixelFormat,
-      framesPerChunk: options.framesPerChunk,
-    };
-    validateFrameFormat(format);
+    const format = checkedFrameFormat(options);
     const cost = options.cost ?? 1;
     if (!(cost > 0) || !Number.isFinite(cost)) throw new UsageError(`--cost must be a positive number, got ${cost}`);
     if (chunkBytes(format) > 0xffffffff)

@@ -3,7 +3,7 @@
 import { UsageError } from '../util/errors.js';
 import { decoder } from './decoder.js';
 import { fractal } from './fractal.js';
-import { chunkBytes, validateFrameFormat, type FrameFormat } from '../formats/frame-format.js';
+import { checkedFrameFormat, chunkBytes } from '../formats/frame-format.js';
 import { synthetic } from './synthetic.js';
 import type { FrameWorkload, FrameWorkloadFactory, FrameWorkloadOptions } from './types.js';
 
@@ -14,13 +14,7 @@ const syntheticFrames: FrameWorkloadFactory = {
   name: 'synthetic',
   summary: 'hash kernel with an exact cost knob (output is noise); --cost scales the hash rounds',
   create(options: FrameWorkloadOptions): FrameWorkload {
-    const format: FrameFormat = {
-      width: options.width,
-      height: options.height,
-      pixelFormat: options.pixelFormat,
-      framesPerChunk: options.framesPerChunk,
-    };
-    validateFrameFormat(format);
+    const format = checkedFrameFormat(options);
     const cost = options.cost ?? 1;
     if (!(cost >= 0) || !Number.isFinite(cost)) throw new UsageError(`--cost must be a number ≥ 0, got ${cost}`);
     const outputBytes = chunkBytes(format);
