@@ -36,6 +36,7 @@ export class AsyncQueue<T> {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head]!;
     this.items[this.head++] = undefined as T;
+    // Compact now and then so a long run does not keep every item reachable.
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
@@ -44,16 +45,7 @@ export class AsyncQueue<T> {
   }
   async shift(): Promise<T | undefined> {
     for (;;) {
-      if (this.head < this.items.length) {
-        const item = this.items[this.head]!;
-        this.items[this.head++] = undefined as T;
-        // Compact now and then so a long run does not keep every item reachable.
-        if (this.head > 1024 && this.head * 2 > this.items.length) {
-          this.items = this.items.slice(this.head);
-          this.head = 0;
-        }
-        return item;
-      }
+      if (this.head < this.items.length) return this.tryShift();
       if (this.closed) return undefined;
       this.waiter = new Deferred();
       await this.waiter.promise;
