@@ -1,9 +1,9 @@
-// Is this host's D2H bandwidth steady enough to measure copy-bound efficiency on? Some H100 hosts
-// drift by up to ~15 % between back-to-back measurements (4 MiB × 2000 copies: 351–408 ms within
-// a minute), which turns a copy-bound efficiency into noise (readings of 0.87–1.09). Times the
-// same copies REPEATS times and exits 3 when (max − min) / min exceeds MAX_SPREAD, so a bench
-// script can stop before spending GPU time on figures that would mean nothing.
-//   bash .gpu-host/run.sh node --import tsx bench/copy-drift.ts && node ... bench/overlap.ts
+// Is this host's D2H bandwidth steady enough to measure copy-bound efficiency on? Some hosts' copy
+// bandwidth drifts within seconds (docs/benchmarks.md, "Steady hosts only"), which turns a
+// copy-bound efficiency into noise. Times the same copies REPEATS times and exits 3 when
+// (max − min) / min exceeds MAX_SPREAD, so a bench script can stop before spending GPU time on
+// figures that would mean nothing.
+//   bash .gpu-host/run.sh node dist/bench/copy-drift.js && bash .gpu-host/run.sh node dist/bench/overlap.js
 // Env: MIB=4  N=2000  REPEATS=6  MAX_SPREAD=0.01
 import { driverAvailable, open } from 'tandem';
 import { timeAlone } from 'tandem/bench';

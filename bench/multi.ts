@@ -10,7 +10,7 @@
 //     both share one compute engine and one D2H engine, so the best it can show is ≈ 1 × one
 //     pipeline (it measures the multi layer's overhead and that nothing deadlocks or idles).
 // Headline figures come from untraced runs (timing events perturb); the verdict from a traced one.
-//   bash .gpu-host/run.sh node --import tsx bench/multi.ts        (OUT=dir writes multi.json)
+//   bash .gpu-host/run.sh node dist/bench/multi.js        (OUT=dir writes multi.json)
 // Env: DEVICES=all|2|0,1  SIZE_MIB=16  RATIOS=0.5,1,2  DEPTH=3  REPEATS=3  TARGET_MS=500
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

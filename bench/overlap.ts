@@ -19,7 +19,7 @@
 // The 'floor' line: a pipeline of tiny chunks (64 KiB, iters 0) whose GPU work is a few µs, so
 // wall / chunks is the per-chunk floor of the host (JS + ~7 driver calls) and the GPU's launch
 // and cross-stream event chain together; chunks faster than this cannot be kept fed.
-//   bash .gpu-host/run.sh node --import tsx bench/overlap.ts       (OUT=dir writes overlap.json)
+//   bash .gpu-host/run.sh node dist/bench/overlap.js       (OUT=dir writes overlap.json)
 // Env: SIZES=64,4,1 (MiB)  RATIOS=0.5,1,2  REPEATS=3  TARGET_MS=400  MAX_CHUNKS=20000
 //      DEPTHS=2,3,16,auto  TAIL_SHARE=0.5
 import { mkdirSync, writeFileSync } from 'node:fs';

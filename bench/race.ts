@@ -2,7 +2,7 @@
 // pipeline. 16 MiB chunks, 64 of them, a kernel calibrated to take ratio × the D2H's time
 // (default 0.5: compute faster than the copy, where the missing barrier 1 bites). Each chunk's
 // kernel writes a pattern only that chunk has; the host stage checks every word.
-//   bash .gpu-host/run.sh node --import tsx bench/race.ts [--ratio 0.5] [--chunks 64] [--mib 16] [--fake]
+//   bash .gpu-host/run.sh node dist/bench/race.js [--ratio 0.5] [--chunks 64] [--mib 16] [--fake]
 // Prints a table on stdout and, with OUT set, writes $OUT/race.json.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

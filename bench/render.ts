@@ -6,7 +6,7 @@
 //     against the mean of the alone before and after it). Target: run / alone >= 0.97.
 //  2. GPU-bound: a heavy fractal and the decoder into a sink that only counts bytes; efficiency =
 //     max(compute alone, D2H alone) / wall, both stages measured alone in this run.
-//   bash .gpu-host/run.sh node --import tsx bench/render.ts [--size 1920x1080] [--frames 240] [--dir /tmp]
+//   bash .gpu-host/run.sh node dist/bench/render.js [--size 1920x1080] [--frames 240] [--dir /tmp]
 //   node --import tsx bench/render.ts --fake --size 128x72 --frames 24     (smoke test, no GPU)
 // Options: --depth auto|N (default auto), --fixed-depth N (sink-bound raw again at N, default 4),
 // --repeats N (default 3). Prints a table on stdout; with OUT set, writes $OUT/render-bench.json.

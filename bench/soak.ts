@@ -2,7 +2,7 @@
 // device, sampling resident memory (VmRSS), page-locked memory (VmLck / VmPin: what
 // cuMemHostAlloc pins), V8 heap and cuMemGetInfo's free bytes. Flat from start to end or it
 // leaks. Every chunk's pattern is checked on the host.
-//   bash .gpu-host/run.sh node --expose-gc --import tsx bench/soak.ts [--chunks 10000] [--mib 4] [--runs 20] [--fake]
+//   bash .gpu-host/run.sh node --expose-gc dist/bench/soak.js [--chunks 10000] [--mib 4] [--runs 20] [--fake]
 // Prints the samples and the drift on stdout; with OUT set, writes $OUT/soak.json.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
 // memory, use after close, sink failure and abort with cuMemGetInfo back to baseline, and last
 // (it loses the context) a kernel writing to an illegal address: CUDA_ERROR_ILLEGAL_ADDRESS, the
 // lost context said clearly, no hang.
-//   bash .gpu-host/run.sh node --import tsx --test test/gpu/faults.test.ts
+//   bash .gpu-host/run.sh node --test dist/test/gpu/faults.test.js
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { driverAvailable } from '../../src/core/open.js';
@@ -14,6 +14,7 @@ import type { PinnedBuffer } from '../../src/core/types.js';
 import type { Device } from '../../src/pipeline/device.js';
 import { checked } from '../../src/check/index.js';
 import { createPipeline, PipelineError } from '../../src/pipeline/index.js';
+import { assertNothingInUse, settledFree } from './memory.js';
 
 const avail = driverAvailable();
 const skip = avail.ok ? false : `no CUDA driver: ${avail.reason}`;
@@ -44,9 +45,10 @@ const usage = (re: RegExp) => (e: unknown) => {
 };
 
 /** cuMemGetInfo moves in 2 MiB pages and the driver keeps a little for itself: ours must come back to within 4 MiB. */
-async function assertFreeBack(d: Device, before: number, what: string): Promise<void> {
-  await d.synchronize();
-  const after = d.memoryInfo().free;
+/** Nothing in use, and with the pools of `d` (and of `also`, devices wrapping it) trimmed, free memory as before. */
+async function assertFreeBack(d: Device, before: number, what: string, ...also: Device[]): Promise<void> {
+  assertNothingInUse(what, d, ...also);
+  const after = await settledFree(d, ...also);
   assert.ok(Math.abs(after - before) <= 4 * MiB, `${what}: cuMemGetInfo free ${before} → ${after}`);
 }
 
@@ -56,8 +58,7 @@ test(
   async () => {
     const d = await dev();
     const k = d.compile(SOURCE, { name: 'faults.cu', kernels: KERNELS }).getKernel('stamp');
-    await d.synchronize();
-    const before = d.memoryInfo().free;
+    const before = await settledFree(d);
     assert.throws(
       () => d.allocDevice(d.memoryInfo().total * 2, 'huge'),
       (e: Error) => {
@@ -211,8 +212,7 @@ test(
     const d = await dev();
     const cd = checked(d);
     const k = cd.compile(SOURCE, { name: 'faults.cu', kernels: KERNELS }).getKernel('stamp');
-    await d.synchronize();
-    const before = d.memoryInfo().free;
+    const before = await settledFree(d, cd);
     // 16 MiB × depth 3: a leaked ring (48 MiB) would show far beyond the tolerance.
     const bytes = 16 * MiB;
     const words = bytes / 4;
@@ -241,7 +241,7 @@ test(
     );
     p.close();
     assert.deepEqual(delivered, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
-    await assertFreeBack(d, before, 'after the sink fault');
+    await assertFreeBack(d, before, 'after the sink fault', cd);
 
     const ac = new AbortController();
     const q = mk((c) => {
@@ -249,7 +249,7 @@ test(
     });
     await assert.rejects(q.run(1000, { signal: ac.signal }), /user stop/);
     q.close();
-    await assertFreeBack(d, before, 'after the abort');
+    await assertFreeBack(d, before, 'after the abort', cd);
     assert.deepEqual(cd.hazards, []);
   },
 );

@@ -3,7 +3,7 @@
 // and in order; a failure on one pipeline stops both and leaves device memory at its baseline.
 // With two or more GPUs: the same over openDevices('all'). Skips, with the reason, without a
 // driver. Progress on stderr.
-//   bash .gpu-host/run.sh node --import tsx --test test/gpu/multi.test.ts
+//   bash .gpu-host/run.sh node --test dist/test/gpu/multi.test.js
 import assert from 'node:assert/strict';
 import { randomFillSync } from 'node:crypto';
 import { test } from 'node:test';
@@ -19,6 +19,7 @@ import {
   type MultiPipelineStats,
 } from '../../src/pipeline/multi.js';
 import { synthetic, type Workload, type WorkloadInstance } from '../../src/workloads/synthetic.js';
+import { assertNothingInUse, settledFree } from './memory.js';
 
 const avail = driverAvailable();
 const skip = avail.ok ? false : `no CUDA driver: ${avail.reason}`;
@@ -128,15 +129,15 @@ async function expectCleanFailure(
   run: () => Promise<unknown>,
   check: (e: unknown) => void,
 ): Promise<void> {
-  await device.synchronize();
-  const before = device.memoryInfo().free;
+  const before = await settledFree(device);
   const err = await run().then(
     () => null,
     (e: unknown) => e,
   );
   assert.ok(err, `${what}: the run should reject`);
   check(err);
-  const after = device.memoryInfo().free;
+  assertNothingInUse(what, device);
+  const after = await settledFree(device);
   log(`${what}: ${(err as Error).name}: ${(err as Error).message.split('\n')[0]}; free memory ${before} → ${after}`);
   assert.ok(Math.abs(after - before) < 64 * 1024, `${what}: device memory back to its baseline (${before} → ${after})`);
   const again = await runCollect([device, device], false, 2);

@@ -10,6 +10,7 @@ import { open } from '../../src/pipeline/device.js';
 import type { Device } from '../../src/pipeline/device.js';
 import { createPipeline, PipelineError, type PipelineMode } from '../../src/pipeline/index.js';
 import { synthetic, type WorkloadInstance } from '../../src/workloads/synthetic.js';
+import { assertNothingInUse, settledFree } from './memory.js';
 
 const avail = driverAvailable();
 const skip = avail.ok ? false : `no CUDA driver: ${avail.reason}`;
@@ -122,15 +123,15 @@ async function expectCleanFailure(
   run: () => Promise<unknown>,
   check: (e: unknown) => void,
 ): Promise<void> {
-  await device.synchronize();
-  const before = device.memoryInfo().free;
+  const before = await settledFree(device);
   const err = await run().then(
     () => null,
     (e: unknown) => e,
   );
   assert.ok(err, `${what}: the run should reject`);
   check(err);
-  const after = device.memoryInfo().free;
+  assertNothingInUse(what, device);
+  const after = await settledFree(device);
   log(
     `${what}: rejected with ${(err as Error).name}: ${(err as Error).message.split('\n')[0]}; free memory ${before} → ${after}`,
   );
