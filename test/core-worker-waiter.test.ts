@@ -4,11 +4,12 @@
 // this runs the real spin phase, the hot rounds, the hand-over to the thread and back.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SPIN_MS, WorkerWaiter } from '../src/core/completion/worker-waiter.js';
 import type { PendingWait } from '../src/core/completion/sweep.js';
 import { CudaError } from '../src/cuda/errors.js';
@@ -22,21 +23,40 @@ void fake_set(uint64_t event, int rc) { state[event & 63] = rc; }
 `;
 const NOT_READY = 600;
 
-function build(): { libraryPath: string } | { skip: string } {
+/**
+ * The same library, loading slowly as a large libcuda does: its constructor creates the file
+ * named by TANDEM_TEST_LOADING (so a test knows the load has begun), then sleeps.
+ */
+const SLOW_LOAD_SOURCE = `${C_SOURCE}
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void slow_load(void) {
+  const char *mark = getenv("TANDEM_TEST_LOADING");
+  if (mark) { FILE *f = fopen(mark, "w"); if (f) fclose(f); }
+  usleep(300 * 1000);
+}
+`;
+
+function build(): { libraryPath: string; slowPath: string } | { skip: string } {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-fake-libcuda-'));
   // The library stays loaded (and mapped) after its file is gone, in this thread and the waiter's.
   after(() => rmSync(dir, { recursive: true, force: true }));
   const src = join(dir, 'fake-libcuda.c');
   const lib = join(dir, 'libfakecuda.so');
+  const slowSrc = join(dir, 'slow-libcuda.c');
+  const slow = join(dir, 'libslowcuda.so');
   writeFileSync(src, C_SOURCE);
+  writeFileSync(slowSrc, SLOW_LOAD_SOURCE);
   try {
     execFileSync('cc', ['-shared', '-fPIC', '-O1', '-o', lib, src], { stdio: 'pipe' });
+    execFileSync('cc', ['-shared', '-fPIC', '-O1', '-o', slow, slowSrc], { stdio: 'pipe' });
   } catch (err) {
     return {
       skip: `no C compiler to build the stand-in libcuda (apt-get install gcc): ${(err as Error).message.split('\n')[0]}`,
     };
   }
-  return { libraryPath: lib };
+  return { libraryPath: lib, slowPath: slow };
 }
 
 const built = build();
@@ -191,5 +211,45 @@ test(
     await assert.rejects(waiter.wait(7n), /device closed/);
     await turns(3);
     assert.ok(log.includes('fail late device closed'));
+  },
+);
+
+test(
+  'worker waiter: a process that ends while the worker is still loading the driver waits for it and exits cleanly',
+  { skip, timeout: 60_000 },
+  async () => {
+    // Each child process loads the stand-in on its main thread and hands the waiter the slow copy;
+    // its script ends once the worker is inside koffi.load of that copy. A worker stopped by the
+    // process exiting at that moment aborts the process (napi_throw in a terminating thread).
+    const { libraryPath, slowPath } = built as { libraryPath: string; slowPath: string };
+    const waiterModule = new URL('../src/core/completion/worker-waiter.js', import.meta.url).href;
+    const script = (closeIt: boolean) => `
+      import { createRequire } from 'node:module';
+      import { WorkerWaiter } from ${JSON.stringify(waiterModule)};
+      const koffi = createRequire(import.meta.url)('koffi');
+      const lib = koffi.load(${JSON.stringify(libraryPath)});
+      const driver = { libraryPath: ${JSON.stringify(slowPath)}, cuEventQuery: lib.func('int cuEventQuery(void *hEvent)') };
+      const waiter = new WorkerWaiter(driver, 0n);
+      ${closeIt ? "waiter.close(new Error('closed at once'));" : '// left open: the process must still end'}
+      const { existsSync } = await import('node:fs');
+      for (let i = 0; i < 2000 && !existsSync(process.env.TANDEM_TEST_LOADING); i++) await new Promise((r) => setTimeout(r, 5));
+      // The worker never began loading (it could not start under this process's flags): exit 3.
+      if (!existsSync(process.env.TANDEM_TEST_LOADING)) process.exitCode = 3;
+    `;
+    const mark = join(tmpdir(), `tandem-waiter-loading-${process.pid}`);
+    for (const closeIt of [true, false]) {
+      rmSync(mark, { force: true });
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script(closeIt)], {
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+        env: { ...process.env, TANDEM_TEST_LOADING: mark },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      rmSync(mark, { force: true });
+      const what = closeIt ? 'closed at once' : 'left open';
+      assert.equal(child.signal, null, `${what}: killed by ${child.signal}; stderr: ${child.stderr}`);
+      assert.equal(child.status, 0, `${what}: exit ${child.status}; stderr: ${child.stderr}`);
+      assert.doesNotMatch(child.stderr, /FATAL/);
+    }
   },
 );

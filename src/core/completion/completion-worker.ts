@@ -6,7 +6,11 @@
 // It is JavaScript source run with `eval: true` rather than a module file, so it starts the same
 // way compiled (dist/) and under tsx (tests, benches), with no loader in the worker.
 //
-// workerData: { koffiPath, libraryPath, ctx, port, signal }.
+// workerData: { koffiPath, libraryPath, ctx, port, signal }. signal[0] wakes the worker;
+// signal[1] set means stop (a flag rather than a message: a message can be lost when the main
+// thread closes its port right after posting it). Once koffi and the driver are loaded it posts
+// { ready }: until then the main thread keeps the process alive for it, since a worker stopped
+// by the process exiting while inside koffi.load aborts the whole process.
 // Spins for SPIN_MS after the last activity, then sleeps SLEEP_MS between rounds; with nothing
 // pending it sleeps until the main thread signals.
 export const COMPLETION_WORKER_SOURCE = String.raw`
@@ -22,13 +26,13 @@ const lib = koffi.load(workerData.libraryPath);
 const cuCtxSetCurrent = lib.func('int cuCtxSetCurrent(void *ctx)');
 const cuEventQuery = lib.func('int cuEventQuery(void *hEvent)');
 const rc = cuCtxSetCurrent(workerData.ctx);
-if (rc !== 0) port.postMessage({ fatal: rc });
+port.postMessage(rc === 0 ? { ready: true } : { fatal: rc });
 const pending = new Map();
 let lastActivity = performance.now();
-loop: for (;;) {
+for (;;) {
   Atomics.store(signal, 0, 0);
+  if (Atomics.load(signal, 1) !== 0) break;
   for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
-    if (m.message.stop) break loop;
     pending.set(m.message.id, m.message.event);
     lastActivity = performance.now();
   }

@@ -51,7 +51,8 @@ const MAX_QUERIES = 4096;
 export class WorkerWaiter implements EventWaiter {
   readonly #worker: Worker;
   readonly #port: MessagePort;
-  readonly #signal = new Int32Array(new SharedArrayBuffer(4));
+  /** [0]: wake the worker; [1]: stop it. */
+  readonly #signal = new Int32Array(new SharedArrayBuffer(8));
   readonly #pending = new Map<number, Pending>();
   #spinning: Spinning[] = [];
   /** When the last wait started or completion was seen (performance.now()). */
@@ -61,6 +62,8 @@ export class WorkerWaiter implements EventWaiter {
   #scheduled = false;
   #nextId = 1;
   #closed: Error | null = null;
+  /** The worker has loaded koffi and the driver (its { ready } or { fatal } message came). */
+  #ready = false;
 
   constructor(
     private readonly driver: Driver,
@@ -72,6 +75,9 @@ export class WorkerWaiter implements EventWaiter {
     const koffiPath = createRequire(import.meta.url).resolve('koffi');
     this.#worker = new Worker(COMPLETION_WORKER_SOURCE, {
       eval: true,
+      // The source is CommonJS, whatever the process was started with (--input-type=module would
+      // make an eval'd worker read it as a module); the worker needs no flags of its own.
+      execArgv: [],
       name: 'tandem-event-completion',
       workerData: { koffiPath, libraryPath: driver.libraryPath, ctx, port: port2, signal: this.#signal.buffer },
       transferList: [port2],
@@ -81,7 +87,7 @@ export class WorkerWaiter implements EventWaiter {
     this.#worker.on('exit', (code) => {
       if (!this.#closed) this.close(new Error(`the event-completion worker exited (code ${code})`));
     });
-    this.#idle();
+    // Referenced until ready: see completion-worker.ts.
   }
 
   get pending(): number {
@@ -117,15 +123,12 @@ export class WorkerWaiter implements EventWaiter {
     this.#spinning = [];
     for (const p of this.#pending.values()) p.reject(reason);
     this.#pending.clear();
-    try {
-      this.#port.postMessage({ stop: true });
-      Atomics.store(this.#signal, 0, 1);
-      Atomics.notify(this.#signal, 0);
-    } catch {
-      // the worker is already gone
-    }
+    Atomics.store(this.#signal, 1, 1);
+    Atomics.store(this.#signal, 0, 1);
+    Atomics.notify(this.#signal, 0);
     this.#port.close();
-    this.#worker.unref();
+    // A worker still starting keeps the process alive until it has started and seen the stop.
+    if (this.#ready) this.#worker.unref();
   }
 
   readonly #tick = (): void => {
@@ -180,9 +183,11 @@ export class WorkerWaiter implements EventWaiter {
     Atomics.notify(this.#signal, 0);
   }
 
-  readonly #onMessage = (msg: [number, number] | { fatal: number }): void => {
+  readonly #onMessage = (msg: [number, number] | { ready: true } | { fatal: number }): void => {
     if (!Array.isArray(msg)) {
-      this.close(cudaError(msg.fatal, 'cuCtxSetCurrent', 'in the event-completion worker'));
+      this.#ready = true;
+      if ('fatal' in msg) this.close(cudaError(msg.fatal, 'cuCtxSetCurrent', 'in the event-completion worker'));
+      else if (this.#pending.size === 0) this.#idle();
       return;
     }
     const [id, rc] = msg;
@@ -195,14 +200,16 @@ export class WorkerWaiter implements EventWaiter {
   };
 
   // While nothing is pending on it neither the worker nor its port may keep the process alive;
-  // while something is, they must (a script whose only work is `await event.completion()`).
-  // The spin phase keeps the process alive by its own setImmediate.
+  // while something is, they must (a script whose only work is `await event.completion()`), and
+  // so must a worker that has not finished starting. The spin phase keeps the process alive by
+  // its own setImmediate.
   #busy(): void {
     this.#worker.ref();
     this.#port.ref();
   }
 
   #idle(): void {
+    if (!this.#ready) return;
     this.#worker.unref();
     this.#port.unref();
   }
