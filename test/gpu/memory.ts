@@ -13,11 +13,15 @@ export async function settledFree(device: Device, ...others: Device[]): Promise<
   return device.memoryInfo().free;
 }
 
-/** Every buffer, stream and event the runs took from the devices' pools went back. */
-export function assertNothingInUse(what: string, ...devices: Device[]): void {
-  for (const d of devices) {
+/**
+ * After the runs: asserts that every buffer, stream and event they took from the devices' pools
+ * went back, then gives settledFree(), to compare with the one taken before.
+ */
+export async function freeAfterRuns(what: string, device: Device, ...others: Device[]): Promise<number> {
+  for (const d of [device, ...others]) {
     const st = d.pool.stats();
     const inUse = { pinned: st.pinned.inUse, device: st.device.inUse, stream: st.stream.inUse, event: st.event.inUse };
     assert.deepEqual(inUse, { pinned: 0, device: 0, stream: 0, event: 0 }, `${what}: pool resources still in use`);
   }
+  return settledFree(device, ...others);
 }
