@@ -4,7 +4,6 @@ import { check, cudaError } from '../cuda/driver.js';
 import { CUDA_ERROR_NOT_READY, CUDA_SUCCESS, CU_EVENT_DEFAULT, CU_EVENT_DISABLE_TIMING } from '../cuda/constants.js';
 import { UsageError } from '../util/errors.js';
 import { awaitEvent } from './completion/index.js';
-import { closedError } from './closed.js';
 import { cudaHandle } from './handles.js';
 import type { DeviceContext } from './context.js';
 import { InFlight } from './deferred-destroy.js';
@@ -59,7 +58,7 @@ export class CudaEvent extends CudaResource implements Event {
 
   whenComplete(onDone: () => void, onError: (err: unknown) => void): void {
     if (this.closed) {
-      onError(closedError('Event', this.label));
+      onError(this.closedError());
       return;
     }
     const rc = this.owner.driver.cuEventQuery(this.#handle) as number;
@@ -82,7 +81,7 @@ export class CudaEvent extends CudaResource implements Event {
   }
 
   completion(): Promise<void> {
-    if (this.closed) return Promise.reject(closedError('Event', this.label));
+    if (this.closed) return Promise.reject(this.closedError());
     return this.#inFlight.track(awaitEvent(this.owner.driver, this.owner.waiter, this.#handle), this);
   }
 

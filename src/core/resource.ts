@@ -4,6 +4,7 @@
 // object dropped unclosed); used after close(), it throws the one closed-resource UsageError,
 // which says how to get a new one. Subclasses create the handle, hand it to own(), and free it
 // in destroy().
+import type { UsageError } from '../util/errors.js';
 import { closedError } from './closed.js';
 import type { DeviceContext } from './context.js';
 import { unwatch, watch } from './finalizer.js';
@@ -40,9 +41,14 @@ export abstract class CudaResource implements Resource {
     return this.#closed;
   }
 
+  /** The closed-resource UsageError, for a caller that reports it rather than throws it. */
+  protected closedError(): UsageError {
+    return closedError(this.kindName, this.label);
+  }
+
   /** Throws the closed-resource UsageError after close(). */
   protected assertOpen(): void {
-    if (this.#closed) throw closedError(this.kindName, this.label);
+    if (this.#closed) throw this.closedError();
   }
 
   close(): void {
