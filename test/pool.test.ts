@@ -18,6 +18,17 @@ function twoStreams(a: string, b: string) {
   return { dev, a: dev.createStream({ label: a }), b: dev.createStream({ label: b }) };
 }
 
+/** A 64-byte pinned buffer from the pool, released with the fence of a D2H into it still running on `s`. */
+function releasedWhileCopying() {
+  const fake = new FakeDevice({ copyCostMs: () => 5 });
+  const s = fake.createStream({ label: 'copy' });
+  const src = fake.allocDevice(64, 'src');
+  const p = fake.pool.acquirePinned(64, 'slot');
+  fake.copy(s, p, src);
+  fake.pool.release(p, fake.pool.fence([s]));
+  return { fake, s, p };
+}
+
 function stampDevice(options: ConstructorParameters<typeof FakeDevice>[0] = {}) {
   const fake = new FakeDevice(options);
   fake.defineKernel('stamp', ['pointer', 'u32'], (_c, out, n) => {
@@ -65,12 +76,7 @@ test('runs of different pipelines share the pool: the second allocates nothing, 
 });
 
 test('a pinned buffer goes back with its fence: handed out again only once the fence completed', async () => {
-  const fake = new FakeDevice({ copyCostMs: () => 5 });
-  const s = fake.createStream({ label: 'copy' });
-  const src = fake.allocDevice(64, 'src');
-  const p = fake.pool.acquirePinned(64, 'slot');
-  fake.copy(s, p, src);
-  fake.pool.release(p, fake.pool.fence([s]));
+  const { fake, s, p } = releasedWhileCopying();
   assert.equal(fake.pool.ready('pinned', 64), 0, 'the D2H into it is still running');
   const other = fake.pool.acquirePinned(64, 'slot');
   assert.notEqual(other, p, 'a new buffer, not the one the copy still writes');
@@ -170,12 +176,7 @@ test('limits: idle bytes over the limit are freed, oldest first; trim() frees th
 });
 
 test('trim() keeps what a pending fence still covers; release() refuses a stranger', async () => {
-  const fake = new FakeDevice({ copyCostMs: () => 5 });
-  const s = fake.createStream({ label: 'copy' });
-  const src = fake.allocDevice(64, 'src');
-  const p = fake.pool.acquirePinned(64, 'slot');
-  fake.copy(s, p, src);
-  fake.pool.release(p, fake.pool.fence([s]));
+  const { fake, s, p } = releasedWhileCopying();
   assert.equal(fake.pool.trim(), 0);
   assert.equal(p.closed, false);
   await s.synchronize();
