@@ -1,8 +1,8 @@
 // The live progress line of `tandem render` (stderr). It is printed on a clock, not per chunk, so
-// it moves at a steady pace whatever the chunk size: every 250 ms on a terminal (redrawn in
-// place); elsewhere (a log file, CI) a line per tenth of the frames or every 5 s, whichever comes
-// first. The rate and the ETA are measured over the last 20 s, so one fast or slow chunk does not
-// swing them.
+// it moves at a steady pace whatever the chunk size: every PROGRESS_TTY_MS on a terminal (redrawn
+// in place); elsewhere (a log file, CI) a line per tenth of the frames or every PROGRESS_LOG_MS,
+// whichever comes first. The rate and the ETA are measured over the last RATE_WINDOW_MS, so one
+// fast or slow chunk does not swing them.
 import { performance } from 'node:perf_hooks';
 import type { RenderProgress } from '../render/render.js';
 
