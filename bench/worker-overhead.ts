@@ -75,18 +75,29 @@ try {
   let frames = args.frames === undefined ? 0 : Number(args.frames);
   const direct: number[] = [];
   try {
-    await directRender(device, workload, join(dir, 'direct.raw'), 2 * framesPerChunk); // compile, warm up
+    // Each render writes a new file, removed outside the timed span, as the worker's jobs are:
+    // truncating the previous output would wait for its pages' writeback inside the timing.
+    let renders = 0;
+    const render = async (n: number) => {
+      const path = join(dir, `direct-${renders++}.raw`);
+      const ms = await directRender(device, workload, path, n);
+      rmSync(path, { force: true });
+      return ms;
+    };
+    await render(2 * framesPerChunk); // compile, warm up
     if (!frames) {
+      // Probed twice: the first run of a size also fills the device's pool for it.
       const probe = 16 * framesPerChunk;
-      const ms = await directRender(device, workload, join(dir, 'direct.raw'), probe);
+      await render(probe);
+      const ms = await render(probe);
       frames = Math.max(framesPerChunk, Math.round((probe * Number(args['target-ms'])) / ms));
     }
-    for (let i = 0; i < jobs; i++) direct.push(await directRender(device, workload, join(dir, 'direct.raw'), frames));
+    await render(frames); // the ring 'auto' settles on for this length, into the pool
+    for (let i = 0; i < jobs; i++) direct.push(await render(frames));
   } finally {
     workload.close();
     device.close();
   }
-  rmSync(join(dir, 'direct.raw'), { force: true });
 
   // The worker: its own process, its own device.
   const url = `redis://127.0.0.1:${port}`;
@@ -114,14 +125,15 @@ try {
   const loopDelayMax: number[] = [];
   const resultWall: number[] = [];
   try {
-    for (let i = 0; i <= jobs; i++) {
+    // Untimed as on the direct side: job 0 compiles the kernels, job 1 settles the ring in the pool.
+    for (let i = 0; i < jobs + 2; i++) {
       const t0 = performance.now();
       const submitted = await submit<RenderJobResult & { eventLoopDelay: { maxMs: number } }>(queue, job(i));
       const result = await submitted.done({ timeoutMs: 600_000 });
       const elapsed = performance.now() - t0;
       const finished = await Job.fromId(queue, submitted.id);
       rmSync(join(dir, `job-${i}.raw`), { force: true });
-      if (i === 0) continue; // the worker's first job compiles the kernels
+      if (i < 2) continue;
       submitToDone.push(elapsed);
       inWorker.push(finished!.finishedOn! - finished!.processedOn!);
       resultWall.push(result.wallMs);
