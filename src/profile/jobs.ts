@@ -89,6 +89,11 @@ export interface JobsCellResult extends JobTimes {
 
 export interface JobsResults {
   jobsPerCell: number;
+  /**
+   * The process's first pipeline run (ms), untimed in the cells: its code runs cold (V8 compiles
+   * it on first use), a cost a service pays once at start-up, not per job or per reserve().
+   */
+  processFirstMs: number;
   cells: JobsCellResult[];
 }
 
@@ -124,7 +129,25 @@ export async function runJobsBench(
   // its ideal, and the same every run), else performance.now().
   const now = device.hostNow ?? (() => performance.now());
   const launches: (PeerLaunch | null)[] = [];
+  let processFirstMs = 0;
   try {
+    {
+      // The process's first run, apart, so that each cell's first job measures the pool alone.
+      const cell = cells[0]!;
+      const launch = syntheticLauncher(device, kernel, cell.chunkBytes);
+      const t0 = now();
+      const p = createPipeline<number>(device, {
+        outputBytes: cell.chunkBytes,
+        label: 'job',
+        compute: (c) => launch(c.stream, c.output, null, c.index, 0, 0),
+      });
+      await p.run(2);
+      p.close();
+      processFirstMs = now() - t0;
+      options.log(
+        `jobs: the process's first pipeline run (2 chunks of ${jobKey(cell)}) took ${processFirstMs.toFixed(2)} ms`,
+      );
+    }
     for (const cell of cells) {
       const launch = syntheticLauncher(device, kernel, cell.chunkBytes);
       const compute = (c: {
@@ -201,7 +224,7 @@ export async function runJobsBench(
           status: 'skipped',
           reason: device.backend === 'fake' ? 'the peers need a GPU (--fake given)' : '--no-peers',
         };
-  return { jobsPerCell: options.jobs, cells: results };
+  return { jobsPerCell: options.jobs, processFirstMs, cells: results };
 }
 
 async function runJobPeers(
@@ -313,6 +336,8 @@ function jobsNotes(backend: 'cuda' | 'fake', results: JobsResults): string[] {
     'Each job is a fresh pipeline: createPipeline(), run() over the cell’s chunks, close(). Its wall runs from ' +
       'createPipeline() to close() returning, the host holding its last chunk’s output; the sink does nothing (it ' +
       'only releases each slot), as in the sweep.',
+    `The process’s first pipeline run (2 chunks of the first cell) ran before the cells, apart: ` +
+      `${results.processFirstMs.toFixed(2)} ms, its code still cold (a once-per-process cost, not a per-job one).`,
     'Before a cell’s first job the device’s pool is trimmed and reserve() pins the cell’s ring (min(chunks, 16) ' +
       'pinned and device buffers of the chunk size). The first job after reserve() is timed apart; then ' +
       `${results.jobsPerCell} steady jobs give the median, p99 and jobs/s (steady jobs / the sum of their walls).`,
