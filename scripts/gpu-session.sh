@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Everything the GPU host is asked to measure, in one device call: the GPU suite, the default
 # bench (the efficiency sweep and peers), the jobs bench, the jobs soak and one worker's per-job
-# overhead. Each step's full output goes to $OUT (the device tool brings it back); a short table
-# of what to compare with docs/benchmarks.md is printed last. A step that fails is reported and
-# the next one still runs.
+# overhead; `breakdown`, asked for by name, times the phases of a short job against the peers'
+# loop on tandem's object model. Each step's full output goes to $OUT (the device tool brings it
+# back); a short table of what to compare with docs/benchmarks.md is printed last. A step that
+# fails is reported and the next one still runs.
 #   here:     npx tsc -p tsconfig.json && bash scripts/pack-gpu-host.sh && bash scripts/pack-redis.sh
 #   the host: bash scripts/gpu-session.sh [steps...]   (carry .gpu-host and dist; steps: suite
-#             bench jobs soak worker, default all; all of them may outlast one 10-minute device
-#             call: split them over two, e.g. `suite bench` then `jobs soak worker`)
+#             bench jobs soak worker breakdown, default all but breakdown; all of them may outlast
+#             one 10-minute device call: split them over two, e.g. `suite bench` then
+#             `breakdown jobs soak worker`)
 set -uo pipefail
 cd "$(git rev-parse --show-toplevel 2>/dev/null || pwd)"
 OUT=${OUT:-out/gpu-session}
@@ -30,12 +32,13 @@ for s in $steps; do
     suite) step suite run node --test --test-concurrency=1 dist/test/gpu/*.test.js ;;
     bench) step bench run node bin/tandem.js bench --out "$OUT/bench" ;;
     jobs) step jobs run node bin/tandem.js bench --jobs --out "$OUT/jobs" ;;
+    breakdown) step breakdown env OUT="$OUT" bash .gpu-host/run.sh node dist/bench/jobs-breakdown.js ;;
     soak) step soak env OUT="$OUT" bash .gpu-host/run.sh node --expose-gc dist/bench/jobs-soak.js ;;
     worker)
       step worker env OUT="$OUT" TANDEM_REDIS_SERVER="$PWD/.gpu-host/redis/redis-server" \
         bash .gpu-host/run.sh node dist/bench/worker-overhead.js
       ;;
-    *) echo "unknown step '$s' (suite bench jobs soak worker)" >&2 ;;
+    *) echo "unknown step '$s' (suite bench jobs soak worker breakdown)" >&2 ;;
   esac
 done
 
@@ -44,6 +47,7 @@ printf '%s\n' "${summary[@]}"
 [ -f "$OUT/suite.log" ] && grep -E '^# (pass|fail|skipped)|^not ok' "$OUT/suite.log"
 [ -f "$OUT/bench.log" ] && echo "== bench" && tail -21 "$OUT/bench.log" | cut -c1-150
 [ -f "$OUT/jobs.log" ] && echo "== jobs" && tail -14 "$OUT/jobs.log"
+[ -f "$OUT/breakdown.log" ] && echo "== breakdown" && grep -v '^    chunk' "$OUT/breakdown.log"
 [ -f "$OUT/soak.log" ] && echo "== soak" && tail -6 "$OUT/soak.log"
 [ -f "$OUT/worker.log" ] && echo "== worker" && tail -8 "$OUT/worker.log"
 exit 0
