@@ -15,7 +15,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import type { Device } from '../pipeline/device.js';
 import { UsageError } from '../util/errors.js';
 import { createPipeline } from '../pipeline/pipeline.js';
-import type { PipelineStats } from '../pipeline/types.js';
+import type { ComputeChunk, PipelineStats } from '../pipeline/types.js';
 import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
 import { timeAlone } from './alone.js';
 import { LaunchRecorder, type PeerLaunch } from './capture.js';
@@ -90,8 +90,8 @@ export interface JobsCellResult extends JobTimes {
 export interface JobsResults {
   jobsPerCell: number;
   /**
-   * The process's first pipeline run (ms), untimed in the cells: its code runs cold (V8 compiles
-   * it on first use), a cost a service pays once at start-up, not per job or per reserve().
+   * The process's first pipeline run (ms), kept out of the cells: its code runs for the first time
+   * in the process, a cost a service pays once at start-up, not per job or per reserve().
    */
   processFirstMs: number;
   cells: JobsCellResult[];
@@ -129,32 +129,28 @@ export async function runJobsBench(
   // its ideal, and the same every run), else performance.now().
   const now = device.hostNow ?? (() => performance.now());
   const launches: (PeerLaunch | null)[] = [];
+  /** One cell's compute, and one job of it: a fresh pipeline over `chunks`, createPipeline() to close(). */
+  const jobsOf = (cell: JobsCell) => {
+    const launch = syntheticLauncher(device, kernel, cell.chunkBytes);
+    const compute = (c: ComputeChunk<number>) => launch(c.stream, c.output, null, c.index, 0, 0);
+    const job = async (chunks = cell.chunks): Promise<{ ms: number; stats: PipelineStats }> => {
+      const t0 = now();
+      const p = createPipeline<number>(device, { outputBytes: cell.chunkBytes, label: 'job', compute });
+      const stats = await p.run(chunks);
+      p.close();
+      return { ms: now() - t0, stats };
+    };
+    return { compute, job };
+  };
   let processFirstMs = 0;
   try {
-    {
-      // The process's first run, apart, so that each cell's first job measures the pool alone.
-      const cell = cells[0]!;
-      const launch = syntheticLauncher(device, kernel, cell.chunkBytes);
-      const t0 = now();
-      const p = createPipeline<number>(device, {
-        outputBytes: cell.chunkBytes,
-        label: 'job',
-        compute: (c) => launch(c.stream, c.output, null, c.index, 0, 0),
-      });
-      await p.run(2);
-      p.close();
-      processFirstMs = now() - t0;
-      options.log(
-        `jobs: the process's first pipeline run (2 chunks of ${jobKey(cell)}) took ${processFirstMs.toFixed(2)} ms`,
-      );
-    }
+    // The process's first run, apart, so that each cell's first job measures the pool alone.
+    processFirstMs = (await jobsOf(cells[0]!).job(2)).ms;
+    options.log(
+      `jobs: the process's first pipeline run (2 chunks of ${jobKey(cells[0]!)}) took ${processFirstMs.toFixed(2)} ms`,
+    );
     for (const cell of cells) {
-      const launch = syntheticLauncher(device, kernel, cell.chunkBytes);
-      const compute = (c: {
-        stream: Parameters<typeof launch>[0];
-        output: Parameters<typeof launch>[1];
-        index: number;
-      }) => launch(c.stream, c.output, null, c.index, 0, 0);
+      const { compute, job } = jobsOf(cell);
       launches.push((await capture(device, recorder, compute, cell.chunkBytes)).launch);
       const [idealMs] = await timeAlone(device, 'copy', {
         chunkBytes: cell.chunkBytes,
@@ -169,13 +165,6 @@ export async function runJobsBench(
         deviceBytes: ringSlots * cell.chunkBytes,
         bufferBytes: cell.chunkBytes,
       });
-      const job = async (): Promise<{ ms: number; stats: PipelineStats }> => {
-        const t0 = now();
-        const p = createPipeline<number>(device, { outputBytes: cell.chunkBytes, label: 'job', compute });
-        const stats = await p.run(cell.chunks);
-        p.close();
-        return { ms: now() - t0, stats };
-      };
       const before = device.pool.stats().pinned;
       const first = await job();
       const walls: number[] = [];
