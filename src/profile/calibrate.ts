@@ -15,9 +15,10 @@ export interface Tunable {
 }
 
 /**
- * How a probe is timed: timeAlone's options, with the chunks per probe fixed or 'adaptive' (16
- * for the first probe, then enough for about 2 ms of GPU time, 8 to 256). A probe's figure is the
- * median of its repeats divided by its chunks.
+ * How a probe is timed: timeAlone's options, with the chunks per probe fixed or 'adaptive'
+ * (ADAPTIVE_FIRST_CHUNKS for the first probe, then enough for about ADAPTIVE_PROBE_MS of GPU
+ * time, within ADAPTIVE_MIN_CHUNKS … ADAPTIVE_MAX_CHUNKS). A probe's figure is the median of its
+ * repeats divided by its chunks.
  */
 export type ProbeTiming = Omit<AloneOptions, 'chunkBytes' | 'chunks'> & { chunks: number | 'adaptive' };
 
@@ -73,6 +74,14 @@ export interface Calibration {
   probes: number;
 }
 
+/**
+ * 'adaptive' probes: GPU time per probe well above the timer's resolution (about 0.5 µs), so
+ * noise averages out, and the chunk counts it may take to get there.
+ */
+const ADAPTIVE_PROBE_MS = 2;
+const ADAPTIVE_FIRST_CHUNKS = 16;
+const ADAPTIVE_MIN_CHUNKS = 8;
+const ADAPTIVE_MAX_CHUNKS = 256;
 /** Relative miss 'secant' accepts without another step. */
 const SECANT_TOLERANCE = 0.01;
 /** Relative miss past which 'line' takes its one correction. */
@@ -86,8 +95,7 @@ export async function calibrateCost(device: Device, work: Tunable, options: Cali
   const timing = options.probe ?? { chunks: 'adaptive', warmup: 1 };
   const { chunks: probeChunks, ...aloneTiming } = timing;
   const log = options.log ?? (() => {});
-  // Enough chunks per probe for ~2 ms of GPU time (timer resolution ~0.5 µs; noise averages out).
-  let chunks = probeChunks === 'adaptive' ? 16 : probeChunks;
+  let chunks = probeChunks === 'adaptive' ? ADAPTIVE_FIRST_CHUNKS : probeChunks;
   const time = async (stage: ComputeFn | 'copy'): Promise<number> => {
     const figures = await timeAlone(device, stage, { ...aloneTiming, chunkBytes: options.chunkBytes, chunks });
     return median(figures) / chunks;
@@ -97,7 +105,8 @@ export async function calibrateCost(device: Device, work: Tunable, options: Cali
     work.setCost(cost);
     probes++;
     const t = await time(work.compute);
-    if (probeChunks === 'adaptive' && t > 0) chunks = Math.min(256, Math.max(8, Math.ceil(2 / t)));
+    if (probeChunks === 'adaptive' && t > 0)
+      chunks = Math.min(ADAPTIVE_MAX_CHUNKS, Math.max(ADAPTIVE_MIN_CHUNKS, Math.ceil(ADAPTIVE_PROBE_MS / t)));
     return t;
   };
   const copy = options.copyMsPerChunk ?? (await time('copy'));
