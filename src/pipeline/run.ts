@@ -575,34 +575,34 @@ export class PipelineRun<I> {
     this.phase = P_SERIAL;
   }
 
-  /** Produces chunks until one has to wait; true if anything moved. */
+  /**
+   * Takes the producer as far as it can go with one chunk; true if anything moved. One chunk per
+   * step, so the pump enqueues D2H(n) before compute(n + 1), as a hand-written loop does: the copy
+   * engine starts after the first compute, not after every compute the device ring lets the host
+   * queue (a job's whole length, when the ring holds all its chunks).
+   */
   private stepProduce(): boolean {
-    let moved = false;
-    while (!this.stopFlag && !this.producerWaiting && !this.inputDone) {
-      if (!this.hasItem) {
-        const nextSync = this.input.nextSync;
-        if (nextSync) {
-          let r: IteratorResult<I>;
-          try {
-            r = nextSync();
-          } catch (err) {
-            this.fail('input', this.nextIndex, err);
-            return moved;
-          }
-          this.takeInput(r);
-          if (this.inputDone) return true;
-        } else {
-          this.producerWaiting = true;
-          this.input.next().then(this.onInput, this.onInputError);
-          return moved;
-        }
+    if (this.stopFlag || this.producerWaiting || this.inputDone) return false;
+    if (!this.hasItem) {
+      const nextSync = this.input.nextSync;
+      if (!nextSync) {
+        this.producerWaiting = true;
+        this.input.next().then(this.onInput, this.onInputError);
+        return false;
       }
-      const before = this.phase;
-      const done = this.advanceProducer();
-      if (this.phase !== before || done) moved = true;
-      if (!done) return moved;
+      let r: IteratorResult<I>;
+      try {
+        r = nextSync();
+      } catch (err) {
+        this.fail('input', this.nextIndex, err);
+        return false;
+      }
+      this.takeInput(r);
+      if (this.inputDone) return true;
     }
-    return moved;
+    const before = this.phase;
+    const done = this.advanceProducer();
+    return this.phase !== before || done;
   }
 
   /** Runs the current chunk through its phases; true once it was handed to the copy stage. */
