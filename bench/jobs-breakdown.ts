@@ -7,7 +7,7 @@
 // on tandem's object model (15 device and 15 pinned buffers from the pool, everything enqueued,
 // a wait per chunk), which separates what the pipeline adds from what Node and the driver cost.
 // Also the host cost of the driver calls a run makes once: cuMemGetInfo, event and stream create.
-//   bash .gpu-host/run.sh node dist/bench/jobs-breakdown.js [--jobs 200] [--chunk-mib 4] [--chunks 16]
+//   bash .gpu-host/run.sh node dist/bench/jobs-breakdown.js [--jobs 200] [--chunk-mib 4] [--chunks 16] [--warm-up 300]
 // With OUT set, writes $OUT/jobs-breakdown.json.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,11 +21,13 @@ const { values: args } = parseArgs({
     jobs: { type: 'string', default: '200' },
     'chunk-mib': { type: 'string', default: '4' },
     chunks: { type: 'string', default: '16' },
+    'warm-up': { type: 'string', default: '300' },
   },
 });
 const jobs = Number(args.jobs);
 const bytes = Number(args['chunk-mib']) * 1024 * 1024;
 const chunks = Number(args.chunks);
+const warmUpJobs = Number(args['warm-up']);
 const words = bytes / 4;
 
 const device = await open(0);
@@ -93,6 +95,12 @@ try {
   for (let k = 0; k < 3; k++) first.push((await job({})).wall);
   log(`first jobs in the process after reserve(): ${first.map((x) => x.toFixed(2)).join(', ')} ms`);
   figures.firstJobsMs = first;
+  // The variants time compiled code, as in a service that has run a while: the first few hundred
+  // jobs of a process run slower while the JIT compiles the pipeline's code.
+  const warm: number[] = [];
+  for (let k = 0; k < warmUpJobs; k++) warm.push((await job({})).wall);
+  log(`${warmUpJobs} warm-up jobs: median ${median(warm).toFixed(3)} ms`);
+  figures.warmUpMedianMs = median(warm);
 
   const calls = {
     memoryInfo: perCall(() => device.memoryInfo()),

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
 import type { Device } from '../pipeline/device.js';
 import { UsageError } from '../util/errors.js';
+import { median } from '../util/median.js';
 import { createPipeline } from '../pipeline/pipeline.js';
 import type { ComputeChunk, PipelineStats } from '../pipeline/types.js';
 import { syntheticKernel, syntheticLauncher } from '../workloads/synthetic.js';
@@ -94,6 +95,12 @@ export interface JobsResults {
    * in the process, a cost a service pays once at start-up, not per job or per reserve().
    */
   processFirstMs: number;
+  /**
+   * Then `jobs` jobs of the first cell's shape, outside every cell, so that the cells time code the
+   * JIT has compiled, as in a service that has run a while; their median wall (ms) says what a job
+   * costs before that.
+   */
+  warmUp: { jobs: number; medianMs: number };
   cells: JobsCellResult[];
 }
 
@@ -143,11 +150,18 @@ export async function runJobsBench(
     return { compute, job };
   };
   let processFirstMs = 0;
+  const warmUp = { jobs: options.jobs, medianMs: 0 };
   try {
-    // The process's first run, apart, so that each cell's first job measures the pool alone.
-    processFirstMs = (await jobsOf(cells[0]!).job(2)).ms;
+    // The process's first run, apart, so that each cell's first job measures the pool alone; then
+    // the warm-up, so that the cells measure compiled code.
+    const { job: warmJob } = jobsOf(cells[0]!);
+    processFirstMs = (await warmJob(2)).ms;
+    const warmWalls: number[] = [];
+    for (let j = 0; j < warmUp.jobs; j++) warmWalls.push((await warmJob()).ms);
+    warmUp.medianMs = median(warmWalls);
     options.log(
-      `jobs: the process's first pipeline run (2 chunks of ${jobKey(cells[0]!)}) took ${processFirstMs.toFixed(2)} ms`,
+      `jobs: the process's first pipeline run (2 chunks of ${jobKey(cells[0]!)}) took ${processFirstMs.toFixed(2)} ms; ` +
+        `${warmUp.jobs} warm-up jobs of ${jobKey(cells[0]!)} then, median ${warmUp.medianMs.toFixed(2)} ms`,
     );
     for (const cell of cells) {
       const { compute, job } = jobsOf(cell);
@@ -213,7 +227,7 @@ export async function runJobsBench(
           status: 'skipped',
           reason: device.backend === 'fake' ? 'the peers need a GPU (--fake given)' : '--no-peers',
         };
-  return { jobsPerCell: options.jobs, processFirstMs, cells: results };
+  return { jobsPerCell: options.jobs, processFirstMs, warmUp, cells: results };
 }
 
 async function runJobPeers(
@@ -326,7 +340,10 @@ function jobsNotes(backend: 'cuda' | 'fake', results: JobsResults): string[] {
       'createPipeline() to close() returning, the host holding its last chunk’s output; the sink does nothing (it ' +
       'only releases each slot), as in the sweep.',
     `The process’s first pipeline run (2 chunks of the first cell) ran before the cells, apart: ` +
-      `${results.processFirstMs.toFixed(2)} ms, its code still cold (a once-per-process cost, not a per-job one).`,
+      `${results.processFirstMs.toFixed(2)} ms, its code still cold (a once-per-process cost, not a per-job one). ` +
+      `Then ${results.warmUp.jobs} warm-up jobs of that cell, outside every cell (median ` +
+      `${results.warmUp.medianMs.toFixed(2)} ms), so that the cells time code the JIT has compiled, as in a ` +
+      'service that has run a while.',
     'Before a cell’s first job the device’s pool is trimmed and reserve() pins the cell’s ring (min(chunks, 16) ' +
       'pinned and device buffers of the chunk size). The first job after reserve() is timed apart; then ' +
       `${results.jobsPerCell} steady jobs give the median, p99 and jobs/s (steady jobs / the sum of their walls).`,
