@@ -91,6 +91,12 @@ export class DevicePool implements Disposable {
   readonly #inUse = new Map<Pooled, { kind: PoolKind; key: string | number }>();
   /** Fence events the pool owns, and how many idle entries still wait on each. */
   readonly #fenceRefs = new Map<Event, number>();
+  /**
+   * Fences the host has seen complete. Only fence() records a fence, so one seen complete stays
+   * so until fence() takes it again: each is queried until it completes, then never again (a run
+   * takes dozens of resources, each behind the same few fences).
+   */
+  readonly #fencesSeenDone = new WeakSet<Event>();
   readonly #count = {
     pinned: { hits: 0, misses: 0 },
     device: { hits: 0, misses: 0 },
@@ -172,6 +178,7 @@ export class DevicePool implements Disposable {
       const e = fences[k]!;
       this.#inUse.delete(e);
       this.#fenceRefs.set(e, 0);
+      this.#fencesSeenDone.delete(e);
       e.record(open[k]!);
     }
     return fences;
@@ -348,7 +355,7 @@ export class DevicePool implements Disposable {
   #takeAt<T extends Pooled>(list: Idle<T>[], k: number, stream: Stream | null): T {
     const e = list[k]!;
     list.splice(k, 1);
-    if (stream) for (const f of e.fences) if (!f.isDone()) stream.waitEvent(f);
+    if (stream) for (const f of e.fences) if (!this.#fenceDone(f)) stream.waitEvent(f);
     this.#dropFences(e);
     this.#retireFences();
     return e.resource;
@@ -382,7 +389,14 @@ export class DevicePool implements Disposable {
   }
 
   #fencesDone(e: Idle<Pooled>): boolean {
-    for (const f of e.fences) if (!f.isDone()) return false;
+    for (const f of e.fences) if (!this.#fenceDone(f)) return false;
+    return true;
+  }
+
+  #fenceDone(f: Event): boolean {
+    if (this.#fencesSeenDone.has(f)) return true;
+    if (!f.isDone()) return false;
+    this.#fencesSeenDone.add(f);
     return true;
   }
 
@@ -396,6 +410,7 @@ export class DevicePool implements Disposable {
     for (const [f, n] of this.#fenceRefs) {
       if (n > 0) continue;
       this.#fenceRefs.delete(f);
+      this.#fencesSeenDone.delete(f);
       if (this.#closed) closeQuietly(f);
       else this.#pushHandle(this.#idleEvents, { resource: f, key: 'plain', fences: [] });
     }
