@@ -6,7 +6,8 @@
 // 'auto' traced (its median job's timeline: GPU stages in host time); then the peers' loop written
 // on tandem's object model (15 device and 15 pinned buffers from the pool, everything enqueued,
 // a wait per chunk), which separates what the pipeline adds from what Node and the driver cost.
-// Also the host cost of the driver calls a run makes once: cuMemGetInfo, event and stream create.
+// Also the host cost of driver calls: cuEventQuery on a complete event (the pool asks it of its
+// fences), cuMemGetInfo, event and stream create.
 //   bash .gpu-host/run.sh node dist/bench/jobs-breakdown.js [--jobs 200] [--chunk-mib 4] [--chunks 16] [--warm-up 300]
 // With OUT set, writes $OUT/jobs-breakdown.json.
 import { writeFileSync } from 'node:fs';
@@ -102,14 +103,22 @@ try {
   log(`${warmUpJobs} warm-up jobs: median ${median(warm).toFixed(3)} ms`);
   figures.warmUpMedianMs = median(warm);
 
+  const done = device.createEvent();
+  const stream = device.createStream({ label: 'breakdown' });
+  done.record(stream);
+  await done.completion();
+  stream.close();
   const calls = {
+    eventQuery: perCall(() => done.isDone(), 1000),
     memoryInfo: perCall(() => device.memoryInfo()),
     createEventClose: perCall(() => device.createEvent().close()),
     createTimingEventClose: perCall(() => device.createEvent({ timing: true }).close()),
     createStreamClose: perCall(() => device.createStream({ label: 'breakdown' }).close(), 50),
   };
+  done.close();
   log(
-    `host µs per call: cuMemGetInfo ${calls.memoryInfo.toFixed(1)}, event create+destroy ` +
+    `host µs per call: cuEventQuery (complete) ${calls.eventQuery.toFixed(2)}, ` +
+      `cuMemGetInfo ${calls.memoryInfo.toFixed(1)}, event create+destroy ` +
       `${calls.createEventClose.toFixed(1)} (timing ${calls.createTimingEventClose.toFixed(1)}), ` +
       `stream create+destroy ${calls.createStreamClose.toFixed(1)}`,
   );

@@ -13,7 +13,7 @@ import { mulberry32 as prng } from '../src/util/prng.js';
 
 const MiB = 1024 ** 2;
 
-test('autoStartSize: what was decided before, else what the pool holds, else double buffering; within 2..16, the chunks and half the free memory', () => {
+test('autoStartSize: what was decided before, else what the pool holds, else double buffering; within 2..16, the chunks, and new device slots in half the free memory', () => {
   const free = 80 * 1024 ** 3;
   const none = { pinned: 0, device: 0 };
   // A cold pool pins no more than double buffering, however small the slots.
@@ -25,7 +25,23 @@ test('autoStartSize: what was decided before, else what the pool holds, else dou
   assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 40, device: 40 }), { depth: 16, deviceSlots: 16 });
   assert.deepEqual(autoStartSize(1 * MiB, free, 5, { pinned: 16, device: 16 }), { depth: 5, deviceSlots: 5 });
   assert.deepEqual(autoStartSize(1 * MiB, free, 0, { pinned: 16, device: 16 }), { depth: 2, deviceSlots: 2 });
-  assert.deepEqual(autoStartSize(1 * MiB, 6 * MiB, null, { pinned: 16, device: 16 }), { depth: 3, deviceSlots: 3 });
+  // Buffers ready in the pool take no free memory; only the device slots beyond them must fit
+  // in half of it, and free memory is asked only then.
+  const asked = (bytes: number) => {
+    const f = () => (f.calls++, bytes);
+    f.calls = 0;
+    return f;
+  };
+  const plenty = asked(6 * MiB);
+  assert.deepEqual(autoStartSize(1 * MiB, plenty, null, { pinned: 16, device: 16 }), { depth: 16, deviceSlots: 16 });
+  assert.equal(plenty.calls, 0);
+  const short = asked(6 * MiB);
+  const remembered = { depth: 16, deviceSlots: 16 };
+  assert.deepEqual(autoStartSize(1 * MiB, short, null, { pinned: 16, device: 2 }, remembered), {
+    depth: 16,
+    deviceSlots: 5,
+  });
+  assert.equal(short.calls, 1);
   // What an earlier run decided wins over the pool, either way.
   const decided = { depth: 6, deviceSlots: 3 };
   assert.deepEqual(autoStartSize(1 * MiB, free, null, none, decided), decided);

@@ -181,6 +181,13 @@ test('chooseDepth: balanced stages need more slots than a dominant one; bounded 
   assert.equal(tight.deviceSlots, 2);
   assert.match(tight.reason, /capped at 4 by the 4 GiB pinned limit/);
   assert.match(tight.reason, /capped at 2 by device memory/);
+  // Device slots ready without allocating are not capped, and free memory is not asked for them.
+  const notAsked = () => assert.fail('free device memory asked for slots the pool holds ready');
+  assert.equal(chooseDepth([s(0.001, 0.001, 0, 1)], 1 << 30, notAsked, 0, 0, 3).deviceSlots, 3);
+  // One ready, the rest new: 1 + half of 2 GiB in 1 GiB slots, of the 3 the GPU-side cycle needs.
+  const mixed = chooseDepth([s(0.001, 0.001, 0, 1)], 1 << 30, () => 2 * 2 ** 30, 0, 0, 1);
+  assert.equal(mixed.deviceSlots, 2);
+  assert.match(mixed.reason, /capped at 2 by device memory \(1 ready, new ones in 50% of free\)/);
 });
 
 test('no unhandled rejections', () => checkUnhandled());

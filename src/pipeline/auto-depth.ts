@@ -36,8 +36,21 @@ export const AUTO_JITTER_MS = 1;
 export const AUTO_WARMUP = 4;
 /** The deepest ring a pipeline takes: `depth` is 1..MAX_DEPTH or 'auto'. */
 export const MAX_DEPTH = 16;
-/** Share of free device memory, and pinned bytes in all, the ring may take when growing. */
+/**
+ * Share of free device memory the ring's new device slots may take, and the pinned bytes it may
+ * hold in all. Slots from buffers the device's pool holds ready take no free memory: free device
+ * memory is asked (cuMemGetInfo, a driver round trip per call) only for slots beyond those.
+ */
 const DEVICE_MEMORY_SHARE = 0.5;
+
+/** Free device memory in bytes, asked only when the ring would allocate device memory. */
+export type FreeDeviceBytes = number | (() => number);
+
+/** Device slots of `bytesPerSlot` the ring may have: `ready` ones (no allocation) and new ones in half the free memory. */
+function deviceRoom(ready: number, bytesPerSlot: number, free: FreeDeviceBytes): number {
+  const bytes = typeof free === 'function' ? free() : free;
+  return ready + Math.floor((bytes * DEVICE_MEMORY_SHARE) / bytesPerSlot);
+}
 const PINNED_LIMIT = 4 * 1024 ** 3;
 
 export interface StageSample {
@@ -82,24 +95,21 @@ export interface StartSize {
  * The ring an 'auto' run starts with, before anything was measured: `remembered` (what an earlier
  * run of this chunk size on this device decided) when there is one, else the buffers the device's
  * pool holds ready (taking them pins nothing), else AUTO_START_DEPTH; within AUTO_START_DEPTH..
- * MAX_DEPTH, half the free device memory and (when the input is a count) the chunk count. Device
- * slots never exceed the host slots.
+ * MAX_DEPTH and (when the input is a count) the chunk count. Device slots never exceed the host
+ * slots; those beyond the pool's ready buffers fit in half the free device memory.
  */
 export function autoStartSize(
   bytesPerSlot: number,
-  freeDeviceBytes: number,
+  freeDeviceBytes: FreeDeviceBytes,
   chunks: number | null,
   pooled: { pinned: number; device: number },
   remembered: StartSize | null = null,
 ): StartSize {
-  const cap = Math.min(
-    MAX_DEPTH,
-    Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / bytesPerSlot),
-    chunks ?? MAX_DEPTH,
-  );
   const within = (n: number, max: number) => Math.max(AUTO_START_DEPTH, Math.min(max, n));
-  const depth = within(remembered?.depth ?? pooled.pinned, cap);
-  return { depth, deviceSlots: within(remembered?.deviceSlots ?? pooled.device, depth) };
+  const depth = within(remembered?.depth ?? pooled.pinned, Math.min(MAX_DEPTH, chunks ?? MAX_DEPTH));
+  const deviceSlots = within(remembered?.deviceSlots ?? pooled.device, depth);
+  if (deviceSlots <= Math.max(AUTO_START_DEPTH, pooled.device)) return { depth, deviceSlots };
+  return { depth, deviceSlots: within(deviceRoom(pooled.device, bytesPerSlot, freeDeviceBytes), deviceSlots) };
 }
 
 const ms = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)} ms`;
@@ -107,14 +117,16 @@ const ms = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)} ms`;
 /**
  * `outputBytes`: a host slot's pinned bytes (and a device slot's output buffer); `jitterMs`: host
  * hiccups to cover beyond the measured cycle (run.ts passes AUTO_JITTER_MS); `inputBytes`: a
- * device slot's input buffer and its pinned staging.
+ * device slot's input buffer and its pinned staging; `readyDeviceSlots`: device slots to be had
+ * without allocating (held by the run, ready in the pool), which free memory does not cap.
  */
 export function chooseDepth(
   samples: StageSample[],
   outputBytes: number,
-  freeDeviceBytes: number,
+  freeDeviceBytes: FreeDeviceBytes,
   jitterMs = 0,
   inputBytes = 0,
+  readyDeviceSlots = 0,
 ): DepthChoice {
   const m: StageSample = {
     upload: median(samples.map((s) => s.upload)),
@@ -134,10 +146,11 @@ export function chooseDepth(
   const pinnedCap = Math.max(AUTO_START_DEPTH, Math.floor(PINNED_LIMIT / (outputBytes + inputBytes)));
   const depth = Math.max(AUTO_START_DEPTH, Math.min(MAX_DEPTH, need, pinnedCap));
   const deviceNeed = slotsFor(gpuCycle);
-  const deviceCap = Math.max(
-    AUTO_START_DEPTH,
-    Math.floor((freeDeviceBytes * DEVICE_MEMORY_SHARE) / (outputBytes + inputBytes)),
-  );
+  const deviceFree = Math.max(AUTO_START_DEPTH, readyDeviceSlots);
+  const deviceCap =
+    Math.min(depth, deviceNeed) <= deviceFree
+      ? deviceFree
+      : Math.max(AUTO_START_DEPTH, deviceRoom(readyDeviceSlots, outputBytes + inputBytes, freeDeviceBytes));
   const deviceSlots = Math.max(AUTO_START_DEPTH, Math.min(depth, deviceNeed, deviceCap));
   const measured =
     `measured (median of ${samples.length} chunks): ` +
@@ -155,7 +168,10 @@ export function chooseDepth(
     `; on the device ${deviceSlots} of them: the GPU-side cycle (${m.upload > 0 ? 'upload + ' : ''}compute + copy) ` +
     `takes ${ms(gpuCycle)}, ceil(${perB(gpuCycle).toFixed(2)}) + 1 spare = ${deviceNeed}`;
   if (deviceCap < Math.min(deviceNeed, depth))
-    why += `, capped at ${deviceCap} by device memory (${DEVICE_MEMORY_SHARE * 100}% of free)`;
+    why +=
+      `, capped at ${deviceCap} by device memory (` +
+      (readyDeviceSlots > 0 ? `${readyDeviceSlots} ready, new ones in ` : '') +
+      `${DEVICE_MEMORY_SHARE * 100}% of free)`;
   if (deviceSlots < depth)
     why += ` (fewer device buffers stay in the GPU's L2 cache; the host still enqueues copies ${depth} chunks ahead)`;
   return {

@@ -13,6 +13,7 @@ import {
   chooseDepth,
   chunkPeriodMs,
   type DepthChoice,
+  type FreeDeviceBytes,
   type StageSample,
   type StartSize,
 } from './auto-depth.js';
@@ -77,9 +78,10 @@ export class RingSizer {
 
   /**
    * 'auto': the starting size (autoStartSize), from what an earlier run of this size decided, the
-   * buffers the pool holds ready, the device's free memory and the chunk count when known.
+   * buffers the pool holds ready, the device's free memory (asked only for device slots beyond
+   * those) and the chunk count when known.
    */
-  start(freeBytes: number, count: number | null): void {
+  start(freeBytes: FreeDeviceBytes, count: number | null): void {
     this.count = count;
     if (!this.auto) return;
     const start = autoStartSize(
@@ -151,7 +153,8 @@ export class RingSizer {
 
   /**
    * 'auto': one released chunk's measured stage times; once the warm-up is complete, decides the
-   * size the ring should have (`freeBytes` is asked only then).
+   * size the ring should have (`freeBytes` is asked only then, and only if the ring would take
+   * device slots beyond those it holds and the pool's ready ones).
    */
   sample(index: number, spans: MeasuredSpans | null, sinkMs: number, wakeMs: number, freeBytes: () => number): void {
     if (!this.auto || !spans || index === 0 || index >= AUTO_WARMUP) return;
@@ -166,9 +169,10 @@ export class RingSizer {
     const choice = chooseDepth(
       this.samples,
       this.opts.outputBytes,
-      freeBytes(),
+      freeBytes,
       AUTO_JITTER_MS,
       this.opts.inputBytes ?? 0,
+      this.deviceSlots + this.pooled('device'),
     );
     // deviceSlots set by the caller: 'auto' picks the host ring only.
     choice.deviceSlots = this.userDeviceSlots(choice.depth, choice.deviceSlots);

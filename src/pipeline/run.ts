@@ -291,7 +291,7 @@ export class PipelineRun<I> {
         : this.computeStream;
     }
     const sizer = this.sizer;
-    sizer.start(sizer.auto ? this.freeBytes() : 0, typeof this.inputs === 'number' ? this.inputs : null);
+    sizer.start(() => this.freeBytes(), typeof this.inputs === 'number' ? this.inputs : null);
     this.alloc = slotAllocator(d, this.ringBag, this.opts.outputBytes, this.opts.inputBytes ?? 0, this.label, {
       compute: this.computeStream,
       upload: this.uploadStream,
