@@ -96,8 +96,8 @@ try {
   for (let k = 0; k < 3; k++) first.push((await job({})).wall);
   log(`first jobs in the process after reserve(): ${first.map((x) => x.toFixed(2)).join(', ')} ms`);
   figures.firstJobsMs = first;
-  // The variants time compiled code, as in a service that has run a while: the first few hundred
-  // jobs of a process run slower while the JIT compiles the pipeline's code.
+  // The variants time warm code, as in a service that has run a while: a process's first jobs run
+  // slower while its code is still cold.
   const warm: number[] = [];
   for (let k = 0; k < warmUpJobs; k++) warm.push((await job({})).wall);
   log(`${warmUpJobs} warm-up jobs: median ${median(warm).toFixed(3)} ms`);

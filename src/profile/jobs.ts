@@ -96,9 +96,8 @@ export interface JobsResults {
    */
   processFirstMs: number;
   /**
-   * Then `jobs` jobs of the first cell's shape, outside every cell, so that the cells time code the
-   * JIT has compiled, as in a service that has run a while; their median wall (ms) says what a job
-   * costs before that.
+   * Then `jobs` jobs of the first cell's shape, outside every cell, so that the cells time warm code,
+   * as in a service that has run a while; their median wall (ms) says what a job costs before that.
    */
   warmUp: { jobs: number; medianMs: number };
   cells: JobsCellResult[];
@@ -153,7 +152,7 @@ export async function runJobsBench(
   const warmUp = { jobs: options.jobs, medianMs: 0 };
   try {
     // The process's first run, apart, so that each cell's first job measures the pool alone; then
-    // the warm-up, so that the cells measure compiled code.
+    // the warm-up, so that the cells measure warm code.
     const { job: warmJob } = jobsOf(cells[0]!);
     processFirstMs = (await warmJob(2)).ms;
     const warmWalls: number[] = [];
@@ -342,8 +341,8 @@ function jobsNotes(backend: 'cuda' | 'fake', results: JobsResults): string[] {
     `The process’s first pipeline run (2 chunks of the first cell) ran before the cells, apart: ` +
       `${results.processFirstMs.toFixed(2)} ms, its code still cold (a once-per-process cost, not a per-job one). ` +
       `Then ${results.warmUp.jobs} warm-up jobs of that cell, outside every cell (median ` +
-      `${results.warmUp.medianMs.toFixed(2)} ms), so that the cells time code the JIT has compiled, as in a ` +
-      'service that has run a while.',
+      `${results.warmUp.medianMs.toFixed(2)} ms), so that the cells time warm code, as in a service that ` +
+      'has run a while.',
     'Before a cell’s first job the device’s pool is trimmed and reserve() pins the cell’s ring (min(chunks, 16) ' +
       'pinned and device buffers of the chunk size). The first job after reserve() is timed apart; then ' +
       `${results.jobsPerCell} steady jobs give the median, p99 and jobs/s (steady jobs / the sum of their walls).`,
