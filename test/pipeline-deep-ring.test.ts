@@ -13,41 +13,45 @@ import { mulberry32 as prng } from '../src/util/prng.js';
 
 const MiB = 1024 ** 2;
 
-test('autoStartSize: what was decided before, else what the pool holds, else double buffering; within 2..16, the chunks, and new device slots in half the free memory', () => {
-  const free = 80 * 1024 ** 3;
-  const none = { pinned: 0, device: 0 };
-  // A cold pool pins no more than double buffering, however small the slots.
-  assert.deepEqual(autoStartSize(64 * MiB, free, null, none), { depth: 2, deviceSlots: 2 });
-  assert.deepEqual(autoStartSize(256 * 1024, free, null, none), { depth: 2, deviceSlots: 2 });
-  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 1, device: 0 }), { depth: 2, deviceSlots: 2 });
-  // Buffers the pool holds ready start the ring, each half from its own kind.
-  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 16, device: 3 }), { depth: 16, deviceSlots: 3 });
-  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 40, device: 40 }), { depth: 16, deviceSlots: 16 });
-  assert.deepEqual(autoStartSize(1 * MiB, free, 5, { pinned: 16, device: 16 }), { depth: 5, deviceSlots: 5 });
-  assert.deepEqual(autoStartSize(1 * MiB, free, 0, { pinned: 16, device: 16 }), { depth: 2, deviceSlots: 2 });
-  // Buffers ready in the pool take no free memory; only the device slots beyond them must fit
-  // in half of it, and free memory is asked only then.
-  const asked = (bytes: number) => {
-    const f = () => (f.calls++, bytes);
-    f.calls = 0;
-    return f;
-  };
-  const plenty = asked(6 * MiB);
-  assert.deepEqual(autoStartSize(1 * MiB, plenty, null, { pinned: 16, device: 16 }), { depth: 16, deviceSlots: 16 });
-  assert.equal(plenty.calls, 0);
-  const short = asked(6 * MiB);
-  const remembered = { depth: 16, deviceSlots: 16 };
-  assert.deepEqual(autoStartSize(1 * MiB, short, null, { pinned: 16, device: 2 }, remembered), {
-    depth: 16,
-    deviceSlots: 5,
-  });
-  assert.equal(short.calls, 1);
-  // What an earlier run decided wins over the pool, either way.
-  const decided = { depth: 6, deviceSlots: 3 };
-  assert.deepEqual(autoStartSize(1 * MiB, free, null, none, decided), decided);
-  assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 16, device: 16 }, decided), decided);
-  assert.deepEqual(autoStartSize(1 * MiB, free, 4, none, decided), { depth: 4, deviceSlots: 3 });
-});
+test(
+  'autoStartSize: what was decided before, else what the pool holds, else double buffering; ' +
+    'within 2..16, the chunks, and new device slots in half the free memory',
+  () => {
+    const free = 80 * 1024 ** 3;
+    const none = { pinned: 0, device: 0 };
+    // A cold pool pins no more than double buffering, however small the slots.
+    assert.deepEqual(autoStartSize(64 * MiB, free, null, none), { depth: 2, deviceSlots: 2 });
+    assert.deepEqual(autoStartSize(256 * 1024, free, null, none), { depth: 2, deviceSlots: 2 });
+    assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 1, device: 0 }), { depth: 2, deviceSlots: 2 });
+    // Buffers the pool holds ready start the ring, each half from its own kind.
+    assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 16, device: 3 }), { depth: 16, deviceSlots: 3 });
+    assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 40, device: 40 }), { depth: 16, deviceSlots: 16 });
+    assert.deepEqual(autoStartSize(1 * MiB, free, 5, { pinned: 16, device: 16 }), { depth: 5, deviceSlots: 5 });
+    assert.deepEqual(autoStartSize(1 * MiB, free, 0, { pinned: 16, device: 16 }), { depth: 2, deviceSlots: 2 });
+    // Buffers ready in the pool take no free memory; only the device slots beyond them must fit
+    // in half of it, and free memory is asked only then.
+    const asked = (bytes: number) => {
+      const f = () => (f.calls++, bytes);
+      f.calls = 0;
+      return f;
+    };
+    const plenty = asked(6 * MiB);
+    assert.deepEqual(autoStartSize(1 * MiB, plenty, null, { pinned: 16, device: 16 }), { depth: 16, deviceSlots: 16 });
+    assert.equal(plenty.calls, 0);
+    const short = asked(6 * MiB);
+    const remembered = { depth: 16, deviceSlots: 16 };
+    assert.deepEqual(autoStartSize(1 * MiB, short, null, { pinned: 16, device: 2 }, remembered), {
+      depth: 16,
+      deviceSlots: 5,
+    });
+    assert.equal(short.calls, 1);
+    // What an earlier run decided wins over the pool, either way.
+    const decided = { depth: 6, deviceSlots: 3 };
+    assert.deepEqual(autoStartSize(1 * MiB, free, null, none, decided), decided);
+    assert.deepEqual(autoStartSize(1 * MiB, free, null, { pinned: 16, device: 16 }, decided), decided);
+    assert.deepEqual(autoStartSize(1 * MiB, free, 4, none, decided), { depth: 4, deviceSlots: 3 });
+  },
+);
 
 test('chunkPeriodMs: the bottleneck once the ring hides a slot turnaround, the turnaround over the slots before', () => {
   // Copy-bound 4 MiB chunks with 1 ms of jitter allowance: 16 host slots, 3 device slots.

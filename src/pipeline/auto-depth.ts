@@ -47,7 +47,10 @@ const PINNED_LIMIT = 4 * 1024 ** 3;
 /** Free device memory in bytes, asked only when the ring would allocate device memory. */
 export type FreeDeviceBytes = number | (() => number);
 
-/** Device slots of `bytesPerSlot` the ring may have: the `ready` ones, and new ones in DEVICE_MEMORY_SHARE of the free memory. */
+/**
+ * Device slots of `bytesPerSlot` the ring may have: the `ready` ones, and new ones in
+ * DEVICE_MEMORY_SHARE of the free memory.
+ */
 function deviceRoom(ready: number, bytesPerSlot: number, free: FreeDeviceBytes): number {
   const bytes = typeof free === 'function' ? free() : free;
   return ready + Math.floor((bytes * DEVICE_MEMORY_SHARE) / bytesPerSlot);
