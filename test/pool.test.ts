@@ -191,6 +191,10 @@ test('reserve() pins up front: the first run after it allocates nothing, and aut
   fake.reserve({ pinnedBytes: 6 * OUT, deviceBytes: 6 * OUT, bufferBytes: OUT });
   const s = fake.pool.stats();
   assert.deepEqual([s.pinned.held, s.device.held, s.bytesPinned], [6, 6, 6 * OUT]);
+  // Beside each buffer a plain and a timing event; reserving again tops up, it does not add.
+  assert.equal(s.event.held, 2 * 12);
+  fake.reserve({ pinnedBytes: 6 * OUT, deviceBytes: 6 * OUT, bufferBytes: OUT });
+  assert.equal(fake.pool.stats().event.held, 2 * 12);
   const k = fake.compile('', { kernels: { stamp: ['pointer', 'u32'] } }).getKernel('stamp');
   const stats = await createPipeline<number>(fake, {
     outputBytes: OUT,
@@ -199,6 +203,7 @@ test('reserve() pins up front: the first run after it allocates nothing, and aut
   assert.equal(stats.depth, 3, 'auto: what the pool holds, no more than the chunks');
   const after = fake.pool.stats();
   assert.deepEqual([after.pinned.misses, after.device.misses], [0, 0]);
+  assert.equal(after.event.misses, 0, 'the run made no event: reserve() had made them');
   assert.throws(() => fake.reserve({ pinnedBytes: 10, bufferBytes: 0 }), /bufferBytes must be a positive integer/);
   assertNoLeaks(fake);
 });

@@ -216,12 +216,17 @@ export class DevicePool implements Disposable {
     this.#retireFences();
   }
 
-  /** Allocates now what the first runs would otherwise allocate: `bufferBytes` each. */
+  /**
+   * Allocates now what the first runs would otherwise allocate: the buffers, `bufferBytes` each,
+   * and beside each buffer one plain and one timing event (a run pairs every ring slot's buffer
+   * with an event, and times its first chunks when its depth is 'auto'), topped up to those counts.
+   */
   reserve(options: ReserveOptions): void {
     this.#assertOpen();
     const size = options.bufferBytes;
     if (!Number.isSafeInteger(size) || size <= 0)
       throw new UsageError(`reserve: bufferBytes must be a positive integer (the chunk size); got ${size}`);
+    let buffers = 0;
     for (const kind of ['pinned', 'device'] as const) {
       const total = kind === 'pinned' ? (options.pinnedBytes ?? 0) : (options.deviceBytes ?? 0);
       if (!Number.isFinite(total) || total < 0)
@@ -234,6 +239,16 @@ export class DevicePool implements Disposable {
             ? this.device.allocPinned(size, `reserved pinned ${formatBytes(size)}`)
             : this.device.allocDevice(size, `reserved device ${formatBytes(size)}`);
         this.#idle[kind].push({ resource: b as never, key: size, fences: [] });
+      }
+      buffers += want;
+    }
+    // Each kind of event at most half the idle handles kept, so that none made here is dropped.
+    for (const timing of [false, true]) {
+      const key = timing ? 'timing' : 'plain';
+      const have = this.#idleEvents.filter((e) => e.key === key).length;
+      for (let k = have; k < Math.min(buffers, MAX_IDLE_HANDLES / 2); k++) {
+        const resource = this.device.createEvent({ timing, label: `reserved ${key} event` });
+        this.#idleEvents.push({ resource, key, fences: [] });
       }
     }
   }

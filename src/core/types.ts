@@ -211,7 +211,10 @@ export interface DeviceCore extends Resource, AsyncDisposable {
    * device takes its ring from it and hands it back when a run ends (see core/pool.ts).
    */
   readonly pool: DevicePool;
-  /** Allocates pool buffers now (page-locking at start-up), so the first runs allocate nothing. */
+  /**
+   * Allocates pool buffers now (page-locking at start-up), and the events their ring slots take,
+   * so the first runs allocate nothing.
+   */
   reserve(options: ReserveOptions): void;
   createStream(options?: StreamOptions): Stream;
   createEvent(options?: EventOptions): Event;
