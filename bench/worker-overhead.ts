@@ -92,8 +92,7 @@ try {
       const ms = await render(probe);
       frames = Math.max(framesPerChunk, Math.round((probe * Number(args['target-ms'])) / ms));
       // A short probe runs faster per frame than a job of the target length (writing gigabytes
-      // of output slows down), so the count is scaled once more on one run of that length. Its
-      // run also settles the ring 'auto' takes for the length, into the pool.
+      // of output slows down), so the count is scaled once more on one run of that length.
       const full = await render(frames);
       frames = Math.max(framesPerChunk, Math.round((frames * Number(args['target-ms'])) / full));
     }

@@ -425,7 +425,6 @@ export class DevicePool implements Disposable {
     for (const [f, n] of this.#fenceRefs) {
       if (n > 0) continue;
       this.#fenceRefs.delete(f);
-      this.#fencesSeenDone.delete(f);
       if (this.#closed) closeQuietly(f);
       else this.#pushHandle(this.#idleEvents, { resource: f, key: 'plain', fences: [] });
     }

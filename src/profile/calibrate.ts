@@ -75,8 +75,8 @@ export interface Calibration {
 }
 
 /**
- * 'adaptive' probes: GPU time per probe well above the timer's resolution (about 0.5 µs), so
- * noise averages out, and the chunk counts it may take to get there.
+ * 'adaptive' probes: GPU time per probe far above the event timer's resolution, so that noise
+ * averages out, and the chunk counts it may take to get there.
  */
 const ADAPTIVE_PROBE_MS = 2;
 const ADAPTIVE_FIRST_CHUNKS = 16;
