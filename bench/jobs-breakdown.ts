@@ -1,7 +1,8 @@
 // Where a short job's time goes, against the loop the jobs bench's peers run: 16 chunks of 4 MiB
 // (the jobs bench's smallest cell), a fresh pipeline per job, the ring from the device's pool.
 // Per variant, the median of --jobs jobs of: the whole job, createPipeline(), set-up (run() to
-// the first compute call), run(), close(), and the host CPU time the job took. The variants:
+// the first compute call), run(), its tail (from the last chunk reaching the host to run()
+// returning: the hand-back of the ring), close(), and the host CPU time the job took. The variants:
 // 'auto' depth (as the jobs bench), 'auto' with cuMemGetInfo answered from a cache, fixed depths,
 // 'auto' traced (its median job's timeline: GPU stages in host time); then the peers' loop written
 // on tandem's object model (15 device and 15 pinned buffers from the pool, everything enqueued,
@@ -48,6 +49,7 @@ interface JobTimes {
   create: number;
   setup: number;
   run: number;
+  tail: number;
   close: number;
   cpu: number;
   stats: PipelineStats;
@@ -77,6 +79,7 @@ async function job(options: Partial<PipelineOptions<number>>): Promise<JobTimes>
     create: t1 - t0,
     setup: firstCompute - t1,
     run: t2 - t1,
+    tail: t2 - firstCompute - stats.wallMs,
     close: t3 - t2,
     cpu: (cpu.user + cpu.system) / 1000,
     stats,
@@ -134,7 +137,7 @@ try {
   ];
   const memoryInfo = device.memoryInfo.bind(device);
   const rows: Record<string, Record<string, number | string>> = {};
-  log(`${chunks} × ${args['chunk-mib']} MiB, median of ${jobs} jobs (ms): wall, create, set-up, run, close, cpu, ring`);
+  log(`${chunks} × ${args['chunk-mib']} MiB, median of ${jobs} jobs (ms): wall, create, set-up, run, tail, close, cpu, ring`);
   for (const [name, options, cached] of variants) {
     const snapshot = memoryInfo();
     device.memoryInfo = cached ? () => snapshot : memoryInfo;
@@ -149,6 +152,7 @@ try {
       create: m('create'),
       setup: m('setup'),
       run: m('run'),
+      tail: m('tail'),
       close: m('close'),
       cpu: m('cpu'),
       ring: `${last.depth}/${last.deviceSlots}`,
@@ -156,7 +160,7 @@ try {
     const r = rows[name];
     const f = (x: number | string) => (typeof x === 'number' ? x.toFixed(3) : x);
     log(
-      `  ${name.padEnd(22)} ${f(r.wall!)}  ${f(r.create!)}  ${f(r.setup!)}  ${f(r.run!)}  ${f(r.close!)}  ` +
+      `  ${name.padEnd(22)} ${f(r.wall!)}  ${f(r.create!)}  ${f(r.setup!)}  ${f(r.run!)}  ${f(r.tail!)}  ${f(r.close!)}  ` +
         `${f(r.cpu!)}  ${r.ring}`,
     );
     if (options.trace) {

@@ -190,6 +190,44 @@ test('chooseDepth: balanced stages need more slots than a dominant one; bounded 
   assert.match(mixed.reason, /capped at 2 by device memory \(1 ready, new ones in 50% of free\)/);
 });
 
+test('auto depth: a device slot of the start size that no longer fits ends the device half there; the run delivers', async () => {
+  // 0.1 ms kernels and 0.1 ms copies: a 0.2 ms GPU-side cycle asks for 3 device slots.
+  const { fake, compute } = device(0.1, 1e4);
+  const first = await createPipeline(fake, { outputBytes: 1000, compute }).run(30);
+  assert.ok(first.deviceSlots > 2, first.depthReason);
+  // The next run takes its third device slot on first use, from an emptied pool: that fails.
+  fake.pool.trim();
+  fake.failNext('alloc', new Error('out of device memory'), { skip: 2 });
+  const seen: number[] = [];
+  const slotOf: number[] = [];
+  const next = await createPipeline(fake, {
+    outputBytes: 1000,
+    compute: (c) => {
+      slotOf[c.index] = c.slot;
+      return compute(c);
+    },
+    sink: (c) => {
+      assert.ok(c.data.every((b) => b === (c.index & 255)));
+      seen.push(c.index);
+    },
+  }).run(30);
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 30 }, (_, n) => n),
+  );
+  // Chunk 2 found no third slot and took the oldest of the two (its own measurement may grow the
+  // ring again later: the memory is back once the failure passed).
+  assert.deepEqual(slotOf.slice(0, 3), [0, 1, 0]);
+  assert.match(
+    next.depthReason!,
+    new RegExp(
+      `; started with ${first.depth} \\(2 on the device\\) of the ${first.depth} \\(${first.deviceSlots}\\) planned: ` +
+        `allocating the rest failed \\(out of device memory\\)$`,
+    ),
+  );
+  assertNoLeaks(fake);
+});
+
 test('no unhandled rejections', () => checkUnhandled());
 
 test('trace with 4 pinned over 2 device slots: each chunk records both of its slots', async () => {

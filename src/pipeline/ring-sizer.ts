@@ -62,8 +62,9 @@ export class RingSizer {
   private count: number | null = null;
   /** The next chunk the pump will enqueue (one past the latest beforeChunk). */
   private next = 0;
-  /** Set when set-up could not allocate the start size (startSmaller). */
+  /** Set when the start size could not be allocated (endHalf), with the size planned. */
   private startNote: string | undefined;
+  private planned: StartSize | undefined;
 
   /** `pool`: the device's memory pool, whose ready buffers start the ring and make growing free. */
   constructor(
@@ -198,17 +199,19 @@ export class RingSizer {
   }
 
   /**
-   * 'auto': set-up allocated only `depth` host and `deviceSlots` device slots of the start size
-   * (then `err`): the run starts with those, and what an earlier run decided is forgotten, so the
-   * next run of this size does not start at a size that no longer fits unless this run's own
-   * measurement asks for it again.
+   * 'auto': the first use of a start-size slot found no memory for it (`err`): that half of the
+   * ring ends at the `slots` it has (the device half at most as many as the host half), and
+   * what an earlier run decided is forgotten, so the next run of this size does not start at a
+   * size that no longer fits unless this run's own measurement asks for it again. Called in the
+   * ring's first lap, where chunk n took slot n: n % slots starts a new turn at the oldest chunk.
    */
-  startSmaller(depth: number, deviceSlots: number, err: unknown): void {
+  endHalf(half: 'host' | 'device', slots: number, err: unknown): void {
+    this.planned ??= { depth: this.depth, deviceSlots: this.deviceSlots };
+    if (half === 'host') this.startDepth = this.depth = slots;
+    this.startDeviceSlots = this.deviceSlots = Math.min(half === 'device' ? slots : this.deviceSlots, this.depth);
     this.startNote =
-      `started with ${depth} (${Math.min(deviceSlots, depth)} on the device) of the ${this.depth} ` +
-      `(${this.deviceSlots}) planned: allocating the rest failed (${err instanceof Error ? err.message : String(err)})`;
-    this.startDepth = this.depth = depth;
-    this.startDeviceSlots = this.deviceSlots = Math.min(deviceSlots, depth);
+      `started with ${this.depth} (${this.deviceSlots} on the device) of the ${this.planned.depth} ` +
+      `(${this.planned.deviceSlots}) planned: allocating the rest failed (${err instanceof Error ? err.message : String(err)})`;
     this.remember(null);
   }
 

@@ -296,20 +296,15 @@ export class PipelineRun<I> {
       compute: this.computeStream,
       upload: this.uploadStream,
     });
-    // Double buffering first (a failure there fails the set-up), then the rest of the start size:
-    // 'auto' may start above it, at what an earlier run of the size decided, and a ring that no
-    // longer fits (device or pinned memory taken meanwhile) starts with what could be allocated.
-    // With a fixed depth any failure fails the set-up.
+    // Double buffering first (a failure there fails the set-up). A fixed depth takes the rest
+    // here too, so a ring that does not fit fails before any work. 'auto' may start above double
+    // buffering, at what an earlier run of the size decided: it takes those slots on their first
+    // use (slotsFor), while the GPU works on the chunks before, so a short job's set-up costs what
+    // double buffering's does; a slot that no longer fits (memory taken meanwhile) ends the ring there.
     const t = performance.now();
-    while (this.devSlots.length < Math.min(AUTO_START_DEPTH, sizer.deviceSlots)) this.addDeviceSlot();
-    while (this.hostSlots.length < Math.min(AUTO_START_DEPTH, sizer.depth)) this.addHostSlot();
-    try {
-      while (this.devSlots.length < sizer.deviceSlots) this.addDeviceSlot();
-      while (this.hostSlots.length < sizer.depth) this.addHostSlot();
-    } catch (err) {
-      if (!sizer.auto) throw err;
-      sizer.startSmaller(this.hostSlots.length, this.devSlots.length, err);
-    }
+    const setUpDepth = sizer.auto ? AUTO_START_DEPTH : sizer.depth;
+    while (this.devSlots.length < Math.min(setUpDepth, sizer.deviceSlots)) this.addDeviceSlot();
+    while (this.hostSlots.length < Math.min(setUpDepth, sizer.depth)) this.addHostSlot();
     // What a new slot costs is the pool's measure (slots taken from it cost next to nothing); a
     // device without a pool has only what its slots took here.
     const slots = this.devSlots.length + this.hostSlots.length;
@@ -337,6 +332,30 @@ export class PipelineRun<I> {
   private addHostSlot(): void {
     this.hostSlots.push(this.alloc.host(this.hostSlots.length));
     this.hostUsers.push(null);
+  }
+
+  /**
+   * The host and device slot chunk n takes. In the ring's first lap 'auto' takes a slot of its
+   * start size on first use; one it cannot allocate ends that half of the ring at the slots it
+   * has (RingSizer.endHalf), and chunk n takes the slot the smaller ring maps it to.
+   */
+  private slotsFor(n: number): [HostSlot, DeviceSlot] {
+    const sizer = this.sizer;
+    if (sizer.hostIndex(n) === this.hostSlots.length) {
+      try {
+        this.addHostSlot();
+      } catch (err) {
+        sizer.endHalf('host', this.hostSlots.length, err);
+      }
+    }
+    if (sizer.deviceIndex(n) === this.devSlots.length) {
+      try {
+        this.addDeviceSlot();
+      } catch (err) {
+        sizer.endHalf('device', this.devSlots.length, err);
+      }
+    }
+    return [this.hostSlots[sizer.hostIndex(n)]!, this.devSlots[sizer.deviceIndex(n)]!];
   }
 
   /** No host stage left that the run must wait for (a timed-out sink may never settle). */
@@ -382,9 +401,13 @@ export class PipelineRun<I> {
         });
       };
     }
-    // Let the GPU finish what was enqueued before freeing what it reads and writes.
+    // Let the GPU finish what was enqueued before freeing what it reads and writes. A run that saw
+    // the copy of every chunk it enqueued complete has nothing left on the GPU: D2H(n) waited on
+    // compute(n), compute(n) on H2D(n), each stream runs in order, and a chunk's copied event is
+    // the last thing the run records for it. Then there is nothing to wait for or fence.
     const streams = new Set([this.computeStream, this.copyStream, this.uploadStream].filter(Boolean));
-    await Promise.allSettled([...streams].map((s) => s.synchronize()));
+    const idle = !this.error && !this.aborted && this.cur === null && this.seen === this.nextIndex;
+    if (!idle) await Promise.allSettled([...streams].map((s) => s.synchronize()));
     // A timed-out sink may still read its slot: free that pinned buffer once it settles. (A pull
     // consumer that left the loop gets no such grace: chunk.data ends with the iteration.)
     if (this.host.kind === 'sink') {
@@ -400,7 +423,7 @@ export class PipelineRun<I> {
     // (fence and hand-back in one synchronous step, so no other run on the device sees the fences
     // unowned), unless the context is lost: then nothing in them can be used again.
     const lost = this.error?.cause instanceof CudaError && this.error.cause.sticky;
-    const fences = lost ? [] : ringFences(this.device, streams);
+    const fences = lost || idle ? [] : ringFences(this.device, streams);
     this.ringBag.close(fences, lost);
     this.bag.close(fences, lost);
   }
@@ -616,8 +639,7 @@ export class PipelineRun<I> {
         // Serial: the naive baseline finishes chunk n - 1 entirely before starting chunk n.
         if (this.serial && this.lastChunk && !this.lastChunk.released) return false;
         this.sizer.beforeChunk(n, this.growTo);
-        const slot = this.hostSlots[this.sizer.hostIndex(n)]!;
-        const dev = this.devSlots[this.sizer.deviceIndex(n)]!;
+        const [slot, dev] = this.slotsFor(n);
         const t = this.opts.trace || this.sizer.wantsTiming(n) ? this.times.acquire() : null;
         this.cur = {
           index: n,

@@ -49,8 +49,10 @@ export interface PipelineOptions<I = unknown> {
    * Ring slots (pinned output buffers): 1..16, or 'auto' (measured from stage times). How far
    * ahead of the host stage the host may enqueue copies. Default 'auto': starts at double
    * buffering (or what the device's pool holds ready, or what the last run of this chunk size
-   * decided), times chunks 1..3 and resizes once; it grows mid-run only when the run's remaining
-   * chunks repay the allocation (docs/design.md).
+   * decided; slots beyond double buffering are taken on first use), times chunks 1..3 and resizes
+   * once; it grows mid-run only when the run's remaining chunks repay the allocation
+   * (docs/design.md). A number takes the whole ring before the first chunk: a ring that does not
+   * fit fails the run's set-up.
    */
   depth?: number | 'auto';
   /**
