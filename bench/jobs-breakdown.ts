@@ -137,7 +137,9 @@ try {
   ];
   const memoryInfo = device.memoryInfo.bind(device);
   const rows: Record<string, Record<string, number | string>> = {};
-  log(`${chunks} × ${args['chunk-mib']} MiB, median of ${jobs} jobs (ms): wall, create, set-up, run, tail, close, cpu, ring`);
+  log(
+    `${chunks} × ${args['chunk-mib']} MiB, median of ${jobs} jobs (ms): wall, create, set-up, run, tail, close, cpu, ring`,
+  );
   for (const [name, options, cached] of variants) {
     const snapshot = memoryInfo();
     device.memoryInfo = cached ? () => snapshot : memoryInfo;
