@@ -41,7 +41,7 @@ for s in $steps; do
     soak) step soak env OUT="$OUT" bash .gpu-host/run.sh node --expose-gc dist/bench/jobs-soak.js ;;
     worker)
       step worker env OUT="$OUT" TANDEM_REDIS_SERVER="$PWD/.gpu-host/redis/redis-server" \
-        bash .gpu-host/run.sh node dist/bench/worker-overhead.js
+        bash .gpu-host/run.sh node dist/bench/worker-overhead.js --jobs 10
       ;;
     *) echo "unknown step '$s' (suite bench jobs soak worker breakdown)" >&2 ;;
   esac
