@@ -299,7 +299,7 @@ export class PipelineRun<I> {
     // Double buffering first (a failure there fails the set-up). A fixed depth takes the rest
     // here too, so a ring that does not fit fails before any work. 'auto' may start above double
     // buffering, at what an earlier run of the size decided: it takes those slots on their first
-    // use (slotsFor), while the GPU works on the chunks before, so a short job's set-up costs what
+    // use (hostSlotFor), while the GPU works on the chunks before, so a short job's set-up costs what
     // double buffering's does; a slot that no longer fits (memory taken meanwhile) ends the ring there.
     const t = performance.now();
     const setUpDepth = sizer.auto ? AUTO_START_DEPTH : sizer.depth;
@@ -335,27 +335,31 @@ export class PipelineRun<I> {
   }
 
   /**
-   * The host and device slot chunk n takes. In the ring's first lap 'auto' takes a slot of its
-   * start size on first use; one it cannot allocate ends that half of the ring at the slots it
-   * has (RingSizer.endHalf), and chunk n takes the slot the smaller ring maps it to.
+   * The host slot chunk n takes. In the ring's first lap 'auto' takes a slot of its start size on
+   * first use; one it cannot allocate ends that half of the ring at the slots it has
+   * (RingSizer.endHalf), and chunk n takes the slot the smaller ring maps it to.
    */
-  private slotsFor(n: number): [HostSlot, DeviceSlot] {
-    const sizer = this.sizer;
-    if (sizer.hostIndex(n) === this.hostSlots.length) {
+  private hostSlotFor(n: number): HostSlot {
+    if (this.sizer.hostIndex(n) === this.hostSlots.length) {
       try {
         this.addHostSlot();
       } catch (err) {
-        sizer.endHalf('host', this.hostSlots.length, err);
+        this.sizer.endHalf('host', this.hostSlots.length, err);
       }
     }
-    if (sizer.deviceIndex(n) === this.devSlots.length) {
+    return this.hostSlots[this.sizer.hostIndex(n)]!;
+  }
+
+  /** The device slot chunk n takes, likewise (after its host slot: a shorter host half caps it). */
+  private deviceSlotFor(n: number): DeviceSlot {
+    if (this.sizer.deviceIndex(n) === this.devSlots.length) {
       try {
         this.addDeviceSlot();
       } catch (err) {
-        sizer.endHalf('device', this.devSlots.length, err);
+        this.sizer.endHalf('device', this.devSlots.length, err);
       }
     }
-    return [this.hostSlots[sizer.hostIndex(n)]!, this.devSlots[sizer.deviceIndex(n)]!];
+    return this.devSlots[this.sizer.deviceIndex(n)]!;
   }
 
   /** No host stage left that the run must wait for (a timed-out sink may never settle). */
@@ -639,7 +643,8 @@ export class PipelineRun<I> {
         // Serial: the naive baseline finishes chunk n - 1 entirely before starting chunk n.
         if (this.serial && this.lastChunk && !this.lastChunk.released) return false;
         this.sizer.beforeChunk(n, this.growTo);
-        const [slot, dev] = this.slotsFor(n);
+        const slot = this.hostSlotFor(n);
+        const dev = this.deviceSlotFor(n);
         const t = this.opts.trace || this.sizer.wantsTiming(n) ? this.times.acquire() : null;
         this.cur = {
           index: n,
