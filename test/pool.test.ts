@@ -154,6 +154,33 @@ test('the same reuse, unplanted: the checker is silent once the host saw the fen
   dev.close();
 });
 
+test('a run that saw every copy complete hands its ring back unfenced; the next run reuses it, no hazard', async () => {
+  const fake = stampDevice({ copyCostMs: () => 1 });
+  const dev = checked(fake, { onHazard: 'collect' });
+  let fences = 0;
+  const fence = dev.pool.fence.bind(dev.pool);
+  dev.pool.fence = (streams) => (fences++, fence(streams));
+  const bad: number[] = [];
+  await stampPipeline(dev, 'job a', bad).run(12);
+  assert.equal(fences, 0, 'nothing left on the GPU: nothing to fence');
+  assert.equal(dev.pool.ready('pinned', OUT), 4, 'the ring is reusable at once');
+  await stampPipeline(dev, 'job b', bad).run(12);
+  assert.equal(fences, 0);
+  assert.deepEqual([dev.pool.stats().pinned.hits, dev.pool.stats().device.hits], [4, 2]);
+  // A run stopped with copies still running fences its ring.
+  const ac = new AbortController();
+  const stopped = stampPipeline(dev, 'job c', bad).run(12, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 2);
+  await assert.rejects(stopped, { name: 'AbortError' });
+  assert.equal(fences, 1);
+  assert.deepEqual(bad, []);
+  assert.deepEqual(
+    dev.hazards.map((h) => h.message),
+    [],
+  );
+  dev.close();
+});
+
 test('limits: idle bytes over the limit are freed, oldest first; trim() frees the rest', async () => {
   const fake = new FakeDevice();
   const bufs = [1, 2, 3].map(() => fake.pool.acquirePinned(1000, 'x'));
