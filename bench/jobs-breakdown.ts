@@ -8,7 +8,9 @@
 // on tandem's object model (15 device and 15 pinned buffers from the pool, everything enqueued,
 // a wait per chunk), which separates what the pipeline adds from what Node and the driver cost.
 // Also the host cost of driver calls: cuEventQuery on a complete event (the pool asks it of its
-// fences), cuMemGetInfo, event and stream create.
+// fences), cuMemGetInfo, event and stream create; and last the first job after trim() +
+// reserve() (the jobs bench's first job), alone and with its streams made or its memory touched
+// by the GPU beforehand, each the median of --jobs / 10 such jobs.
 //   bash .gpu-host/run.sh node dist/bench/jobs-breakdown.js [--jobs 200] [--chunk-mib 4] [--chunks 16] [--warm-up 300]
 // With OUT set, writes $OUT/jobs-breakdown.json.
 import { writeFileSync } from 'node:fs';
@@ -220,6 +222,41 @@ try {
   for (let j = 0; j < jobs; j++) rawWalls.push(await raw());
   figures.peersLoopMs = median(rawWalls);
   log(`  ${"the peers' loop".padEnd(22)} ${median(rawWalls).toFixed(3)}  (ring ${ring}/${ring})`);
+
+  // The first job after trim() + reserve(), as the jobs bench times it, and the same with what
+  // that job would otherwise do first done before it: make its two streams, and have the GPU
+  // touch every reserved buffer (a D2H from each device buffer into a pinned one).
+  const firstAfter = async (streams: boolean, touch: boolean): Promise<number> => {
+    const pool = device.pool;
+    pool.trim();
+    device.reserve({ pinnedBytes: ring * bytes, deviceBytes: ring * bytes, bufferBytes: bytes });
+    if (streams) for (const label of ['job compute', 'job copy']) pool.release(pool.acquireStream({ label }));
+    if (touch) {
+      const s = device.createStream({ label: 'breakdown touch' });
+      const pinned = Array.from({ length: ring }, () => pool.acquirePinned(bytes, 'touch'));
+      const dev = Array.from({ length: ring }, () => pool.acquireDevice(bytes, 'touch', s));
+      for (let k = 0; k < ring; k++) device.copy(s, pinned[k]!, dev[k]!);
+      await s.synchronize();
+      for (const b of [...pinned, ...dev]) pool.release(b);
+      s.close();
+    }
+    return (await job({})).wall;
+  };
+  const reps = Math.max(5, Math.round(jobs / 10));
+  const firstRows: Record<string, number> = {};
+  log(`the first job after trim() + reserve(), median of ${reps} (ms):`);
+  for (const [name, streams, touch] of [
+    ['as the jobs bench', false, false],
+    ['its streams made', true, false],
+    ['its memory touched', false, true],
+    ['both', true, true],
+  ] as const) {
+    const walls: number[] = [];
+    for (let k = 0; k < reps; k++) walls.push(await firstAfter(streams, touch));
+    firstRows[name] = median(walls);
+    log(`  ${name.padEnd(22)} ${median(walls).toFixed(3)}`);
+  }
+  figures.firstAfterReserveMs = firstRows;
   if (process.env.OUT) writeFileSync(join(process.env.OUT, 'jobs-breakdown.json'), JSON.stringify(figures, null, 2));
 } finally {
   device.close();
