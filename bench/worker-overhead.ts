@@ -92,7 +92,9 @@ try {
       const ms = await render(probe);
       frames = Math.max(framesPerChunk, Math.round((probe * Number(args['target-ms'])) / ms));
       // A short probe runs faster per frame than a job of the target length (writing gigabytes
-      // of output slows down), so the count is scaled once more on one run of that length.
+      // of output slows down), so the count is scaled once more on a run of that length: the
+      // second, since the first of a size also fills the pool for the ring 'auto' decides there.
+      await render(frames);
       const full = await render(frames);
       frames = Math.max(framesPerChunk, Math.round((frames * Number(args['target-ms'])) / full));
     }
