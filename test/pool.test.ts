@@ -167,10 +167,19 @@ test('a run that saw every copy complete hands its ring back unfenced; the next 
   await stampPipeline(dev, 'job b', bad).run(12);
   assert.equal(fences, 0);
   assert.deepEqual([dev.pool.stats().pinned.hits, dev.pool.stats().device.hits], [4, 2]);
-  // A run stopped with copies still running fences its ring.
+  // A run aborted from the host stage of chunk 2, with later chunks' copies queued, fences its ring.
   const ac = new AbortController();
-  const stopped = stampPipeline(dev, 'job c', bad).run(12, { signal: ac.signal });
-  setTimeout(() => ac.abort(), 2);
+  const k = dev.compile('', { kernels: { stamp: ['pointer', 'u32'] } }).getKernel('stamp');
+  const stopped = createPipeline<number>(dev, {
+    outputBytes: OUT,
+    depth: 4,
+    deviceSlots: 2,
+    label: 'job c',
+    compute: (c) => k.launch(c.stream, { grid: 1, block: 1, writes: [c.output], chunk: c.index }, c.output, c.index),
+    sink: (c) => {
+      if (c.index === 2) ac.abort();
+    },
+  }).run(12, { signal: ac.signal });
   await assert.rejects(stopped, { name: 'AbortError' });
   assert.equal(fences, 1);
   assert.deepEqual(bad, []);
