@@ -85,10 +85,11 @@ test('auto depth grows the ring when the host stage is slow and explains why', a
   const few = await createPipeline(fake, { outputBytes: 1000, compute }).run(2);
   assert.equal(few.depth, 2);
   assert.match(few.depthReason!, /too few to time/);
-  // With 16 slots ready in a fresh device's pool 'auto' starts with all 16, and with 2 ms kernels
-  // 20 chunks are all enqueued before chunk 3 is timed. The run says so, and what the
-  // measurements asked for, rather than calling 20 chunks too few.
-  const { fake: warm, compute: warmCompute } = device(2, 1e6);
+  // With 16 slots ready in a fresh device's pool 'auto' starts with all 16, and with 20 ms kernels
+  // 20 chunks are all enqueued before chunk 3 is timed (80 ms of kernels cover a slow host taking
+  // its slots on first use). The run says so, and what the measurements asked for, rather than
+  // calling 20 chunks too few.
+  const { fake: warm, compute: warmCompute } = device(20, 1e6);
   warm.reserve({ pinnedBytes: 16 * 1000, deviceBytes: 16 * 1000, bufferBytes: 1000 });
   const early = await createPipeline(warm, { outputBytes: 1000, compute: warmCompute }).run(20);
   assert.equal(early.depth, 16);
