@@ -105,8 +105,9 @@ try {
   // slower while its code is still cold.
   const warm: number[] = [];
   for (let k = 0; k < warmUpJobs; k++) warm.push((await job({})).wall);
-  log(`${warmUpJobs} warm-up jobs: median ${median(warm).toFixed(3)} ms`);
-  figures.warmUpMedianMs = median(warm);
+  const warmMedian = median(warm);
+  log(`${warmUpJobs} warm-up jobs: median ${warmMedian.toFixed(3)} ms`);
+  figures.warmUpMedianMs = warmMedian;
 
   const done = device.createEvent();
   const stream = device.createStream({ label: 'breakdown' });
@@ -255,7 +256,7 @@ try {
     const walls: number[] = [];
     for (let k = 0; k < reps; k++) walls.push(await firstAfter(streams, touch));
     firstRows[name] = median(walls);
-    log(`  ${name.padEnd(22)} ${median(walls).toFixed(3)}`);
+    log(`  ${name.padEnd(22)} ${firstRows[name].toFixed(3)}`);
   }
   figures.firstAfterReserveMs = firstRows;
   if (process.env.OUT) writeFileSync(join(process.env.OUT, 'jobs-breakdown.json'), JSON.stringify(figures, null, 2));

@@ -19,6 +19,24 @@ function device(kernelMs: number, copyBytesPerMs: number) {
   return { fake, compute: (c: ComputeChunk<unknown>) => k.launch(c.stream, { grid: 1, block: 1 }, c.output, c.index) };
 }
 
+/** An 'auto' run of 30 chunks whose sink checks each chunk's bytes; asserts all arrived, in order. */
+async function deliversIntact(fake: FakeDevice, compute: (c: ComputeChunk<unknown>) => void | Promise<void>) {
+  const seen: number[] = [];
+  const stats = await createPipeline(fake, {
+    outputBytes: 1000,
+    compute,
+    sink: (c) => {
+      assert.ok(c.data.every((b) => b === (c.index & 255)));
+      seen.push(c.index);
+    },
+  }).run(30);
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 30 }, (_, n) => n),
+  );
+  return stats;
+}
+
 test('without trace: GPU busy times, bottleneck and efficiency are unknown; sink time and wall are measured', async () => {
   const { fake, compute } = device(1, 1000);
   const stats = await createPipeline(fake, { outputBytes: 1000, depth: 2, compute, sink: () => {} }).run(10);
@@ -199,23 +217,11 @@ test('auto depth: a device slot of the start size that no longer fits ends the d
   // The next run takes its third device slot on first use, from an emptied pool: that fails.
   fake.pool.trim();
   fake.failNext('alloc', new Error('out of device memory'), { skip: 2 });
-  const seen: number[] = [];
   const slotOf: number[] = [];
-  const next = await createPipeline(fake, {
-    outputBytes: 1000,
-    compute: (c) => {
-      slotOf[c.index] = c.slot;
-      return compute(c);
-    },
-    sink: (c) => {
-      assert.ok(c.data.every((b) => b === (c.index & 255)));
-      seen.push(c.index);
-    },
-  }).run(30);
-  assert.deepEqual(
-    seen,
-    Array.from({ length: 30 }, (_, n) => n),
-  );
+  const next = await deliversIntact(fake, (c) => {
+    slotOf[c.index] = c.slot;
+    return compute(c);
+  });
   // Chunk 2 found no third slot and took the oldest of the two (its own measurement may grow the
   // ring again later: the memory is back once the failure passed).
   assert.deepEqual(slotOf.slice(0, 3), [0, 1, 0]);
@@ -270,19 +276,7 @@ test('auto depth: a start size that no longer fits starts with what could be all
   // fourth pinned allocation fails.
   fake.pool.trim();
   fake.failNext('pinnedAlloc', new Error('out of pinned memory'), { skip: 3 });
-  const seen: number[] = [];
-  const next = await createPipeline(fake, {
-    outputBytes: 1000,
-    compute,
-    sink: (c) => {
-      assert.ok(c.data.every((b) => b === (c.index & 255)));
-      seen.push(c.index);
-    },
-  }).run(30);
-  assert.deepEqual(
-    seen,
-    Array.from({ length: 30 }, (_, n) => n),
-  );
+  const next = await deliversIntact(fake, compute);
   assert.match(
     next.depthReason!,
     new RegExp(

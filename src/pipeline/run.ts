@@ -303,8 +303,7 @@ export class PipelineRun<I> {
     // double buffering's does; a slot that no longer fits (memory taken meanwhile) ends the ring there.
     const t = performance.now();
     const setUpDepth = sizer.auto ? AUTO_START_DEPTH : sizer.depth;
-    while (this.devSlots.length < Math.min(setUpDepth, sizer.deviceSlots)) this.addDeviceSlot();
-    while (this.hostSlots.length < Math.min(setUpDepth, sizer.depth)) this.addHostSlot();
+    this.growTo(Math.min(setUpDepth, sizer.depth), Math.min(setUpDepth, sizer.deviceSlots));
     // What a new slot costs is the pool's measure (slots taken from it cost next to nothing); a
     // device without a pool has only what its slots took here.
     const slots = this.devSlots.length + this.hostSlots.length;
@@ -486,7 +485,10 @@ export class PipelineRun<I> {
 
   // ---- the ring ----------------------------------------------------------------------------------
 
-  /** Before producing chunk n: the ring may change size once ('auto'); new slots are allocated here. */
+  /**
+   * Allocates slots up to `depth` host and `deviceSlots` device slots: at set-up, and before
+   * producing chunk n when 'auto' grows the ring (RingSizer.beforeChunk).
+   */
   private readonly growTo = (depth: number, deviceSlots: number): void => {
     while (this.devSlots.length < deviceSlots) this.addDeviceSlot();
     while (this.hostSlots.length < depth) this.addHostSlot();
