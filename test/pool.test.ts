@@ -222,15 +222,16 @@ test('trim() keeps what a pending fence still covers; release() refuses a strang
   fake.close();
 });
 
-test('reserve() pins up front: the first run after it allocates nothing, and auto depth starts from it', async () => {
+test('reserve() pins up front: the first run after it allocates nothing (buffers, events, streams), and auto depth starts from it', async () => {
   const fake = stampDevice();
   fake.reserve({ pinnedBytes: 6 * OUT, deviceBytes: 6 * OUT, bufferBytes: OUT });
   const s = fake.pool.stats();
   assert.deepEqual([s.pinned.held, s.device.held, s.bytesPinned], [6, 6, 6 * OUT]);
-  // Beside each buffer a plain and a timing event; reserving again tops up, it does not add.
-  assert.equal(s.event.held, 2 * 12);
+  // Beside each buffer a plain and a timing event, and a run's two streams; reserving again tops
+  // up, it does not add.
+  assert.deepEqual([s.event.held, s.stream.held], [2 * 12, 2]);
   fake.reserve({ pinnedBytes: 6 * OUT, deviceBytes: 6 * OUT, bufferBytes: OUT });
-  assert.equal(fake.pool.stats().event.held, 2 * 12);
+  assert.deepEqual([fake.pool.stats().event.held, fake.pool.stats().stream.held], [2 * 12, 2]);
   const k = fake.compile('', { kernels: { stamp: ['pointer', 'u32'] } }).getKernel('stamp');
   const stats = await createPipeline<number>(fake, {
     outputBytes: OUT,
@@ -240,6 +241,7 @@ test('reserve() pins up front: the first run after it allocates nothing, and aut
   const after = fake.pool.stats();
   assert.deepEqual([after.pinned.misses, after.device.misses], [0, 0]);
   assert.equal(after.event.misses, 0, 'the run made no event: reserve() had made them');
+  assert.deepEqual([after.stream.misses, after.stream.hits], [0, 2], "the run took reserve()'s streams");
   assert.throws(() => fake.reserve({ pinnedBytes: 10, bufferBytes: 0 }), /bufferBytes must be a positive integer/);
   assertNoLeaks(fake);
 });

@@ -74,6 +74,13 @@ export interface ReserveOptions {
 /** Idle streams and events kept at most (they cost little memory, but a label per job would pile up). */
 const MAX_IDLE_HANDLES = 256;
 
+/**
+ * The labels of a pipeline run's streams, by role. A run's streams are named by role alone (its
+ * errors name the pipeline), so that a stream one pipeline handed back serves the next of any
+ * label, and reserve() can make them before the first run.
+ */
+export const RUN_STREAM_LABELS = { compute: 'compute', copy: 'copy', upload: 'upload', serial: 'serial' } as const;
+
 interface Idle<T> {
   readonly resource: T;
   readonly key: string | number;
@@ -156,8 +163,9 @@ export class DevicePool implements Disposable {
 
   /** A stream with this label, priority and blocking mode. */
   acquireStream(options: StreamOptions = {}): Stream {
-    const key = `${options.label ?? ''}\u0000${options.priority ?? 0}\u0000${options.nonBlocking ?? true}`;
-    return this.#acquire('stream', this.#idleStreams, key, null, () => this.device.createStream(options));
+    return this.#acquire('stream', this.#idleStreams, streamKey(options), null, () =>
+      this.device.createStream(options),
+    );
   }
 
   /** An event (with or without timing); its label is the first user's. */
@@ -217,9 +225,10 @@ export class DevicePool implements Disposable {
   }
 
   /**
-   * Allocates now what the first runs would otherwise allocate: the buffers, `bufferBytes` each,
-   * and beside each buffer one plain and one timing event (a run pairs every ring slot's buffer
-   * with an event, and times its first chunks when its depth is 'auto'), topped up to those counts.
+   * Allocates now what the first runs would otherwise allocate: the buffers, `bufferBytes` each;
+   * beside each buffer one plain and one timing event (a run pairs every ring slot's buffer with
+   * an event, and times its first chunks when its depth is 'auto'); and a run's compute and copy
+   * streams at the default priority. Each is topped up to those counts.
    */
   reserve(options: ReserveOptions): void {
     this.#assertOpen();
@@ -250,6 +259,11 @@ export class DevicePool implements Disposable {
         const resource = this.device.createEvent({ timing, label: `reserved ${key} event` });
         this.#idleEvents.push({ resource, key, fences: [] });
       }
+    }
+    for (const label of [RUN_STREAM_LABELS.compute, RUN_STREAM_LABELS.copy]) {
+      const key = streamKey({ label });
+      if (!this.#idleStreams.some((e) => e.key === key))
+        this.#idleStreams.push({ resource: this.device.createStream({ label }), key, fences: [] });
     }
   }
 
@@ -480,4 +494,9 @@ function closeQuietly(r: Resource): void {
   } catch {
     // A lost context fails every release; the context's own release frees the memory.
   }
+}
+
+/** A stream's size class: streams of the same label, priority and blocking mode are interchangeable. */
+function streamKey(options: StreamOptions): string {
+  return `${options.label ?? ''}\u0000${options.priority ?? 0}\u0000${options.nonBlocking ?? true}`;
 }

@@ -41,6 +41,7 @@
 // Keyed on the previous user rather than n - depth, so the ring can be resized once ('auto').
 // Compute may run ahead of a slow host stage by up to depth + deviceSlots chunks, never more.
 import type { DeviceCore, PinnedBuffer, Stream } from '../core/types.js';
+import { RUN_STREAM_LABELS } from '../core/pool.js';
 import { CudaError } from '../cuda/errors.js';
 import { AbortError, UsageError, abortReason } from '../util/errors.js';
 import { AsyncQueue, Deferred, Fifo } from './async-tools.js';
@@ -280,14 +281,15 @@ export class PipelineRun<I> {
   private setup(): void {
     const d = this.device;
     const p = this.opts.priorities ?? {};
+    const L = RUN_STREAM_LABELS;
     if (this.serial) {
-      const s = this.bag.stream(d, { label: `${this.label} serial`, priority: p.compute });
+      const s = this.bag.stream(d, { label: L.serial, priority: p.compute });
       this.computeStream = this.copyStream = this.uploadStream = s;
     } else {
-      this.computeStream = this.bag.stream(d, { label: `${this.label} compute`, priority: p.compute });
-      this.copyStream = this.bag.stream(d, { label: `${this.label} copy`, priority: p.copy });
+      this.computeStream = this.bag.stream(d, { label: L.compute, priority: p.compute });
+      this.copyStream = this.bag.stream(d, { label: L.copy, priority: p.copy });
       this.uploadStream = this.uploads
-        ? this.bag.stream(d, { label: `${this.label} upload`, priority: p.upload })
+        ? this.bag.stream(d, { label: L.upload, priority: p.upload })
         : this.computeStream;
     }
     const sizer = this.sizer;
