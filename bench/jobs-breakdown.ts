@@ -9,9 +9,10 @@
 // a wait per chunk), which separates what the pipeline adds from what Node and the driver cost.
 // Also the host cost of driver calls: cuEventQuery on a complete event (the pool asks it of its
 // fences), cuMemGetInfo, event and stream create; and last the first job after trim() +
-// reserve() (the jobs bench's first job), alone and with its streams made or its memory touched
-// by the GPU beforehand, each the median of --jobs / 10 such jobs.
-//   bash .gpu-host/run.sh node dist/bench/jobs-breakdown.js [--jobs 200] [--chunk-mib 4] [--chunks 16] [--warm-up 300]
+// reserve() (the jobs bench's first job) beside jobs after idle time alone (tandem's and the peers'
+// loop's) and with the GPU busy just before it, each the median of --jobs / 10; and one traced.
+//   bash .gpu-host/run.sh node dist/bench/jobs-breakdown.js [--jobs 200] [--chunk-mib 4] [--chunks 16]
+//     [--warm-up 300] [--idle-ms 30]
 // With OUT set, writes $OUT/jobs-breakdown.json.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     'chunk-mib': { type: 'string', default: '4' },
     chunks: { type: 'string', default: '16' },
     'warm-up': { type: 'string', default: '300' },
+    'idle-ms': { type: 'string', default: '30' },
   },
 });
 const jobs = Number(args.jobs);
@@ -86,6 +88,17 @@ async function job(options: Partial<PipelineOptions<number>>): Promise<JobTimes>
     cpu: (cpu.user + cpu.system) / 1000,
     stats,
   };
+}
+
+/** A traced run's timeline, a line per chunk (ms from the run's start). */
+function logTimeline(stats: PipelineStats): void {
+  const t = (x: number) => x.toFixed(3);
+  for (const c of stats.timeline ?? [])
+    log(
+      `    chunk ${c.index} slot ${c.slot}/${c.deviceSlot ?? c.slot}: enqueued ${t(c.enqueuedCompute)} / ` +
+        `${t(c.enqueuedCopy)}, compute ${t(c.compute[0])}–${t(c.compute[1])}, ` +
+        `copy ${t(c.copy[0])}–${t(c.copy[1])}, sink ${t(c.sink[0])}–${t(c.sink[1])}`,
+    );
 }
 
 /** Host µs per call of `f`, over `n` calls. */
@@ -170,13 +183,7 @@ try {
     );
     if (options.trace) {
       const mid = [...rs].sort((a, b) => a.wall - b.wall)[rs.length >> 1]!;
-      const t = (x: number) => x.toFixed(3);
-      for (const c of mid.stats.timeline ?? [])
-        log(
-          `    chunk ${c.index} slot ${c.slot}/${c.deviceSlot ?? c.slot}: enqueued ${t(c.enqueuedCompute)} / ` +
-            `${t(c.enqueuedCopy)}, compute ${t(c.compute[0])}–${t(c.compute[1])}, ` +
-            `copy ${t(c.copy[0])}–${t(c.copy[1])}, sink ${t(c.sink[0])}–${t(c.sink[1])}`,
-        );
+      logTimeline(mid.stats);
       figures.tracedTimeline = mid.stats.timeline;
     }
   }
@@ -224,40 +231,83 @@ try {
   figures.peersLoopMs = median(rawWalls);
   log(`  ${"the peers' loop".padEnd(22)} ${median(rawWalls).toFixed(3)}  (ring ${ring}/${ring})`);
 
-  // The first job after trim() + reserve(), as the jobs bench times it, and the same with what
-  // that job would otherwise do first done before it: make its two streams, and have the GPU
-  // touch every reserved buffer (a D2H from each device buffer into a pinned one).
+  // The first job after trim() + reserve(), as the jobs bench times it, beside what idle time
+  // alone does to a job: a warm pool's job straight after the last one, after the host slept
+  // --idle-ms, and after it spun that long (the GPU idle either way); the peers' loop likewise;
+  // and the first job with the GPU kept busy just before it, on other memory or writing every
+  // reserved buffer (a D2H into each pinned one, a memset of each device one). The bench's row is
+  // traced once more apart, its timeline logged, to set its copies beside a warm job's.
   const reserved = Math.min(chunks, 16); // as the jobs bench reserves a cell's ring
-  const firstAfter = async (streams: boolean, touch: boolean): Promise<number> => {
+  const idleMs = Number(args['idle-ms']);
+  interface Before {
+    trim: boolean;
+    idle: 'none' | 'sleep' | 'spin';
+    gpu: 'none' | 'other' | 'reserved';
+  }
+  const pause = async (idle: Before['idle']) => {
+    if (idle === 'sleep') await new Promise((r) => setTimeout(r, idleMs));
+    else if (idle === 'spin') for (const end = performance.now() + idleMs; performance.now() < end;);
+  };
+  const firstAfter = async (before: Before, trace = false): Promise<JobTimes> => {
     const pool = device.pool;
-    pool.trim();
-    device.reserve({ pinnedBytes: reserved * bytes, deviceBytes: reserved * bytes, bufferBytes: bytes });
-    if (streams) for (const label of ['job compute', 'job copy']) pool.release(pool.acquireStream({ label }));
-    if (touch) {
+    if (before.trim) {
+      pool.trim();
+      device.reserve({ pinnedBytes: reserved * bytes, deviceBytes: reserved * bytes, bufferBytes: bytes });
+    }
+    if (before.gpu !== 'none') {
       const s = device.createStream({ label: 'breakdown touch' });
-      const pinned = Array.from({ length: reserved }, () => pool.acquirePinned(bytes, 'touch'));
-      const dev = Array.from({ length: reserved }, () => pool.acquireDevice(bytes, 'touch', s));
-      for (let k = 0; k < reserved; k++) device.copy(s, pinned[k]!, dev[k]!);
+      const scratch = device.allocDevice(bytes, 'breakdown scratch');
+      const mine = before.gpu === 'reserved';
+      const pinned = mine ? Array.from({ length: reserved }, () => pool.acquirePinned(bytes, 'touch')) : [];
+      const dev = mine ? Array.from({ length: reserved }, () => pool.acquireDevice(bytes, 'touch', s)) : [];
+      for (const h of pinned) device.copy(s, h, scratch);
+      for (const d of dev) device.memset(s, d, 0);
+      if (!mine) for (let k = 0; k < 20; k++) kernel.launch(s, { grid, block: 256 }, scratch, words, k);
       await s.synchronize();
       for (const b of [...pinned, ...dev]) pool.release(b);
+      scratch.close();
       s.close();
     }
-    return (await job({})).wall;
+    await pause(before.idle);
+    return job(trace ? { trace: true } : {});
   };
   const reps = Math.max(5, Math.round(jobs / 10));
   const firstRows: Record<string, number> = {};
-  log(`the first job after trim() + reserve(), median of ${reps} (ms):`);
-  for (const [name, streams, touch] of [
-    ['as the jobs bench', false, false],
-    ['its streams made', true, false],
-    ['its memory touched', false, true],
-    ['both', true, true],
+  log(
+    `jobs after idle time and the first job after trim() + reserve(), median of ${reps} (ms): wall, set-up, run, tail`,
+  );
+  const bench: Before = { trim: true, idle: 'none', gpu: 'none' };
+  const warmPool: Before = { ...bench, trim: false };
+  for (const [name, before] of [
+    ['warm pool, straight after', warmPool],
+    [`warm pool, ${idleMs} ms asleep`, { ...warmPool, idle: 'sleep' }],
+    [`warm pool, ${idleMs} ms spinning`, { ...warmPool, idle: 'spin' }],
+    ['as the jobs bench', bench],
+    ['GPU busy just before', { ...bench, gpu: 'other' }],
+    ['GPU wrote its memory', { ...bench, gpu: 'reserved' }],
   ] as const) {
-    const walls: number[] = [];
-    for (let k = 0; k < reps; k++) walls.push(await firstAfter(streams, touch));
-    firstRows[name] = median(walls);
-    log(`  ${name.padEnd(22)} ${firstRows[name].toFixed(3)}`);
+    const rs: JobTimes[] = [];
+    for (let k = 0; k < reps; k++) rs.push(await firstAfter(before));
+    const m = (k: 'wall' | 'setup' | 'run' | 'tail') => median(rs.map((r) => r[k])).toFixed(3);
+    firstRows[name] = median(rs.map((r) => r.wall));
+    log(`  ${name.padEnd(28)} ${m('wall')}  ${m('setup')}  ${m('run')}  ${m('tail')}`);
   }
+  for (const idle of ['none', 'sleep'] as const) {
+    const walls: number[] = [];
+    for (let k = 0; k < reps; k++) {
+      await pause(idle);
+      walls.push(await raw());
+    }
+    const name = idle === 'none' ? "the peers' loop, straight after" : `the peers' loop, ${idleMs} ms asleep`;
+    firstRows[name] = median(walls);
+    log(`  ${name.padEnd(28)} ${median(walls).toFixed(3)}`);
+  }
+  const traced = await firstAfter(bench, true);
+  log(
+    `the first job after trim() + reserve(), traced: ${traced.wall.toFixed(3)} ms, ring ${traced.stats.depth}/${traced.stats.deviceSlots}`,
+  );
+  logTimeline(traced.stats);
+  figures.firstAfterTimeline = traced.stats.timeline;
   figures.firstAfterReserveMs = firstRows;
   if (process.env.OUT) writeFileSync(join(process.env.OUT, 'jobs-breakdown.json'), JSON.stringify(figures, null, 2));
 } finally {

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { summarizeJobs, type JobsDocument } from '../src/profile/jobs.js';
+import { AFTER_IDLE, FIRST_JOB_CYCLES, summarizeJobs, type JobsDocument } from '../src/profile/jobs.js';
 
 function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -34,12 +34,12 @@ async function inTempDir(prefix: string, fn: (dir: string) => Promise<void>): Pr
   }
 }
 
-test('summarizeJobs: median, p99 and jobs/s of the steady jobs; the first job apart', () => {
+test('summarizeJobs: median, p99 and jobs/s of the steady jobs; the first job and the jobs after idle apart', () => {
   const walls = Array.from({ length: 100 }, (_, k) => k + 1);
-  const s = summarizeJobs(500, walls);
+  const s = summarizeJobs(500, walls, [7, 9, 8]);
   assert.deepEqual(
-    { first: s.firstMs, median: s.medianMs, p99: s.p99Ms, jobs: s.jobs },
-    { first: 500, median: 50, p99: 99, jobs: 100 },
+    { first: s.firstMs, median: s.medianMs, p99: s.p99Ms, jobs: s.jobs, afterIdle: s.afterIdleMs },
+    { first: 500, median: 50, p99: 99, jobs: 100, afterIdle: 8 },
   );
   assert.deepEqual(s.wallsMs, walls, 'the steady walls, in order');
   assert.ok(Math.abs(s.jobsPerSec - 100_000 / 5050) < 1e-9);
@@ -52,7 +52,7 @@ test(
     inTempDir('tandem-jobs-', async (dir) => {
       const r = tandem(['bench', '--jobs', '4', '--fake', '--out', dir]);
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /^job\s+depth\s+tandem median \/ p99 \/ first ms/);
+      assert.match(r.stdout, /^job\s+depth\s+tandem median \/ p99 \/ first \/ idle ms/);
       assert.match(r.stdout, /\n16x64K\s/);
       const results = path.join(dir, 'results.json');
       const report = path.join(dir, 'report.html');
@@ -80,12 +80,15 @@ test(
           c.vsIdeal >= 1 && c.firstVsIdeal >= 1,
           `${c.key}: /ideal ${c.vsIdeal}, first/ideal ${c.firstVsIdeal}`,
         );
-        // reserve() pinned the ring before the first job: no job pinned anything. The first job
-        // starts with every slot reserved (min(chunks, 16)), the 4 after it at the depth it decided;
-        // in the first cell, whose shape the warm-up ran, the first job starts at that depth too.
+        assert.ok(c.afterIdleMs > 0 && c.firstJobsMs.length === FIRST_JOB_CYCLES, JSON.stringify(c.firstJobsMs));
+        assert.equal(c.afterIdleVsFasterPeer, null);
+        // reserve() pinned the ring before each first job: no job pinned anything. The cell's first
+        // job starts with every slot reserved (min(chunks, 16)), every job after it at the depth it
+        // decided; in the first cell, whose shape the warm-up ran, the first job starts there too.
         assert.equal(c.pool.pinnedMisses, 0, `${c.key}: ${JSON.stringify(c.pool)}`);
         const firstRing = c === doc.jobs.cells[0] ? c.depth : Math.min(c.chunks, 16);
-        assert.equal(c.pool.pinnedHits, firstRing + 4 * c.depth, c.key);
+        const after = FIRST_JOB_CYCLES - 1 + 4 + AFTER_IDLE.jobs;
+        assert.equal(c.pool.pinnedHits, firstRing + after * c.depth, c.key);
         assert.deepEqual(c.peers['cupy-jobs'], { status: 'skipped', reason: 'the peers need a GPU (--fake given)' });
       }
       const bad = tandem(['bench', '--jobs', '0', '--fake', '--out', dir]);

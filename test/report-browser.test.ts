@@ -694,7 +694,7 @@ test(
       assert.equal(c[metric]!.text, rangeText(vals, fmt), metric);
       assert.equal(Number(c[metric]!.value), median(vals), metric);
     }
-    assert.equal(c['vs-peer'], undefined);
+    assert.deepEqual([c['vs-peer'], c['idle-vs-peer']], [undefined, undefined]);
     assert.equal(c['peers']!.text, 'peers did not run');
     assert.match(
       (await page.textContent('#headline [data-metric="peers"] .d'))!,
@@ -746,24 +746,33 @@ test(
       const cupy = summarizeJobs(
         x.firstMs * 4,
         x.wallsMs.map((w, j) => w * (1.2 + 0.01 * j)),
+        [x.afterIdleMs * 1.3],
       );
       const torch = summarizeJobs(
         x.firstMs * 6,
         x.wallsMs.map((w) => w * (1.1 + 0.1 * k)),
+        [x.afterIdleMs * 1.5],
       );
       x.peers = { 'cupy-jobs': cupy, 'torch-jobs': torch };
       x.vsFasterPeer = x.medianMs / Math.min(cupy.medianMs, torch.medianMs);
+      x.afterIdleVsFasterPeer = x.afterIdleMs / Math.min(cupy.afterIdleMs, torch.afterIdleMs);
     });
     const file2 = path.join(out, 'report-peers.html');
     await writeJobsReport(file2, withPeers);
     const p2 = await open(file2);
     const cells2 = withPeers.jobs.cells;
     const checked2 = await checkNumbers(p2.page, (key) => cells2.find((x) => x.key === key));
-    assert.equal(checked2, checked + cells.length * (1 + 2 * 3), 'and /peer, each peer’s median, p99 and first');
+    assert.equal(
+      checked2,
+      checked + cells.length * (2 + 2 * 4),
+      'and /peer, idle/peer, each peer’s median, p99, first and idle',
+    );
     const c2 = await cards(p2.page);
     const vp = cells2.map((x) => x.vsFasterPeer!);
     assert.equal(c2['vs-peer']!.text, rangeText(vp, 'speedup'));
     assert.equal(Number(c2['vs-peer']!.value), median(vp));
+    const ip = cells2.map((x) => x.afterIdleVsFasterPeer!);
+    assert.equal(c2['idle-vs-peer']!.text, rangeText(ip, 'speedup'));
     assert.equal(c2['peers'], undefined);
     assert.match((await p2.page.textContent('#verdict'))!, /the faster peer’s median; .+ jobs\/s\.$/);
     for (const ch of await jobsCharts(p2.page)) {

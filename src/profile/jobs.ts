@@ -1,17 +1,20 @@
 // `tandem bench --jobs`: many short jobs, a fresh pipeline each, as a service runs them. Per cell
-// (chunks × chunk size) the device pool is trimmed and reserve()d for the cell, then one job is
-// timed on its own (the first job after reserve()), then `jobs` more: per-job median, p99 and
-// jobs/s. Each job's wall runs from createPipeline() to the end of its run (the output of its
-// last chunk on the host), the pipeline closed; the sink does nothing, as in the sweep. Ideal is
-// the cell's chunks copied device → pinned back to back (copy alone): the jobs are copy-bound
-// (the synthetic kernel with no iterations only writes its output). The CuPy and PyTorch peers
-// run the same kernel and ring per job, allocating it the way their users do: from CuPy's memory
-// pools, from PyTorch's caching allocators. On a device with its own host clock (the fake's
-// virtual one) the walls are timed on it, in the same time as the ideal; elsewhere on
+// (chunks × chunk size): FIRST_JOB_CYCLES times the device pool is trimmed, reserve()d for the
+// cell and one job timed on its own (the first job after reserve(): their median); then `jobs`
+// more back to back (per-job median, p99 and jobs/s); then AFTER_IDLE.jobs jobs each after the
+// host slept AFTER_IDLE.ms (their median: what a job costs a service that sat idle). Each job's
+// wall runs from createPipeline() to the end of its run (the output of its last chunk on the
+// host), the pipeline closed; the sink does nothing, as in the sweep. Ideal is the cell's chunks
+// copied device → pinned back to back (copy alone, the median of IDEAL_REPEATS figures): the jobs
+// are copy-bound (the synthetic kernel with no iterations only writes its output). The CuPy and
+// PyTorch peers run the same kernel and ring per job, allocating it the way their users do: from
+// CuPy's memory pools, from PyTorch's caching allocators. On a device with its own host clock
+// (the fake's virtual one) the walls are timed on it, in the same time as the ideal; elsewhere on
 // performance.now(). The table goes to stdout, the figures to OUT/results.json and the page to
 // OUT/report.html (report.ts, kind 'jobs').
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Device } from '../pipeline/device.js';
 import { UsageError } from '../util/errors.js';
 import { median } from '../util/median.js';
@@ -52,9 +55,23 @@ export const JOB_PEERS: readonly PeerSpec[] = [
   },
 ];
 
+/** Copy-alone figures per cell; the ideal is their median. */
+const IDEAL_REPEATS = 5;
+/** How often a cell's first job after trim() + reserve() is timed; the bench reports their median. */
+export const FIRST_JOB_CYCLES = 5;
+/** Jobs timed each after the host slept `ms`, the GPU idle meanwhile, after a cell's steady jobs. */
+export const AFTER_IDLE = { ms: 30, jobs: 5 } as const;
+
 export interface JobTimes {
-  /** The first job after reserve() (tandem) or in the process for this cell (the peers). */
+  /**
+   * The first job after reserve() (tandem: the median of FIRST_JOB_CYCLES, each after its own
+   * trim() + reserve()), or the first in the process for this cell (the peers: their pools empty).
+   */
   firstMs: number;
+  /** The median of AFTER_IDLE.jobs jobs, each after the host slept AFTER_IDLE.ms, ms. */
+  afterIdleMs: number;
+  /** Those jobs' walls (ms), in the order run. */
+  afterIdleWallsMs: number[];
   /** Median and p99 of the steady jobs (those after the first), ms. */
   medianMs: number;
   p99Ms: number;
@@ -80,11 +97,15 @@ export interface JobsCellResult extends JobTimes {
   idealMs: number;
   d2hGBps: number;
   peers: Record<string, JobTimes | { status: string; reason: string }>;
+  /** Each first job after trim() + reserve() (ms), in the order run. */
+  firstJobsMs: number[];
   /** Steady-state median / the faster peer's, and / ideal; first job / ideal. */
   vsFasterPeer: number | null;
   vsIdeal: number;
   firstVsIdeal: number;
-  /** The pool after the cell, and its pinned hits and misses over the cell's jobs. */
+  /** The job after idle time / the faster peer's (by its after-idle median). */
+  afterIdleVsFasterPeer: number | null;
+  /** The pool after the cell, and its pinned hits and misses over all the cell's jobs. */
   pool: { bytesPinned: number; bytesDevice: number; pinnedMisses: number; pinnedHits: number };
 }
 
@@ -103,12 +124,14 @@ export interface JobsResults {
   cells: JobsCellResult[];
 }
 
-export function summarizeJobs(firstMs: number, walls: readonly number[]): JobTimes {
+export function summarizeJobs(firstMs: number, walls: readonly number[], afterIdle: readonly number[]): JobTimes {
   const s = [...walls].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
   const total = walls.reduce((a, b) => a + b, 0);
   return {
     firstMs,
+    afterIdleMs: median(afterIdle),
+    afterIdleWallsMs: [...afterIdle],
     medianMs: at(0.5),
     p99Ms: at(0.99),
     jobsPerSec: total > 0 ? (walls.length * 1000) / total : 0,
@@ -165,21 +188,28 @@ export async function runJobsBench(
     for (const cell of cells) {
       const { compute, job } = jobsOf(cell);
       launches.push((await capture(device, recorder, compute, cell.chunkBytes)).launch);
-      const [idealMs] = await timeAlone(device, 'copy', {
-        chunkBytes: cell.chunkBytes,
-        chunks: cell.chunks,
-        buffers: 2,
-      });
-      // A fresh start for the cell: nothing pooled but what reserve() pins now.
-      device.pool.trim();
-      const ringSlots = Math.min(cell.chunks, 16);
-      device.reserve({
-        pinnedBytes: ringSlots * cell.chunkBytes,
-        deviceBytes: ringSlots * cell.chunkBytes,
-        bufferBytes: cell.chunkBytes,
-      });
+      // The median of IDEAL_REPEATS: one figure of a millisecond's copies can be a tenth off.
+      const idealMs = median(
+        await timeAlone(device, 'copy', {
+          chunkBytes: cell.chunkBytes,
+          chunks: cell.chunks,
+          buffers: 2,
+          repeats: IDEAL_REPEATS,
+        }),
+      );
+      // Each first job has a fresh start: nothing pooled but what reserve() pins now.
       const before = device.pool.stats().pinned;
-      const first = await job();
+      const firstJobs: number[] = [];
+      for (let k = 0; k < FIRST_JOB_CYCLES; k++) {
+        device.pool.trim();
+        const ringSlots = Math.min(cell.chunks, 16);
+        device.reserve({
+          pinnedBytes: ringSlots * cell.chunkBytes,
+          deviceBytes: ringSlots * cell.chunkBytes,
+          bufferBytes: cell.chunkBytes,
+        });
+        firstJobs.push((await job()).ms);
+      }
       const walls: number[] = [];
       const depths = new Map<number, number>();
       for (let j = 0; j < options.jobs; j++) {
@@ -187,8 +217,13 @@ export async function runJobsBench(
         walls.push(r.ms);
         depths.set(r.stats.depth, (depths.get(r.stats.depth) ?? 0) + 1);
       }
+      const afterIdle: number[] = [];
+      for (let j = 0; j < AFTER_IDLE.jobs; j++) {
+        await sleep(AFTER_IDLE.ms);
+        afterIdle.push((await job()).ms);
+      }
       const depth = [...depths].sort((a, b) => b[1] - a[1])[0]![0];
-      const t = summarizeJobs(first.ms, walls);
+      const t = summarizeJobs(median(firstJobs), walls, afterIdle);
       const st = device.pool.stats();
       const bytes = cell.chunks * cell.chunkBytes;
       results.push({
@@ -199,8 +234,10 @@ export async function runJobsBench(
         idealMs,
         d2hGBps: bytes / idealMs / 1e6,
         ...t,
+        firstJobsMs: firstJobs,
         peers: {},
         vsFasterPeer: null,
+        afterIdleVsFasterPeer: null,
         vsIdeal: t.medianMs / idealMs,
         firstVsIdeal: t.firstMs / idealMs,
         pool: {
@@ -211,8 +248,9 @@ export async function runJobsBench(
         },
       });
       options.log(
-        `jobs ${results.at(-1)!.key}: first ${first.ms.toFixed(2)} ms, median ${t.medianMs.toFixed(2)} ms, ` +
-          `p99 ${t.p99Ms.toFixed(2)} ms, ideal ${idealMs.toFixed(2)} ms (depth ${depth})`,
+        `jobs ${results.at(-1)!.key}: first after reserve() ${firstJobs.map((x) => x.toFixed(2)).join(', ')} ms, ` +
+          `median ${t.medianMs.toFixed(2)} ms, p99 ${t.p99Ms.toFixed(2)} ms, after ${AFTER_IDLE.ms} ms idle ` +
+          `${t.afterIdleMs.toFixed(2)} ms, ideal ${idealMs.toFixed(2)} ms (depth ${depth})`,
       );
     }
   } finally {
@@ -239,6 +277,7 @@ async function runJobPeers(
   const config = {
     device: device.ordinal,
     kernel,
+    afterIdle: AFTER_IDLE,
     cells: results.map((r, k) => {
       const { kernel: _k, ...launch } = launches[k] ?? ({} as PeerLaunch);
       return { key: r.key, chunkBytes: r.chunkBytes, chunks: r.chunks, depth: r.depth, jobs: options.jobs, launch };
@@ -248,7 +287,8 @@ async function runJobPeers(
   await writeFile(file, JSON.stringify(config, null, 2));
   for (const spec of JOB_PEERS) {
     const outcome = (await runPeer(spec, file, { log: options.log })) as
-      { status: 'ok'; cells: { key: string; firstMs: number; jobMs: number[] }[] } | { status: string; reason: string };
+      | { status: 'ok'; cells: { key: string; firstMs: number; jobMs: number[]; afterIdleMs: number[] }[] }
+      | { status: string; reason: string };
     for (const r of results) {
       if (outcome.status !== 'ok' || !('cells' in outcome)) {
         r.peers[spec.name] = { status: outcome.status, reason: (outcome as { reason: string }).reason };
@@ -256,13 +296,14 @@ async function runJobPeers(
       }
       const c = outcome.cells.find((x) => x.key === r.key);
       r.peers[spec.name] = c
-        ? summarizeJobs(c.firstMs, c.jobMs)
+        ? summarizeJobs(c.firstMs, c.jobMs, c.afterIdleMs)
         : { status: 'failed', reason: 'no result for the cell' };
     }
   }
   for (const r of results) {
-    const medians = Object.values(r.peers).flatMap((p) => ('medianMs' in p ? [p.medianMs] : []));
-    r.vsFasterPeer = medians.length ? r.medianMs / Math.min(...medians) : null;
+    const ran = Object.values(r.peers).filter((p): p is JobTimes => 'medianMs' in p);
+    r.vsFasterPeer = ran.length ? r.medianMs / Math.min(...ran.map((p) => p.medianMs)) : null;
+    r.afterIdleVsFasterPeer = ran.length ? r.afterIdleMs / Math.min(...ran.map((p) => p.afterIdleMs)) : null;
   }
 }
 
@@ -277,12 +318,13 @@ export function jobKey(cell: JobsCell): string {
 export function jobsTable(r: JobsResults): string {
   const f = (x: number) => x.toFixed(2);
   const peerCell = (p: JobTimes | { status: string } | undefined) =>
-    p && 'medianMs' in p ? `${f(p.medianMs)} / ${f(p.p99Ms)} / ${f(p.firstMs)}` : (p?.status ?? '-');
+    p && 'medianMs' in p ? times(p) : (p?.status ?? '-');
+  const times = (t: JobTimes) => `${f(t.medianMs)} / ${f(t.p99Ms)} / ${f(t.firstMs)} / ${f(t.afterIdleMs)}`;
   const rows = [
     [
       'job',
       'depth',
-      'tandem median / p99 / first ms',
+      'tandem median / p99 / first / idle ms',
       'jobs/s',
       'cupy-jobs',
       'torch-jobs',
@@ -290,11 +332,12 @@ export function jobsTable(r: JobsResults): string {
       '/peer',
       '/ideal',
       'first/ideal',
+      'idle/peer',
     ],
     ...r.cells.map((c) => [
       c.key,
       String(c.depth),
-      `${f(c.medianMs)} / ${f(c.p99Ms)} / ${f(c.firstMs)}`,
+      times(c),
       c.jobsPerSec.toFixed(0),
       peerCell(c.peers['cupy-jobs']),
       peerCell(c.peers['torch-jobs']),
@@ -302,6 +345,7 @@ export function jobsTable(r: JobsResults): string {
       c.vsFasterPeer === null ? '-' : c.vsFasterPeer.toFixed(3),
       c.vsIdeal.toFixed(3),
       c.firstVsIdeal.toFixed(3),
+      c.afterIdleVsFasterPeer === null ? '-' : c.afterIdleVsFasterPeer.toFixed(3),
     ]),
   ];
   const w = rows[0]!.map((_, k) => Math.max(...rows.map((row) => row[k]!.length)));
@@ -343,17 +387,22 @@ function jobsNotes(backend: 'cuda' | 'fake', results: JobsResults): string[] {
       `Then ${results.warmUp.jobs} warm-up jobs of that cell, outside every cell (median ` +
       `${results.warmUp.medianMs.toFixed(2)} ms), so that the cells time warm code, as in a service that ` +
       'has run a while.',
-    'Before a cell’s first job the device’s pool is trimmed and reserve() pins the cell’s ring (min(chunks, 16) ' +
-      'pinned and device buffers of the chunk size). The first job after reserve() is timed apart; then ' +
-      `${results.jobsPerCell} steady jobs give the median, p99 and jobs/s (steady jobs / the sum of their walls).`,
-    'Ideal = the cell’s chunks copied device → pinned back to back on one stream (copy alone): the synthetic ' +
+    `${FIRST_JOB_CYCLES} times per cell the device’s pool is trimmed, reserve() pins the cell’s ring ` +
+      '(min(chunks, 16) pinned and device buffers of the chunk size) and the first job after it is timed apart: ' +
+      `first is their median. Then ${results.jobsPerCell} steady jobs back to back give the median, p99 and ` +
+      `jobs/s (steady jobs / the sum of their walls); then ${AFTER_IDLE.jobs} jobs, each after the host slept ` +
+      `${AFTER_IDLE.ms} ms with the GPU idle, give idle (their median): the job of a service that sat idle.`,
+    `Ideal = the cell’s chunks copied device → pinned back to back on one stream (copy alone; the median of ` +
+      `${IDEAL_REPEATS} figures): the synthetic ` +
       'kernel with no iterations only writes its output, so the jobs are copy-bound. /ideal is the steady median ' +
       'over it, first/ideal the first job’s wall over it.',
     ...(ran
       ? [
           'The peers run the same kernel with a ring per job at tandem’s depth: CuPy from its memory pools, ' +
-            'PyTorch from its caching allocators (device and pinned host), each its own first job apart, then as ' +
-            'many steady jobs. /peer is tandem’s steady median over the faster peer’s.',
+            'PyTorch from its caching allocators (device and pinned host): each its first job in the process for ' +
+            'the cell apart (its pools empty, so not comparable with tandem’s first after reserve()), then as many ' +
+            'steady jobs and as many jobs after idle time. /peer is tandem’s steady median over the faster peer’s, ' +
+            'idle/peer its after-idle median over the faster peer’s.',
         ]
       : []),
     ...(backend === 'fake'

@@ -807,16 +807,19 @@ export const REPORT_CLIENT_JS = String.raw`
       cards.push(card('peers', 'Steady job / faster peer', 'peers did not run', whyNoPeers(st), null));
     }
     var fv = perCell('first-vs-ideal', 'First job after reserve() / ideal', 'firstVsIdeal', FMT.speedup,
-      'the first job\u2019s wall / the chunks copied alone');
+      'the first job\u2019s wall (the median of its trim() + reserve() cycles) / the chunks copied alone');
+    perCell('idle-vs-peer', 'Job after idle time / faster peer', 'afterIdleVsFasterPeer', FMT.speedup,
+      'tandem\u2019s median job after the host slept, the GPU idle / the faster peer\u2019s; below 1: tandem faster');
     var jr = perCell('jobs-per-sec', 'Jobs per second', 'jobsPerSec', FMT.int, 'steady jobs / the sum of their walls');
     headline('steady jobs take ' + vi + ' the ideal (the cell\u2019s chunks copied alone), the first job after reserve() ' + fv +
       '; ' + (vp ? vp + ' the faster peer\u2019s median' : 'peers did not run') + '; ' + jr + ' jobs/s.', cards);
   }
   function jobsTables() {
-    var heads = ['job', 'depth', 'tandem median / p99 / first ms', 'jobs/s'].concat(jobPeerNames, ['ideal ms', '/peer', '/ideal', 'first/ideal']);
+    var heads = ['job', 'depth', 'tandem median / p99 / first / idle ms', 'jobs/s'].concat(jobPeerNames,
+      ['ideal ms', '/peer', '/ideal', 'first/ideal', 'idle/peer']);
     function times(c, prefix) {
       return el('td', { class: 'num' }, [num(c, prefix + 'medianMs', 'ms', 'span'), ' / ', num(c, prefix + 'p99Ms', 'ms', 'span'), ' / ',
-        num(c, prefix + 'firstMs', 'ms', 'span')]);
+        num(c, prefix + 'firstMs', 'ms', 'span'), ' / ', num(c, prefix + 'afterIdleMs', 'ms', 'span')]);
     }
     var rows = jobCells.map(function (c) {
       var tds = [td(c.key), num(c, 'depth', 'int'), times(c, ''), num(c, 'jobsPerSec', 'int')];
@@ -826,10 +829,10 @@ export const REPORT_CLIENT_JS = String.raw`
           : el('td', { class: 'num', title: pc && pc.reason, 'data-peer': p }, [pc ? pc.status : '\u2013']));
       });
       return el('tr', { 'data-row': c.key }, tds.concat([num(c, 'idealMs', 'ms'), num(c, 'vsFasterPeer', 'speedup'), num(c, 'vsIdeal', 'speedup'),
-        num(c, 'firstVsIdeal', 'speedup')]));
+        num(c, 'firstVsIdeal', 'speedup'), num(c, 'afterIdleVsFasterPeer', 'speedup')]));
     });
     var t = table('jobs-table', heads, rows, heads.map(function (h, i) { return i > 0; }));
-    jobPeerNames.forEach(function (p, i) { t.tHead.rows[0].cells[4 + i].setAttribute('title', p + ': median / p99 / first ms'); });
+    jobPeerNames.forEach(function (p, i) { t.tHead.rows[0].cells[4 + i].setAttribute('title', p + ': median / p99 / first / idle ms'); });
     document.getElementById('jobs').appendChild(t);
     var pool = jobCells.map(function (c) {
       return el('tr', { 'data-row': c.key }, [td(c.key), num(c, 'd2hGBps', 'gbs'), num(c, 'pool.bytesPinned', 'bytes'),
