@@ -212,8 +212,8 @@ export interface DeviceCore extends Resource, AsyncDisposable {
    */
   readonly pool: DevicePool;
   /**
-   * Allocates pool buffers now (page-locking at start-up), and the events their ring slots take,
-   * so the first runs allocate nothing.
+   * Allocates pool buffers now (page-locking at start-up), the events their ring slots take and
+   * a run's compute and copy streams, so the first runs allocate nothing.
    */
   reserve(options: ReserveOptions): void;
   createStream(options?: StreamOptions): Stream;

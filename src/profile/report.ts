@@ -245,9 +245,10 @@ ${NOTES_SECTION}`;
 function jobsBody(): string {
   return `<section id="headline"></section>
 <h2>Jobs by shape</h2>
-<p class="hint">Per cell (chunks × chunk size): the steady jobs' median, p99 and first job (ms), jobs per second,
-each peer's median / p99 / first where it ran, and the ideal (the chunks copied alone). /peer = tandem's steady
-median / the faster peer's; /ideal = the steady median / ideal; first/ideal = the first job after reserve() / ideal.</p>
+<p class="hint">Per cell (chunks × chunk size): the steady jobs' median and p99, the first job and the job after
+idle time (ms), jobs per second, each peer's four figures where it ran, and the ideal (the chunks copied alone).
+/peer = tandem's steady median / the faster peer's; /ideal = the steady median / ideal; first/ideal = the first job
+after reserve() / ideal; idle/peer = tandem's job after idle time / the faster peer's.</p>
 <div class="scroll" id="jobs"></div>
 <details id="pool-figures"><summary>The copy alone and the pool after each cell</summary>
 <div class="scroll" id="pool"></div></details>

@@ -573,7 +573,8 @@ export function registerBench(cli: CAC): void {
       '--jobs [count]',
       'Jobs mode instead of the sweep: count short jobs per cell (default 200; 20 with --fake), a fresh ' +
         'pipeline each, at 16×4M, 16×16M, 8×64M (64K, 256K, 1M with --fake), beside CuPy and PyTorch jobs ' +
-        'peers; the table, results.json and report.html',
+        'peers; also the first job after reserve() (median of 5) and jobs after 30 ms idle; the table, ' +
+        'results.json and report.html',
     )
     .example('tandem bench --sizes 64M,4M,1M --depths 2,3,auto')
     .example('tandem bench --fake --out /tmp/bench')
