@@ -90,7 +90,7 @@ async function job(options: Partial<PipelineOptions<number>>): Promise<JobTimes>
   };
 }
 
-/** A traced run's timeline, a line per chunk (ms from the run's start). */
+/** A traced run's timeline, a line per chunk (host ms, on performance.now()'s clock). */
 function logTimeline(stats: PipelineStats): void {
   const t = (x: number) => x.toFixed(3);
   for (const c of stats.timeline ?? [])

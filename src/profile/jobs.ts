@@ -188,7 +188,7 @@ export async function runJobsBench(
     for (const cell of cells) {
       const { compute, job } = jobsOf(cell);
       launches.push((await capture(device, recorder, compute, cell.chunkBytes)).launch);
-      // The median of IDEAL_REPEATS: one figure of a millisecond's copies can be a tenth off.
+      // The median of IDEAL_REPEATS: a single figure of a millisecond's copies is at the host's mercy.
       const idealMs = median(
         await timeAlone(device, 'copy', {
           chunkBytes: cell.chunkBytes,
@@ -317,9 +317,9 @@ export function jobKey(cell: JobsCell): string {
 /** The table printed on stdout. */
 export function jobsTable(r: JobsResults): string {
   const f = (x: number) => x.toFixed(2);
+  const times = (t: JobTimes) => `${f(t.medianMs)} / ${f(t.p99Ms)} / ${f(t.firstMs)} / ${f(t.afterIdleMs)}`;
   const peerCell = (p: JobTimes | { status: string } | undefined) =>
     p && 'medianMs' in p ? times(p) : (p?.status ?? '-');
-  const times = (t: JobTimes) => `${f(t.medianMs)} / ${f(t.p99Ms)} / ${f(t.firstMs)} / ${f(t.afterIdleMs)}`;
   const rows = [
     [
       'job',
