@@ -200,9 +200,9 @@ export async function runJobsBench(
       // Each first job has a fresh start: nothing pooled but what reserve() pins now.
       const before = device.pool.stats().pinned;
       const firstJobs: number[] = [];
+      const ringSlots = Math.min(cell.chunks, 16);
       for (let k = 0; k < FIRST_JOB_CYCLES; k++) {
         device.pool.trim();
-        const ringSlots = Math.min(cell.chunks, 16);
         device.reserve({
           pinnedBytes: ringSlots * cell.chunkBytes,
           deviceBytes: ringSlots * cell.chunkBytes,
